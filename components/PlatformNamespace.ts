@@ -1,0 +1,102 @@
+/**
+ * A namespace as the project wants every namespace: Pod Security admission labels that enforce a level (restricted
+ * by default), a default-deny NetworkPolicy for ingress and egress, and one policy that lets every pod resolve DNS.
+ * Components add the narrow allow rules they need on top.
+ */
+import * as k8s from '@pulumi/kubernetes';
+import * as pulumi from '@pulumi/pulumi';
+import { recommendedLabels } from './shared/labels';
+
+/** Pod Security Standard levels. */
+export type PodSecurityLevel = 'restricted' | 'baseline' | 'privileged';
+
+export interface PlatformNamespaceArgs {
+  /** The namespace's name (an RFC 1123 label). Required. */
+  name: string;
+  /**
+   * The Pod Security Standard the namespace enforces. Default `restricted`. Only namespaces for node agents that
+   * must read the host (node-exporter, the log shipper) use a weaker level, and they still warn and audit at
+   * `restricted`.
+   */
+  podSecurity?: PodSecurityLevel;
+  /** Extra labels for the Namespace object. Default none. */
+  labels?: Record<string, string>;
+  /** Add the default-deny NetworkPolicy and the DNS allowance. Default true. */
+  defaultDeny?: boolean;
+  /** Protect the namespace from deletion (its deletion deletes everything in it). Default false. */
+  protect?: boolean;
+}
+
+export class PlatformNamespace extends pulumi.ComponentResource {
+  /** The namespace's name, known once the Namespace exists. */
+  readonly name: pulumi.Output<string>;
+  /** The Namespace object. */
+  readonly namespace: k8s.core.v1.Namespace;
+
+  constructor(name: string, args: PlatformNamespaceArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super('pavemaster:platform:Namespace', name, {}, opts);
+    const level = args.podSecurity ?? 'restricted';
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(args.name) || args.name.length > 63) {
+      throw new Error(`PlatformNamespace ${name}: name "${args.name}" is not an RFC 1123 label`);
+    }
+
+    this.namespace = new k8s.core.v1.Namespace(
+      name,
+      {
+        metadata: {
+          name: args.name,
+          labels: {
+            ...recommendedLabels({ name: 'namespace', instance: args.name, component: 'platform' }),
+            'pod-security.kubernetes.io/enforce': level,
+            'pod-security.kubernetes.io/enforce-version': 'latest',
+            'pod-security.kubernetes.io/warn': 'restricted',
+            'pod-security.kubernetes.io/warn-version': 'latest',
+            'pod-security.kubernetes.io/audit': 'restricted',
+            'pod-security.kubernetes.io/audit-version': 'latest',
+            ...(args.labels ?? {}),
+          },
+        },
+      },
+      { parent: this, protect: args.protect ?? false },
+    );
+    this.name = this.namespace.metadata.name;
+
+    if (args.defaultDeny ?? true) {
+      new k8s.networking.v1.NetworkPolicy(
+        `${name}-default-deny`,
+        {
+          metadata: { name: 'default-deny', namespace: this.name },
+          spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+        },
+        { parent: this },
+      );
+      new k8s.networking.v1.NetworkPolicy(
+        `${name}-allow-dns`,
+        {
+          metadata: { name: 'allow-dns', namespace: this.name },
+          spec: {
+            podSelector: {},
+            policyTypes: ['Egress'],
+            egress: [
+              {
+                to: [
+                  {
+                    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+                    podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+                  },
+                ],
+                ports: [
+                  { protocol: 'UDP', port: 53 },
+                  { protocol: 'TCP', port: 53 },
+                ],
+              },
+            ],
+          },
+        },
+        { parent: this },
+      );
+    }
+
+    this.registerOutputs({ name: this.name });
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * Turns a stack's raw `pavemaster:*` configuration into one typed, validated settings object. Every problem in
+ * every section is collected first and reported together in one {@link ConfigError}, before any resource is
+ * registered, so a rejected change never touches what is running.
+ */
+import * as pulumi from '@pulumi/pulumi';
+import { APP_KEYS, AppSettings, parseApp } from './app';
+import { ENVIRONMENTS, Environment, ParseContext } from './context';
+import { Fields } from './fields';
+import { LOGGING_KEYS, LOGGING_SECRET_KEYS, LoggingSettings, parseLogging } from './logging';
+import { MONITORING_KEYS, MONITORING_SECRET_KEYS, MonitoringSettings, parseMonitoring } from './monitoring';
+import { Problems } from './problems';
+import { checkDnsLabel, checkEnvName } from './validators';
+
+/** The config namespace of this project. */
+export const NAMESPACE = 'pavemaster';
+
+/** Keys read at the top level, outside the sections. */
+const ROOT_KEYS = ['environment', 'namespace', 'appSecrets'] as const;
+/** Top-level keys whose values must stay secret (never shown, wrapped as Pulumi secrets). */
+export const SECRET_KEYS: readonly string[] = [
+  'appSecrets',
+  ...MONITORING_SECRET_KEYS,
+  ...LOGGING_SECRET_KEYS,
+];
+/** Every top-level key the program understands. */
+export const KNOWN_KEYS: readonly string[] = [...ROOT_KEYS, ...APP_KEYS, ...MONITORING_KEYS, ...LOGGING_KEYS];
+
+export interface Settings {
+  /** The Pulumi stack name. */
+  stack: string;
+  /** The environment profile in force. */
+  environment: Environment;
+  /** True for production. */
+  production: boolean;
+  /** The application namespace. */
+  namespace: string;
+  /** The blue/green application. */
+  app: AppSettings;
+  /** Secret environment values the program stores in a Kubernetes Secret for the app (Pulumi secrets). */
+  appSecrets: { names: string[]; values: pulumi.Output<Record<string, string>> } | undefined;
+  /** Prometheus, Alertmanager, Grafana. */
+  monitoring: MonitoringSettings;
+  /** Elasticsearch, Logstash, Kibana and the log shipper. */
+  logging: LoggingSettings;
+}
+
+/**
+ * Loads settings from raw config values keyed without the namespace (`replicas`, not `pavemaster:replicas`).
+ * Throws a ConfigError listing every problem.
+ */
+export function loadSettings(stack: string, raw: Readonly<Record<string, string>>): Settings {
+  const problems = new Problems();
+  const root = new Fields(`${NAMESPACE}:`, raw, problems, new Set(SECRET_KEYS));
+
+  const defaultEnvironment = (ENVIRONMENTS as readonly string[]).includes(stack)
+    ? (stack as Environment)
+    : undefined;
+  if (defaultEnvironment === undefined && !root.has('environment')) {
+    root.fail(
+      'environment',
+      undefined,
+      `required for a stack not named after its environment: one of "staging", "production"`,
+    );
+  }
+  const environment = root.string<Environment>('environment', defaultEnvironment ?? 'staging', {
+    oneOf: ENVIRONMENTS,
+  });
+  const production = environment === 'production';
+  const namespace = root.string('namespace', `${NAMESPACE}-${stack}`, { check: checkDnsLabel });
+  const ctx: ParseContext = { stack, environment, production, namespace };
+
+  const app = parseApp(root, ctx);
+  const secretValues = root.stringMap('appSecrets', { checkKey: checkEnvName });
+  for (const name of Object.keys(secretValues)) {
+    if (name in app.env || name in app.secretEnv) {
+      problems.add(
+        `${NAMESPACE}:appSecrets.${name}`,
+        '[secret]',
+        'a name not also set in pavemaster:env or pavemaster:secretEnv',
+      );
+    }
+  }
+  const monitoring = parseMonitoring(root, ctx);
+  const logging = parseLogging(root, ctx);
+  root.finish();
+
+  problems.throwIfAny(stack);
+  return {
+    stack,
+    environment,
+    production,
+    namespace,
+    app,
+    appSecrets:
+      Object.keys(secretValues).length > 0
+        ? { names: Object.keys(secretValues).sort(), values: pulumi.secret(secretValues) }
+        : undefined,
+    monitoring,
+    logging,
+  };
+}
+
+/** The running stack's `pavemaster:*` config, keyed without the namespace. */
+export function readStackConfig(): Record<string, string> {
+  const prefix = `${NAMESPACE}:`;
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(pulumi.runtime.allConfig())) {
+    if (key.startsWith(prefix)) {
+      out[key.slice(prefix.length)] = value;
+    }
+  }
+  return out;
+}
