@@ -1,0 +1,164 @@
+/**
+ * The Alertmanager configuration as typed objects: routing by environment and severity, grouping, inhibition
+ * (a critical alert silences the warnings of the same alertname and namespace), and the email and Slack
+ * receivers. Credentials never appear in it: the SMTP password and the Slack webhook URL are files mounted from a
+ * Kubernetes Secret (`auth_password_file`, `api_url_file`). The tests check it with `amtool check-config`, test
+ * every route with `amtool config routes test`, and deliver a real alert through the real binary.
+ */
+export type Severity = 'critical' | 'warning' | 'info';
+export const ALERT_SEVERITIES: readonly Severity[] = ['critical', 'warning', 'info'];
+
+export interface EmailConfig {
+  to: string;
+  from: string;
+  smarthost: string;
+  auth_username?: string;
+  auth_password_file?: string;
+  require_tls: boolean;
+  send_resolved: boolean;
+  headers?: Record<string, string>;
+}
+
+export interface SlackConfig {
+  api_url_file: string;
+  channel: string;
+  send_resolved: boolean;
+  title: string;
+  text: string;
+}
+
+export interface Receiver {
+  name: string;
+  email_configs?: EmailConfig[];
+  slack_configs?: SlackConfig[];
+}
+
+export interface Route {
+  receiver?: string;
+  matchers?: string[];
+  group_by?: string[];
+  group_wait?: string;
+  group_interval?: string;
+  repeat_interval?: string;
+  continue?: boolean;
+  routes?: Route[];
+}
+
+export interface InhibitRule {
+  source_matchers: string[];
+  target_matchers: string[];
+  equal: string[];
+}
+
+export interface AlertmanagerConfig {
+  route: Route;
+  receivers: Receiver[];
+  inhibit_rules: InhibitRule[];
+}
+
+/** What the configuration is built from. */
+export interface AlertmanagerConfigArgs {
+  /** The environment: alerts of this environment (the `environment` label) are routed per severity. */
+  environment: string;
+  groupWait: string;
+  groupInterval: string;
+  repeatInterval: string;
+  /** Email, when it is configured and its password (if any) is known. */
+  email?: {
+    to: string[];
+    from: string;
+    smarthost: string;
+    username?: string;
+    /** The mounted password file; required with `username`. */
+    passwordFile?: string;
+    requireTls: boolean;
+    severities: readonly Severity[];
+  };
+  /** Slack, when it is configured and its webhook URL is known. */
+  slack?: {
+    /** The mounted webhook URL file. */
+    apiUrlFile: string;
+    channels: Partial<Record<Severity, string>>;
+  };
+}
+
+/** The receiver name of a severity in an environment, e.g. "production-critical". */
+export function receiverName(environment: string, severity: Severity): string {
+  return `${environment}-${severity}`;
+}
+
+/** The receiver of alerts that match no route: they are still delivered to the warning receivers. */
+export const FALLBACK_RECEIVER = 'fallback';
+
+const SLACK_TITLE =
+  '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.environment }})';
+const SLACK_TEXT =
+  '{{ range .Alerts }}*{{ .Annotations.summary }}*\n{{ .Annotations.description }}\nRunbook: {{ .Annotations.runbook_url }}\n{{ end }}';
+
+function receiver(args: AlertmanagerConfigArgs, name: string, severity: Severity): Receiver {
+  const out: Receiver = { name };
+  const email = args.email;
+  if (email !== undefined && email.severities.includes(severity)) {
+    out.email_configs = email.to.map((to) => ({
+      to,
+      from: email.from,
+      smarthost: email.smarthost,
+      ...(email.username !== undefined
+        ? { auth_username: email.username, auth_password_file: email.passwordFile }
+        : {}),
+      require_tls: email.requireTls,
+      send_resolved: true,
+      headers: { Subject: `[${args.environment}] {{ template "email.default.subject" . }}` },
+    }));
+  }
+  const channel = args.slack?.channels[severity];
+  if (args.slack !== undefined && channel !== undefined) {
+    out.slack_configs = [
+      {
+        api_url_file: args.slack.apiUrlFile,
+        channel,
+        send_resolved: true,
+        title: SLACK_TITLE,
+        text: SLACK_TEXT,
+      },
+    ];
+  }
+  return out;
+}
+
+/** Builds the configuration. */
+export function alertmanagerConfig(args: AlertmanagerConfigArgs): AlertmanagerConfig {
+  if (args.email?.username !== undefined && args.email.passwordFile === undefined) {
+    throw new Error('alertmanagerConfig: email.username needs email.passwordFile');
+  }
+  const receivers: Receiver[] = ALERT_SEVERITIES.map((s) =>
+    receiver(args, receiverName(args.environment, s), s),
+  );
+  receivers.push(receiver(args, FALLBACK_RECEIVER, 'warning'));
+  return {
+    route: {
+      receiver: FALLBACK_RECEIVER,
+      group_by: ['alertname', 'namespace'],
+      group_wait: args.groupWait,
+      group_interval: args.groupInterval,
+      repeat_interval: args.repeatInterval,
+      routes: [
+        {
+          matchers: [`environment="${args.environment}"`],
+          routes: ALERT_SEVERITIES.map((s) => ({
+            receiver: receiverName(args.environment, s),
+            matchers: [`severity="${s}"`],
+          })),
+        },
+      ],
+    },
+    receivers,
+    inhibit_rules: [
+      {
+        source_matchers: ['severity="critical"'],
+        target_matchers: ['severity="warning"'],
+        equal: ['alertname', 'namespace'],
+      },
+    ],
+  };
+}

@@ -1,0 +1,118 @@
+/** Pieces every monitoring component shares: labels, container defaults, config checksums, network policies. */
+import * as crypto from 'crypto';
+import * as k8s from '@pulumi/kubernetes';
+import * as pulumi from '@pulumi/pulumi';
+import { recommendedLabels } from '../shared/labels';
+import { ContainerResources, toResourceRequirements } from '../shared/resources';
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../shared/security';
+
+/** The user and group the Prometheus project's images run as ("nobody"). */
+export const NOBODY = 65534;
+
+/** The labels of one monitoring service, and the subset that selects its pods. */
+export function serviceLabels(
+  service: string,
+  instance: string,
+  version?: string,
+): { labels: Record<string, string>; selector: Record<string, string> } {
+  const labels = recommendedLabels({ name: service, instance, component: 'monitoring', version });
+  return {
+    labels,
+    selector: {
+      'app.kubernetes.io/name': labels['app.kubernetes.io/name'],
+      'app.kubernetes.io/instance': labels['app.kubernetes.io/instance'],
+    },
+  };
+}
+
+/** The tag of an image reference, for the version label ("v3.13.1"), or undefined. */
+export function imageTag(image: string): string | undefined {
+  const withoutDigest = image.split('@')[0];
+  const lastSlash = withoutDigest.lastIndexOf('/');
+  const colon = withoutDigest.indexOf(':', lastSlash + 1);
+  return colon >= 0 ? withoutDigest.slice(colon + 1) : undefined;
+}
+
+/** A short hash of configuration text: a pod-template annotation that rolls the pods when the config changes. */
+export function checksum(...parts: string[]): string {
+  const hash = crypto.createHash('sha256');
+  for (const part of parts) {
+    hash.update(part);
+    hash.update('\0');
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+/** Restricted pod security for a uid (the Prometheus images' "nobody" by default). */
+export function podSecurity(uid: number = NOBODY): k8s.types.input.core.v1.PodSecurityContext {
+  return restrictedPodSecurityContext(uid);
+}
+
+/** Restricted container security (read-only root filesystem) and the container's requests and limits. */
+export function containerBasics(resources: ContainerResources): {
+  securityContext: k8s.types.input.core.v1.SecurityContext;
+  resources: k8s.types.input.core.v1.ResourceRequirements;
+  imagePullPolicy: string;
+  terminationMessagePolicy: string;
+} {
+  return {
+    securityContext: restrictedContainerSecurityContext({ readOnlyRootFilesystem: true }),
+    resources: toResourceRequirements(resources),
+    imagePullPolicy: 'IfNotPresent',
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+  };
+}
+
+/** Pods of a namespace, for NetworkPolicy peers. */
+export function namespacePeer(
+  namespace: pulumi.Input<string>,
+  podLabels?: Record<string, string>,
+): k8s.types.input.networking.v1.NetworkPolicyPeer {
+  return {
+    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } },
+    ...(podLabels !== undefined ? { podSelector: { matchLabels: podLabels } } : {}),
+  };
+}
+
+/** Anywhere, for traffic to host-network endpoints (API server, kubelets) and outside services. */
+export const ANYWHERE: k8s.types.input.networking.v1.NetworkPolicyPeer = { ipBlock: { cidr: '0.0.0.0/0' } };
+
+/** TCP ports in NetworkPolicy form. */
+export function tcp(...ports: number[]): k8s.types.input.networking.v1.NetworkPolicyPort[] {
+  return ports.map((port) => ({ protocol: 'TCP', port }));
+}
+
+/** One NetworkPolicy allowing a set of pods the listed ingress and egress (on top of the namespace default-deny). */
+export function allowPolicy(
+  name: string,
+  args: {
+    objectName: string;
+    namespace: pulumi.Input<string>;
+    labels: Record<string, string>;
+    podSelector: Record<string, string>;
+    ingress?: k8s.types.input.networking.v1.NetworkPolicyIngressRule[];
+    egress?: k8s.types.input.networking.v1.NetworkPolicyEgressRule[];
+  },
+  opts: pulumi.CustomResourceOptions,
+): k8s.networking.v1.NetworkPolicy {
+  const types: string[] = [];
+  if (args.ingress !== undefined) {
+    types.push('Ingress');
+  }
+  if (args.egress !== undefined) {
+    types.push('Egress');
+  }
+  return new k8s.networking.v1.NetworkPolicy(
+    name,
+    {
+      metadata: { name: args.objectName, namespace: args.namespace, labels: args.labels },
+      spec: {
+        podSelector: { matchLabels: args.podSelector },
+        policyTypes: types,
+        ...(args.ingress !== undefined ? { ingress: args.ingress } : {}),
+        ...(args.egress !== undefined ? { egress: args.egress } : {}),
+      },
+    },
+    opts,
+  );
+}
