@@ -13,7 +13,7 @@ export interface Registered {
   type: string;
   /** The Pulumi resource name. */
   name: string;
-  /** The inputs as the provider would receive them (secrets unwrapped). */
+  /** The inputs as the provider would receive them; secret values stay wrapped (see {@link isSecret}). */
   inputs: Record<string, unknown>;
   /** The parent's type and name, when the resource has a parent other than the stack. */
   parent?: { type: string; name: string };
@@ -130,4 +130,20 @@ export function at(value: unknown, path: string): unknown {
     current = (current as Plain)[part];
   }
   return current;
+}
+
+/** The signature Pulumi's wire format puts on a secret value. */
+const SECRET_SIG = '1b47061264138c4ac30d75fd1eb44270';
+const SIG_KEY = '4dabf18193072939515e22adb298388d';
+
+/** True when an input arrived marked as a Pulumi secret. */
+export function isSecret(value: unknown): value is { value: unknown } {
+  return (
+    typeof value === 'object' && value !== null && (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG
+  );
+}
+
+/** The value inside a secret marker (or the value itself when it is not a secret). */
+export function unsecret(value: unknown): unknown {
+  return isSecret(value) ? value.value : value;
 }
