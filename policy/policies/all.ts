@@ -1,0 +1,23 @@
+/** Every policy of the pack, in the order the pack reports them. */
+import { Policies } from '@pulumi/policy';
+import { blueGreenPolicy } from './blueGreen';
+import { defaultDenyPolicy } from './defaultDeny';
+import { imagesPolicy } from './images';
+import { podSecurityPolicy } from './podSecurity';
+import { rbacPolicy } from './rbac';
+import { resourcesPolicy } from './resources';
+import { secretsPolicy } from './secrets';
+import { servicesPolicy } from './services';
+import { statefulPolicy } from './stateful';
+
+export const ALL_POLICIES: Policies = [
+  podSecurityPolicy,
+  resourcesPolicy,
+  imagesPolicy,
+  secretsPolicy,
+  servicesPolicy,
+  rbacPolicy,
+  defaultDenyPolicy,
+  statefulPolicy,
+  blueGreenPolicy,
+];

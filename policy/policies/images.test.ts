@@ -1,0 +1,50 @@
+import { goodContainer, goodPodSpec, validateResource, workloadResource, messages } from '../test/fakes';
+import { imageProblem, imagesPolicy, parseImage } from './images';
+
+const DIGEST = `sha256:${'b'.repeat(64)}`;
+
+function withImage(image: string) {
+  return workloadResource('Deployment', goodPodSpec({ containers: [{ ...goodContainer(), image }] }));
+}
+
+describe('image-pinning', () => {
+  it('parses registries with ports, tags and digests', () => {
+    expect(parseImage(`reg.example:5000/team/app:1.2@${DIGEST}`)).toEqual({
+      repository: 'reg.example:5000/team/app',
+      tag: '1.2',
+      digest: DIGEST,
+    });
+    expect(parseImage('reg.example:5000/team/app')).toEqual({ repository: 'reg.example:5000/team/app' });
+  });
+
+  it('passes a digest-pinned image in production', async () => {
+    expect(
+      await validateResource(imagesPolicy, withImage(`app:1.0@${DIGEST}`), { requireDigest: true }),
+    ).toEqual([]);
+    expect(await validateResource(imagesPolicy, withImage(`app@${DIGEST}`), { requireDigest: true })).toEqual(
+      [],
+    );
+  });
+
+  it('requires a digest by default and when configured, not in staging', async () => {
+    for (const config of [{}, { requireDigest: true }]) {
+      expect(messages(await validateResource(imagesPolicy, withImage('app:1.0'), config))).toEqual([
+        expect.stringContaining('not pinned by digest'),
+      ]);
+    }
+    expect(await validateResource(imagesPolicy, withImage('app:1.0'), { requireDigest: false })).toEqual([]);
+  });
+
+  it.each(['app', 'app:latest', `app:latest@${DIGEST}`, 'reg.example:5000/app'])(
+    'refuses %s even in staging',
+    async (image) => {
+      expect(await validateResource(imagesPolicy, withImage(image), { requireDigest: false })).toHaveLength(
+        1,
+      );
+    },
+  );
+
+  it('refuses malformed digests', () => {
+    expect(imageProblem('app:1@sha256:abc', false)).toContain('malformed digest');
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * Images are named exactly: never `latest` or untagged (what runs would change under us), and in production
+ * pinned by digest (a tag can be moved; a digest cannot).
+ */
+import { ResourceValidationPolicy } from '@pulumi/policy';
+import { containers, describe, str, Workload, workload } from '../lib/kubernetes';
+
+/** Policy config: `requireDigest` (default true; the staging config turns it off). */
+export interface ImagePinningConfig {
+  /** Every image must carry an `@sha256:<64 hex>` digest. */
+  requireDigest?: boolean;
+}
+
+/** The parts of an image reference "[registry/]repository[:tag][@algorithm:digest]". */
+export interface ImageRef {
+  repository: string;
+  tag?: string;
+  digest?: string;
+}
+
+export function parseImage(image: string): ImageRef {
+  const at = image.indexOf('@');
+  const named = at >= 0 ? image.slice(0, at) : image;
+  const digest = at >= 0 ? image.slice(at + 1) : undefined;
+  const lastSlash = named.lastIndexOf('/');
+  const colon = named.indexOf(':', lastSlash + 1);
+  return colon >= 0
+    ? { repository: named.slice(0, colon), tag: named.slice(colon + 1), digest }
+    : { repository: named, digest };
+}
+
+const SHA256 = /^sha256:[a-f0-9]{64}$/;
+
+/** What is wrong with one image reference, or undefined. */
+export function imageProblem(image: string, requireDigest: boolean): string | undefined {
+  const ref = parseImage(image);
+  if (ref.digest !== undefined && !SHA256.test(ref.digest)) {
+    return `"${image}" has a malformed digest (want sha256:<64 hex digits>)`;
+  }
+  if (ref.tag === 'latest') {
+    return `"${image}" uses the tag latest`;
+  }
+  if (ref.tag === undefined && ref.digest === undefined) {
+    return `"${image}" has neither tag nor digest (that is latest)`;
+  }
+  if (ref.tag === '') {
+    return `"${image}" has an empty tag`;
+  }
+  if (requireDigest && ref.digest === undefined) {
+    return `"${image}" is not pinned by digest (@sha256:...), which this stack requires`;
+  }
+  return undefined;
+}
+
+export function imageViolations(w: Workload, config: ImagePinningConfig): string[] {
+  const requireDigest = config.requireDigest ?? true;
+  const out: string[] = [];
+  for (const c of containers(w.podSpec)) {
+    const image = str(c.spec.image);
+    const problem =
+      image === undefined || image.trim() === '' ? 'sets no image' : imageProblem(image, requireDigest);
+    if (problem !== undefined) {
+      out.push(`${describe(w)} ${c.role} "${c.name}": ${problem}.`);
+    }
+  }
+  return out;
+}
+
+export const imagesPolicy: ResourceValidationPolicy = {
+  name: 'image-pinning',
+  description:
+    'Images are never latest or untagged; with requireDigest (production) every image is pinned by digest.',
+  severity: 'high',
+  configSchema: {
+    properties: {
+      requireDigest: {
+        type: 'boolean',
+        default: true,
+        description: 'Require every image to be pinned by an @sha256 digest.',
+      },
+    },
+  },
+  validateResource: (args, reportViolation) => {
+    const w = workload(args.type, args.props, args.name);
+    if (w !== undefined) {
+      imageViolations(w, args.getConfig<ImagePinningConfig>()).forEach((m) => reportViolation(m));
+    }
+  },
+};
