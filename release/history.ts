@@ -1,0 +1,167 @@
+/**
+ * Reads `pulumi stack history --json --show-secrets` (every backend records each update's config, the local file
+ * backend included) into release versions: which slot was active and what each slot ran. `rollback --to N`
+ * restores the release keys of version N from its recorded config.
+ */
+import { imageVersion } from '../stacks/validators';
+
+export type Slot = 'blue' | 'green';
+export const SLOTS: readonly Slot[] = ['blue', 'green'];
+
+/** A config value as history records it: `{ value, secret }` (Automation API) or plain text. */
+export type RecordedConfigValue = { value: string; secret?: boolean } | string;
+
+/** One entry of `pulumi stack history --json`, as far as the release command reads it. */
+export interface HistoryEntryLike {
+  version: number;
+  kind: string;
+  result: string;
+  startTime: Date | string;
+  endTime?: Date | string;
+  message?: string;
+  config?: Record<string, RecordedConfigValue>;
+  resourceChanges?: Record<string, number>;
+}
+
+/** What one stack version deployed. */
+export interface ReleaseVersion {
+  version: number;
+  kind: string;
+  result: string;
+  startTime: string;
+  endTime?: string;
+  activeSlot: Slot;
+  images: Record<Slot, string | undefined>;
+  versions: Record<Slot, string | undefined>;
+  releaseIds: Record<Slot, string | undefined>;
+  resourceChanges?: Record<string, number>;
+}
+
+/** The config keys that make up a release: what `rollback --to` restores. */
+export const RELEASE_CONFIG_KEYS = [
+  'activeSlot',
+  'blueImage',
+  'greenImage',
+  'blueVersion',
+  'greenVersion',
+  'blueReleaseId',
+  'blueReleasedAt',
+  'greenReleaseId',
+  'greenReleasedAt',
+] as const;
+export type ReleaseConfigKey = (typeof RELEASE_CONFIG_KEYS)[number];
+
+const NS = 'pavemaster:';
+
+function time(value: Date | string | undefined): string | undefined {
+  if (value === undefined) {
+    return undefined;
+  }
+  const d = value instanceof Date ? value : new Date(value);
+  return Number.isNaN(d.getTime()) ? String(value) : d.toISOString();
+}
+
+/** The recorded value of a `pavemaster:*` key (`undefined` when the update's config lacked it). */
+export function recordedValue(entry: HistoryEntryLike, key: string): string | undefined {
+  const v = entry.config?.[`${NS}${key}`];
+  if (v === undefined) {
+    return undefined;
+  }
+  return typeof v === 'string' ? v : v.value;
+}
+
+/** One history entry as a release version. */
+export function toReleaseVersion(entry: HistoryEntryLike): ReleaseVersion {
+  const active = recordedValue(entry, 'activeSlot');
+  const images = {} as Record<Slot, string | undefined>;
+  const versions = {} as Record<Slot, string | undefined>;
+  const releaseIds = {} as Record<Slot, string | undefined>;
+  for (const slot of SLOTS) {
+    const image = recordedValue(entry, `${slot}Image`);
+    images[slot] = image;
+    versions[slot] = recordedValue(entry, `${slot}Version`) ?? (image ? imageVersion(image) : undefined);
+    releaseIds[slot] = recordedValue(entry, `${slot}ReleaseId`);
+  }
+  return {
+    version: entry.version,
+    kind: entry.kind,
+    result: entry.result,
+    startTime: time(entry.startTime) ?? '',
+    endTime: time(entry.endTime),
+    activeSlot: active === 'green' ? 'green' : 'blue',
+    images,
+    versions,
+    releaseIds,
+    resourceChanges: entry.resourceChanges,
+  };
+}
+
+/** Every version, newest first. */
+export function parseHistory(entries: readonly HistoryEntryLike[]): ReleaseVersion[] {
+  return entries.map(toReleaseVersion).sort((a, b) => b.version - a.version);
+}
+
+/** The config change that restores what `entry` deployed: keys to set and keys to remove. */
+export interface RestorePlan {
+  version: number;
+  set: Partial<Record<ReleaseConfigKey, string>>;
+  remove: ReleaseConfigKey[];
+}
+
+/**
+ * Plans `rollback --to <version>`. Only a succeeded `update` can be restored: a failed one may never have
+ * reached the cluster, and a refresh or destroy records no release.
+ */
+export function planRestore(entries: readonly HistoryEntryLike[], version: number): RestorePlan {
+  const entry = entries.find((e) => e.version === version);
+  if (entry === undefined) {
+    const known = entries.map((e) => e.version).sort((a, b) => a - b);
+    throw new Error(
+      `stack version ${version} is not in the history (versions: ${known.length ? known.join(', ') : 'none'})`,
+    );
+  }
+  if (entry.kind !== 'update' || entry.result !== 'succeeded') {
+    throw new Error(
+      `stack version ${version} was a ${entry.result} ${entry.kind}; only a succeeded update can be restored`,
+    );
+  }
+  if (recordedValue(entry, 'blueImage') === undefined || recordedValue(entry, 'greenImage') === undefined) {
+    throw new Error(`stack version ${version} recorded no pavemaster:blueImage/greenImage config`);
+  }
+  const set: RestorePlan['set'] = {};
+  const remove: ReleaseConfigKey[] = [];
+  for (const key of RELEASE_CONFIG_KEYS) {
+    const value = recordedValue(entry, key);
+    if (value === undefined) {
+      remove.push(key);
+    } else {
+      set[key] = value;
+    }
+  }
+  if (set.activeSlot === undefined) {
+    // Pulumi.yaml's default.
+    set.activeSlot = 'blue';
+    remove.splice(remove.indexOf('activeSlot'), 1);
+  }
+  return { version, set, remove };
+}
+
+/** A plain-text table of versions for `release history`. */
+export function renderHistory(versions: readonly ReleaseVersion[]): string {
+  const rows = versions.map((v) => [
+    String(v.version),
+    v.startTime.replace(/\.\d+Z$/, 'Z'),
+    `${v.kind}/${v.result}`,
+    v.activeSlot,
+    `${v.versions.blue ?? '?'} (${v.images.blue ?? '?'})`,
+    `${v.versions.green ?? '?'} (${v.images.green ?? '?'})`,
+  ]);
+  const head = ['VERSION', 'TIME', 'RESULT', 'ACTIVE', 'BLUE', 'GREEN'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
+  return [line(head), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,205 @@
+/**
+ * The few cluster reads and writes the release command makes itself, through `kubectl` (the same binary and
+ * KUBECONFIG an operator uses): readiness of a slot, the Services' selectors and EndpointSlices, and the gate
+ * Jobs (server-side apply of a generated manifest).
+ */
+import { spawn } from 'child_process';
+import { readyEndpointPods, slotReadiness, SlotReadiness } from './gates';
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command with optional standard input; never throws for a non-zero exit. */
+export function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: 'pipe' });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    if (opts.timeoutMs !== undefined) {
+      timer = setTimeout(() => child.kill('SIGTERM'), opts.timeoutMs);
+    }
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (timer) {
+        clearTimeout(timer);
+      }
+      resolve({
+        code: code ?? 1,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+interface ObjectList<T> {
+  items: T[];
+}
+
+export interface ServiceLike {
+  metadata: { name: string };
+  spec?: { selector?: Record<string, string> };
+}
+
+export interface PodObject {
+  metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
+  status?: {
+    phase?: string;
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: {
+      state?: { terminated?: { exitCode?: number; reason?: string; message?: string } };
+    }[];
+  };
+}
+
+export interface DeploymentObject {
+  metadata: {
+    name: string;
+    generation?: number;
+    annotations?: Record<string, string>;
+    labels?: Record<string, string>;
+  };
+  spec?: { replicas?: number; template?: { spec?: { containers?: { name: string; image?: string }[] } } };
+  status?: {
+    observedGeneration?: number;
+    replicas?: number;
+    updatedReplicas?: number;
+    readyReplicas?: number;
+    availableReplicas?: number;
+  };
+}
+
+export interface EndpointSliceObject {
+  metadata: { name: string };
+  endpoints?: { conditions?: { ready?: boolean }; targetRef?: { kind?: string; name?: string } }[];
+}
+
+export interface JobObject {
+  metadata: { name: string };
+  status?: {
+    succeeded?: number;
+    failed?: number;
+    active?: number;
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+  };
+}
+
+/** kubectl, bound to one namespace. */
+export class Kube {
+  constructor(
+    readonly namespace: string,
+    readonly kubectl: string = process.env.KUBECTL ?? 'kubectl',
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {}
+
+  async kubectlRun(args: readonly string[], input?: string): Promise<RunResult> {
+    return run(this.kubectl, ['-n', this.namespace, ...args], { input, env: this.env, timeoutMs: 60000 });
+  }
+
+  private async ok(args: readonly string[], input?: string): Promise<string> {
+    const r = await this.kubectlRun(args, input);
+    if (r.code !== 0) {
+      throw new Error(`kubectl ${args.join(' ')} failed: ${r.stderr.trim() || r.stdout.trim()}`);
+    }
+    return r.stdout;
+  }
+
+  /** One object, or `undefined` when it does not exist. */
+  async get<T>(kind: string, name: string): Promise<T | undefined> {
+    const r = await this.kubectlRun(['get', kind, name, '-o', 'json']);
+    if (r.code !== 0) {
+      if (/NotFound|not found/.test(r.stderr)) {
+        return undefined;
+      }
+      throw new Error(`kubectl get ${kind} ${name} failed: ${r.stderr.trim()}`);
+    }
+    return JSON.parse(r.stdout) as T;
+  }
+
+  /** Objects of a kind matching a label selector. */
+  async list<T>(kind: string, selector: string): Promise<T[]> {
+    const out = await this.ok(['get', kind, '-l', selector, '-o', 'json']);
+    return (JSON.parse(out) as ObjectList<T>).items;
+  }
+
+  /** Server-side apply of one manifest, owned by the release command's field manager. */
+  async apply(manifest: Record<string, unknown>): Promise<void> {
+    await this.ok(
+      ['apply', '--server-side', '--force-conflicts', '--field-manager=pavemaster-release', '-f', '-'],
+      JSON.stringify(manifest),
+    );
+  }
+
+  async delete(kind: string, name: string): Promise<void> {
+    await this.ok(['delete', kind, name, '--ignore-not-found', '--wait=true', '--cascade=foreground']);
+  }
+
+  /** A Job's logs; on clusters without a kubelet (kwok) the pods' termination state instead. */
+  async jobLogs(name: string): Promise<string> {
+    const r = await this.kubectlRun(['logs', `job/${name}`, '--all-containers', '--tail=200']);
+    if (r.code === 0 && r.stdout.trim() !== '') {
+      return r.stdout;
+    }
+    const pods = await this.list<PodObject>('pods', `job-name=${name}`);
+    const states = pods.map((p) => {
+      const t = p.status?.containerStatuses?.[0]?.state?.terminated;
+      return `${p.metadata.name}: phase ${p.status?.phase ?? '?'}${t ? `, exit code ${t.exitCode ?? '?'} (${t.reason ?? ''}${t.message ? `: ${t.message}` : ''})` : ''}`;
+    });
+    return [`(kubectl logs job/${name}: ${(r.stderr.trim() || 'no output').split('\n')[0]})`, ...states].join(
+      '\n',
+    );
+  }
+
+  async serviceSelector(service: string): Promise<Record<string, string> | undefined> {
+    return (await this.get<ServiceLike>('service', service))?.spec?.selector;
+  }
+
+  /** The pods a Service's EndpointSlices send traffic to. */
+  async endpointPods(service: string): Promise<string[]> {
+    return readyEndpointPods(
+      await this.list<EndpointSliceObject>('endpointslices', `kubernetes.io/service-name=${service}`),
+    );
+  }
+
+  /** Readiness of a slot behind a Service. */
+  async slotReadiness(app: string, slot: string, service: string, version?: string): Promise<SlotReadiness> {
+    const [deployment, pods, slices] = await Promise.all([
+      this.get<DeploymentObject>('deployment', `${app}-${slot}`),
+      this.list<PodObject>('pods', `app=${app},slot=${slot}`),
+      this.list<EndpointSliceObject>('endpointslices', `kubernetes.io/service-name=${service}`),
+    ]);
+    return slotReadiness({ deployment, pods, slices, version });
+  }
+}
+
+/** Polls `check` until it returns a value or the time is up. */
+export async function poll<T>(
+  check: () => Promise<T | undefined>,
+  opts: { timeoutMs: number; intervalMs?: number; what: string; last?: () => Promise<string> },
+): Promise<T> {
+  const deadline = Date.now() + opts.timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) {
+      return value;
+    }
+    if (Date.now() > deadline) {
+      const last = opts.last ? `: ${await opts.last()}` : '';
+      throw new Error(
+        `timed out after ${Math.round(opts.timeoutMs / 1000)}s waiting for ${opts.what}${last}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 250));
+  }
+}

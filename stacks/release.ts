@@ -1,0 +1,241 @@
+/**
+ * The release section of the stack config: how `release` (the release command, `release/cli.ts`) gates,
+ * checks and records a blue/green release of this stack.
+ *
+ * - `pavemaster:release`: an object with the pre-promotion gates (`backup`, `migration`, `smoke`), the Jobs'
+ *   common settings (`jobs`), the post-promotion check (`postPromotion`) and where Prometheus is
+ *   (`prometheusUrl`). Every field has a default, so a stack without it gets a readiness gate and a smoke test.
+ * - `pavemaster:blueReleaseId`, `pavemaster:blueReleasedAt`, `pavemaster:greenReleaseId`,
+ *   `pavemaster:greenReleasedAt`: written by `release deploy` (never by hand); the program turns them into the
+ *   slot Deployment's `pavemaster.io/release-id` and `pavemaster.io/released-at` annotations.
+ */
+import { ParseContext, ResourceSettings } from './context';
+import { readResources } from './common';
+import { Fields } from './fields';
+import { checkHttpPath, checkImage } from './validators';
+
+/** A one-shot gate Job run by the release command before traffic moves. */
+export interface GateJobSettings {
+  /** The command (exec form). An empty command turns the gate off. */
+  command: string[];
+  /** The image; default: the image being released (the idle slot's new image). */
+  image?: string;
+  /** How long the Job may run before the gate fails (Job `activeDeadlineSeconds`). */
+  timeoutSeconds: number;
+}
+
+/** The smoke test: a Job that requests the preview Service's health and key endpoints. */
+export interface SmokeSettings {
+  /** Run the smoke test. */
+  enabled: boolean;
+  /** An image with `sh` and `curl`. */
+  image: string;
+  /** Paths to request through the preview Service; default: the app's `smokePaths`. */
+  paths?: string[];
+  /** Seconds each request may take. */
+  requestTimeoutSeconds: number;
+  /** How long the Job may run before the gate fails. */
+  timeoutSeconds: number;
+}
+
+/** Settings shared by every gate Job. */
+export interface JobSettings {
+  /** Seconds a finished Job is kept before Kubernetes deletes it (Job `ttlSecondsAfterFinished`). */
+  ttlSecondsAfterFinished: number;
+  /** Retries before the Job fails (Job `backoffLimit`). */
+  backoffLimit: number;
+  /** Container requests and limits. */
+  resources: ResourceSettings;
+  /** Annotations on the gate Jobs' pods (e.g. to opt out of a mesh sidecar). */
+  podAnnotations: Record<string, string>;
+  /** The UID the gate containers run as (non-root). */
+  runAsUser: number;
+}
+
+/** The post-promotion check, after traffic moved: like Argo Rollouts' post-promotion analysis. */
+export interface PostPromotionSettings {
+  /** How long to watch the new slot after the switch; 0 turns the check off. */
+  windowSeconds: number;
+  /** Seconds between two Prometheus queries. */
+  intervalSeconds: number;
+  /** The highest acceptable share of 5xx responses of the new slot, from 0 to 1. */
+  maxErrorRatio: number;
+  /** The highest acceptable 95th percentile request latency of the new slot, in seconds. */
+  maxP95Seconds: number;
+  /** Flip back when Prometheus cannot be queried (otherwise: warn and keep the release). */
+  requireCheck: boolean;
+  /** PromQL for the error ratio; `{namespace}`, `{app}`, `{slot}`, `{version}` are filled in. */
+  errorRatioQuery: string;
+  /** PromQL for the p95 latency in seconds; same placeholders. */
+  p95Query: string;
+  /** PromQL selecting the critical alerts that count as a breach; same placeholders. */
+  alertsQuery: string;
+}
+
+export interface ReleaseSettings {
+  /** The Prometheus base URL the release command queries (http or https), if any. */
+  prometheusUrl?: string;
+  /** Seconds to wait for a slot to become Ready (Deployment and EndpointSlices). */
+  readyTimeoutSeconds: number;
+  backup: GateJobSettings;
+  migration: GateJobSettings;
+  smoke: SmokeSettings;
+  jobs: JobSettings;
+  postPromotion: PostPromotionSettings;
+  /** The release id and time of each slot's current release, written by `release deploy`. */
+  slots: Record<'blue' | 'green', { releaseId?: string; releasedAt?: string }>;
+}
+
+/** The top-level keys this section reads. */
+export const RELEASE_KEYS = [
+  'release',
+  'blueReleaseId',
+  'blueReleasedAt',
+  'greenReleaseId',
+  'greenReleasedAt',
+] as const;
+
+/** The Deployment annotations carrying a slot's release. */
+export const RELEASE_ID_ANNOTATION = 'pavemaster.io/release-id';
+export const RELEASED_AT_ANNOTATION = 'pavemaster.io/released-at';
+
+export const DEFAULT_ERROR_RATIO_QUERY =
+  'sum(rate(http_requests_total{namespace="{namespace}",app="{app}",slot="{slot}",code=~"5.."}[1m]))' +
+  ' / sum(rate(http_requests_total{namespace="{namespace}",app="{app}",slot="{slot}"}[1m]))';
+export const DEFAULT_P95_QUERY =
+  'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket' +
+  '{namespace="{namespace}",app="{app}",slot="{slot}"}[1m])))';
+export const DEFAULT_ALERTS_QUERY = 'ALERTS{alertstate="firing",severity="critical",namespace="{namespace}"}';
+
+const RELEASE_ID = /^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/;
+
+/** A release id: lowercase letters, digits and "-", at most 32 characters (it becomes part of Job names). */
+export function checkReleaseId(text: string): string | undefined {
+  return RELEASE_ID.test(text)
+    ? undefined
+    : 'a release id of lowercase letters, digits and "-", at most 32 characters';
+}
+
+function checkTimestamp(text: string): string | undefined {
+  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(text) && !Number.isNaN(Date.parse(text))
+    ? undefined
+    : 'an RFC 3339 UTC time such as "2026-01-31T12:00:00Z"';
+}
+
+function checkUrl(text: string): string | undefined {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'http:' || url.protocol === 'https:'
+      ? undefined
+      : 'an http or https URL such as "http://prometheus.monitoring.svc:9090"';
+  } catch {
+    return 'an http or https URL such as "http://prometheus.monitoring.svc:9090"';
+  }
+}
+
+function checkPlaceholders(text: string): string | undefined {
+  const unknown = [...text.matchAll(/\{([a-zA-Z]+)\}/g)]
+    .map((m) => m[1])
+    .filter((name) => !['namespace', 'app', 'slot', 'version'].includes(name));
+  return unknown.length === 0
+    ? undefined
+    : `PromQL whose placeholders are {namespace}, {app}, {slot}, {version} (unknown: ${unknown.join(', ')})`;
+}
+
+function readGate(parent: Fields, name: string, ctx: ParseContext, defaultTimeout: number): GateJobSettings {
+  const f = parent.object(name);
+  const command = f.stringList('command', []);
+  const image = f.optionalString('image', {
+    check: (text) => checkImage(text, { production: ctx.production, requireDigest: false }),
+  });
+  const timeoutSeconds = f.int('timeoutSeconds', defaultTimeout, { min: 10, max: 86400 });
+  f.finish();
+  return { command, image, timeoutSeconds };
+}
+
+/** Reads the release section. */
+export function parseRelease(root: Fields, ctx: ParseContext): ReleaseSettings {
+  const f = root.object('release');
+  const prometheusUrl = f.optionalString('prometheusUrl', { check: checkUrl });
+  const readyTimeoutSeconds = f.int('readyTimeoutSeconds', 600, { min: 5, max: 3600 });
+  const backup = readGate(f, 'backup', ctx, 1800);
+  const migration = readGate(f, 'migration', ctx, 1800);
+
+  const s = f.object('smoke');
+  const smokePaths = s.has('paths') ? s.stringList('paths', [], { check: checkHttpPath }) : undefined;
+  const smoke: SmokeSettings = {
+    enabled: s.bool('enabled', true),
+    image: s.string('image', 'curlimages/curl:8.11.1', {
+      check: (text) => checkImage(text, { production: false, requireDigest: false }),
+    }),
+    paths: smokePaths,
+    requestTimeoutSeconds: s.int('requestTimeoutSeconds', 5, { min: 1, max: 120 }),
+    timeoutSeconds: s.int('timeoutSeconds', 300, { min: 10, max: 3600 }),
+  };
+  s.finish();
+
+  const j = f.object('jobs');
+  const podAnnotations = j.stringMap('podAnnotations', {
+    checkKey: (k) =>
+      /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(k) &&
+      k.length <= 316
+        ? undefined
+        : 'an annotation key "[prefix/]name"',
+  });
+  const jobs: JobSettings = {
+    ttlSecondsAfterFinished: j.int('ttlSecondsAfterFinished', 86400, { min: 0, max: 31 * 86400 }),
+    backoffLimit: j.int('backoffLimit', 0, {
+      min: 0,
+      max: 10,
+      why: 'a migration is not blindly retried by default',
+    }),
+    resources: readResources(j, 'resources', {
+      requests: { cpu: '50m', memory: '64Mi' },
+      limits: { cpu: '500m', memory: '256Mi' },
+    }),
+    podAnnotations,
+    runAsUser: j.int('runAsUser', 10001, { min: 1, max: 2147483647, why: 'gate Jobs never run as root' }),
+  };
+  j.finish();
+
+  const p = f.object('postPromotion');
+  const postPromotion: PostPromotionSettings = {
+    windowSeconds: p.int('windowSeconds', ctx.production ? 300 : 60, { min: 0, max: 86400 }),
+    intervalSeconds: p.int('intervalSeconds', 15, { min: 1, max: 3600 }),
+    maxErrorRatio: p.number('maxErrorRatio', 0.01, { min: 0, max: 1 }),
+    maxP95Seconds: p.number('maxP95Seconds', 1, { min: 0 }),
+    requireCheck: p.bool('requireCheck', false),
+    errorRatioQuery: p.string('errorRatioQuery', DEFAULT_ERROR_RATIO_QUERY, { check: checkPlaceholders }),
+    p95Query: p.string('p95Query', DEFAULT_P95_QUERY, { check: checkPlaceholders }),
+    alertsQuery: p.string('alertsQuery', DEFAULT_ALERTS_QUERY, { check: checkPlaceholders }),
+  };
+  if (postPromotion.intervalSeconds > postPromotion.windowSeconds && postPromotion.windowSeconds > 0) {
+    p.fail('intervalSeconds', postPromotion.intervalSeconds, 'at most postPromotion.windowSeconds');
+  }
+  p.finish();
+  f.finish();
+
+  const slots = {} as ReleaseSettings['slots'];
+  for (const slot of ['blue', 'green'] as const) {
+    slots[slot] = {
+      releaseId: root.optionalString(`${slot}ReleaseId`, { check: checkReleaseId }),
+      releasedAt: root.optionalString(`${slot}ReleasedAt`, { check: checkTimestamp }),
+    };
+  }
+  return { prometheusUrl, readyTimeoutSeconds, backup, migration, smoke, jobs, postPromotion, slots };
+}
+
+/** The Deployment annotations of a slot's release (none before its first `release deploy`). */
+export function releaseAnnotations(slot: {
+  releaseId?: string;
+  releasedAt?: string;
+}): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (slot.releaseId !== undefined) {
+    out[RELEASE_ID_ANNOTATION] = slot.releaseId;
+  }
+  if (slot.releasedAt !== undefined) {
+    out[RELEASED_AT_ANNOTATION] = slot.releasedAt;
+  }
+  return out;
+}

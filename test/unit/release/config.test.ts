@@ -1,0 +1,85 @@
+import { loadSettings } from '../../../stacks/settings';
+import { DEFAULT_ALERTS_QUERY, releaseAnnotations } from '../../../stacks/release';
+import { stackConfig } from '../../support/stackConfig';
+import { parseReleaseFor } from './support';
+
+describe('pavemaster:release', () => {
+  it('defaults to a readiness gate, a smoke test and a short post-promotion window', () => {
+    const r = parseReleaseFor({});
+    expect(r.problems.list).toEqual([]);
+    expect(r).toMatchObject({
+      prometheusUrl: undefined,
+      readyTimeoutSeconds: 600,
+      backup: { command: [] },
+      migration: { command: [] },
+      smoke: { enabled: true, image: 'curlimages/curl:8.11.1', paths: undefined },
+      jobs: { backoffLimit: 0, ttlSecondsAfterFinished: 86400, runAsUser: 10001 },
+      postPromotion: {
+        windowSeconds: 60,
+        intervalSeconds: 15,
+        maxErrorRatio: 0.01,
+        maxP95Seconds: 1,
+        requireCheck: false,
+      },
+    });
+    expect(r.postPromotion.alertsQuery).toBe(DEFAULT_ALERTS_QUERY);
+    expect(parseReleaseFor({}, { production: true }).postPromotion.windowSeconds).toBe(300);
+  });
+
+  it('reads every field and each slot release id and time', () => {
+    const r = parseReleaseFor({
+      release: {
+        prometheusUrl: 'http://127.0.0.1:9090',
+        migration: { command: ['./migrate'], timeoutSeconds: 120 },
+        jobs: { podAnnotations: { 'sidecar.istio.io/inject': 'false' } },
+        postPromotion: { windowSeconds: 30, intervalSeconds: 5, maxErrorRatio: 0.05, requireCheck: true },
+      },
+      greenReleaseId: 'r20260105-090000',
+      greenReleasedAt: '2026-01-05T09:00:00Z',
+    });
+    expect(r.problems.list).toEqual([]);
+    expect(r.migration).toEqual({ command: ['./migrate'], image: undefined, timeoutSeconds: 120 });
+    expect(r.jobs.podAnnotations).toEqual({ 'sidecar.istio.io/inject': 'false' });
+    expect(r.postPromotion).toMatchObject({
+      windowSeconds: 30,
+      intervalSeconds: 5,
+      maxErrorRatio: 0.05,
+      requireCheck: true,
+    });
+    expect(releaseAnnotations(r.slots.green)).toEqual({
+      'pavemaster.io/release-id': 'r20260105-090000',
+      'pavemaster.io/released-at': '2026-01-05T09:00:00Z',
+    });
+    expect(releaseAnnotations(r.slots.blue)).toEqual({});
+  });
+
+  it('reports every bad value with its key, and unknown keys', () => {
+    const r = parseReleaseFor({
+      release: {
+        prometheusUrl: 'ftp://x',
+        postPromotion: { maxErrorRatio: 2, windowSeconds: 10, intervalSeconds: 30, p95Query: 'x{foo}' },
+        smok: {},
+      },
+      blueReleaseId: 'Not_An_Id',
+      blueReleasedAt: 'yesterday',
+    });
+    expect(r.problems.list.map((p) => p.key)).toEqual([
+      'pavemaster:release.prometheusUrl',
+      'pavemaster:release.postPromotion.maxErrorRatio',
+      'pavemaster:release.postPromotion.p95Query',
+      'pavemaster:release.postPromotion.intervalSeconds',
+      'pavemaster:release.smok',
+      'pavemaster:blueReleaseId',
+      'pavemaster:blueReleasedAt',
+    ]);
+    expect(r.problems.list.find((p) => p.key.endsWith('smok'))?.allowed).toContain(
+      'did you mean "pavemaster:release.smoke"',
+    );
+  });
+
+  it('the committed stacks load (the program side, once the release section is wired into settings)', () => {
+    for (const stack of ['staging', 'production']) {
+      expect(() => loadSettings(stack, stackConfig(stack))).not.toThrow();
+    }
+  });
+});

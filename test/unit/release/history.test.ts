@@ -1,0 +1,101 @@
+import { HistoryEntryLike, parseHistory, planRestore, renderHistory } from '../../../release/history';
+
+// Shaped like `pulumi stack history --json --show-secrets` as the Automation API returns it (newest first).
+const entries: HistoryEntryLike[] = [
+  {
+    version: 3,
+    kind: 'update',
+    result: 'succeeded',
+    startTime: new Date('2026-01-03T10:00:00Z'),
+    endTime: new Date('2026-01-03T10:00:30Z'),
+    config: {
+      'pavemaster:activeSlot': { value: 'green', secret: false },
+      'pavemaster:blueImage': { value: 'pavemaster/web:1.0.0', secret: false },
+      'pavemaster:greenImage': { value: 'pavemaster/web:2.0.0', secret: false },
+      'pavemaster:greenReleaseId': { value: 'r20260103-095900', secret: false },
+      'pavemaster:appSecrets': { value: '{"TOKEN":"s3cret"}', secret: true },
+    },
+  },
+  {
+    version: 2,
+    kind: 'update',
+    result: 'failed',
+    startTime: '2026-01-02T10:00:00Z',
+    config: {
+      'pavemaster:activeSlot': { value: 'blue', secret: false },
+      'pavemaster:blueImage': { value: 'pavemaster/web:1.0.0', secret: false },
+      'pavemaster:greenImage': { value: 'pavemaster/web:2.0.0', secret: false },
+    },
+  },
+  {
+    version: 1,
+    kind: 'update',
+    result: 'succeeded',
+    startTime: '2026-01-01T10:00:00Z',
+    config: {
+      'pavemaster:blueImage': { value: 'pavemaster/web:1.0.0', secret: false },
+      'pavemaster:greenImage': 'pavemaster/web:1.0.0',
+      'pavemaster:greenVersion': { value: 'one', secret: false },
+    },
+  },
+  { version: 4, kind: 'refresh', result: 'succeeded', startTime: '2026-01-04T10:00:00Z', config: {} },
+];
+
+describe('parseHistory', () => {
+  it('reads slot, images, versions (tag by default) and time of every version, newest first', () => {
+    const versions = parseHistory(entries);
+    expect(versions.map((v) => v.version)).toEqual([4, 3, 2, 1]);
+    const v3 = versions[1];
+    expect(v3).toMatchObject({
+      activeSlot: 'green',
+      result: 'succeeded',
+      startTime: '2026-01-03T10:00:00.000Z',
+      images: { blue: 'pavemaster/web:1.0.0', green: 'pavemaster/web:2.0.0' },
+      versions: { blue: '1.0.0', green: '2.0.0' },
+      releaseIds: { blue: undefined, green: 'r20260103-095900' },
+    });
+    // activeSlot absent: Pulumi.yaml's default, blue; an explicit version label wins over the tag.
+    expect(versions[3]).toMatchObject({ activeSlot: 'blue', versions: { blue: '1.0.0', green: 'one' } });
+  });
+
+  it('renders a table with one line per version', () => {
+    const text = renderHistory(parseHistory(entries));
+    const lines = text.split('\n');
+    expect(lines[0]).toMatch(/^VERSION\s+TIME\s+RESULT\s+ACTIVE\s+BLUE\s+GREEN$/);
+    expect(lines[2]).toMatch(
+      /^3\s+2026-01-03T10:00:00Z\s+update\/succeeded\s+green\s+1\.0\.0 \(pavemaster\/web:1\.0\.0\)\s+2\.0\.0/,
+    );
+    expect(text).not.toContain('s3cret');
+  });
+});
+
+describe('planRestore', () => {
+  it('sets every release key the version recorded and removes the ones it did not', () => {
+    expect(planRestore(entries, 1)).toEqual({
+      version: 1,
+      set: {
+        activeSlot: 'blue',
+        blueImage: 'pavemaster/web:1.0.0',
+        greenImage: 'pavemaster/web:1.0.0',
+        greenVersion: 'one',
+      },
+      remove: ['blueVersion', 'blueReleaseId', 'blueReleasedAt', 'greenReleaseId', 'greenReleasedAt'],
+    });
+    expect(planRestore(entries, 3).set).toEqual({
+      activeSlot: 'green',
+      blueImage: 'pavemaster/web:1.0.0',
+      greenImage: 'pavemaster/web:2.0.0',
+      greenReleaseId: 'r20260103-095900',
+    });
+  });
+
+  it('refuses unknown versions, failed updates and non-updates', () => {
+    expect(() => planRestore(entries, 9)).toThrow(
+      'stack version 9 is not in the history (versions: 1, 2, 3, 4)',
+    );
+    expect(() => planRestore(entries, 2)).toThrow(
+      'was a failed update; only a succeeded update can be restored',
+    );
+    expect(() => planRestore(entries, 4)).toThrow('was a succeeded refresh');
+  });
+});

@@ -1,0 +1,43 @@
+import { isLockError, lockMessage, parseLockHolders } from '../../../release/lock';
+
+// The file backend's error, as `pulumi up` prints it when another update holds the stack.
+const DIY =
+  'error: the stack is currently locked by 2 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.\n' +
+  '  file:///srv/state/.pulumi/locks/organization/pavemaster/staging/0b6c.json: created by alice@ci-7 (pid 4242) at 2026-01-05T09:00:00Z\n' +
+  '  file:///srv/state/.pulumi/locks/organization/pavemaster/staging/9f1e.json: created by bob@laptop (pid 17) at 2026-01-05T09:01:00Z\n';
+
+describe('lock holders', () => {
+  it('parses every holder of a file-backend lock error', () => {
+    expect(parseLockHolders(DIY)).toEqual([
+      {
+        file: 'file:///srv/state/.pulumi/locks/organization/pavemaster/staging/0b6c.json',
+        user: 'alice',
+        host: 'ci-7',
+        pid: 4242,
+        time: '2026-01-05T09:00:00Z',
+      },
+      expect.objectContaining({ user: 'bob', host: 'laptop', pid: 17 }),
+    ]);
+    expect(isLockError(DIY)).toBe(true);
+    expect(isLockError('error: [409] Conflict: Another update is currently in progress.')).toBe(true);
+    expect(isLockError('error: update failed')).toBe(false);
+  });
+
+  it('names who holds the lock and says to wait while it runs', () => {
+    const msg = lockMessage('staging', parseLockHolders(DIY), () => true);
+    expect(msg).toBe(
+      'stack staging is locked by alice@ci-7 (pid 4242) since 2026-01-05T09:00:00Z; bob@laptop (pid 17) since 2026-01-05T09:01:00Z. ' +
+        'Another release is running: wait for it to finish, then retry (two releases never interleave).',
+    );
+  });
+
+  it('points at `release recover` when the holder is gone', () => {
+    const msg = lockMessage('staging', parseLockHolders(DIY).slice(0, 1), () => false);
+    expect(msg).toContain('alice@ci-7 (pid 4242) since 2026-01-05T09:00:00Z, a process that no longer runs');
+    expect(msg).toContain('run `release recover staging`');
+  });
+
+  it('still explains a lock whose holder is not named (Pulumi Cloud)', () => {
+    expect(lockMessage('production', [])).toMatch(/^stack production is being updated by someone else/);
+  });
+});
