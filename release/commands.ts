@@ -624,7 +624,8 @@ export function compareSources(
 export async function status(stackName: string, opts: ReleaseOptions): Promise<StatusReport> {
   const s = await Session.open(stackName, 'status', opts);
   const selector = await s.kube.serviceSelector(s.activeService);
-  const liveActive = selector?.slot === 'blue' || selector?.slot === 'green' ? selector.slot : undefined;
+  const liveActive: Slot | undefined =
+    selector?.slot === 'blue' ? 'blue' : selector?.slot === 'green' ? 'green' : undefined;
   const activeEndpoints = await s.kube.endpointPods(s.activeService);
   const slots: SlotStatus[] = [];
   for (const slot of ['blue', 'green'] as const) {
@@ -657,11 +658,7 @@ export async function status(stackName: string, opts: ReleaseOptions): Promise<S
     images: Object.fromEntries(slots.map((x) => [x.slot, x.image])) as Partial<Record<Slot, string>>,
   };
   const drift = compareSources(live, lastUpdate, file);
-  if (
-    s.activeSlot !== file?.activeSlot &&
-    file !== undefined &&
-    (file.activeSlot ?? 'blue') !== s.activeSlot
-  ) {
+  if (file !== undefined && (file.activeSlot ?? 'blue') !== s.activeSlot) {
     drift.push(
       `active slot: working copy ${s.activeSlot}, committed ${file.activeSlot ?? 'blue'} (uncommitted change)`,
     );
