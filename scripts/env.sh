@@ -1,0 +1,46 @@
+# shellcheck shell=bash
+# PaveMaster local environment. Source it (do not execute it):
+#
+#   source scripts/env.sh
+#
+# It is sourced by every other script and by the integration tests. It only
+# exports variables; it builds and starts nothing (see scripts/toolchain and
+# scripts/cluster). Every path is computed here at run time.
+#
+#   PAVEMASTER_ROOT     the repository root
+#   PAVEMASTER_CACHE    cache folder outside the repo (default ~/.cache/pavemaster);
+#                       the toolchain lives in $PAVEMASTER_CACHE/toolchain
+#   PATH                $PAVEMASTER_CACHE/toolchain/bin first (pulumi, its language
+#                       host, kubectl, kwokctl, etcd, kube-*)
+#   PULUMI_HOME         <repo>/.pulumi-home   (plugins; gitignored)
+#   PULUMI_BACKEND_URL  file://<repo>/.pulumi-state   (local state; gitignored)
+#   PULUMI_CONFIG_PASSPHRASE
+#                       kept if already set; otherwise "pavemaster-local-only".
+#                       That default protects nothing: it exists only so the
+#                       local file backend works without a prompt. Never use it
+#                       for a stack whose secrets matter.
+#   KUBECONFIG          kubeconfig of the local kwok cluster "pavemaster"
+#   KWOK_WORKDIR        <repo>/.local/kwok   (kwokctl state; gitignored)
+
+_pavemaster_env_src="${BASH_SOURCE[0]:-$0}"
+PAVEMASTER_ROOT="$(cd "$(dirname "$_pavemaster_env_src")/.." && pwd -P)"
+unset _pavemaster_env_src
+export PAVEMASTER_ROOT
+
+export PAVEMASTER_CACHE="${PAVEMASTER_CACHE:-${HOME}/.cache/pavemaster}"
+export PAVEMASTER_TOOLCHAIN="${PAVEMASTER_CACHE}/toolchain"
+export PAVEMASTER_CLUSTER_NAME="${PAVEMASTER_CLUSTER_NAME:-pavemaster}"
+
+case ":${PATH}:" in
+  *":${PAVEMASTER_TOOLCHAIN}/bin:"*) ;;
+  *) export PATH="${PAVEMASTER_TOOLCHAIN}/bin:${PATH}" ;;
+esac
+
+export PULUMI_HOME="${PAVEMASTER_ROOT}/.pulumi-home"
+export PULUMI_BACKEND_URL="file://${PAVEMASTER_ROOT}/.pulumi-state"
+export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-pavemaster-local-only}"
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_SKIP_UPDATE_CHECK=true
+
+export KWOK_WORKDIR="${PAVEMASTER_ROOT}/.local/kwok"
+export KUBECONFIG="${KWOK_WORKDIR}/clusters/${PAVEMASTER_CLUSTER_NAME}/kubeconfig.yaml"
