@@ -209,9 +209,14 @@ function checkHeapAgainstLimit(f: Fields, heap: string, resources: ResourceSetti
 }
 
 function readImage(f: Fields, name: string, def: string, ctx: ParseContext, requireDigest: boolean): string {
-  return f.string(name, def, {
-    check: (text) => checkImage(text, { production: ctx.production, requireDigest }),
-  });
+  const check = (text: string) => checkImage(text, { production: ctx.production, requireDigest });
+  const image = f.string(name, def, { check });
+  // A default is checked too: with requireDigest, a default pinned only by tag must be overridden.
+  const defaultProblem = f.has(name) ? undefined : check(def);
+  if (defaultProblem !== undefined) {
+    f.fail(name, def, `${defaultProblem}; the default has no published digest, so set this key`);
+  }
+  return image;
 }
 
 function readOptional(

@@ -1,0 +1,179 @@
+/**
+ * The `pavemaster:logging` section: per-environment defaults, and every bad value reported as a problem that
+ * names its full key, all at once, before any resource is registered.
+ */
+import { DEFAULT_IMAGES } from '../../../components/logging/defaults';
+import { parseJvmSize } from '../../../stacks/logging';
+import { ConfigError } from '../../../stacks/problems';
+import { loadSettings } from '../../../stacks/settings';
+import { stackConfig } from '../../support/stackConfig';
+
+function problemsOf(stack: string, logging: unknown): { key: string; allowed: string }[] {
+  try {
+    loadSettings(stack, stackConfig(stack, { logging }));
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      return e.problems.map((p) => ({ key: p.key, allowed: p.allowed }));
+    }
+    throw e;
+  }
+  return [];
+}
+
+describe('logging settings defaults', () => {
+  it('staging: one Elasticsearch node, 7 days, unprotected, namespaces derived from the app namespace', () => {
+    const l = loadSettings('staging', stackConfig('staging')).logging;
+    expect(l.enabled).toBe(true);
+    expect(l.namespace).toBe('pavemaster-staging-logging');
+    expect(l.nodeNamespace).toBe('pavemaster-staging-logging-node');
+    expect(l.elasticsearch.replicas).toBe(1);
+    expect(l.retentionDays).toBe(7);
+    expect(l.protect).toBe(false);
+    expect(l.awaitSetupJobs).toBe(false);
+    expect(l.elasticsearch.image).toBe(DEFAULT_IMAGES.elasticsearch);
+  });
+
+  it('production: three nodes, 30 days, protected, heap within half the limit', () => {
+    const l = loadSettings('production', stackConfig('production')).logging;
+    expect(l.elasticsearch.replicas).toBe(3);
+    expect(l.retentionDays).toBe(30);
+    expect(l.protect).toBe(true);
+    expect(l.elasticsearch.antiAffinity).toBe('required');
+    const heap = parseJvmSize(l.elasticsearch.heap) ?? Infinity;
+    expect(heap).toBeLessThanOrEqual((4 * 2 ** 30) / 2);
+  });
+
+  it('takes overrides', () => {
+    const l = loadSettings(
+      'staging',
+      stackConfig('staging', {
+        logging: {
+          retentionDays: 14,
+          elasticsearch: {
+            replicas: 3,
+            heap: '1g',
+            resources: { limits: { memory: '2Gi' }, requests: { memory: '2Gi' } },
+          },
+          kibana: { host: 'kibana.example.com' },
+        },
+      }),
+    ).logging;
+    expect(l.retentionDays).toBe(14);
+    expect(l.elasticsearch.replicas).toBe(3);
+    expect(l.elasticsearch.heap).toBe('1g');
+    expect(l.kibana.host).toBe('kibana.example.com');
+  });
+
+  it('Elasticsearch, Logstash and Kibana default images are pinned by a sha256 digest', () => {
+    for (const image of [DEFAULT_IMAGES.elasticsearch, DEFAULT_IMAGES.logstash, DEFAULT_IMAGES.kibana]) {
+      expect(image).toMatch(/^[a-z]+:8\.19\.22@sha256:[a-f0-9]{64}$/);
+    }
+  });
+});
+
+describe('logging settings validation', () => {
+  it('refuses a heap above half the memory limit, naming the heap key', () => {
+    const problems = problemsOf('staging', {
+      elasticsearch: { heap: '800m', resources: { limits: { memory: '1Gi' } } },
+    });
+    expect(problems).toEqual([
+      expect.objectContaining({
+        key: 'pavemaster:logging.elasticsearch.heap',
+        allowed: expect.stringContaining('half'),
+      }),
+    ]);
+  });
+
+  it('accepts a heap of exactly half the limit', () => {
+    expect(problemsOf('staging', { elasticsearch: { heap: '512m' } })).toEqual([]);
+  });
+
+  it('refuses a Logstash heap above half its limit', () => {
+    expect(problemsOf('staging', { logstash: { heap: '1g' } }).map((p) => p.key)).toEqual([
+      'pavemaster:logging.logstash.heap',
+    ]);
+  });
+
+  it('refuses malformed heaps', () => {
+    for (const heap of ['1024', '1.5g', '64m', 'lots']) {
+      expect(problemsOf('staging', { elasticsearch: { heap } }).map((p) => p.key)).toEqual([
+        'pavemaster:logging.elasticsearch.heap',
+      ]);
+    }
+  });
+
+  it('refuses a retention below one day, or below 7 days in production', () => {
+    expect(problemsOf('staging', { retentionDays: 0 }).map((p) => p.key)).toEqual([
+      'pavemaster:logging.retentionDays',
+    ]);
+    expect(problemsOf('staging', { retentionDays: 'a week' }).map((p) => p.key)).toEqual([
+      'pavemaster:logging.retentionDays',
+    ]);
+    expect(problemsOf('production', { retentionDays: 3 })).toEqual([
+      expect.objectContaining({
+        key: 'pavemaster:logging.retentionDays',
+        allowed: expect.stringContaining('7'),
+      }),
+    ]);
+    expect(problemsOf('staging', { retentionDays: 1 })).toEqual([]);
+  });
+
+  it('refuses a rollover age longer than the retention', () => {
+    expect(problemsOf('staging', { retentionDays: 2, rollover: { maxAge: '3d' } }).map((p) => p.key)).toEqual(
+      ['pavemaster:logging.rollover.maxAge'],
+    );
+  });
+
+  it('refuses an even number of Elasticsearch nodes, and fewer than three in production', () => {
+    expect(problemsOf('staging', { elasticsearch: { replicas: 2 } }).map((p) => p.key)).toEqual([
+      'pavemaster:logging.elasticsearch.replicas',
+    ]);
+    expect(problemsOf('production', { elasticsearch: { replicas: 1 } }).map((p) => p.key)).toEqual([
+      'pavemaster:logging.elasticsearch.replicas',
+    ]);
+  });
+
+  it('refuses latest images in production and bad references anywhere', () => {
+    expect(problemsOf('production', { kibana: { image: 'kibana:latest' } }).map((p) => p.key)).toEqual([
+      'pavemaster:logging.kibana.image',
+    ]);
+    expect(problemsOf('staging', { shipper: { image: 'Not An Image' } }).map((p) => p.key)).toEqual([
+      'pavemaster:logging.shipper.image',
+    ]);
+  });
+
+  it('requires digests everywhere when requireDigest is set', () => {
+    const keys = problemsOf('production', { requireDigest: true }).map((p) => p.key);
+    // The three images without a published digest (see docs/logging.md) are the ones reported.
+    expect(keys.sort()).toEqual([
+      'pavemaster:logging.exporter.image',
+      'pavemaster:logging.logstash.exporterImage',
+      'pavemaster:logging.shipper.image',
+    ]);
+  });
+
+  it('reports every problem at once, with unknown keys and typos', () => {
+    const keys = problemsOf('staging', {
+      retentionDays: -1,
+      elasticsearch: { replicas: 4, storageSize: '1Ki', heapp: '1g' },
+      logstash: { queueSize: '10Mi' },
+      nodeNamespace: 'Bad_Name',
+    }).map((p) => p.key);
+    expect(keys.sort()).toEqual(
+      [
+        'pavemaster:logging.retentionDays',
+        'pavemaster:logging.elasticsearch.replicas',
+        'pavemaster:logging.elasticsearch.storageSize',
+        'pavemaster:logging.elasticsearch.heapp',
+        'pavemaster:logging.logstash.queueSize',
+        'pavemaster:logging.nodeNamespace',
+      ].sort(),
+    );
+  });
+
+  it('refuses a shipper namespace equal to the logging namespace', () => {
+    expect(problemsOf('staging', { namespace: 'logs', nodeNamespace: 'logs' }).map((p) => p.key)).toEqual([
+      'pavemaster:logging.nodeNamespace',
+    ]);
+  });
+});

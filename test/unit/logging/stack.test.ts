@@ -1,0 +1,401 @@
+/**
+ * The logging stack as both committed stacks register it under Pulumi's mocks: topology, discovery settings,
+ * protection, secrets, security contexts and NetworkPolicies.
+ */
+import * as pulumi from '@pulumi/pulumi';
+import { Logging } from '../../../components/logging/Logging';
+import { at, find, ofType, record, recordStack, Registered } from '../../support/harness';
+import { stackConfig } from '../../support/stackConfig';
+
+type Env = { name: string; value?: string; valueFrom?: unknown };
+type Container = {
+  name: string;
+  env?: Env[];
+  securityContext?: Record<string, unknown>;
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+};
+
+const STS = 'kubernetes:apps/v1:StatefulSet';
+const NETPOL = 'kubernetes:networking.k8s.io/v1:NetworkPolicy';
+
+function envOf(r: Registered, container = 0): Record<string, string | undefined> {
+  const containers = at(r.inputs, 'spec.template.spec.containers') as Container[];
+  return Object.fromEntries((containers[container].env ?? []).map((e) => [e.name, e.value]));
+}
+
+function workloads(resources: readonly Registered[]): Registered[] {
+  return resources.filter(
+    (r) =>
+      [
+        'kubernetes:apps/v1:StatefulSet',
+        'kubernetes:apps/v1:Deployment',
+        'kubernetes:apps/v1:DaemonSet',
+        'kubernetes:batch/v1:Job',
+      ].includes(r.type) &&
+      r.parent !== undefined &&
+      r.name.startsWith('logging-'),
+  );
+}
+
+// Pulumi's mocks are process-wide: the two stacks are recorded one after the other, once, before any test.
+const recorded: Record<'staging' | 'production', { resources: Registered[] }> = {
+  staging: { resources: [] },
+  production: { resources: [] },
+};
+beforeAll(async () => {
+  recorded.staging = await recordStack('staging', stackConfig('staging'));
+  recorded.production = await recordStack('production', stackConfig('production'));
+}, 120_000);
+const stacks = {
+  get staging() {
+    return Promise.resolve(recorded.staging);
+  },
+  get production() {
+    return Promise.resolve(recorded.production);
+  },
+};
+
+describe.each(['staging', 'production'] as const)('%s logging stack', (stack) => {
+  let resources: Registered[];
+  beforeAll(async () => {
+    resources = (await stacks[stack]).resources;
+  });
+
+  it('is one Logging component whose every child hangs below it, named after it', () => {
+    const root = find(resources, 'pavemaster:logging:Logging', 'logging');
+    expect(root.parent).toBeUndefined();
+    const children = resources.filter((r) => r.parent?.type.startsWith('pavemaster:logging:'));
+    expect(children.length).toBeGreaterThan(30);
+    for (const r of children) {
+      expect(r.name.startsWith('logging-')).toBe(true);
+    }
+    for (const type of ['Elasticsearch', 'Logstash', 'LogShipper', 'Kibana', 'ElasticsearchExporter']) {
+      expect(ofType(resources, `pavemaster:logging:${type}`)).toHaveLength(1);
+    }
+  });
+
+  it('names every Kubernetes object explicitly', () => {
+    for (const r of resources.filter(
+      (x) => x.type.startsWith('kubernetes:') && x.name.startsWith('logging-'),
+    )) {
+      expect(typeof at(r.inputs, 'metadata.name')).toBe('string');
+    }
+  });
+
+  it('puts the shipper in its own privileged namespace and everything else in a restricted one', () => {
+    const ns = find(resources, 'kubernetes:core/v1:Namespace', 'logging-namespace');
+    const nodeNs = find(resources, 'kubernetes:core/v1:Namespace', 'logging-node-namespace');
+    expect(at(ns.inputs, 'metadata.name')).toBe(`pavemaster-${stack}-logging`);
+    expect(at(nodeNs.inputs, 'metadata.name')).toBe(`pavemaster-${stack}-logging-node`);
+    expect(at(ns.inputs, 'metadata.labels')).toMatchObject({
+      'pod-security.kubernetes.io/enforce': 'restricted',
+    });
+    expect(at(nodeNs.inputs, 'metadata.labels')).toMatchObject({
+      'pod-security.kubernetes.io/enforce': 'privileged',
+      'pod-security.kubernetes.io/warn': 'restricted',
+    });
+    const ds = find(resources, 'kubernetes:apps/v1:DaemonSet', 'logging-shipper-daemonset');
+    expect(at(ds.inputs, 'metadata.namespace')).toBe(`pavemaster-${stack}-logging-node`);
+  });
+
+  it('gives every container requests and limits and a restricted security context (the documented exceptions aside)', () => {
+    for (const w of workloads(resources)) {
+      const containers = at(w.inputs, 'spec.template.spec.containers') as Container[];
+      for (const c of containers) {
+        expect(c.resources?.requests).toEqual(
+          expect.objectContaining({ cpu: expect.any(String), memory: expect.any(String) }),
+        );
+        expect(c.resources?.limits).toEqual(
+          expect.objectContaining({ cpu: expect.any(String), memory: expect.any(String) }),
+        );
+        expect(c.securityContext).toMatchObject({
+          allowPrivilegeEscalation: false,
+          privileged: false,
+          capabilities: { drop: ['ALL'] },
+          seccompProfile: { type: 'RuntimeDefault' },
+        });
+        const exceptions = ['elasticsearch', 'logstash', 'filebeat'];
+        if (!exceptions.includes(c.name)) {
+          expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsNonRoot: true });
+        }
+      }
+    }
+    // The only root container is Filebeat, without any capability.
+    const ds = find(resources, 'kubernetes:apps/v1:DaemonSet', 'logging-shipper-daemonset');
+    const [filebeat] = at(ds.inputs, 'spec.template.spec.containers') as Container[];
+    expect(filebeat.securityContext).toMatchObject({ runAsUser: 0, readOnlyRootFilesystem: true });
+  });
+
+  it('mounts the host log directories read-only; only the registry is writable', () => {
+    const ds = find(resources, 'kubernetes:apps/v1:DaemonSet', 'logging-shipper-daemonset');
+    const volumes = at(ds.inputs, 'spec.template.spec.volumes') as {
+      name: string;
+      hostPath?: { path: string };
+    }[];
+    const mounts = (
+      at(ds.inputs, 'spec.template.spec.containers') as {
+        volumeMounts: { name: string; readOnly?: boolean }[];
+      }[]
+    )[0].volumeMounts;
+    const hostVolumes = volumes.filter((v) => v.hostPath !== undefined).map((v) => v.name);
+    expect(hostVolumes.sort()).toEqual(['containers', 'pods', 'registry']);
+    for (const m of mounts.filter((x) => hostVolumes.includes(x.name) && x.name !== 'registry')) {
+      expect(m.readOnly).toBe(true);
+    }
+  });
+
+  it('grants the shipper only get/list/watch on pods, namespaces and nodes', () => {
+    const role = find(
+      resources,
+      'kubernetes:rbac.authorization.k8s.io/v1:ClusterRole',
+      'logging-shipper-clusterrole',
+    );
+    expect(role.inputs.rules).toEqual([
+      { apiGroups: [''], resources: ['pods', 'namespaces', 'nodes'], verbs: ['get', 'list', 'watch'] },
+    ]);
+  });
+
+  it('never lets Pulumi wait for the setup Jobs by default (kwok completes no Job)', () => {
+    const jobs = ofType(resources, 'kubernetes:batch/v1:Job');
+    expect(jobs.map((j) => j.name).sort()).toEqual([
+      'logging-elasticsearch-certs-job',
+      'logging-elasticsearch-setup-job',
+      'logging-kibana-setup-job',
+    ]);
+    for (const job of jobs) {
+      expect(at(job.inputs, 'metadata.annotations')).toMatchObject({ 'pulumi.com/skipAwait': 'true' });
+    }
+  });
+
+  it('annotates the exporters for Prometheus', () => {
+    const exporter = find(resources, 'kubernetes:apps/v1:Deployment', 'logging-exporter-deployment');
+    expect(at(exporter.inputs, 'spec.template.metadata.annotations')).toMatchObject({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': '9114',
+    });
+    const logstash = find(resources, STS, 'logging-logstash-statefulset');
+    expect(at(logstash.inputs, 'spec.template.metadata.annotations')).toMatchObject({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': '9198',
+    });
+  });
+
+  it("keeps Logstash's persistent queue on a volume claim", () => {
+    const logstash = find(resources, STS, 'logging-logstash-statefulset');
+    const claims = at(logstash.inputs, 'spec.volumeClaimTemplates') as { metadata: { name: string } }[];
+    expect(claims.map((c) => c.metadata.name)).toEqual(['queue']);
+    const config = find(resources, 'kubernetes:core/v1:ConfigMap', 'logging-logstash-config');
+    const settings = at(config.inputs, 'data.logstash\u002eyml');
+    expect(settings).toBeUndefined(); // dotted keys cannot be read with `at`; read directly below
+    const data = config.inputs.data as Record<string, string>;
+    expect(data['logstash.yml']).toContain('queue.type: persisted');
+    expect(data['logstash.yml']).toContain('path.queue: "/usr/share/logstash/data/queue"');
+    expect(data['logstash.conf']).toContain(`data_stream_namespace => "${stack}"`);
+  });
+});
+
+describe('Elasticsearch topology', () => {
+  it('staging runs one node with single-node discovery and no bootstrap list', async () => {
+    const { resources } = await stacks.staging;
+    const es = find(resources, STS, 'logging-elasticsearch-statefulset');
+    expect(at(es.inputs, 'spec.replicas')).toBe(1);
+    const env = envOf(es);
+    expect(env['discovery.type']).toBe('single-node');
+    expect(env['discovery.seed_hosts']).toBeUndefined();
+    expect(env['cluster.initial_master_nodes']).toBeUndefined();
+    expect(env.ES_JAVA_OPTS).toBe('-Xms512m -Xmx512m');
+    expect(env['node.store.allow_mmap']).toBe('false');
+  });
+
+  it('production runs three master-eligible data nodes discovered through the headless Service', async () => {
+    const { resources } = await stacks.production;
+    const es = find(resources, STS, 'logging-elasticsearch-statefulset');
+    expect(at(es.inputs, 'spec.replicas')).toBe(3);
+    expect(at(es.inputs, 'spec.podManagementPolicy')).toBe('Parallel');
+    const env = envOf(es);
+    expect(env['discovery.type']).toBeUndefined();
+    expect(env['discovery.seed_hosts']).toBe('elasticsearch-headless');
+    expect(env['cluster.initial_master_nodes']).toBe('elasticsearch-0,elasticsearch-1,elasticsearch-2');
+    expect(env['node.roles']).toBe('master,data,ingest');
+    expect(env['xpack.security.enabled']).toBe('true');
+    expect(env['xpack.security.transport.ssl.enabled']).toBe('true');
+    expect(env.ES_JAVA_OPTS).toBe('-Xms2g -Xmx2g');
+    expect(at(es.inputs, 'spec.serviceName')).toBe('elasticsearch-headless');
+    const headless = find(resources, 'kubernetes:core/v1:Service', 'logging-elasticsearch-headless');
+    expect(at(headless.inputs, 'spec.clusterIP')).toBe('None');
+    expect(at(headless.inputs, 'spec.publishNotReadyAddresses')).toBe(true);
+  });
+
+  it('drops cluster.initial_master_nodes once the cluster is marked bootstrapped', async () => {
+    const { resources } = await recordStack(
+      'production',
+      stackConfig('production', { logging: { elasticsearch: { bootstrapped: true } } }),
+    );
+    const env = envOf(find(resources, STS, 'logging-elasticsearch-statefulset'));
+    expect(env['cluster.initial_master_nodes']).toBeUndefined();
+    expect(env['discovery.seed_hosts']).toBe('elasticsearch-headless');
+  });
+
+  it('has a PodDisruptionBudget of one node at a time', async () => {
+    const { resources } = await stacks.production;
+    const pdb = find(resources, 'kubernetes:policy/v1:PodDisruptionBudget', 'logging-elasticsearch-pdb');
+    expect(at(pdb.inputs, 'spec.maxUnavailable')).toBe(1);
+  });
+});
+
+describe('protection', () => {
+  it('production protects the data and retains the volumes; staging does not', async () => {
+    const prod = (await stacks.production).resources;
+    const staging = (await stacks.staging).resources;
+    for (const name of ['logging-elasticsearch-statefulset', 'logging-logstash-statefulset']) {
+      const p = find(prod, STS, name);
+      const s = find(staging, STS, name);
+      expect(p.protect).toBe(true);
+      expect(s.protect).toBe(false);
+      expect(at(p.inputs, 'spec.persistentVolumeClaimRetentionPolicy')).toEqual({
+        whenDeleted: 'Retain',
+        whenScaled: 'Retain',
+      });
+      expect(at(s.inputs, 'spec.persistentVolumeClaimRetentionPolicy')).toEqual({
+        whenDeleted: 'Delete',
+        whenScaled: 'Delete',
+      });
+    }
+    expect(find(prod, 'kubernetes:core/v1:Namespace', 'logging-namespace').protect).toBe(true);
+    expect(find(prod, 'random:index/randomPassword:RandomPassword', 'logging-elastic-password').protect).toBe(
+      true,
+    );
+    expect(
+      find(staging, 'random:index/randomPassword:RandomPassword', 'logging-elastic-password').protect,
+    ).toBe(false);
+  });
+});
+
+describe('secrets', () => {
+  it.each(['staging', 'production'] as const)(
+    '%s: generated passwords appear only in Secrets',
+    async (stack) => {
+      const { resources } = await stacks[stack];
+      const passwords = ofType(resources, 'random:index/randomPassword:RandomPassword')
+        .filter((r) => r.parent?.type === 'pavemaster:logging:Logging')
+        .map((r) => `mock-password-${r.name}`);
+      // Five users' passwords and Kibana's three encryption keys.
+      expect(passwords.length).toBe(8);
+      const secretsHolding = new Set<string>();
+      for (const r of resources) {
+        const text = JSON.stringify(r.inputs);
+        for (const pw of passwords) {
+          if (text.includes(pw)) {
+            expect(`${r.type} ${r.name}`).toMatch(/^kubernetes:core\/v1:Secret /);
+            secretsHolding.add(pw);
+          }
+        }
+      }
+      // Every generated password is stored in some Secret.
+      expect(secretsHolding.size).toBe(passwords.length);
+    },
+  );
+
+  it('outputs the elastic password and the Grafana reader password as Pulumi secrets', async () => {
+    const checks: Promise<unknown>[] = [];
+    await record(() => {
+      const logging = new Logging('logging', {
+        namespace: 'logs',
+        environment: 'staging',
+        appNamespaces: ['app'],
+      });
+      checks.push(
+        pulumi.isSecret(logging.elasticPassword).then((s) => expect(s).toBe(true)),
+        pulumi.isSecret(logging.grafanaCredentials.password).then((s) => expect(s).toBe(true)),
+        pulumi.isSecret(logging.elasticsearchUrl).then((s) => expect(s).toBe(false)),
+      );
+      expect(logging.grafanaCredentials.username).toBe('grafana');
+    });
+    await Promise.all(checks);
+  });
+});
+
+describe('network policies', () => {
+  function rules(resources: readonly Registered[], name: string): { ingress: unknown; egress: unknown } {
+    const np = find(resources, NETPOL, name);
+    return { ingress: at(np.inputs, 'spec.ingress'), egress: at(np.inputs, 'spec.egress') };
+  }
+
+  it('Elasticsearch: 9200 from Logstash, Kibana, the exporter, Grafana and its setup Job; 9300 between nodes', async () => {
+    const { resources } = await stacks.production;
+    const { ingress, egress } = rules(resources, 'logging-elasticsearch-netpol');
+    const text = JSON.stringify(ingress);
+    for (const component of ['logstash', 'kibana', 'exporter', 'elasticsearch-setup']) {
+      expect(text).toContain(`"app.kubernetes.io/component":"${component}"`);
+    }
+    expect(text).toContain('"kubernetes.io/metadata.name":"pavemaster-production-monitoring"');
+    expect(text).toContain('"app.kubernetes.io/name":"grafana"');
+    expect(ingress).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ ports: [{ protocol: 'TCP', port: 9200 }] }),
+        expect.objectContaining({ ports: [{ protocol: 'TCP', port: 9300 }] }),
+      ]),
+    );
+    expect(egress).toEqual([expect.objectContaining({ ports: [{ protocol: 'TCP', port: 9300 }] })]);
+  });
+
+  it('Logstash: 5044 from the shipper namespace only, metrics from monitoring, out to Elasticsearch', async () => {
+    const { resources } = await stacks.staging;
+    const { ingress, egress } = rules(resources, 'logging-logstash-netpol');
+    expect(ingress).toEqual([
+      {
+        from: [
+          {
+            podSelector: {
+              matchLabels: {
+                'app.kubernetes.io/instance': 'filebeat',
+                'app.kubernetes.io/component': 'shipper',
+              },
+            },
+            namespaceSelector: {
+              matchLabels: { 'kubernetes.io/metadata.name': 'pavemaster-staging-logging-node' },
+            },
+          },
+        ],
+        ports: [{ protocol: 'TCP', port: 5044 }],
+      },
+      {
+        from: [
+          {
+            namespaceSelector: {
+              matchLabels: { 'kubernetes.io/metadata.name': 'pavemaster-staging-monitoring' },
+            },
+          },
+        ],
+        ports: [{ protocol: 'TCP', port: 9198 }],
+      },
+    ]);
+    expect(JSON.stringify(egress)).toContain('"port":9200');
+  });
+
+  it('the shipper may only reach Logstash and the API server', async () => {
+    const { resources } = await stacks.staging;
+    const { ingress, egress } = rules(resources, 'logging-shipper-netpol');
+    expect(ingress).toEqual([]);
+    expect(egress).toEqual([
+      expect.objectContaining({ ports: [{ protocol: 'TCP', port: 5044 }] }),
+      expect.objectContaining({
+        ports: [
+          { protocol: 'TCP', port: 443 },
+          { protocol: 'TCP', port: 6443 },
+        ],
+      }),
+    ]);
+  });
+
+  it('Kibana: from the ingress controllers and its setup Job; the exporter: from monitoring', async () => {
+    const { resources } = await stacks.staging;
+    const kibana = JSON.stringify(rules(resources, 'logging-kibana-netpol').ingress);
+    expect(kibana).toContain('"kubernetes.io/metadata.name":"ingress-nginx"');
+    expect(kibana).toContain('"app.kubernetes.io/component":"kibana-setup"');
+    expect(kibana).toContain('"port":5601');
+    const exporter = JSON.stringify(rules(resources, 'logging-exporter-netpol').ingress);
+    expect(exporter).toContain('"kubernetes.io/metadata.name":"pavemaster-staging-monitoring"');
+    expect(exporter).toContain('"port":9114');
+  });
+});
