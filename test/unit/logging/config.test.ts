@@ -1,0 +1,434 @@
+/**
+ * The generated configuration, checked by the most real tools this machine can install (docs/logging.md):
+ * - the Logstash pipeline is parsed by `logstash-pipeline-parser` (PyPI), a PEG port of Logstash's own treetop
+ *   grammar, and its drop regex is run against sample lines;
+ * - the setup Jobs' script runs for real (sh, curl, awk) against an HTTP server on 127.0.0.1 that stores what it
+ *   is sent: a second run must send the same requests and leave the same state;
+ * - the Filebeat configuration is parsed as YAML (Filebeat itself cannot be installed here);
+ * - the ILM policy, index template and security bodies are typed with the official Elasticsearch client's
+ *   request types (`tsc` checks them); here their content is checked.
+ */
+import { execFile } from 'child_process';
+import * as fs from 'fs';
+import * as http from 'http';
+import { AddressInfo } from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { promisify } from 'util';
+import { parse as parseYaml } from 'yaml';
+import { LOG_INDEX_PATTERN, NAMES } from '../../../components/logging/defaults';
+import {
+  elasticsearchSetupRequests,
+  errorQuery,
+  ilmPolicy,
+  indexTemplate,
+  kibanaSetupRequests,
+  LOG_FIELDS,
+  setupFiles,
+  setupScript,
+} from '../../../components/logging/elastic';
+import { filebeatConfig, logstashPipeline, logstashSettings } from '../../../components/logging/pipeline';
+
+const run = promisify(execFile);
+
+const PIPELINE = logstashPipeline({
+  elasticsearchUrl: 'http://elasticsearch.pavemaster-staging-logging.svc:9200',
+  dataStreamNamespace: 'staging',
+  dropPaths: ['/healthz', '/readyz', '/metrics'],
+  userEnv: 'ES_USER',
+  passwordEnv: 'ES_PASSWORD',
+});
+
+/** Parses a pipeline with the PyPI grammar and returns its AST as JSON (or throws with the parser's message). */
+async function parsePipeline(text: string): Promise<unknown> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-'));
+  const file = path.join(dir, 'logstash.conf');
+  fs.writeFileSync(file, text);
+  const script = [
+    'import json, sys',
+    'from logstash_pipeline_parser import Pipeline',
+    'print(json.dumps(Pipeline(open(sys.argv[1]).read()).parse(), default=str))',
+  ].join('\n');
+  try {
+    const { stdout } = await run('python3', ['-c', script, file]);
+    return JSON.parse(stdout) as unknown;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Every [operator, regex] condition of a parsed pipeline. */
+function regexConditions(ast: unknown, out: string[] = []): string[] {
+  if (Array.isArray(ast)) {
+    if (ast.length === 3 && ast[1] === '=~' && typeof ast[2] === 'string') {
+      out.push(ast[2]);
+    }
+    for (const item of ast) {
+      regexConditions(item, out);
+    }
+  }
+  return out;
+}
+
+describe('Logstash pipeline', () => {
+  let ast: unknown;
+  beforeAll(async () => {
+    ast = await parsePipeline(PIPELINE);
+  }, 60_000);
+
+  it("parses with Logstash's grammar into input, filter and output sections", () => {
+    expect(Array.isArray(ast)).toBe(true);
+    expect((ast as [string][]).map((section) => section[0])).toEqual(['input', 'filter', 'output']);
+    const text = JSON.stringify(ast);
+    expect(text).toContain('["beats",[["id",["beats"]],["port",[5044]]]]');
+    expect(text).toContain('["data_stream_namespace",["staging"]]');
+    expect(text).toContain('["password",["${ES_PASSWORD}"]]');
+  });
+
+  it('the parser really rejects a broken pipeline (so the check above can fail)', async () => {
+    await expect(parsePipeline(PIPELINE.replace('output {', 'output {{'))).rejects.toThrow();
+  });
+
+  it('drops health-check access lines and keeps everything else (the parsed regex, run)', () => {
+    const regexes = regexConditions(ast);
+    const drop = regexes.find((r) => r.includes('GET|HEAD'));
+    expect(drop).toBeDefined();
+    // Ruby and JavaScript agree on this subset: groups, alternation, \xHH escapes, character classes.
+    const re = new RegExp(drop ?? '');
+    for (const line of [
+      '10.0.0.1 - - [26/Nov/2026:12:00:00 +0000] "GET /healthz HTTP/1.1" 200 2',
+      '"HEAD /readyz?full=1 HTTP/1.1" 200',
+      'GET /metrics',
+    ]) {
+      expect(re.test(line)).toBe(true);
+    }
+    for (const line of [
+      '"GET /healthzzz HTTP/1.1" 200',
+      '"POST /healthz HTTP/1.1" 200',
+      '"GET /api/orders HTTP/1.1" 500',
+    ]) {
+      expect(re.test(line)).toBe(false);
+    }
+    const json = regexes.find((r) => r.includes('\\{'));
+    expect(new RegExp(json ?? '').test('  {"level":"info"}')).toBe(true);
+    expect(new RegExp(json ?? '').test('plain text line')).toBe(false);
+  });
+
+  it('parses JSON into [json], keeps other lines as message, and copies the pod metadata', () => {
+    expect(PIPELINE).toContain('source => "message"');
+    expect(PIPELINE).toContain('target => "json"');
+    expect(PIPELINE).toContain('skip_on_invalid_json => true');
+    for (const [to, from] of [
+      ['slot', '[kubernetes][labels][slot]'],
+      ['version', '[kubernetes][labels][version]'],
+      ['pod', '[kubernetes][pod][name]'],
+      ['namespace', '[kubernetes][namespace]'],
+      ['container', '[kubernetes][container][name]'],
+    ]) {
+      expect(PIPELINE).toContain(`"${from}" => "${to}"`);
+    }
+    expect(PIPELINE).toContain('[json][path] in ["/healthz", "/readyz", "/metrics"]');
+  });
+
+  it('refuses options that would produce a broken pipeline', () => {
+    const base = {
+      elasticsearchUrl: 'http://es:9200',
+      userEnv: 'U',
+      passwordEnv: 'P',
+      dropPaths: ['/healthz'],
+    };
+    expect(() => logstashPipeline({ ...base, dataStreamNamespace: 'pave-master' })).toThrow(/data stream/);
+    expect(() => logstashPipeline({ ...base, dataStreamNamespace: 'x', passwordEnv: 'p w' })).toThrow();
+    expect(() => logstashPipeline({ ...base, dataStreamNamespace: 'x', dropPaths: [] })).toThrow();
+  });
+
+  it('logstash.yml enables the persisted queue below the volume size', () => {
+    const yml = parseYaml(logstashSettings({ queuePath: '/q', queueMaxBytes: 0.9 * 2 * 2 ** 30 })) as Record<
+      string,
+      unknown
+    >;
+    expect(yml['queue.type']).toBe('persisted');
+    expect(yml['queue.max_bytes']).toBe('1843mb');
+    expect(yml['path.queue']).toBe('/q');
+    expect(yml['api.http.host']).toBe('0.0.0.0');
+  });
+});
+
+describe('index lifecycle and template', () => {
+  it('rolls over in the hot phase and deletes after the retention', () => {
+    const body = ilmPolicy({ retentionDays: 30, rolloverMaxAge: '1d', rolloverMaxPrimaryShardSize: '10gb' });
+    expect(body).toEqual({
+      policy: {
+        _meta: { managed_by: 'pavemaster', description: 'PaveMaster logs, kept 30 days' },
+        phases: {
+          hot: {
+            min_age: '0ms',
+            actions: {
+              rollover: { max_age: '1d', max_primary_shard_size: '10gb' },
+              set_priority: { priority: 100 },
+            },
+          },
+          delete: { min_age: '30d', actions: { delete: {} } },
+        },
+      },
+    });
+    expect(() =>
+      ilmPolicy({ retentionDays: 0, rolloverMaxAge: '1d', rolloverMaxPrimaryShardSize: '1gb' }),
+    ).toThrow();
+  });
+
+  it('maps the log fields on a data stream managed by the policy', () => {
+    const t = indexTemplate({ replicas: 3 });
+    expect(t.index_patterns).toEqual([LOG_INDEX_PATTERN]);
+    expect(t.data_stream).toEqual({});
+    expect(t.priority).toBeGreaterThan(100);
+    expect(t.template?.settings).toEqual({
+      index: { lifecycle: { name: NAMES.ilmPolicy }, number_of_shards: 1, number_of_replicas: 1 },
+    });
+    const props = t.template?.mappings?.properties ?? {};
+    for (const field of ['slot', 'version', 'pod', 'namespace', 'container']) {
+      expect(props[field]).toEqual({ type: 'keyword', ignore_above: 256 });
+    }
+    expect(LOG_FIELDS).toContain('slot');
+    expect(props['@timestamp']).toEqual({ type: 'date' });
+    expect(props.json).toEqual({ type: 'flattened' });
+    expect(t.template?.mappings?.dynamic).toBe(false);
+    // A single node cannot hold replicas: none in staging, or the cluster stays yellow.
+    expect(indexTemplate({ replicas: 1 }).template?.settings).toMatchObject({
+      index: { number_of_replicas: 0 },
+    });
+  });
+
+  it('sends only PUTs of fixed names, and POSTs that set fixed values', () => {
+    const requests = elasticsearchSetupRequests({
+      retentionDays: 7,
+      rolloverMaxAge: '1d',
+      rolloverMaxPrimaryShardSize: '10gb',
+      replicas: 1,
+    });
+    for (const r of requests) {
+      if (r.method === 'POST') {
+        expect(r.path).toMatch(/\/_password$/);
+      } else {
+        expect(r.method).toBe('PUT');
+      }
+    }
+    for (const r of kibanaSetupRequests()) {
+      expect(r.method).toBe('POST');
+      expect(r.path).toMatch(/^\/api\/saved_objects\/[-a-z]+\/[-a-z]+\?overwrite=true$/);
+    }
+    expect(errorQuery('blue')).toBe('slot:"blue" and level:("error" or "fatal")');
+  });
+
+  it('keeps passwords out of the bodies: only placeholders', () => {
+    const files = setupFiles(
+      elasticsearchSetupRequests({
+        retentionDays: 7,
+        rolloverMaxAge: '1d',
+        rolloverMaxPrimaryShardSize: '1gb',
+        replicas: 1,
+      }),
+    );
+    expect(files['04-writer-user.json']).toContain('"password": "@@WRITER_PASSWORD@@"');
+    expect(files['09-kibana-system-password.json']).toContain('@@KIBANA_SYSTEM_PASSWORD@@');
+  });
+});
+
+/** A tiny stand-in for Elasticsearch/Kibana: stores each PUT/POST body by path and logs every request. */
+async function withServer(
+  fn: (url: string, state: Map<string, string>, log: string[]) => Promise<void>,
+  failOn?: string,
+): Promise<void> {
+  const state = new Map<string, string>();
+  const log: string[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const auth = req.headers.authorization ?? '';
+      const body = Buffer.concat(chunks).toString('utf8');
+      log.push(`${req.method} ${req.url} ${auth} ${String(req.headers['kbn-xsrf'] ?? '')}`);
+      if (auth !== `Basic ${Buffer.from('elastic:Setup1Password').toString('base64')}`) {
+        res.writeHead(401).end();
+        return;
+      }
+      if (req.method === 'GET') {
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"status":"green"}');
+        return;
+      }
+      if (`${req.method} ${req.url}` === failOn) {
+        res.writeHead(400, { 'Content-Type': 'application/json' }).end('{"error":"refused by the test"}');
+        return;
+      }
+      try {
+        JSON.parse(body);
+      } catch {
+        res.writeHead(400).end('bad json');
+        return;
+      }
+      state.set(`${req.method} ${req.url}`, body);
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"acknowledged":true}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  try {
+    await fn(`http://127.0.0.1:${port}`, state, log);
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+async function runSetup(
+  url: string,
+  files: Record<string, string>,
+  script: string,
+  env: Record<string, string>,
+): Promise<string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'setup-'));
+  const bodies = path.join(dir, 'setup');
+  const scratch = path.join(dir, 'scratch');
+  fs.mkdirSync(bodies);
+  fs.mkdirSync(scratch);
+  for (const [name, text] of Object.entries({ ...files, 'setup.sh': script })) {
+    fs.writeFileSync(path.join(bodies, name), text);
+  }
+  try {
+    const { stdout } = await run('sh', [path.join(bodies, 'setup.sh')], {
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        TARGET_URL: url,
+        SETUP_USER: 'elastic',
+        SETUP_PASSWORD: 'Setup1Password',
+        BODIES: bodies,
+        SCRATCH: scratch,
+        ...env,
+      },
+    });
+    // Nothing with a password stays behind but curl's config in the (memory-backed, in the pod) scratch directory.
+    expect(fs.readdirSync(scratch).sort()).toEqual(['curlrc', 'response']);
+    return stdout;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('setup Jobs, run for real against a local server', () => {
+  const passwords = {
+    WRITER_PASSWORD: 'Writer1abc',
+    READER_PASSWORD: 'Reader1abc',
+    EXPORTER_PASSWORD: 'Exporter1abc',
+    KIBANA_SYSTEM_PASSWORD: 'Kibana1abc',
+  };
+
+  it('Elasticsearch setup applies every request, and a second run changes nothing', async () => {
+    const requests = elasticsearchSetupRequests({
+      retentionDays: 7,
+      rolloverMaxAge: '1d',
+      rolloverMaxPrimaryShardSize: '10gb',
+      replicas: 1,
+    });
+    const files = setupFiles(requests);
+    const script = setupScript({ waitPath: '/_cluster/health?wait_for_status=yellow&timeout=5s' });
+    await withServer(async (url, state, log) => {
+      const first = await runSetup(url, files, script, passwords);
+      expect(first).toContain('setup complete');
+      const afterFirst = new Map(state);
+      const firstLog = [...log];
+      expect(afterFirst.size).toBe(requests.length);
+      log.length = 0;
+      await runSetup(url, files, script, passwords);
+      expect(new Map(state)).toEqual(afterFirst);
+      expect(log).toEqual(firstLog);
+
+      const policy = JSON.parse(afterFirst.get(`PUT /_ilm/policy/${NAMES.ilmPolicy}`) ?? '{}') as unknown;
+      expect(policy).toEqual(
+        ilmPolicy({ retentionDays: 7, rolloverMaxAge: '1d', rolloverMaxPrimaryShardSize: '10gb' }),
+      );
+      const writer = JSON.parse(afterFirst.get(`PUT /_security/user/${NAMES.writerUser}`) ?? '{}') as {
+        password: string;
+        roles: string[];
+      };
+      expect(writer).toMatchObject({ password: 'Writer1abc', roles: [NAMES.writerRole] });
+      expect(afterFirst.get('POST /_security/user/kibana_system/_password')).toContain('Kibana1abc');
+      expect([...afterFirst.values()].join('')).not.toContain('@@');
+    });
+  }, 60_000);
+
+  it('Kibana setup sends the kbn-xsrf header and overwrites fixed ids', async () => {
+    const files = setupFiles(kibanaSetupRequests());
+    const script = setupScript({ waitPath: '/api/status', headers: ['kbn-xsrf: true'] });
+    await withServer(async (url, state, log) => {
+      await runSetup(url, files, script, {});
+      expect(log.every((line) => line.endsWith(' true'))).toBe(true);
+      expect([...state.keys()].sort()).toEqual([
+        'POST /api/saved_objects/index-pattern/pavemaster-logs?overwrite=true',
+        'POST /api/saved_objects/search/pavemaster-errors-blue?overwrite=true',
+        'POST /api/saved_objects/search/pavemaster-errors-green?overwrite=true',
+      ]);
+      const blue = JSON.parse(
+        state.get('POST /api/saved_objects/search/pavemaster-errors-blue?overwrite=true') ?? '{}',
+      ) as {
+        attributes: { kibanaSavedObjectMeta: { searchSourceJSON: string } };
+      };
+      const source = JSON.parse(blue.attributes.kibanaSavedObjectMeta.searchSourceJSON) as {
+        query: { query: string };
+      };
+      expect(source.query.query).toBe(errorQuery('blue'));
+    });
+  }, 60_000);
+
+  it('refuses a password that is not alphanumeric instead of mangling it', async () => {
+    const files = setupFiles(
+      elasticsearchSetupRequests({
+        retentionDays: 7,
+        rolloverMaxAge: '1d',
+        rolloverMaxPrimaryShardSize: '1gb',
+        replicas: 1,
+      }),
+    );
+    await withServer(async (url, state) => {
+      await expect(
+        runSetup(url, files, setupScript({ waitPath: '/' }), { ...passwords, WRITER_PASSWORD: 'a/b&c' }),
+      ).rejects.toThrow(/letters and digits/);
+      expect(state.size).toBe(0);
+    });
+  }, 60_000);
+
+  it('stops at the first error response and fails the Job', async () => {
+    const requests = elasticsearchSetupRequests({
+      retentionDays: 7,
+      rolloverMaxAge: '1d',
+      rolloverMaxPrimaryShardSize: '1gb',
+      replicas: 1,
+    });
+    const files = setupFiles(requests);
+    await withServer(async (url, state) => {
+      await expect(runSetup(url, files, setupScript({ waitPath: '/' }), passwords)).rejects.toThrow(
+        /refused by the test/,
+      );
+      expect([...state.keys()]).toEqual([`PUT /_ilm/policy/${NAMES.ilmPolicy}`]);
+    }, `PUT /_index_template/${NAMES.indexTemplate}`);
+  }, 60_000);
+});
+
+describe('Filebeat configuration', () => {
+  it('is valid YAML with a filestream input over the app namespaces, Kubernetes metadata and Logstash output', () => {
+    const text = filebeatConfig({
+      namespaces: ['pavemaster-staging'],
+      logstashHosts: ['logstash.pavemaster-staging-logging.svc:5044'],
+    });
+    const config = parseYaml(text) as Record<string, unknown>;
+    const [input] = config['filebeat.inputs'] as Record<string, unknown>[];
+    expect(input.type).toBe('filestream');
+    expect(input.paths).toEqual(['/var/log/containers/*_pavemaster-staging_*.log']);
+    expect(input.parsers).toEqual([{ container: { stream: 'all', format: 'auto' } }]);
+    expect(JSON.stringify(input.processors)).toContain('"add_kubernetes_metadata"');
+    expect(JSON.stringify(input.processors)).toContain('"host":"${NODE_NAME}"');
+    expect(config['output.logstash']).toEqual({
+      hosts: ['logstash.pavemaster-staging-logging.svc:5044'],
+      loadbalance: true,
+    });
+    expect(() => filebeatConfig({ namespaces: [], logstashHosts: ['x:1'] })).toThrow();
+  });
+});
