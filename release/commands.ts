@@ -20,6 +20,7 @@ import {
   smokeCommand,
   smokeEgressPolicy,
 } from './gates';
+import { EngineEventLike } from './events';
 import { HistoryEntryLike, parseHistory, planRestore, renderHistory, ReleaseVersion } from './history';
 import { DeploymentObject, JobObject, poll, run } from './kube';
 import { renderMarkdown, summarizePreview } from './markdown';
@@ -31,6 +32,8 @@ export interface ReleaseOptions extends SessionOptions {
   commit?: boolean;
   /** Overrides `pavemaster:release.prometheusUrl`. */
   prometheusUrl?: string;
+  /** Receives a preview's engine events (to record them, e.g. as test fixtures). */
+  onEvents?: (events: EngineEventLike[]) => void;
 }
 
 /** A new release id: `r<yyyymmdd>-<hhmmss>` (UTC). */
@@ -189,6 +192,7 @@ async function runJobGate(s: Session, gate: JobGate, slot: Slot, releaseId: stri
       ),
       timeoutSeconds,
       jobs: cfg.jobs,
+      podAnnotations: cfg.smoke.podAnnotations,
     });
   } else {
     const g = cfg[gate];
@@ -210,6 +214,7 @@ async function runJobGate(s: Session, gate: JobGate, slot: Slot, releaseId: stri
       secretEnv: s.settings.app.secretEnv,
       timeoutSeconds,
       jobs: cfg.jobs,
+      podAnnotations: g.podAnnotations,
     });
   }
   if (decision !== 'wait') {
@@ -276,6 +281,8 @@ export interface SwitchResult {
   up: UpResult;
   /** From the start of the switch until the active Service's EndpointSlices list only the new slot's pods. */
   switchMs: number;
+  /** When the EndpointSlices switched (epoch ms). */
+  switchedAt: number;
   endpointPods: string[];
 }
 
@@ -325,7 +332,8 @@ export async function switchTraffic(s: Session, to: Slot, why: string): Promise<
     throw e;
   }
   const endpointPods = await waitActiveEndpoints(s, to, s.release.readyTimeoutSeconds * 1000);
-  const switchMs = Date.now() - started;
+  const switchedAt = Date.now();
+  const switchMs = switchedAt - started;
   s.log.write('switch', 'succeeded', {
     detail: `${from} -> ${to}; ${s.activeService} lists ${endpointPods.join(', ')}`,
     durationMs: switchMs,
@@ -336,7 +344,7 @@ export async function switchTraffic(s: Session, to: Slot, why: string): Promise<
   s.out(
     `traffic: ${from} -> ${to} (${endpointPods.length} pod(s) behind ${s.activeService}, ${switchMs} ms)`,
   );
-  return { from, to, up, switchMs, endpointPods };
+  return { from, to, up, switchMs, switchedAt, endpointPods };
 }
 
 /**
@@ -485,6 +493,7 @@ export async function previewPromote(stackName: string, opts: ReleaseOptions): P
   try {
     await s.setConfig({ activeSlot: to });
     const events = await s.previewEvents();
+    opts.onEvents?.(events);
     return renderMarkdown(summarizePreview(events), { stack: `${stackName} (promote ${from} -> ${to})` });
   } finally {
     fs.writeFileSync(file, saved);
@@ -685,6 +694,7 @@ export async function status(stackName: string, opts: ReleaseOptions): Promise<S
 export async function preview(stackName: string, opts: ReleaseOptions): Promise<string> {
   const s = await Session.open(stackName, 'preview', opts);
   const events = await s.previewEvents();
+  opts.onEvents?.(events);
   return renderMarkdown(summarizePreview(events), { stack: stackName });
 }
 

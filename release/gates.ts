@@ -127,6 +127,8 @@ export interface JobManifestInput {
   secretEnv?: Record<string, { secret: string; key: string }>;
   timeoutSeconds: number;
   jobs: ReleaseSettings['jobs'];
+  /** This gate's pod annotations, over `jobs.podAnnotations`. */
+  podAnnotations?: Record<string, string>;
 }
 
 /**
@@ -158,7 +160,7 @@ export function jobManifest(input: JobManifestInput): Record<string, unknown> {
       activeDeadlineSeconds: input.timeoutSeconds,
       ttlSecondsAfterFinished: input.jobs.ttlSecondsAfterFinished,
       template: {
-        metadata: { labels, annotations: { ...input.jobs.podAnnotations } },
+        metadata: { labels, annotations: { ...input.jobs.podAnnotations, ...input.podAnnotations } },
         spec: {
           restartPolicy: 'Never',
           automountServiceAccountToken: false,

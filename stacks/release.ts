@@ -22,6 +22,8 @@ export interface GateJobSettings {
   image?: string;
   /** How long the Job may run before the gate fails (Job `activeDeadlineSeconds`). */
   timeoutSeconds: number;
+  /** Pod annotations of this gate's Job, over `jobs.podAnnotations`. */
+  podAnnotations: Record<string, string>;
 }
 
 /** The smoke test: a Job that requests the preview Service's health and key endpoints. */
@@ -36,6 +38,8 @@ export interface SmokeSettings {
   requestTimeoutSeconds: number;
   /** How long the Job may run before the gate fails. */
   timeoutSeconds: number;
+  /** Pod annotations of the smoke Job, over `jobs.podAnnotations`. */
+  podAnnotations: Record<string, string>;
 }
 
 /** Settings shared by every gate Job. */
@@ -142,6 +146,13 @@ function checkPlaceholders(text: string): string | undefined {
     : `PromQL whose placeholders are {namespace}, {app}, {slot}, {version} (unknown: ${unknown.join(', ')})`;
 }
 
+function checkAnnotationKey(k: string): string | undefined {
+  return /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(k) &&
+    k.length <= 316
+    ? undefined
+    : 'an annotation key "[prefix/]name"';
+}
+
 function readGate(parent: Fields, name: string, ctx: ParseContext, defaultTimeout: number): GateJobSettings {
   const f = parent.object(name);
   const command = f.stringList('command', []);
@@ -149,8 +160,9 @@ function readGate(parent: Fields, name: string, ctx: ParseContext, defaultTimeou
     check: (text) => checkImage(text, { production: ctx.production, requireDigest: false }),
   });
   const timeoutSeconds = f.int('timeoutSeconds', defaultTimeout, { min: 10, max: 86400 });
+  const podAnnotations = f.stringMap('podAnnotations', { checkKey: checkAnnotationKey });
   f.finish();
-  return { command, image, timeoutSeconds };
+  return { command, image, timeoutSeconds, podAnnotations };
 }
 
 /** Reads the release section. */
@@ -171,17 +183,12 @@ export function parseRelease(root: Fields, ctx: ParseContext): ReleaseSettings {
     paths: smokePaths,
     requestTimeoutSeconds: s.int('requestTimeoutSeconds', 5, { min: 1, max: 120 }),
     timeoutSeconds: s.int('timeoutSeconds', 300, { min: 10, max: 3600 }),
+    podAnnotations: s.stringMap('podAnnotations', { checkKey: checkAnnotationKey }),
   };
   s.finish();
 
   const j = f.object('jobs');
-  const podAnnotations = j.stringMap('podAnnotations', {
-    checkKey: (k) =>
-      /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(k) &&
-      k.length <= 316
-        ? undefined
-        : 'an annotation key "[prefix/]name"',
-  });
+  const podAnnotations = j.stringMap('podAnnotations', { checkKey: checkAnnotationKey });
   const jobs: JobSettings = {
     ttlSecondsAfterFinished: j.int('ttlSecondsAfterFinished', 86400, { min: 0, max: 31 * 86400 }),
     backoffLimit: j.int('backoffLimit', 0, {

@@ -38,7 +38,12 @@ describe('pavemaster:release', () => {
       greenReleasedAt: '2026-01-05T09:00:00Z',
     });
     expect(r.problems.list).toEqual([]);
-    expect(r.migration).toEqual({ command: ['./migrate'], image: undefined, timeoutSeconds: 120 });
+    expect(r.migration).toEqual({
+      command: ['./migrate'],
+      image: undefined,
+      timeoutSeconds: 120,
+      podAnnotations: {},
+    });
     expect(r.jobs.podAnnotations).toEqual({ 'sidecar.istio.io/inject': 'false' });
     expect(r.postPromotion).toMatchObject({
       windowSeconds: 30,

@@ -1,0 +1,437 @@
+/**
+ * The release lifecycle against the real Pulumi engine and the local (kwok) Kubernetes control plane.
+ *
+ * A throwaway stack `it-release` (config copied from Pulumi.staging.yaml, its own namespace and file backend, in a
+ * temporary copy of the project) goes through deploy, promote, rollback, gate failures, an automatic flip-back
+ * on a post-promotion breach, `rollback --to`, status/drift, the stack lock and recovery from a killed update.
+ * Every traffic claim is checked on the EndpointSlices of the Services, read with kubectl.
+ *
+ * Needs: scripts/toolchain built (pulumi, kubectl, kwokctl...), the cluster started with the Stages of
+ * release/kwok-stages.yaml (Job pods succeed, or fail when annotated `pavemaster.io/kwok-result: fail`).
+ */
+import { ChildProcess, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { parse, stringify } from 'yaml';
+import {
+  deploy,
+  findLockFiles,
+  history,
+  previewPromote,
+  promote,
+  recover,
+  ReleaseOptions,
+  rollback,
+  rollbackTo,
+  status,
+} from '../../release/commands';
+import { EngineEventLike } from '../../release/events';
+import { DeploymentObject, JobObject, Kube, PodObject, poll } from '../../release/kube';
+import { ReleaseError } from '../../release/session';
+import { createSandbox, ensureCluster, envFromScript, REPO, Sandbox } from '../../release/testing/sandbox';
+import { startStubPrometheus, StubPrometheus } from '../../release/testing/stubPrometheus';
+
+jest.setTimeout(15 * 60 * 1000);
+
+const STACK = 'it-release';
+const APP = 'pavemaster';
+const V1 = 'pavemaster/web:1.0.0';
+const V2 = 'pavemaster/web:2.0.0';
+const V3 = 'pavemaster/web:3.0.0';
+
+let sandbox: Sandbox;
+let stub: StubPrometheus;
+let kube: Kube;
+let opts: ReleaseOptions;
+const output: string[] = [];
+
+interface Snapshot {
+  active: Record<string, string> | undefined;
+  preview: Record<string, string> | undefined;
+  activePods: string[];
+  previewPods: string[];
+}
+
+async function snapshot(): Promise<Snapshot> {
+  return {
+    active: await kube.serviceSelector(APP),
+    preview: await kube.serviceSelector(`${APP}-preview`),
+    activePods: await kube.endpointPods(APP),
+    previewPods: await kube.endpointPods(`${APP}-preview`),
+  };
+}
+
+async function readyPodsOf(slot: string): Promise<PodObject[]> {
+  const pods = await kube.list<PodObject>('pods', `app=${APP},slot=${slot}`);
+  return pods.filter(
+    (p) =>
+      !p.metadata.deletionTimestamp &&
+      (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+  );
+}
+
+async function podNames(slot: string): Promise<string[]> {
+  return (await readyPodsOf(slot)).map((p) => p.metadata.name).sort();
+}
+
+/** Edits the sandbox's stack file as an operator would (the release section is an object). */
+function editStackFile(edit: (config: Record<string, unknown>) => void): void {
+  const doc = parse(fs.readFileSync(sandbox.stackFile, 'utf8')) as { config: Record<string, unknown> };
+  edit(doc.config);
+  fs.writeFileSync(sandbox.stackFile, stringify(doc));
+}
+
+function releaseConfig(config: Record<string, unknown>): Record<string, Record<string, unknown>> {
+  return config['pavemaster:release'] as Record<string, Record<string, unknown>>;
+}
+
+async function historyLength(): Promise<number> {
+  return (await sandbox.stack.history()).length;
+}
+
+beforeAll(async () => {
+  Object.assign(process.env, envFromScript());
+  await ensureCluster();
+  stub = await startStubPrometheus();
+  stub.values = { errorRatio: 0, p95Seconds: 0.05, alerts: [] };
+  sandbox = await createSandbox({
+    stackName: STACK,
+    fromStack: 'staging',
+    env: {},
+    overrides: {
+      namespace: STACK,
+      blueImage: V1,
+      greenImage: V1,
+      replicas: 2,
+      host: undefined,
+      monitoring: { enabled: false },
+      logging: { enabled: false },
+      release: {
+        prometheusUrl: stub.url,
+        readyTimeoutSeconds: 120,
+        migration: { command: ['./bin/migrate', 'up'], timeoutSeconds: 60 },
+        smoke: { timeoutSeconds: 60 },
+        postPromotion: { windowSeconds: 3, intervalSeconds: 1, maxErrorRatio: 0.05, maxP95Seconds: 1 },
+      },
+    },
+  });
+  opts = {
+    workDir: sandbox.dir,
+    envVars: { PULUMI_BACKEND_URL: process.env.PULUMI_BACKEND_URL ?? '' },
+    out: (line) => output.push(line),
+    logEcho: (line) => output.push(line),
+  };
+  kube = new Kube(sandbox.namespace);
+  // v1 on both slots, blue active.
+  await sandbox.stack.up({ onOutput: () => undefined });
+});
+
+afterAll(async () => {
+  await sandbox?.cleanup();
+  await stub?.close();
+});
+
+describe('release lifecycle on the local cluster', () => {
+  it('deploy v2 puts it on the idle green slot; the active Service still lists only blue pods', async () => {
+    const before = await snapshot();
+    const bluePods = await podNames('blue');
+    expect(before.active).toEqual({ app: APP, slot: 'blue' });
+    expect(bluePods).toHaveLength(2);
+    expect(before.activePods).toEqual(bluePods);
+
+    const r = await deploy(STACK, V2, opts);
+
+    expect(r.slot).toBe('green');
+    const after = await snapshot();
+    expect(after.active).toEqual(before.active);
+    expect(after.preview).toEqual(before.preview);
+    expect(after.activePods).toEqual(bluePods);
+    // The deploy touched no Service; green's pods run v2 and are what the preview Service lists.
+    expect(r.up.touched.filter((u) => u.includes('core/v1:Service'))).toEqual([]);
+    const green = await readyPodsOf('green');
+    expect(green.map((p) => p.metadata.labels?.version)).toEqual(['2.0.0', '2.0.0']);
+    expect(after.previewPods).toEqual(green.map((p) => p.metadata.name).sort());
+    const deployment = await kube.get<DeploymentObject>('deployment', `${APP}-green`);
+    expect(deployment?.metadata.annotations?.['pavemaster.io/release-id']).toBe(r.releaseId);
+    expect(deployment?.metadata.annotations?.['pavemaster.io/released-at']).toMatch(/^\d{4}-\d\d-\d\dT/);
+    // The stack file says so (a clean checkout of it deploys the same thing).
+    expect(fs.readFileSync(sandbox.stackFile, 'utf8')).toContain(`pavemaster:greenImage: ${V2}`);
+    // The step is logged.
+    const log = fs.readFileSync(
+      path.join(sandbox.dir, '.pulumi-state', 'releases', `${STACK}.jsonl`),
+      'utf8',
+    );
+    expect(log).toContain(`"releaseId":"${r.releaseId}"`);
+  });
+
+  it("the Markdown preview of the promote shows the traffic line and only the Services' selectors changing", async () => {
+    const before = fs.readFileSync(sandbox.stackFile, 'utf8');
+    const events: EngineEventLike[] = [];
+    const md = await previewPromote(STACK, { ...opts, onEvents: (e) => events.push(...e) });
+    expect(md).toContain('**traffic: blue -> green**');
+    expect(md).toContain('update: 2');
+    const rows = md.split('\n').filter((l) => /^\| (update|create|delete|replace)/.test(l));
+    expect(rows).toHaveLength(2);
+    for (const row of rows) {
+      expect(row).toContain('`kubernetes:core/v1:Service`');
+      expect(row).toMatch(/`spec\.selector\.slot`: `"(blue|green)"` → `"(blue|green)"` \|$/);
+    }
+    expect(md).not.toContain('WARNING');
+    // A preview changes nothing: same stack file, same traffic.
+    expect(fs.readFileSync(sandbox.stackFile, 'utf8')).toBe(before);
+    expect((await snapshot()).active).toEqual({ app: APP, slot: 'blue' });
+    if (process.env.RECORD_FIXTURES === '1') {
+      fs.writeFileSync(
+        path.join(REPO, 'test', 'unit', 'release', 'fixtures', 'promote-preview.events.json'),
+        `${JSON.stringify(
+          events.filter((e) => e.resourcePreEvent || e.summaryEvent),
+          null,
+          1,
+        )}\n`,
+      );
+    }
+  });
+
+  let promotedReleaseId = '';
+  it('promote runs the gates, then the active Service lists only green pods', async () => {
+    const result = await promote(STACK, opts);
+    expect(result.gates.map((g) => [g.gate, g.ok])).toEqual([
+      ['ready', true],
+      ['migration', true],
+      ['smoke', true],
+    ]);
+    expect(result.postPromotion?.action).toBe('keep');
+    const greenPods = await podNames('green');
+    const s = await snapshot();
+    expect(s.active).toEqual({ app: APP, slot: 'green' });
+    expect(s.activePods).toEqual(greenPods);
+    expect(s.previewPods).toEqual(await podNames('blue'));
+    // The switch touched the two Services and nothing else.
+    expect(result.switched?.up.touched.map((u) => u.split('::').pop()).sort()).toEqual([
+      'pavemaster-active',
+      'pavemaster-preview',
+    ]);
+    // The gate Jobs ran once, named after the release; the post-promotion check asked about green.
+    promotedReleaseId = (await kube.get<DeploymentObject>('deployment', `${APP}-green`))?.metadata
+      .annotations?.['pavemaster.io/release-id'] as string;
+    const migration = await kube.get<JobObject>('job', `${APP}-migration-${promotedReleaseId}`);
+    expect(migration?.status?.succeeded).toBe(1);
+    expect(stub.queries.some((q) => q.includes('slot="green"'))).toBe(true);
+  });
+
+  it('rollback flips back to blue (still v1) in one pulumi up that changes only the selectors', async () => {
+    const versionsBefore = await historyLength();
+    const r = await rollback(STACK, opts);
+    expect(await historyLength()).toBe(versionsBefore + 1);
+    expect(r.up.touched.map((u) => u.split('::').pop()).sort()).toEqual([
+      'pavemaster-active',
+      'pavemaster-preview',
+    ]);
+    const s = await snapshot();
+    expect(s.active).toEqual({ app: APP, slot: 'blue' });
+    expect(s.activePods).toEqual(await podNames('blue'));
+    expect((await readyPodsOf('blue')).map((p) => p.metadata.labels?.version)).toEqual(['1.0.0', '1.0.0']);
+  });
+
+  it('a failing smoke Job stops the release with its name and logs; selectors and endpoints are unchanged', async () => {
+    editStackFile((c) => {
+      releaseConfig(c).smoke = {
+        timeoutSeconds: 60,
+        podAnnotations: { 'pavemaster.io/kwok-result': 'fail' },
+      };
+    });
+    const before = await snapshot();
+    const err = await promote(STACK, opts).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ReleaseError);
+    const e = err as ReleaseError;
+    expect(e.exitCode).toBe(2);
+    expect(e.details.gate).toBe('smoke');
+    expect(e.message).toContain(
+      `gate smoke failed, traffic stays on blue: job/${APP}-smoke-${promotedReleaseId} failed`,
+    );
+    expect(e.details.logs).toContain(`${APP}-smoke-${promotedReleaseId}`);
+    expect(await snapshot()).toEqual(before);
+    // The migration of this release had already succeeded: it was not run again.
+    expect(
+      output.some((l) =>
+        l.includes(`gate migration: skipped - job/${APP}-migration-${promotedReleaseId} already succeeded`),
+      ),
+    ).toBe(true);
+    editStackFile((c) => {
+      releaseConfig(c).smoke = { timeoutSeconds: 60 };
+    });
+  });
+
+  it('a failing migration Job of a new release stops it before the smoke test', async () => {
+    editStackFile((c) => {
+      releaseConfig(c).migration = {
+        command: ['./bin/migrate', 'up'],
+        timeoutSeconds: 60,
+        podAnnotations: { 'pavemaster.io/kwok-result': 'fail' },
+      };
+    });
+    const d = await deploy(STACK, V3, opts);
+    const before = await snapshot();
+    const err = (await promote(STACK, opts).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as ReleaseError;
+    expect(err.exitCode).toBe(2);
+    expect(err.details.gate).toBe('migration');
+    expect(err.details.logs).toMatch(/exit code 1/);
+    expect(await kube.get<JobObject>('job', `${APP}-smoke-${d.releaseId}`)).toBeUndefined();
+    expect(await snapshot()).toEqual(before);
+    editStackFile((c) => {
+      releaseConfig(c).migration = { command: ['./bin/migrate', 'up'], timeoutSeconds: 60 };
+    });
+  });
+
+  it('a post-promotion breach (high error rate in Prometheus) flips traffic back and says why', async () => {
+    stub.values = { errorRatio: 0.5, p95Seconds: 0.05, alerts: [] };
+    const bluePods = await podNames('blue');
+    const err = (await promote(STACK, opts).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as ReleaseError & { result?: { switched?: unknown; rolledBack?: unknown } };
+    stub.values = { errorRatio: 0, p95Seconds: 0.05, alerts: [] };
+    expect(err.exitCode).toBe(4);
+    expect(err.message).toContain('rolled back to blue: post-promotion breach: error ratio 0.5 > 0.05');
+    expect(err.result?.switched).toBeDefined();
+    expect(err.result?.rolledBack).toBeDefined();
+    const s = await snapshot();
+    expect(s.active).toEqual({ app: APP, slot: 'blue' });
+    expect(s.activePods).toEqual(bluePods);
+    expect(fs.readFileSync(sandbox.stackFile, 'utf8')).toContain('pavemaster:activeSlot: blue');
+  });
+
+  it('rollback --to N restores exactly the slot and images of stack version N', async () => {
+    const versions = await history(STACK, opts);
+    // The version the first promote produced: green active with v2, blue on v1.
+    const target = versions
+      .filter((v) => v.result === 'succeeded' && v.activeSlot === 'green' && v.images.green === V2)
+      .sort((a, b) => a.version - b.version)[0];
+    expect(target).toBeDefined();
+    expect(target.images.blue).toBe(V1);
+    await rollbackTo(STACK, target.version, opts);
+    const s = await snapshot();
+    expect(s.active).toEqual({ app: APP, slot: 'green' });
+    expect(s.activePods).toEqual(await podNames('green'));
+    for (const [slot, image] of [
+      ['blue', V1],
+      ['green', V2],
+    ] as const) {
+      const d = await kube.get<DeploymentObject>('deployment', `${APP}-${slot}`);
+      expect(d?.spec?.template?.spec?.containers?.[0]?.image).toBe(image);
+    }
+    const file = fs.readFileSync(sandbox.stackFile, 'utf8');
+    expect(file).toContain('pavemaster:activeSlot: green');
+    expect(file).toContain(`pavemaster:greenImage: ${V2}`);
+    expect(file).toContain(`pavemaster:blueImage: ${V1}`);
+  });
+
+  it('status shows the live slots, and drift when the cluster no longer matches the last update', async () => {
+    const clean = await status(STACK, opts);
+    expect(clean.activeSlot).toBe('green');
+    expect(clean.slots.map((x) => [x.slot, x.version, x.ready, x.replicas])).toEqual([
+      ['blue', '1.0.0', 2, 2],
+      ['green', '2.0.0', 2, 2],
+    ]);
+    expect(clean.drift.filter((d) => d.startsWith('active slot: live'))).toEqual([]);
+    // Someone patches the Service by hand: status says so, naming both sources.
+    await kube.kubectlRun([
+      'patch',
+      'service',
+      APP,
+      '--type=merge',
+      '-p',
+      '{"spec":{"selector":{"slot":"blue"}}}',
+    ]);
+    try {
+      const drifted = await status(STACK, opts);
+      expect(drifted.activeSlot).toBe('blue');
+      expect(drifted.drift).toContain(
+        `active slot: live blue, last update (v${await historyLength()}) green`,
+      );
+    } finally {
+      await kube.kubectlRun([
+        'patch',
+        'service',
+        APP,
+        '--type=merge',
+        '-p',
+        '{"spec":{"selector":{"slot":"green"}}}',
+      ]);
+    }
+  });
+
+  it('two releases never interleave: the second is refused naming the lock holder', async () => {
+    const backendDir = (process.env.PULUMI_BACKEND_URL ?? '').replace(/^file:\/\//, '');
+    const running = sandbox.stack.up({ onOutput: () => undefined });
+    await poll(
+      () => Promise.resolve(findLockFiles(backendDir, 'pavemaster', STACK).length > 0 || undefined),
+      {
+        timeoutMs: 60000,
+        intervalMs: 50,
+        what: 'the first update to take the stack lock',
+      },
+    );
+    const err = (await rollback(STACK, opts).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as ReleaseError;
+    await running;
+    expect(err).toBeInstanceOf(ReleaseError);
+    expect(err.exitCode).toBe(3);
+    expect(err.message).toMatch(
+      new RegExp(`stack ${STACK} is locked by \\S+@\\S+ \\(pid \\d+\\) since \\S+`),
+    );
+    expect(err.message).toContain('Another release is running');
+    expect((await snapshot()).active).toEqual({ app: APP, slot: 'green' });
+  });
+
+  it('an update killed mid-way is recovered with `release recover`, and the next release finishes', async () => {
+    const backendDir = (process.env.PULUMI_BACKEND_URL ?? '').replace(/^file:\/\//, '');
+    // Start a deploy-like update (new image on the idle blue slot) with the CLI and kill it hard mid-way.
+    editStackFile((c) => {
+      c['pavemaster:blueImage'] = V3;
+    });
+    const child: ChildProcess = spawn('pulumi', ['up', '--yes', '--skip-preview', '-s', STACK], {
+      cwd: sandbox.dir,
+      env: process.env,
+      stdio: 'ignore',
+      detached: true,
+    });
+    await poll(
+      () => Promise.resolve(findLockFiles(backendDir, 'pavemaster', STACK).length > 0 || undefined),
+      {
+        timeoutMs: 60000,
+        intervalMs: 50,
+        what: 'the update to take the stack lock',
+      },
+    );
+    await new Promise((r) => setTimeout(r, 4000));
+    process.kill(-(child.pid as number), 'SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    expect(findLockFiles(backendDir, 'pavemaster', STACK).length).toBeGreaterThan(0);
+
+    // The next release is refused clearly, pointing at recover.
+    const refused = (await deploy(STACK, V3, opts).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as ReleaseError;
+    expect(refused.exitCode).toBe(3);
+    expect(refused.message).toContain(`release recover ${STACK}`);
+
+    const r = await recover(STACK, opts);
+    expect(r.locks).toBeGreaterThan(0);
+    const d = await deploy(STACK, V3, opts);
+    expect(d.slot).toBe('blue');
+    const s = await snapshot();
+    expect(s.active).toEqual({ app: APP, slot: 'green' });
+    expect(s.activePods).toEqual(await podNames('green'));
+    expect(s.previewPods).toEqual(await podNames('blue'));
+  });
+});
