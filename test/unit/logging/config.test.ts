@@ -27,6 +27,7 @@ import {
   setupFiles,
   setupScript,
 } from '../../../components/logging/elastic';
+import { certificateScript } from '../../../components/logging/Elasticsearch';
 import { filebeatConfig, logstashPipeline, logstashSettings } from '../../../components/logging/pipeline';
 
 const run = promisify(execFile);
@@ -83,6 +84,20 @@ describe('Logstash pipeline', () => {
     expect(text).toContain('["beats",[["id",["beats"]],["port",[5044]]]]');
     expect(text).toContain('["data_stream_namespace",["staging"]]');
     expect(text).toContain('["password",["${ES_PASSWORD}"]]');
+  });
+
+  it('uses only options the Elasticsearch output accepts in data-stream mode', () => {
+    // logstash-output-elasticsearch (data_stream_support.rb) raises a ConfigurationError for any option other than
+    // the connection settings, `id`, `action => create`, `routing`, `pipeline`, `ecs_compatibility` and
+    // `data_stream*` when `data_stream => true`: no `index`, no `manage_template`.
+    const [, outputs] = (ast as [string, [string, [string, unknown][]][]][])[2];
+    const [plugin, params] = outputs[0];
+    expect(plugin).toBe('elasticsearch');
+    const connection = ['hosts', 'user', 'password'];
+    for (const [name] of params) {
+      expect(name === 'id' || connection.includes(name) || name.startsWith('data_stream')).toBe(true);
+    }
+    expect(params).toContainEqual(['data_stream', ['true']]);
   });
 
   it('the parser really rejects a broken pipeline (so the check above can fail)', async () => {
@@ -410,6 +425,37 @@ describe('setup Jobs, run for real against a local server', () => {
       expect([...state.keys()]).toEqual([`PUT /_ilm/policy/${NAMES.ilmPolicy}`]);
     }, `PUT /_index_template/${NAMES.indexTemplate}`);
   }, 60_000);
+});
+
+describe('generated shell scripts', () => {
+  it('pass shellcheck (POSIX sh)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scripts-'));
+    try {
+      const scripts = {
+        'es-setup.sh': setupScript({ waitPath: '/_cluster/health?wait_for_status=yellow&timeout=5s' }),
+        'kibana-setup.sh': setupScript({ waitPath: '/api/status', headers: ['kbn-xsrf: true'] }),
+        'certs.sh': certificateScript({
+          secretName: 'elasticsearch-certs',
+          dnsNames: ['*.elasticsearch-headless', 'elasticsearch', 'localhost'],
+          labels: { 'app.kubernetes.io/name': 'elasticsearch-certs' },
+        }),
+      };
+      for (const [name, text] of Object.entries(scripts)) {
+        fs.writeFileSync(path.join(dir, name), text);
+      }
+      // SC2016: the single-quoted awk program and curl -w formats are meant literally.
+      const { stdout } = await run('shellcheck', [
+        '-s',
+        'sh',
+        '-e',
+        'SC2016',
+        ...Object.keys(scripts).map((n) => path.join(dir, n)),
+      ]);
+      expect(stdout).toBe('');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('Filebeat configuration', () => {
