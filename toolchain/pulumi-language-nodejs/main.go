@@ -58,6 +58,8 @@ func main() {
 	tracing := flag.String("tracing", "", "tracing endpoint, passed on to the Node.js runtime")
 	_ = flag.String("root", "", "project root (ignored: the engine sends it with each request)")
 	_ = flag.Bool("typescript", true, "ignored: read from the runtime options in Pulumi.yaml")
+	_ = flag.Bool("logtostderr", false, "ignored (passed by the engine with --logflow)")
+	_ = flag.Int("v", 0, "ignored (passed by the engine with --logflow)")
 	flag.Parse()
 
 	h := &host{tracing: *tracing}

@@ -51,7 +51,11 @@ type provider struct {
 }
 
 func main() {
-	flag.Parse() // the engine passes its address as the only argument; we need nothing from it
+	// The engine passes these flags and its address as the last argument; none of them is needed here.
+	_ = flag.String("tracing", "", "ignored")
+	_ = flag.Bool("logtostderr", false, "ignored")
+	_ = flag.Int("v", 0, "ignored")
+	flag.Parse()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pulumi-resource-random: listen: %v\n", err)
