@@ -72,9 +72,14 @@ export function envSecretViolations(w: Workload): string[] {
   return out;
 }
 
+/** True when a key (a ConfigMap key, a config key) names a secret rather than a reference to one. */
+export function namesSecret(key: string): boolean {
+  return SECRET_KEY_NAME.test(key) && !REFERENCE_SUFFIX.test(key);
+}
+
 /** What in one ConfigMap entry looks like a secret, or undefined. */
 export function configEntryProblem(key: string, value: string): string | undefined {
-  if (SECRET_KEY_NAME.test(key) && !REFERENCE_SUFFIX.test(key)) {
+  if (namesSecret(key)) {
     return `key "${key}" is named like a secret`;
   }
   for (const [what, pattern] of TOKEN_FORMATS) {

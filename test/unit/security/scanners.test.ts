@@ -87,9 +87,10 @@ describe('a deliberately weakened manifest', () => {
     if (!app) {
       throw new Error('the production app Deployment was not rendered');
     }
-    const copy = JSON.parse(JSON.stringify(app)) as Manifest;
-    const container = (copy as { spec: { template: { spec: { containers: Record<string, unknown>[] } } } })
-      .spec.template.spec.containers[0];
+    const copy = JSON.parse(JSON.stringify(app)) as Manifest & {
+      spec: { template: { spec: { containers: Record<string, unknown>[] } } };
+    };
+    const container = copy.spec.template.spec.containers[0];
     container.securityContext = {
       ...(container.securityContext as object),
       privileged: true,
