@@ -46,10 +46,11 @@ go_tool() {
 installed=()
 if want actionlint; then
   go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION"
-  if ! command -v shellcheck >/dev/null 2>&1; then
+  # jq: the workflow scripts use it, and so does the stand-in `gh` of the tests.
+  if ! command -v shellcheck >/dev/null 2>&1 || ! command -v jq >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq --no-install-recommends shellcheck >/dev/null
+    $SUDO apt-get install -y -qq --no-install-recommends shellcheck jq >/dev/null
   fi
   installed+=("actionlint $ACTIONLINT_VERSION" "$(shellcheck --version | sed -n 's/^version: /shellcheck /p')")
 fi

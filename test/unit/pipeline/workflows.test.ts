@@ -37,6 +37,11 @@ function jobs(doc: Doc): Record<string, Doc> {
   return out;
 }
 
+/** A YAML scalar as text ('' for anything else). */
+function str(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
+
 function steps(job: Doc): Doc[] {
   return Array.isArray(job.steps) ? job.steps.map((s, i) => obj(s, `step ${i}`)) : [];
 }
@@ -220,7 +225,7 @@ describe('pull requests', () => {
   it('runs lint, type check, tests and the policy pack', () => {
     const runs = Object.values(all)
       .flatMap(steps)
-      .map((s) => String(s.run ?? ''));
+      .map((s) => str(s.run));
     expect(runs).toContain('npm run lint');
     expect(runs).toContain('npm run typecheck');
     expect(runs).toContain('npm test');
@@ -231,13 +236,13 @@ describe('pull requests', () => {
   it('previews both stacks with the official action commenting on the pull request, and posts the release report', () => {
     const preview = all.preview;
     expect(obj(obj(preview.strategy, 'strategy').matrix, 'matrix').stack).toEqual(['staging', 'production']);
-    const action = steps(preview).find((s) => String(s.uses ?? '').startsWith('pulumi/actions@'));
+    const action = steps(preview).find((s) => str(s.uses).startsWith('pulumi/actions@'));
     expect(obj(action?.with, 'with')).toMatchObject({
       command: 'preview',
       'stack-name': '${{ matrix.stack }}',
       'comment-on-pr': true,
     });
-    const runs = steps(preview).map((s) => String(s.run ?? ''));
+    const runs = steps(preview).map((s) => str(s.run));
     expect(
       runs.some((r) => r.includes('npm run --silent release -- preview "${{ matrix.stack }}" --markdown')),
     ).toBe(true);
@@ -259,7 +264,7 @@ describe('pull requests', () => {
 
 describe('releases', () => {
   const release = jobs(load('release.yml').doc).release;
-  const names = steps(release).map((s) => String(s.id ?? s.name ?? s.uses ?? ''));
+  const names = steps(release).map((s) => str(s.id) || str(s.name) || str(s.uses));
   const byId = (id: string) => steps(release).find((s) => s.id === id) ?? {};
 
   it('never runs two releases of one stack at once, and never cancels one', () => {
@@ -287,7 +292,7 @@ describe('releases', () => {
   it('staging builds and pushes, then releases the pushed digest with the peak load test by default', () => {
     const all = jobs(load('deploy-staging.yml').doc);
     expect(load('deploy-staging.yml').doc.on).toMatchObject({ push: { branches: ['develop'] } });
-    const build = steps(all.image).find((s) => String(s.uses ?? '').startsWith('docker/build-push-action@'));
+    const build = steps(all.image).find((s) => str(s.uses).startsWith('docker/build-push-action@'));
     expect(obj(build?.with, 'with')).toMatchObject({ push: true, platforms: 'linux/amd64' });
     expect(all.release.uses).toBe('./.github/workflows/release.yml');
     expect(all.release.with).toEqual({
@@ -311,7 +316,7 @@ describe('releases', () => {
       branch: 'main',
     });
     const pick = steps(all.image).find((s) => s.id === 'pick');
-    expect(String(pick?.run)).toContain('node .github/scripts/promoted-image.js Pulumi.staging.yaml');
+    expect(str(pick?.run)).toContain('node .github/scripts/promoted-image.js Pulumi.staging.yaml');
   });
 });
 
@@ -331,7 +336,7 @@ describe('security', () => {
     );
     const runs = Object.values(all)
       .flatMap(steps)
-      .map((s) => String(s.run ?? ''));
+      .map((s) => str(s.run));
     expect(runs).toContain('scripts/check-licenses');
     expect(runs.some((r) => r.includes('scripts/render-manifests --out'))).toBe(true);
     expect(runs.filter((r) => r.includes('trivy" config')).length).toBeGreaterThanOrEqual(2);
@@ -341,7 +346,7 @@ describe('security', () => {
   it('uploads SARIF from every tool that writes it', () => {
     const uploads = Object.values(all)
       .flatMap(steps)
-      .filter((s) => String(s.uses ?? '').startsWith('github/codeql-action/upload-sarif@'))
+      .filter((s) => str(s.uses).startsWith('github/codeql-action/upload-sarif@'))
       .map((s) => obj(s.with, 'with').category);
     expect(uploads.sort()).toEqual(['gitleaks', 'trivy-iac', 'trivy-manifests']);
   });

@@ -1,0 +1,102 @@
+/**
+ * The secret scan, with the real gitleaks (pinned by scripts/setup/workflow-tools.sh): the repository's whole git
+ * history is clean under .gitleaks.toml; a secret committed to a scratch repository is found; and the allowlist
+ * lets only its documented false positives through. The fake secrets are generated at run time, so none is ever
+ * committed.
+ */
+import { randomBytes } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { REPO, run, tempDir, tool } from './tools';
+
+const CONFIG = path.join(REPO, '.gitleaks.toml');
+
+function alnum(length: number): string {
+  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  return [...randomBytes(length)].map((b) => chars[b % chars.length]).join('');
+}
+
+async function git(cwd: string, ...args: string[]): Promise<void> {
+  const result = await run('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], {
+    cwd,
+  });
+  if (result.code !== 0) {
+    throw new Error(`git ${args.join(' ')}: ${result.stderr}`);
+  }
+}
+
+async function scratchRepo(files: Record<string, string>): Promise<{ dir: string; remove: () => void }> {
+  const tmp = tempDir('gitleaks');
+  await git(tmp.dir, 'init', '-q');
+  for (const [name, text] of Object.entries(files)) {
+    fs.writeFileSync(path.join(tmp.dir, name), text);
+  }
+  await git(tmp.dir, 'add', '.');
+  await git(tmp.dir, 'commit', '-q', '-m', 'fixture');
+  return tmp;
+}
+
+function scan(dir: string): Promise<{ code: number; findings: { RuleID: string; File: string }[] }> {
+  const report = path.join(dir, '..', `${path.basename(dir)}-report.json`);
+  return run(
+    tool('gitleaks'),
+    [
+      'git',
+      '--no-banner',
+      '--redact',
+      '--config',
+      CONFIG,
+      '--report-format',
+      'json',
+      '--report-path',
+      report,
+      dir,
+    ],
+    { timeoutMs: 120_000 },
+  ).then((result) => {
+    const findings = JSON.parse(fs.readFileSync(report, 'utf8')) as { RuleID: string; File: string }[];
+    fs.rmSync(report, { force: true });
+    return { code: result.code, findings };
+  });
+}
+
+describe('gitleaks', () => {
+  it('finds no secret in the repository’s history', async () => {
+    const shallow = await run('git', ['rev-parse', '--is-shallow-repository']);
+    expect(shallow.stdout.trim()).toBe('false');
+    const result = await scan(REPO);
+    expect(result.findings.map((f) => `${f.RuleID} ${f.File}`)).toEqual([]);
+    expect(result.code).toBe(0);
+  }, 150_000);
+
+  it('finds a token committed to a repository', async () => {
+    const token = `ghp_${alnum(36)}`;
+    const repo = await scratchRepo({ 'deploy.sh': `export GITHUB_TOKEN=${token}\n` });
+    try {
+      const result = await scan(repo.dir);
+      expect(result.code).toBe(1);
+      expect(result.findings.map((f) => f.RuleID)).toContain('github-pat');
+    } finally {
+      repo.remove();
+    }
+  }, 60_000);
+
+  it('lets through only the documented Pulumi secret markers, not look-alikes next to them', async () => {
+    const lookAlike = randomBytes(16).toString('hex');
+    const repo = await scratchRepo({
+      'markers.ts': [
+        "const SECRET_SIG = '1b47061264138c4ac30d75fd1eb44270';",
+        "const SIG_KEY = '4dabf18193072939515e22adb298388d';",
+        '',
+      ].join('\n'),
+      'other.ts': `const API_SECRET_KEY = '${lookAlike}';\n`,
+    });
+    try {
+      const result = await scan(repo.dir);
+      expect(result.findings.map((f) => f.File)).toEqual(['other.ts']);
+      expect(result.code).toBe(1);
+    } finally {
+      repo.remove();
+    }
+  }, 60_000);
+});
