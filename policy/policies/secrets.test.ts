@@ -19,6 +19,7 @@ describe('no-plaintext-secrets', () => {
       { name: 'LOG_FORMAT', value: 'json' },
       { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
       { name: 'GF_SECURITY_ADMIN_PASSWORD__FILE', value: '/etc/secrets/admin-password' },
+      { name: 'xpack.security.transport.ssl.key', value: 'certs/node.key' },
     ];
     expect(await validateResource(secretsPolicy, withEnv(env))).toEqual([]);
   });
@@ -39,18 +40,24 @@ describe('no-plaintext-secrets', () => {
         '[security]\nadmin_user = admin\nadmin_password = $__file{/etc/secrets/admin-password}\n',
       'kibana.yml': 'elasticsearch.password: "${ELASTICSEARCH_PASSWORD}"\nsecretName: kibana-tls\n',
       'alert.rules': 'expr: auth_token_expired == 1\n',
+      'user.json': '{ "password": "@@WRITER_PASSWORD@@" }',
+      'kibana-system-password.json': '{\n  "password": "@@KIBANA_SYSTEM_PASSWORD@@"\n}',
+      'setup.sh': ': "${SETUP_PASSWORD:?}"\nprintf "%s" "$SETUP_PASSWORD"\n',
+      'logstash.conf': 'output { elasticsearch { password => "${ES_PASSWORD}" } }',
     };
     expect(await validateResource(secretsPolicy, configMap(data))).toEqual([]);
   });
 
   it.each([
     ['a secret-named key', { password: 'x' }, 'named like a secret'],
-    ['a key file', { 'tls.key': 'x' }, 'named like a secret'],
+    ['a private key file', { 'tls.key': 'x' }, 'private key material'],
     [
       'a literal password assignment',
       { 'app.ini': 'user = a\npassword = hunter2\n' },
       'sets password to a literal',
     ],
+    ['a secret-named file with one value', { 'db-password.txt': 'hunter2' }, 'holds a plain value'],
+    ['a logstash literal', { 'l.conf': 'password => "hunter2"' }, 'sets password to a literal'],
     ['a JSON api key', { 'c.json': '{"apiKey": "abcdef123"}' }, 'sets apiKey to a literal'],
     ['a private key', { 'x.txt': '-----BEGIN RSA PRIVATE KEY-----\nMII' }, 'holds a private key'],
     [

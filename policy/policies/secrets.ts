@@ -2,11 +2,13 @@
  * Secret values live in Kubernetes Secrets (and Pulumi secrets), never in plain text where anyone who may read
  * a Deployment or a ConfigMap sees them:
  *  - an environment variable whose name says it holds a secret (PASSWORD, SECRET, TOKEN, KEY, CREDENTIAL) takes
- *    its value from a Secret (`valueFrom`), not `value`; a `*_FILE`/`*__FILE` variable pointing at a mounted
- *    secret file by absolute path is a reference, not a secret, and is allowed;
- *  - a ConfigMap has no key named like a secret, no private key, no known token format, and no
- *    `password: literal`-style assignment in its files (placeholders such as `${VAR}`, `$__file{...}` or
- *    `{{ .Env }}` and `*_file` references are fine).
+ *    its value from a Secret (`valueFrom`), not `value`; a value that is a file path (`/etc/secrets/x`,
+ *    `certs/node.key`: a secret mounted as a file) is a reference, not a secret, and is allowed;
+ *  - a ConfigMap has no secret-named key holding a plain value, no private key file (.key, .p12, .pfx, .jks), no
+ *    known token format (PEM private key, AWS key id, Slack token or webhook, GitHub token, JWT, credentials in
+ *    a URL), and no `password: literal`-style assignment in its files; placeholders filled at run time
+ *    (`${VAR}`, `$__file{...}`, `{{ .Env.X }}`, `%{x}`, `@@X@@`), paths, and `*_file`/`*Name` references are
+ *    fine.
  */
 import { ResourceValidationPolicy } from '@pulumi/policy';
 import {
@@ -24,19 +26,20 @@ import {
 
 /** Environment variable names that must come from a Secret. */
 export const SECRET_ENV_NAME = /PASSWORD|SECRET|TOKEN|KEY|CREDENTIAL/i;
-/** A reference to a secret mounted as a file: NAME_FILE=/absolute/path. */
-const FILE_REFERENCE_NAME = /_FILE$/i;
+/** A file path (a secret mounted as a file): absolute, or relative with an extension ("certs/node.key"). */
+const FILE_PATH = /^(\/[\w.@-]+)+\/?$|^([\w.@-]+\/)+[\w@-]+\.[A-Za-z0-9]+$/;
 
 /** ConfigMap keys that name a secret. */
-const SECRET_KEY_NAME =
-  /password|passwd|secret|token|api[-_]?key|private[-_]?key|credential|\.(pem|key|p12|pfx|jks)$/i;
+const SECRET_KEY_NAME = /password|passwd|secret|token|api[-_]?key|private[-_]?key|credential/i;
+/** ConfigMap keys that are private key material by their file extension. */
+const PRIVATE_FILE = /\.(key|p12|pfx|jks)$/i;
 /** Keys (in a key name or an assignment) that merely refer to a secret: a file, path, name or env variable. */
 const REFERENCE_SUFFIX = /(_file|file|_path|path|_name|name|ref|_env|_from)$/i;
 /** `key: value` / `key = value` / `"key": "value"` assignments whose key names a secret. */
 const ASSIGNMENT =
-  /["']?([A-Za-z0-9_.-]*(?:password|passwd|secret|token|api[-_]?key|apikey|credentials?)[A-Za-z0-9_.-]*)["']?[ \t]*[:=][ \t]*["']?([^"'\s#,}]*)/gi;
+  /(?<![\w${.-])["']?([A-Za-z0-9_.-]*(?:password|passwd|secret|token|api[-_]?key|apikey|credentials?)[A-Za-z0-9_.-]*)["']?[ \t]*(?:[:=]>?)[ \t]*["']?([^"'\s#,}]*)/gi;
 /** Values that are placeholders filled in at run time (`${VAR}`, `$__file{..}`, `{{ .. }}`, `%{..}`) or paths. */
-const PLACEHOLDER = /^(\$\{|\$[A-Z_]|\$__(file|env|vault)\{|\{\{|%\{|<|\/)/;
+const PLACEHOLDER = /^(\$\{|\$[A-Z_]|\$__(file|env|vault)\{|\{\{|%\{|<|\/|@@[A-Za-z0-9_]+@@)/;
 /** Literals that are no secret: booleans, null, or the rest of a comparison (`token_expired == 1`). */
 const NOT_A_VALUE = /^(true|false|null|~|=.*)$/i;
 /** Well-known secret formats. */
@@ -59,8 +62,7 @@ export function envSecretViolations(w: Workload): string[] {
       if (!SECRET_ENV_NAME.test(name) || env.valueFrom != null) {
         continue;
       }
-      const value = str(env.value) ?? '';
-      if (FILE_REFERENCE_NAME.test(name) && value.startsWith('/')) {
+      if (FILE_PATH.test(str(env.value) ?? '')) {
         continue;
       }
       out.push(
@@ -79,8 +81,13 @@ export function namesSecret(key: string): boolean {
 
 /** What in one ConfigMap entry looks like a secret, or undefined. */
 export function configEntryProblem(key: string, value: string): string | undefined {
-  if (namesSecret(key)) {
-    return `key "${key}" is named like a secret`;
+  if (PRIVATE_FILE.test(key)) {
+    return `key "${key}" is private key material`;
+  }
+  // A secret-named key holding one plain value is that secret; a secret-named file is judged by its content.
+  const single = value.trim();
+  if (namesSecret(key) && single !== '' && !/[\n{}:=]/.test(single) && !PLACEHOLDER.test(single)) {
+    return `key "${key}" is named like a secret and holds a plain value`;
   }
   for (const [what, pattern] of TOKEN_FORMATS) {
     if (pattern.test(value)) {
