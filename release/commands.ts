@@ -117,9 +117,11 @@ export async function deploy(
       EXIT.failed,
     );
   }
-  const readiness = await waitReady(s, slot, s.previewService);
+  // The idle slot may run no replica at all (idleReplicas 0): then promote scales it up and checks it.
+  const readyPods =
+    s.settings.app.idleReplicas > 0 ? (await waitReady(s, slot, s.previewService)).readyPods.length : 0;
   s.log.write('deploy', 'succeeded', {
-    detail: `${slot} runs ${version}; ${readiness.readyPods.length} pod(s) Ready behind ${s.previewService}`,
+    detail: `${slot} runs ${version}; ${readyPods} pod(s) Ready behind ${s.previewService}`,
     changes: up.changes,
     durationMs: up.durationMs,
   });
@@ -231,7 +233,13 @@ async function runJobGate(s: Session, gate: JobGate, slot: Slot, releaseId: stri
     return { gate, ok: true, detail: `job/${name} succeeded` };
   }
   const logs = await s.kube.jobLogs(name);
-  return { gate, ok: false, detail: state === 'failed' ? `job/${name} failed` : state, logs };
+  const failedCondition = (await s.kube.get<JobObject>('job', name))?.status?.conditions?.find(
+    (c) => (c.type === 'Failed' || c.type === 'FailureTarget') && c.status === 'True',
+  );
+  const why = failedCondition
+    ? ` (${[failedCondition.reason, failedCondition.message].filter(Boolean).join(': ')})`
+    : '';
+  return { gate, ok: false, detail: state === 'failed' ? `job/${name} failed${why}` : state, logs };
 }
 
 /** Runs the pre-promotion gates in order; stops at the first failure. */

@@ -147,7 +147,13 @@ export class Kube {
 
   /** A Job's logs; on clusters without a kubelet (kwok) the pods' termination state instead. */
   async jobLogs(name: string): Promise<string> {
-    const r = await this.kubectlRun(['logs', `job/${name}`, '--all-containers', '--tail=200']);
+    const r = await this.kubectlRun([
+      'logs',
+      `job/${name}`,
+      '--all-containers',
+      '--tail=200',
+      '--request-timeout=10s',
+    ]);
     if (r.code === 0 && r.stdout.trim() !== '') {
       return r.stdout;
     }

@@ -113,23 +113,31 @@ export class Session {
         raw[key.slice(prefix.length)] = v.value;
       }
     }
+    const parsed = this.parse(raw);
     this.raw = raw;
+    this.settings = parsed.settings;
+    this.release = parsed.release;
+    this.kube = new Kube(this.settings.namespace);
+  }
+
+  /** Validates a whole config the way the program will (every problem at once); throws a ConfigError. */
+  parse(raw: Record<string, string>): { settings: Settings; release: ReleaseSettings } {
     const appRaw: Record<string, string> = {};
     const releaseRaw: Record<string, string> = {};
     for (const [k, v] of Object.entries(raw)) {
       ((RELEASE_KEYS as readonly string[]).includes(k) ? releaseRaw : appRaw)[k] = v;
     }
-    this.settings = loadSettings(this.name, appRaw);
+    const settings = loadSettings(this.name, appRaw);
     const problems = new Problems();
     const ctx: ParseContext = {
       stack: this.name,
-      environment: this.settings.environment,
-      production: this.settings.production,
-      namespace: this.settings.namespace,
+      environment: settings.environment,
+      production: settings.production,
+      namespace: settings.namespace,
     };
-    this.release = parseRelease(new Fields(prefix, releaseRaw, problems), ctx);
+    const release = parseRelease(new Fields(`${NAMESPACE}:`, releaseRaw, problems), ctx);
     problems.throwIfAny(this.name);
-    this.kube = new Kube(this.settings.namespace);
+    return { settings, release };
   }
 
   get app(): string {
@@ -163,6 +171,19 @@ export class Session {
 
   /** Writes config keys to `Pulumi.<stack>.yaml` (and removes others), then reloads the settings. */
   async setConfig(values: Record<string, string>, remove: readonly string[] = []): Promise<void> {
+    // Validate the resulting config first: a value the program would reject never reaches the stack file.
+    const next = { ...this.raw, ...values };
+    for (const k of remove) {
+      delete next[k];
+    }
+    try {
+      this.parse(next);
+    } catch (e) {
+      throw new ReleaseError(
+        `the change was not written: ${e instanceof Error ? e.message : String(e)}`,
+        EXIT.usage,
+      );
+    }
     const map: Record<string, { value: string; secret: boolean }> = {};
     for (const [k, v] of Object.entries(values)) {
       map[`${NAMESPACE}:${k}`] = { value: v, secret: false };

@@ -1,5 +1,8 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { parseArgs } from '../../../release/cli';
-import { compareSources, newReleaseId } from '../../../release/commands';
+import { compareSources, findLockFiles, newReleaseId } from '../../../release/commands';
 import { checkReleaseId } from '../../../stacks/release';
 
 describe('release command line', () => {
@@ -55,5 +58,24 @@ describe('status drift', () => {
       'active slot: live blue, last update (v5) green',
       'green image: live web:2, the committed stack file web:3',
     ]);
+  });
+});
+
+describe('recover: lock files of a file backend', () => {
+  it('finds the lock files of one stack only, project-scoped or not', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'locks-'));
+    try {
+      const scoped = path.join(dir, '.pulumi', 'locks', 'organization', 'pavemaster', 'staging');
+      const other = path.join(dir, '.pulumi', 'locks', 'organization', 'pavemaster', 'production');
+      fs.mkdirSync(scoped, { recursive: true });
+      fs.mkdirSync(other, { recursive: true });
+      fs.writeFileSync(path.join(scoped, 'a.json'), '{}');
+      fs.writeFileSync(path.join(scoped, 'notes.txt'), '');
+      fs.writeFileSync(path.join(other, 'b.json'), '{}');
+      expect(findLockFiles(dir, 'pavemaster', 'staging')).toEqual([path.join(scoped, 'a.json')]);
+      expect(findLockFiles(dir, 'pavemaster', 'qa')).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
