@@ -6,22 +6,8 @@ import { PlatformNamespace } from '../components/PlatformNamespace';
 import { Settings } from '../stacks/settings';
 import { LoggingOutputs } from './logging';
 
-/**
- * What Grafana needs of the logging stack's Elasticsearch. The logging stack adds it to `LoggingOutputs` as
- * `elasticsearch`; until then the Elasticsearch datasource is left out.
- */
-export interface ElasticsearchEndpoint {
-  /** The in-cluster URL, e.g. "http://elasticsearch.<logging namespace>.svc:9200". */
-  url: pulumi.Output<string>;
-  /** The port (for the NetworkPolicy). */
-  port: number;
-  /** A user allowed to read the log indices; unset when Elasticsearch has no authentication. */
-  username?: pulumi.Output<string>;
-  /** Its password, a Pulumi secret. */
-  password?: pulumi.Output<string>;
-  /** The index pattern of the logs, e.g. "logs-*". */
-  index: string;
-}
+/** The port of Elasticsearch's in-cluster URL (the logging stack's `elasticsearchUrl`). */
+const ELASTICSEARCH_PORT = 9200;
 
 /** What the monitoring stack is told about the rest of the stack. */
 export interface MonitoringInputs {
@@ -34,7 +20,7 @@ export interface MonitoringInputs {
     url: pulumi.Output<string | undefined>;
   };
   /** The logging stack, when enabled (Elasticsearch datasource, logging alerts). */
-  logging?: LoggingOutputs & { elasticsearch?: ElasticsearchEndpoint };
+  logging?: LoggingOutputs;
 }
 
 /** What the rest of the stack needs from the monitoring stack. */
@@ -54,7 +40,10 @@ export interface MonitoringOutputs {
 }
 
 /** Creates the monitoring stack when the stack enables it. */
-export function deployMonitoring(settings: Settings, inputs: MonitoringInputs): MonitoringOutputs | undefined {
+export function deployMonitoring(
+  settings: Settings,
+  inputs: MonitoringInputs,
+): MonitoringOutputs | undefined {
   const m = settings.monitoring;
   if (!m.enabled) {
     return undefined;
@@ -64,7 +53,10 @@ export function deployMonitoring(settings: Settings, inputs: MonitoringInputs): 
   // restricted and baseline Pod Security levels forbid all three, so it gets a namespace of its own at
   // `privileged` (still warning and auditing at restricted), and nothing else runs there.
   const nodeNs = m.nodeExporter.enabled
-    ? new PlatformNamespace('monitoring-node-namespace', { name: `${m.namespace}-node`, podSecurity: 'privileged' })
+    ? new PlatformNamespace('monitoring-node-namespace', {
+        name: `${m.namespace}-node`,
+        podSecurity: 'privileged',
+      })
     : undefined;
 
   const app = settings.app;
@@ -82,7 +74,7 @@ export function deployMonitoring(settings: Settings, inputs: MonitoringInputs): 
   let emailArgs: ConstructorParameters<typeof Monitoring>[1]['alerting']['email'];
   if (email.enabled) {
     if (email.username !== undefined && m.smtpPassword === undefined) {
-      pulumi.log.warn(
+      void pulumi.log.warn(
         'monitoring: email alerts are configured with an SMTP user but pavemaster:smtpPassword is not set: the email receiver is left out. Set it with `pulumi config set --secret pavemaster:smtpPassword`.',
       );
     } else {
@@ -90,7 +82,7 @@ export function deployMonitoring(settings: Settings, inputs: MonitoringInputs): 
     }
   }
   if (slack.enabled && m.slackWebhookUrl === undefined) {
-    pulumi.log.warn(
+    void pulumi.log.warn(
       'monitoring: pavemaster:slackWebhookUrl is not set: the Slack receiver is left out. Set it with `pulumi config set --secret pavemaster:slackWebhookUrl`.',
     );
   }
@@ -99,19 +91,25 @@ export function deployMonitoring(settings: Settings, inputs: MonitoringInputs): 
       ? { webhookUrl: m.slackWebhookUrl, channels: slack.channels }
       : undefined;
   if (emailArgs === undefined && slackArgs === undefined) {
-    pulumi.log.warn('monitoring: no alert receiver is configured: alerts are visible in Alertmanager only.');
+    void pulumi.log.warn(
+      'monitoring: no alert receiver is configured: alerts are visible in Alertmanager only.',
+    );
   }
 
-  const es = inputs.logging?.elasticsearch;
+  // Grafana's Elasticsearch datasource: the read-only user the logging stack creates for it. Grafana's pods carry
+  // `app.kubernetes.io/name: grafana`, the logging stack's default `grafanaPodLabels`, so its NetworkPolicy lets
+  // them in.
+  const logging = inputs.logging;
   const elasticsearch: ElasticsearchDatasource | undefined =
-    es !== undefined && inputs.logging !== undefined
+    logging !== undefined
       ? {
-          url: es.url,
-          namespace: inputs.logging.namespace,
-          port: es.port,
-          username: es.username,
-          password: es.password,
-          index: es.index,
+          url: logging.elasticsearchUrl,
+          namespace: logging.namespace,
+          port: ELASTICSEARCH_PORT,
+          username: logging.grafanaCredentials.username,
+          password: logging.grafanaCredentials.password,
+          index: 'logs-pavemaster-*',
+          timeField: '@timestamp',
         }
       : undefined;
 

@@ -128,7 +128,8 @@ export const MONITORING_SECRET_KEYS: readonly string[] = ['slackWebhookUrl', 'sm
  * publish (multi-architecture index digests, as found in public manifests pinning these exact versions).
  */
 export const DEFAULT_IMAGES: MonitoringImages = {
-  prometheus: 'prom/prometheus:v3.13.1@sha256:3c42b892cf723fa54d2f262c37a0e1f80aa8c8ddb1da7b9b0df9455a35a7f893',
+  prometheus:
+    'prom/prometheus:v3.13.1@sha256:3c42b892cf723fa54d2f262c37a0e1f80aa8c8ddb1da7b9b0df9455a35a7f893',
   alertmanager:
     'prom/alertmanager:v0.33.1@sha256:9e082985f56f4c8c9f724e18f2288c6708f472e56a5286b8863d080434ea065d',
   grafana: 'grafana/grafana:13.1.0@sha256:121a7a9ece6dc10b969f1f96eed64b4f07dfac0d0b8abc070f7cb83bbde86f63',
@@ -162,7 +163,12 @@ export interface MonitoringProfile {
 export const MONITORING_PROFILES: Record<Environment, MonitoringProfile> = {
   staging: {
     scrapeInterval: '30s',
-    prometheus: { replicas: 1, retention: '7d', storage: '10Gi', resources: res('200m', '512Mi', '1', '1Gi') },
+    prometheus: {
+      replicas: 1,
+      retention: '7d',
+      storage: '10Gi',
+      resources: res('200m', '512Mi', '1', '1Gi'),
+    },
     alertmanager: { replicas: 1, storage: '1Gi', resources: res('20m', '32Mi', '100m', '64Mi') },
     grafana: { replicas: 1, resources: res('50m', '128Mi', '500m', '256Mi') },
     kubeStateMetrics: { resources: res('20m', '64Mi', '200m', '128Mi') },
@@ -241,7 +247,8 @@ const checkStorageClass: Check<string> = (text) =>
 
 function readImages(parent: Fields, ctx: ParseContext): MonitoringImages {
   const f = parent.object('images');
-  const check = (text: string) => checkImage(text, { production: ctx.production, requireDigest: ctx.production });
+  const check = (text: string) =>
+    checkImage(text, { production: ctx.production, requireDigest: ctx.production });
   const images: MonitoringImages = {
     prometheus: f.string('prometheus', DEFAULT_IMAGES.prometheus, { check }),
     alertmanager: f.string('alertmanager', DEFAULT_IMAGES.alertmanager, { check }),
@@ -262,7 +269,10 @@ function readThresholds(parent: Fields, def: AlertThresholds): AlertThresholds {
     latencyP95Seconds: f.number('latencyP95Seconds', def.latencyP95Seconds, { min: 0.001, max: 600 }),
     noTrafficMinutes: f.int('noTrafficMinutes', def.noTrafficMinutes, { min: 1, max: 1440 }),
     restartsPerHour: f.int('restartsPerHour', def.restartsPerHour, { min: 1, max: 1000 }),
-    replicaMismatchMinutes: f.int('replicaMismatchMinutes', def.replicaMismatchMinutes, { min: 1, max: 1440 }),
+    replicaMismatchMinutes: f.int('replicaMismatchMinutes', def.replicaMismatchMinutes, {
+      min: 1,
+      max: 1440,
+    }),
     nodeCpuRatio: ratio('nodeCpuRatio'),
     nodeMemoryRatio: ratio('nodeMemoryRatio'),
     nodeDiskRatio: ratio('nodeDiskRatio'),
@@ -299,7 +309,7 @@ function readAlerting(parent: Fields, ctx: ParseContext, profile: MonitoringProf
       ['from', emailSettings.from === ''],
       ['smarthost', emailSettings.smarthost === ''],
     ] as const) {
-      if (missing && !email.problems.list.some((p) => p.key === email.key(name))) {
+      if (missing && !email.problems.list.some((p) => p.key.startsWith(email.key(name)))) {
         email.fail(name, undefined, `required when ${email.key('enabled')} is true`);
       }
     }

@@ -87,7 +87,10 @@ export class Alertmanager extends pulumi.ComponentResource {
     const configText = toYaml(args.config);
     const config = new k8s.core.v1.ConfigMap(
       `${name}-config`,
-      { metadata: { name: `${objectName}-config`, namespace: args.namespace, labels }, data: { 'alertmanager.yml': configText } },
+      {
+        metadata: { name: `${objectName}-config`, namespace: args.namespace, labels },
+        data: { 'alertmanager.yml': configText },
+      },
       child,
     );
     const secretKeys = Object.keys(args.secrets ?? {}).sort();
@@ -123,7 +126,10 @@ export class Alertmanager extends pulumi.ComponentResource {
       replicas > 1
         ? [
             `--cluster.listen-address=0.0.0.0:${ALERTMANAGER_CLUSTER_PORT}`,
-            ...Array.from({ length: replicas }, (_, i) => `--cluster.peer=${peer(i)}:${ALERTMANAGER_CLUSTER_PORT}`),
+            ...Array.from(
+              { length: replicas },
+              (_, i) => `--cluster.peer=${peer(i)}:${ALERTMANAGER_CLUSTER_PORT}`,
+            ),
           ]
         : ['--cluster.listen-address='];
     new k8s.apps.v1.StatefulSet(
@@ -165,9 +171,18 @@ export class Alertmanager extends pulumi.ComponentResource {
                     { name: 'mesh-udp', containerPort: ALERTMANAGER_CLUSTER_PORT, protocol: 'UDP' },
                   ],
                   readinessProbe: { httpGet: { path: '/-/ready', port: 'web' }, periodSeconds: 10 },
-                  livenessProbe: { httpGet: { path: '/-/healthy', port: 'web' }, periodSeconds: 15, failureThreshold: 6 },
+                  livenessProbe: {
+                    httpGet: { path: '/-/healthy', port: 'web' },
+                    periodSeconds: 15,
+                    failureThreshold: 6,
+                  },
                   volumeMounts: [
-                    { name: 'config', mountPath: '/etc/alertmanager/alertmanager.yml', subPath: 'alertmanager.yml', readOnly: true },
+                    {
+                      name: 'config',
+                      mountPath: '/etc/alertmanager/alertmanager.yml',
+                      subPath: 'alertmanager.yml',
+                      readOnly: true,
+                    },
                     { name: 'secrets', mountPath: ALERTMANAGER_SECRETS_DIR, readOnly: true },
                     { name: 'data', mountPath: '/alertmanager' },
                   ],
@@ -197,7 +212,10 @@ export class Alertmanager extends pulumi.ComponentResource {
       `${name}-service`,
       {
         metadata: { name: objectName, namespace: args.namespace, labels },
-        spec: { selector, ports: [{ name: 'web', port: ALERTMANAGER_PORT, targetPort: 'web', protocol: 'TCP' }] },
+        spec: {
+          selector,
+          ports: [{ name: 'web', port: ALERTMANAGER_PORT, targetPort: 'web', protocol: 'TCP' }],
+        },
       },
       child,
     );
@@ -220,7 +238,10 @@ export class Alertmanager extends pulumi.ComponentResource {
         labels,
         podSelector: selector,
         ingress: [
-          { from: [self, ...(args.clients ?? []).map((c) => ({ podSelector: { matchLabels: c } }))], ports: tcp(ALERTMANAGER_PORT) },
+          {
+            from: [self, ...(args.clients ?? []).map((c) => ({ podSelector: { matchLabels: c } }))],
+            ports: tcp(ALERTMANAGER_PORT),
+          },
           {
             from: [self],
             ports: [

@@ -8,7 +8,16 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import { ContainerResources } from '../shared/resources';
-import { allowPolicy, checksum, containerBasics, imageTag, namespacePeer, podSecurity, serviceLabels, tcp } from './common';
+import {
+  allowPolicy,
+  checksum,
+  containerBasics,
+  imageTag,
+  namespacePeer,
+  podSecurity,
+  serviceLabels,
+  tcp,
+} from './common';
 import { Dashboard, PROMETHEUS_DATASOURCE_UID } from './dashboards';
 import { toYaml } from './prometheusConfig';
 
@@ -96,38 +105,42 @@ export class Grafana extends pulumi.ComponentResource {
 
     // Provisioning files hold no secret: the Elasticsearch password is an environment variable from the Secret,
     // which Grafana expands in provisioning files ($ES_PASSWORD).
-    const datasources = pulumi.all([args.prometheusUrl, es?.url, es?.username]).apply(([promUrl, esUrl, esUser]) =>
-      toYaml({
-        apiVersion: 1,
-        datasources: [
-          {
-            name: 'Prometheus',
-            type: 'prometheus',
-            uid: PROMETHEUS_DATASOURCE_UID,
-            access: 'proxy',
-            url: promUrl,
-            isDefault: true,
-            editable: false,
-            jsonData: { httpMethod: 'POST', timeInterval: '30s' },
-          },
-          ...(esUrl !== undefined
-            ? [
-                {
-                  name: 'Elasticsearch',
-                  type: 'elasticsearch',
-                  uid: 'elasticsearch',
-                  access: 'proxy',
-                  url: esUrl,
-                  editable: false,
-                  ...(esUser !== undefined ? { basicAuth: true, basicAuthUser: esUser } : {}),
-                  jsonData: { index: es?.index ?? 'logs-*', timeField: es?.timeField ?? '@timestamp' },
-                  ...(es?.password !== undefined ? { secureJsonData: { basicAuthPassword: '$ES_PASSWORD' } } : {}),
-                },
-              ]
-            : []),
-        ],
-      }),
-    );
+    const datasources = pulumi
+      .all([args.prometheusUrl, es?.url, es?.username])
+      .apply(([promUrl, esUrl, esUser]) =>
+        toYaml({
+          apiVersion: 1,
+          datasources: [
+            {
+              name: 'Prometheus',
+              type: 'prometheus',
+              uid: PROMETHEUS_DATASOURCE_UID,
+              access: 'proxy',
+              url: promUrl,
+              isDefault: true,
+              editable: false,
+              jsonData: { httpMethod: 'POST', timeInterval: '30s' },
+            },
+            ...(esUrl !== undefined
+              ? [
+                  {
+                    name: 'Elasticsearch',
+                    type: 'elasticsearch',
+                    uid: 'elasticsearch',
+                    access: 'proxy',
+                    url: esUrl,
+                    editable: false,
+                    ...(esUser !== undefined ? { basicAuth: true, basicAuthUser: esUser } : {}),
+                    jsonData: { index: es?.index ?? 'logs-*', timeField: es?.timeField ?? '@timestamp' },
+                    ...(es?.password !== undefined
+                      ? { secureJsonData: { basicAuthPassword: '$ES_PASSWORD' } }
+                      : {}),
+                  },
+                ]
+              : []),
+          ],
+        }),
+      );
     const providers = toYaml({
       apiVersion: 1,
       providers: [
@@ -155,7 +168,10 @@ export class Grafana extends pulumi.ComponentResource {
     );
     const dashboards = new k8s.core.v1.ConfigMap(
       `${name}-dashboards`,
-      { metadata: { name: `${objectName}-dashboards`, namespace: args.namespace, labels }, data: dashboardFiles },
+      {
+        metadata: { name: `${objectName}-dashboards`, namespace: args.namespace, labels },
+        data: dashboardFiles,
+      },
       child,
     );
 
@@ -216,8 +232,18 @@ export class Grafana extends pulumi.ComponentResource {
                     { name: 'data', mountPath: '/var/lib/grafana' },
                     { name: 'tmp', mountPath: '/tmp' },
                     { name: 'secrets', mountPath: '/etc/grafana/secrets', readOnly: true },
-                    { name: 'provisioning', mountPath: '/etc/grafana/provisioning/datasources/datasources.yml', subPath: 'datasources.yml', readOnly: true },
-                    { name: 'provisioning', mountPath: '/etc/grafana/provisioning/dashboards/dashboards.yml', subPath: 'dashboards.yml', readOnly: true },
+                    {
+                      name: 'provisioning',
+                      mountPath: '/etc/grafana/provisioning/datasources/datasources.yml',
+                      subPath: 'datasources.yml',
+                      readOnly: true,
+                    },
+                    {
+                      name: 'provisioning',
+                      mountPath: '/etc/grafana/provisioning/dashboards/dashboards.yml',
+                      subPath: 'dashboards.yml',
+                      readOnly: true,
+                    },
                     { name: 'dashboards', mountPath: '/var/lib/grafana-dashboards', readOnly: true },
                   ],
                 },

@@ -129,7 +129,10 @@ export class Monitoring extends pulumi.ComponentResource {
       }
     }
     if (slack !== undefined) {
-      amArgs.slack = { apiUrlFile: `${ALERTMANAGER_SECRETS_DIR}/${SLACK_WEBHOOK_KEY}`, channels: slack.channels };
+      amArgs.slack = {
+        apiUrlFile: `${ALERTMANAGER_SECRETS_DIR}/${SLACK_WEBHOOK_KEY}`,
+        channels: slack.channels,
+      };
       secrets[SLACK_WEBHOOK_KEY] = slack.webhookUrl;
     }
     this.receivers = [...(email !== undefined ? ['email'] : []), ...(slack !== undefined ? ['slack'] : [])];
@@ -206,7 +209,11 @@ export class Monitoring extends pulumi.ComponentResource {
         kubeStateMetrics: `kube-state-metrics.${ns}.svc:${KSM_PORT}`,
         blackbox:
           blackbox !== undefined
-            ? { address: `blackbox-exporter.${ns}.svc:${BLACKBOX_PORT}`, interval: blackbox.interval, targets: probes }
+            ? {
+                address: `blackbox-exporter.${ns}.svc:${BLACKBOX_PORT}`,
+                interval: blackbox.interval,
+                targets: probes,
+              }
             : undefined,
         rulesDir: '/etc/prometheus/rules',
       }),

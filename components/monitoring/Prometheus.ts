@@ -92,7 +92,10 @@ export class Prometheus extends pulumi.ComponentResource {
 
     const sa = new k8s.core.v1.ServiceAccount(
       `${name}-sa`,
-      { metadata: { name: objectName, namespace: args.namespace, labels }, automountServiceAccountToken: false },
+      {
+        metadata: { name: objectName, namespace: args.namespace, labels },
+        automountServiceAccountToken: false,
+      },
       child,
     );
     // ClusterRole names are cluster-wide: the namespace keeps two stacks' roles apart.
@@ -119,7 +122,10 @@ export class Prometheus extends pulumi.ComponentResource {
     }
     const config = new k8s.core.v1.ConfigMap(
       `${name}-config`,
-      { metadata: { name: `${objectName}-config`, namespace: args.namespace, labels }, data: { 'prometheus.yml': configText } },
+      {
+        metadata: { name: `${objectName}-config`, namespace: args.namespace, labels },
+        data: { 'prometheus.yml': configText },
+      },
       child,
     );
     const rules = new k8s.core.v1.ConfigMap(
@@ -157,7 +163,9 @@ export class Prometheus extends pulumi.ComponentResource {
             metadata: {
               labels,
               annotations: {
-                'pavemaster.io/config-checksum': configText.apply((c) => checksum(c, ...Object.values(ruleFiles))),
+                'pavemaster.io/config-checksum': configText.apply((c) =>
+                  checksum(c, ...Object.values(ruleFiles)),
+                ),
               },
             },
             spec: {
@@ -180,9 +188,21 @@ export class Prometheus extends pulumi.ComponentResource {
                     '--web.enable-lifecycle',
                   ],
                   ports: [{ name: 'web', containerPort: PROMETHEUS_PORT, protocol: 'TCP' }],
-                  readinessProbe: { httpGet: { path: '/-/ready', port: 'web' }, periodSeconds: 10, failureThreshold: 3 },
-                  livenessProbe: { httpGet: { path: '/-/healthy', port: 'web' }, periodSeconds: 15, failureThreshold: 6 },
-                  startupProbe: { httpGet: { path: '/-/ready', port: 'web' }, periodSeconds: 10, failureThreshold: 60 },
+                  readinessProbe: {
+                    httpGet: { path: '/-/ready', port: 'web' },
+                    periodSeconds: 10,
+                    failureThreshold: 3,
+                  },
+                  livenessProbe: {
+                    httpGet: { path: '/-/healthy', port: 'web' },
+                    periodSeconds: 15,
+                    failureThreshold: 6,
+                  },
+                  startupProbe: {
+                    httpGet: { path: '/-/ready', port: 'web' },
+                    periodSeconds: 10,
+                    failureThreshold: 60,
+                  },
                   volumeMounts: [
                     { name: 'config', mountPath: '/etc/prometheus', readOnly: true },
                     { name: 'rules', mountPath: '/etc/prometheus/rules', readOnly: true },
@@ -242,7 +262,10 @@ export class Prometheus extends pulumi.ComponentResource {
         podSelector: selector,
         ingress: [
           {
-            from: [{ podSelector: { matchLabels: selector } }, ...(args.queriers ?? []).map((q) => ({ podSelector: { matchLabels: q } }))],
+            from: [
+              { podSelector: { matchLabels: selector } },
+              ...(args.queriers ?? []).map((q) => ({ podSelector: { matchLabels: q } })),
+            ],
             ports: tcp(PROMETHEUS_PORT),
           },
         ],
@@ -267,7 +290,13 @@ export function spreadOverNodes(selector: Record<string, string>): k8s.types.inp
   return {
     podAntiAffinity: {
       preferredDuringSchedulingIgnoredDuringExecution: [
-        { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } } },
+        {
+          weight: 100,
+          podAffinityTerm: {
+            topologyKey: 'kubernetes.io/hostname',
+            labelSelector: { matchLabels: selector },
+          },
+        },
       ],
     },
   };

@@ -24,7 +24,14 @@ export const NODE_EXPORTER_PORT = 9100;
 export const BLACKBOX_PORT = 9115;
 
 /** The objects kube-state-metrics reports on: what the rules and dashboards use, nothing else. */
-export const KSM_RESOURCES = ['daemonsets', 'deployments', 'nodes', 'persistentvolumeclaims', 'pods', 'statefulsets'];
+export const KSM_RESOURCES = [
+  'daemonsets',
+  'deployments',
+  'nodes',
+  'persistentvolumeclaims',
+  'pods',
+  'statefulsets',
+];
 
 /** Read-only access to exactly those objects (list and watch, as its informers need). */
 export const KSM_CLUSTER_RULES: k8s.types.input.rbac.v1.PolicyRule[] = [
@@ -68,7 +75,10 @@ export class KubeStateMetrics extends pulumi.ComponentResource {
 
     const sa = new k8s.core.v1.ServiceAccount(
       `${name}-sa`,
-      { metadata: { name: objectName, namespace: args.namespace, labels }, automountServiceAccountToken: false },
+      {
+        metadata: { name: objectName, namespace: args.namespace, labels },
+        automountServiceAccountToken: false,
+      },
       child,
     );
     const roleName = pulumi.interpolate`${args.namespace}-kube-state-metrics`;
@@ -129,7 +139,10 @@ export class KubeStateMetrics extends pulumi.ComponentResource {
       `${name}-service`,
       {
         metadata: { name: objectName, namespace: args.namespace, labels },
-        spec: { selector, ports: [{ name: 'http-metrics', port: KSM_PORT, targetPort: 'http-metrics', protocol: 'TCP' }] },
+        spec: {
+          selector,
+          ports: [{ name: 'http-metrics', port: KSM_PORT, targetPort: 'http-metrics', protocol: 'TCP' }],
+        },
       },
       child,
     );
@@ -204,7 +217,12 @@ export class NodeExporter extends pulumi.ComponentResource {
                   readinessProbe: { httpGet: { path: '/', port: NODE_EXPORTER_PORT }, periodSeconds: 10 },
                   livenessProbe: { httpGet: { path: '/', port: NODE_EXPORTER_PORT }, periodSeconds: 15 },
                   volumeMounts: [
-                    { name: 'root', mountPath: '/host/root', readOnly: true, mountPropagation: 'HostToContainer' },
+                    {
+                      name: 'root',
+                      mountPath: '/host/root',
+                      readOnly: true,
+                      mountPropagation: 'HostToContainer',
+                    },
                   ],
                 },
               ],
@@ -222,7 +240,12 @@ export class NodeExporter extends pulumi.ComponentResource {
         namespace: args.namespace,
         labels,
         podSelector: selector,
-        ingress: [{ from: [namespacePeer(args.scraperNamespace, args.scraperLabels)], ports: tcp(NODE_EXPORTER_PORT) }],
+        ingress: [
+          {
+            from: [namespacePeer(args.scraperNamespace, args.scraperLabels)],
+            ports: tcp(NODE_EXPORTER_PORT),
+          },
+        ],
         egress: [],
       },
       child,
@@ -251,7 +274,10 @@ export class BlackboxExporter extends pulumi.ComponentResource {
     const configText = toYaml(args.config);
     const config = new k8s.core.v1.ConfigMap(
       `${name}-config`,
-      { metadata: { name: `${objectName}-config`, namespace: args.namespace, labels }, data: { 'blackbox.yml': configText } },
+      {
+        metadata: { name: `${objectName}-config`, namespace: args.namespace, labels },
+        data: { 'blackbox.yml': configText },
+      },
       child,
     );
     new k8s.apps.v1.Deployment(
@@ -271,7 +297,10 @@ export class BlackboxExporter extends pulumi.ComponentResource {
                   name: 'blackbox-exporter',
                   image: args.image,
                   ...containerBasics(args.resources),
-                  args: ['--config.file=/etc/blackbox/blackbox.yml', `--web.listen-address=:${BLACKBOX_PORT}`],
+                  args: [
+                    '--config.file=/etc/blackbox/blackbox.yml',
+                    `--web.listen-address=:${BLACKBOX_PORT}`,
+                  ],
                   ports: [{ name: 'http', containerPort: BLACKBOX_PORT, protocol: 'TCP' }],
                   readinessProbe: { httpGet: { path: '/-/healthy', port: 'http' }, periodSeconds: 10 },
                   livenessProbe: { httpGet: { path: '/-/healthy', port: 'http' }, periodSeconds: 15 },
@@ -289,7 +318,10 @@ export class BlackboxExporter extends pulumi.ComponentResource {
       `${name}-service`,
       {
         metadata: { name: objectName, namespace: args.namespace, labels },
-        spec: { selector, ports: [{ name: 'http', port: BLACKBOX_PORT, targetPort: 'http', protocol: 'TCP' }] },
+        spec: {
+          selector,
+          ports: [{ name: 'http', port: BLACKBOX_PORT, targetPort: 'http', protocol: 'TCP' }],
+        },
       },
       child,
     );
@@ -300,7 +332,9 @@ export class BlackboxExporter extends pulumi.ComponentResource {
         namespace: args.namespace,
         labels,
         podSelector: selector,
-        ingress: [{ from: [{ podSelector: { matchLabels: args.scraperLabels } }], ports: tcp(BLACKBOX_PORT) }],
+        ingress: [
+          { from: [{ podSelector: { matchLabels: args.scraperLabels } }], ports: tcp(BLACKBOX_PORT) },
+        ],
         egress: [
           // The app's pods behind its Services, and the public URL (through whatever serves it).
           { to: args.probedNamespaces.map((ns) => namespacePeer(ns)) },

@@ -1,0 +1,514 @@
+/**
+ * The monitoring stack under Pulumi's mocks, for both committed stacks: what is created and how it is wired,
+ * high availability and protection in production, secrets that never appear in plain text, least-privilege
+ * RBAC, restricted security and resources on every container, the node-exporter exception, the settings'
+ * validation, and the runbooks document covering every alert.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as pulumi from '@pulumi/pulumi';
+import { parse } from 'yaml';
+import { PROMETHEUS_CLUSTER_RULES } from '../../../components/monitoring/Prometheus';
+import { alertNames, alertRuleGroups } from '../../../components/monitoring/rules';
+import { deployMonitoring, MonitoringOutputs } from '../../../infra/monitoring';
+import { ConfigError } from '../../../stacks/problems';
+import { loadSettings } from '../../../stacks/settings';
+import { at, find, isSecret, ofType, record, recordStack, Registered } from '../../support/harness';
+import { REPO, stackConfig } from '../../support/stackConfig';
+
+const STATEFULSET = 'kubernetes:apps/v1:StatefulSet';
+const DEPLOYMENT = 'kubernetes:apps/v1:Deployment';
+const DAEMONSET = 'kubernetes:apps/v1:DaemonSet';
+const SLACK_URL = 'https://hooks.slack.example/services/T000/B000/unit-test-secret';
+const SMTP_PASSWORD = 'unit-test-smtp-password';
+const WITH_RECEIVERS = {
+  slackWebhookUrl: SLACK_URL,
+  smtpPassword: SMTP_PASSWORD,
+  monitoring: {
+    alerting: {
+      email: {
+        enabled: true,
+        to: ['oncall@pavemaster.example'],
+        from: 'alerts@pavemaster.example',
+        smarthost: 'smtp.pavemaster.example:587',
+        username: 'alerts',
+      },
+    },
+  },
+};
+
+type Doc = Record<string, unknown>;
+
+function podSpec(r: Registered): Doc {
+  return at(r.inputs, 'spec.template.spec') as Doc;
+}
+
+function containers(r: Registered): Doc[] {
+  const spec = podSpec(r);
+  return [
+    ...((spec.initContainers as Doc[] | undefined) ?? []),
+    ...((spec.containers as Doc[] | undefined) ?? []),
+  ];
+}
+
+function workloads(resources: readonly Registered[], namespaces: string[]): Registered[] {
+  return resources.filter(
+    (r) =>
+      [STATEFULSET, DEPLOYMENT, DAEMONSET].includes(r.type) &&
+      namespaces.includes(at(r.inputs, 'metadata.namespace') as string),
+  );
+}
+
+function byObjectName(resources: readonly Registered[], type: string, name: string): Registered {
+  const found = resources.find((r) => r.type === type && at(r.inputs, 'metadata.name') === name);
+  if (found === undefined) {
+    throw new Error(`no ${type} with metadata.name ${name}`);
+  }
+  return found;
+}
+
+/** Every string in a value, except those inside Pulumi secret markers. */
+function plainStrings(value: unknown, out: string[] = []): string[] {
+  if (isSecret(value)) {
+    return out;
+  }
+  if (typeof value === 'string') {
+    out.push(value);
+  } else if (Array.isArray(value)) {
+    value.forEach((v) => plainStrings(v, out));
+  } else if (typeof value === 'object' && value !== null) {
+    Object.values(value).forEach((v) => plainStrings(v, out));
+  }
+  return out;
+}
+
+describe.each(['staging', 'production'] as const)('%s monitoring stack', (stack) => {
+  let resources: Registered[];
+  let settings: Awaited<ReturnType<typeof recordStack>>['settings'];
+  let ns: string;
+  let nodeNs: string;
+  const production = stack === 'production';
+
+  beforeAll(async () => {
+    ({ resources, settings } = await recordStack(stack, stackConfig(stack, WITH_RECEIVERS)));
+    ns = settings.monitoring.namespace;
+    nodeNs = `${ns}-node`;
+  });
+
+  it('puts every service under one Monitoring component', () => {
+    const parent = find(resources, 'pavemaster:monitoring:Monitoring', 'monitoring');
+    expect(parent.parent).toBeUndefined();
+    for (const type of [
+      'Prometheus',
+      'Alertmanager',
+      'Grafana',
+      'KubeStateMetrics',
+      'NodeExporter',
+      'BlackboxExporter',
+    ]) {
+      const component = ofType(resources, `pavemaster:monitoring:${type}`);
+      expect(component).toHaveLength(1);
+      expect(component[0].parent).toEqual({ type: 'pavemaster:monitoring:Monitoring', name: 'monitoring' });
+    }
+    // Every Kubernetes object of a service is a child of its component, named after it.
+    for (const r of resources.filter(
+      (x) => x.parent?.type.startsWith('pavemaster:monitoring:') && x.custom,
+    )) {
+      expect(r.name.startsWith(`${r.parent?.name ?? ''}-`)).toBe(true);
+    }
+  });
+
+  it('runs the services in the monitoring namespace and node-exporter alone in a privileged one', () => {
+    const names = workloads(resources, [ns, nodeNs]).map(
+      (r) =>
+        `${at(r.inputs, 'metadata.namespace') as string}/${r.type.split(':').pop() ?? ''}/${at(r.inputs, 'metadata.name') as string}`,
+    );
+    expect(names.sort()).toEqual(
+      [
+        `${ns}/StatefulSet/prometheus`,
+        `${ns}/StatefulSet/alertmanager`,
+        `${ns}/Deployment/grafana`,
+        `${ns}/Deployment/kube-state-metrics`,
+        `${ns}/Deployment/blackbox-exporter`,
+        `${nodeNs}/DaemonSet/node-exporter`,
+      ].sort(),
+    );
+    const labels = (name: string) =>
+      at(byObjectName(resources, 'kubernetes:core/v1:Namespace', name).inputs, 'metadata.labels') as Record<
+        string,
+        string
+      >;
+    expect(labels(ns)['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    expect(labels(nodeNs)['pod-security.kubernetes.io/enforce']).toBe('privileged');
+    // Only node-exporter uses host namespaces or host paths.
+    for (const w of workloads(resources, [ns, nodeNs])) {
+      const spec = podSpec(w);
+      const host =
+        spec.hostNetwork === true ||
+        spec.hostPID === true ||
+        JSON.stringify(spec.volumes ?? []).includes('hostPath');
+      expect([w.type, at(w.inputs, 'metadata.name'), host]).toEqual([
+        w.type,
+        at(w.inputs, 'metadata.name'),
+        w.type === DAEMONSET,
+      ]);
+    }
+  });
+
+  it('sizes the services from the settings: HA in production, single replicas in staging', () => {
+    const m = settings.monitoring;
+    const prom = byObjectName(resources, STATEFULSET, 'prometheus');
+    const am = byObjectName(resources, STATEFULSET, 'alertmanager');
+    const grafana = byObjectName(resources, DEPLOYMENT, 'grafana');
+    expect(at(prom.inputs, 'spec.replicas')).toBe(production ? 2 : 1);
+    expect(at(am.inputs, 'spec.replicas')).toBe(production ? 3 : 1);
+    expect(at(grafana.inputs, 'spec.replicas')).toBe(production ? 2 : 1);
+    expect(containers(prom)[0].args).toContain(`--storage.tsdb.retention.time=${m.prometheus.retention}`);
+    expect(at(prom.inputs, 'spec.volumeClaimTemplates')).toEqual([
+      expect.objectContaining({
+        spec: expect.objectContaining({ resources: { requests: { storage: m.prometheus.storage } } }),
+      }),
+    ]);
+    expect(containers(prom)[0].resources).toEqual(m.prometheus.resources);
+    const amArgs = containers(am)[0].args as string[];
+    const peers = amArgs.filter((a) => a.startsWith('--cluster.peer='));
+    if (production) {
+      expect(peers).toEqual(
+        [0, 1, 2].map((i) => `--cluster.peer=alertmanager-${i}.alertmanager-cluster.${ns}.svc:9094`),
+      );
+      expect(amArgs).toContain('--cluster.listen-address=0.0.0.0:9094');
+    } else {
+      expect(peers).toEqual([]);
+      expect(amArgs).toContain('--cluster.listen-address=');
+    }
+    const pdbs = ofType(resources, 'kubernetes:policy/v1:PodDisruptionBudget')
+      .filter((r) => at(r.inputs, 'metadata.namespace') === ns)
+      .map((r) => at(r.inputs, 'metadata.name'));
+    expect(pdbs.sort()).toEqual(production ? ['alertmanager', 'grafana', 'prometheus'] : []);
+  });
+
+  it('protects stateful data in production only', () => {
+    for (const name of ['prometheus', 'alertmanager']) {
+      const set = byObjectName(resources, STATEFULSET, name);
+      expect(set.protect).toBe(production);
+      expect(at(set.inputs, 'spec.persistentVolumeClaimRetentionPolicy')).toEqual(
+        production
+          ? { whenDeleted: 'Retain', whenScaled: 'Retain' }
+          : { whenDeleted: 'Delete', whenScaled: 'Delete' },
+      );
+    }
+  });
+
+  it('never registers a secret value in plain text', () => {
+    const secrets = [SLACK_URL, SMTP_PASSWORD, 'mock-password-monitoring-grafana-admin-password'];
+    for (const r of resources) {
+      for (const text of plainStrings(r.inputs)) {
+        for (const secret of secrets) {
+          if (text.includes(secret)) {
+            throw new Error(`${r.type} ${r.name} holds a secret in plain text`);
+          }
+        }
+      }
+    }
+    const amSecret = byObjectName(resources, 'kubernetes:core/v1:Secret', 'alertmanager-secrets');
+    expect(isSecret(amSecret.inputs.stringData)).toBe(true);
+    expect(JSON.stringify(amSecret.inputs.stringData)).toContain(SLACK_URL);
+    expect(JSON.stringify(amSecret.inputs.stringData)).toContain(SMTP_PASSWORD);
+    const grafanaSecret = byObjectName(resources, 'kubernetes:core/v1:Secret', 'grafana-secrets');
+    expect(isSecret(grafanaSecret.inputs.stringData)).toBe(true);
+    // The committed stack files hold none of them either.
+    const committed = fs.readFileSync(path.join(REPO, `Pulumi.${stack}.yaml`), 'utf8');
+    expect(committed).not.toMatch(/slackWebhookUrl|smtpPassword/);
+  });
+
+  it('grants RBAC without wildcards or write verbs, Prometheus exactly what discovery needs', () => {
+    const roles = [
+      ...ofType(resources, 'kubernetes:rbac.authorization.k8s.io/v1:ClusterRole'),
+      ...ofType(resources, 'kubernetes:rbac.authorization.k8s.io/v1:Role'),
+    ].filter((r) => r.parent?.type.startsWith('pavemaster:monitoring:') === true);
+    expect(roles.length).toBeGreaterThanOrEqual(2);
+    for (const role of roles) {
+      for (const rule of role.inputs.rules as Doc[]) {
+        for (const field of ['apiGroups', 'resources', 'verbs', 'nonResourceURLs']) {
+          expect((rule[field] as string[] | undefined) ?? []).not.toContain('*');
+        }
+        for (const verb of rule.verbs as string[]) {
+          expect(['get', 'list', 'watch']).toContain(verb);
+        }
+        expect((rule.resources as string[] | undefined) ?? []).not.toContain('secrets');
+        expect((rule.resources as string[] | undefined) ?? []).not.toContain('nodes/proxy');
+      }
+    }
+    const prom = roles.find((r) => r.name === 'monitoring-prometheus-role');
+    expect(prom?.inputs.rules).toEqual(PROMETHEUS_CLUSTER_RULES);
+  });
+
+  it('runs every container restricted, with requests and limits', () => {
+    for (const w of workloads(resources, [ns, nodeNs])) {
+      const pod = podSpec(w);
+      expect(at(pod, 'securityContext.runAsNonRoot')).toBe(true);
+      expect(at(pod, 'securityContext.seccompProfile.type')).toBe('RuntimeDefault');
+      for (const c of containers(w)) {
+        const where = `${at(w.inputs, 'metadata.name') as string}/${c.name as string}`;
+        expect([where, c.securityContext]).toEqual([
+          where,
+          expect.objectContaining({
+            allowPrivilegeEscalation: false,
+            privileged: false,
+            readOnlyRootFilesystem: true,
+            runAsNonRoot: true,
+            capabilities: { drop: ['ALL'] },
+          }),
+        ]);
+        for (const kind of ['requests', 'limits']) {
+          expect([where, Object.keys((at(c, `resources.${kind}`) as Doc | undefined) ?? {}).sort()]).toEqual([
+            where,
+            ['cpu', 'memory'],
+          ]);
+        }
+        expect(typeof c.image === 'string' && (!production || c.image.includes('@sha256:'))).toBe(true);
+      }
+    }
+  });
+
+  it('closes every monitoring pod behind a NetworkPolicy that names it', () => {
+    const policies = ofType(resources, 'kubernetes:networking.k8s.io/v1:NetworkPolicy').filter((p) =>
+      [ns, nodeNs].includes(at(p.inputs, 'metadata.namespace') as string),
+    );
+    for (const w of workloads(resources, [ns, nodeNs])) {
+      const labels = at(w.inputs, 'spec.template.metadata.labels') as Record<string, string>;
+      const covering = policies.filter((p) => {
+        const match = at(p.inputs, 'spec.podSelector.matchLabels') as Record<string, string> | undefined;
+        return (
+          match !== undefined &&
+          Object.keys(match).length > 0 &&
+          Object.entries(match).every(([k, v]) => labels[k] === v)
+        );
+      });
+      expect([at(w.inputs, 'metadata.name'), covering.length]).toEqual([at(w.inputs, 'metadata.name'), 1]);
+    }
+  });
+
+  it('tells kube-state-metrics to expose the slot labels and release annotations', () => {
+    const args = containers(byObjectName(resources, DEPLOYMENT, 'kube-state-metrics'))[0].args as string[];
+    expect(args).toContain(
+      '--metric-labels-allowlist=pods=[app,slot,version],deployments=[app,slot,version]',
+    );
+    expect(args).toContain(
+      '--metric-annotations-allowlist=deployments=[pavemaster.io/release-id,pavemaster.io/released-at]',
+    );
+  });
+
+  it('scrapes annotated pods keeping slot and version, and probes the public, active and preview URLs', () => {
+    const config = parse(
+      (
+        at(
+          byObjectName(resources, 'kubernetes:core/v1:ConfigMap', 'prometheus-config').inputs,
+          'data',
+        ) as Record<string, string>
+      )['prometheus.yml'],
+    ) as { scrape_configs: Doc[]; global: Doc };
+    expect(at(config.global, 'external_labels.environment')).toBe(settings.environment);
+    const pods = config.scrape_configs.find((j) => j.job_name === 'kubernetes-pods');
+    const targetLabels = (pods?.relabel_configs as Doc[]).map((r) => r.target_label);
+    expect(targetLabels).toEqual(expect.arrayContaining(['slot', 'version', 'app', 'namespace', 'pod']));
+    const probes = config.scrape_configs.find((j) => j.job_name === 'blackbox-http');
+    const targets = (probes?.static_configs as { targets: string[]; labels: { probe: string } }[]).map(
+      (s) => [s.labels.probe, s.targets[0]],
+    );
+    const app = settings.app;
+    expect(targets).toEqual([
+      ['public', `${production ? 'https' : 'http'}://${app.host}${app.healthPath}`],
+      ['active', `http://${app.name}.${settings.namespace}.svc${app.healthPath}`],
+      ['preview', `http://${app.name}-preview.${settings.namespace}.svc${app.healthPath}`],
+    ]);
+  });
+});
+
+describe('receivers without their secrets', () => {
+  it('are left out of the Alertmanager config, with a warning, never a placeholder', async () => {
+    const warnings: string[] = [];
+    const warn = jest.spyOn(pulumi.log, 'warn').mockImplementation((message: string) => {
+      warnings.push(message);
+      return Promise.resolve();
+    });
+    let outputs: MonitoringOutputs | undefined;
+    const settings = loadSettings('staging', stackConfig('staging'));
+    const resources = await record(() => {
+      outputs = deployMonitoring(settings, {
+        appNamespace: pulumi.output(settings.namespace),
+        app: {
+          activeServiceName: pulumi.output('pavemaster'),
+          previewServiceName: pulumi.output('pavemaster-preview'),
+          url: pulumi.output(undefined),
+        },
+      });
+    });
+    warn.mockRestore();
+    const text = (
+      at(
+        byObjectName(resources, 'kubernetes:core/v1:ConfigMap', 'alertmanager-config').inputs,
+        'data',
+      ) as Record<string, string>
+    )['alertmanager.yml'];
+    expect(text).not.toContain('slack_configs');
+    expect(text).not.toContain('email_configs');
+    expect(outputs?.alertReceivers).toEqual([]);
+    expect(warnings.join('\n')).toContain('pavemaster:slackWebhookUrl is not set');
+  });
+});
+
+describe('the Elasticsearch datasource', () => {
+  it('is provisioned from the logging stack outputs, its password only in a Secret', async () => {
+    // No receiver is configured here: the warnings about it are expected.
+    const warn = jest.spyOn(pulumi.log, 'warn').mockImplementation(() => Promise.resolve());
+    const settings = loadSettings('staging', stackConfig('staging'));
+    const resources = await record(() => {
+      deployMonitoring(settings, {
+        appNamespace: pulumi.output(settings.namespace),
+        app: {
+          activeServiceName: pulumi.output('pavemaster'),
+          previewServiceName: pulumi.output('pavemaster-preview'),
+          url: pulumi.output(undefined),
+        },
+        logging: {
+          namespace: pulumi.output('pavemaster-staging-logging'),
+          elasticsearchUrl: pulumi.output('http://elasticsearch.pavemaster-staging-logging.svc:9200'),
+          kibanaUrl: pulumi.output('http://kibana.pavemaster-staging-logging.svc:5601'),
+          grafanaCredentials: { username: 'grafana_reader', password: pulumi.secret('es-reader-password') },
+          elasticPassword: pulumi.secret('elastic-superuser-password'),
+        },
+      });
+    });
+    warn.mockRestore();
+    const provisioning = byObjectName(resources, 'kubernetes:core/v1:ConfigMap', 'grafana-provisioning');
+    const datasources = parse((provisioning.inputs.data as Record<string, string>)['datasources.yml']) as {
+      datasources: Doc[];
+    };
+    expect(datasources.datasources.map((d) => d.type)).toEqual(['prometheus', 'elasticsearch']);
+    expect(datasources.datasources[1]).toEqual(
+      expect.objectContaining({
+        url: 'http://elasticsearch.pavemaster-staging-logging.svc:9200',
+        basicAuthUser: 'grafana_reader',
+        secureJsonData: { basicAuthPassword: '$ES_PASSWORD' },
+      }),
+    );
+    for (const r of resources) {
+      expect(plainStrings(r.inputs).some((s) => s.includes('es-reader-password'))).toBe(false);
+    }
+    const env = containers(byObjectName(resources, DEPLOYMENT, 'grafana'))[0].env as Doc[];
+    expect(env.find((e) => e.name === 'ES_PASSWORD')).toEqual({
+      name: 'ES_PASSWORD',
+      valueFrom: { secretKeyRef: { name: 'grafana-secrets', key: 'elasticsearch-password' } },
+    });
+  });
+});
+
+describe('monitoring settings', () => {
+  const problems = (overrides: Record<string, unknown>, stack = 'staging'): string[] => {
+    try {
+      loadSettings(stack, stackConfig(stack, overrides));
+    } catch (e) {
+      if (e instanceof ConfigError) {
+        return e.problems.map((p) => p.key);
+      }
+      throw e;
+    }
+    return [];
+  };
+
+  it('has per-environment defaults', () => {
+    const staging = loadSettings('staging', stackConfig('staging')).monitoring;
+    const production = loadSettings('production', stackConfig('production')).monitoring;
+    expect([
+      staging.prometheus.replicas,
+      staging.alertmanager.replicas,
+      staging.prometheus.retention,
+    ]).toEqual([1, 1, '7d']);
+    expect([
+      production.prometheus.replicas,
+      production.alertmanager.replicas,
+      production.prometheus.retention,
+    ]).toEqual([2, 3, '30d']);
+    expect(production.thresholds.errorRatio).toBeLessThan(staging.thresholds.errorRatio);
+  });
+
+  it('reports every bad value with its key', () => {
+    expect(
+      problems({
+        monitoring: {
+          scrapeInterval: '30 seconds',
+          prometheus: { retention: 'forever', storage: 'big', replicas: 0 },
+          alertmanager: { resources: { requests: { cpu: '2' }, limits: { cpu: '1' } } },
+          thresholds: { errorRatio: 2, noTrafficMinutes: 0 },
+          alerting: {
+            email: { enabled: true, to: ['not-an-address'] },
+            slack: { channels: { critical: 'alerts' } },
+          },
+          images: { grafana: 'Grafana:latest' },
+          retention: '7d',
+        },
+        slackWebhookUrl: 'http://insecure.example/hook',
+      }).sort(),
+    ).toEqual(
+      [
+        'pavemaster:monitoring.scrapeInterval',
+        'pavemaster:monitoring.prometheus.retention',
+        'pavemaster:monitoring.prometheus.storage',
+        'pavemaster:monitoring.prometheus.replicas',
+        'pavemaster:monitoring.alertmanager.resources.requests.cpu',
+        'pavemaster:monitoring.thresholds.errorRatio',
+        'pavemaster:monitoring.thresholds.noTrafficMinutes',
+        'pavemaster:monitoring.alerting.email.to[0]',
+        'pavemaster:monitoring.alerting.email.from',
+        'pavemaster:monitoring.alerting.email.smarthost',
+        'pavemaster:monitoring.alerting.slack.channels.critical',
+        'pavemaster:monitoring.images.grafana',
+        'pavemaster:monitoring.retention',
+        'pavemaster:slackWebhookUrl',
+      ].sort(),
+    );
+  });
+
+  it('refuses a production Alertmanager that is not clustered, or an unpinned production image', () => {
+    expect(
+      problems(
+        { monitoring: { alertmanager: { replicas: 1 }, images: { prometheus: 'prom/prometheus:v3.13.1' } } },
+        'production',
+      ),
+    ).toEqual(['pavemaster:monitoring.alertmanager.replicas', 'pavemaster:monitoring.images.prometheus']);
+  });
+
+  it('never shows a secret value in a problem', () => {
+    try {
+      loadSettings('staging', stackConfig('staging', { slackWebhookUrl: 'not a url but a secret' }));
+      throw new Error('expected a ConfigError');
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      expect((e as Error).message).not.toContain('not a url but a secret');
+    }
+  });
+});
+
+describe('runbooks', () => {
+  it('docs/runbooks.md has a section per alert, at the anchor each alert links to', () => {
+    const doc = fs.readFileSync(path.join(REPO, 'docs', 'runbooks.md'), 'utf8');
+    const headings = [...doc.matchAll(/^## (\S+)$/gm)].map((m) => m[1]);
+    const groups = alertRuleGroups({
+      appNamespace: 'app',
+      appName: 'pavemaster',
+      activeSlot: 'blue',
+      logging: { namespace: 'log', shipperNamespace: 'log-node' },
+      thresholds: loadSettings('staging', stackConfig('staging')).monitoring.thresholds,
+      runbookBase: 'docs/runbooks.md',
+    });
+    expect(headings.sort()).toEqual(alertNames(groups).sort());
+    for (const rule of groups.flatMap((g) => g.rules)) {
+      expect(rule.annotations.runbook_url).toBe(`docs/runbooks.md#${rule.alert.toLowerCase()}`);
+      for (const part of ['**Meaning**', '**First checks**', '**Fixes**']) {
+        const section = doc.split(`## ${rule.alert}\n`)[1]?.split(/^## /m)[0] ?? '';
+        expect([rule.alert, section.includes(part)]).toEqual([rule.alert, true]);
+      }
+    }
+  });
+});
