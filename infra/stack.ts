@@ -5,6 +5,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { BlueGreenApp, Slot } from '../components/BlueGreenApp';
 import { PlatformNamespace } from '../components/PlatformNamespace';
+import { releaseAnnotations } from '../stacks/release';
 import { Settings } from '../stacks/settings';
 import { deployLogging, LoggingOutputs } from './logging';
 import { deployMonitoring, MonitoringOutputs } from './monitoring';
@@ -46,8 +47,16 @@ export function buildStack(settings: Settings): StackOutputs {
           appName,
           activeSlot: app.activeSlot,
           slots: {
-            blue: { image: app.slots.blue.image, version: app.slots.blue.version },
-            green: { image: app.slots.green.image, version: app.slots.green.version },
+            blue: {
+              image: app.slots.blue.image,
+              version: app.slots.blue.version,
+              annotations: releaseAnnotations(settings.release.slots.blue),
+            },
+            green: {
+              image: app.slots.green.image,
+              version: app.slots.green.version,
+              annotations: releaseAnnotations(settings.release.slots.green),
+            },
           },
           replicas: app.replicas,
           idleReplicas: app.idleReplicas,

@@ -10,6 +10,7 @@ import { Fields } from './fields';
 import { LOGGING_KEYS, LOGGING_SECRET_KEYS, LoggingSettings, parseLogging } from './logging';
 import { MONITORING_KEYS, MONITORING_SECRET_KEYS, MonitoringSettings, parseMonitoring } from './monitoring';
 import { Problems } from './problems';
+import { parseRelease, RELEASE_KEYS, ReleaseSettings } from './release';
 import { checkDnsLabel, checkEnvName } from './validators';
 
 /** The config namespace of this project. */
@@ -24,7 +25,13 @@ export const SECRET_KEYS: readonly string[] = [
   ...LOGGING_SECRET_KEYS,
 ];
 /** Every top-level key the program understands. */
-export const KNOWN_KEYS: readonly string[] = [...ROOT_KEYS, ...APP_KEYS, ...MONITORING_KEYS, ...LOGGING_KEYS];
+export const KNOWN_KEYS: readonly string[] = [
+  ...ROOT_KEYS,
+  ...APP_KEYS,
+  ...MONITORING_KEYS,
+  ...LOGGING_KEYS,
+  ...RELEASE_KEYS,
+];
 
 export interface Settings {
   /** The Pulumi stack name. */
@@ -43,6 +50,8 @@ export interface Settings {
   monitoring: MonitoringSettings;
   /** Elasticsearch, Logstash, Kibana and the log shipper. */
   logging: LoggingSettings;
+  /** How the release command gates and checks a release, and each slot's current release (id, time). */
+  release: ReleaseSettings;
 }
 
 /**
@@ -83,6 +92,7 @@ export function loadSettings(stack: string, raw: Readonly<Record<string, string>
   }
   const monitoring = parseMonitoring(root, ctx);
   const logging = parseLogging(root, ctx);
+  const release = parseRelease(root, ctx);
   root.finish();
 
   problems.throwIfAny(stack);
@@ -98,6 +108,7 @@ export function loadSettings(stack: string, raw: Readonly<Record<string, string>
         : undefined,
     monitoring,
     logging,
+    release,
   };
 }
 
