@@ -5,22 +5,26 @@
 #   - gitleaks (Go module proxy; the module path is still github.com/zricethezav/gitleaks/v8), the secret scan;
 #   - Artillery (npm), the load-test tool, in its own prefix under the cache: it is large (cloud SDKs,
 #     Playwright) and only the load-test tests need it, so it stays out of the program's dependencies.
-#     `--ignore-scripts` skips Playwright's browser download, which this project never uses.
+#     `--ignore-scripts` skips Playwright's browser download, which this project never uses;
+#   - Mermaid with jsdom (npm), also in its own prefix, which .github/scripts/check-mermaid.mjs uses to parse the
+#     diagrams of docs/.
 # Idempotent: quick when the pinned versions are there. Binaries go to "$PAVEMASTER_CACHE/bin" (default
 # ~/.cache/pavemaster/bin); the tests and the GitHub workflows find them there.
 #
-# WORKFLOW_TOOLS selects a subset, space-separated (default: all): "actionlint gitleaks artillery". The
+# WORKFLOW_TOOLS selects a subset, space-separated (default: all): "actionlint gitleaks artillery mermaid". The
 # workflows install only what a job needs, so one place pins each version.
 set -euo pipefail
 
 ACTIONLINT_VERSION=v1.7.12
 GITLEAKS_VERSION=v8.30.1
 ARTILLERY_VERSION=2.0.34
+MERMAID_VERSION=11.17.2
+JSDOM_VERSION=25.0.1
 
 CACHE="${PAVEMASTER_CACHE:-$HOME/.cache/pavemaster}"
 BIN="$CACHE/bin"
 mkdir -p "$BIN"
-TOOLS=" ${WORKFLOW_TOOLS:-actionlint gitleaks artillery} "
+TOOLS=" ${WORKFLOW_TOOLS:-actionlint gitleaks artillery mermaid} "
 want() { [[ "$TOOLS" == *" $1 "* ]]; }
 if [ "$(id -u)" -ne 0 ]; then
   SUDO=sudo
@@ -70,6 +74,18 @@ if want artillery; then
   fi
   ln -sfn "$ARTILLERY_PREFIX/node_modules/.bin/artillery" "$BIN/artillery"
   installed+=("artillery $ARTILLERY_VERSION")
+fi
+
+if want mermaid; then
+  MERMAID_PREFIX="$CACHE/mermaid-$MERMAID_VERSION-jsdom-$JSDOM_VERSION"
+  if [ ! -f "$MERMAID_PREFIX/node_modules/mermaid/package.json" ] || [ ! -f "$MERMAID_PREFIX/node_modules/jsdom/package.json" ]; then
+    echo "workflow-tools: installing mermaid@$MERMAID_VERSION and jsdom@$JSDOM_VERSION"
+    mkdir -p "$MERMAID_PREFIX"
+    npm install --prefix "$MERMAID_PREFIX" --no-save --no-audit --no-fund --ignore-scripts --loglevel=error \
+      "mermaid@$MERMAID_VERSION" "jsdom@$JSDOM_VERSION" >/dev/null
+  fi
+  ln -sfn "$MERMAID_PREFIX" "$CACHE/mermaid"
+  installed+=("mermaid $MERMAID_VERSION")
 fi
 
 echo "workflow-tools: $(IFS=,; echo "${installed[*]}")"
