@@ -21,3 +21,6 @@ export const ALL_POLICIES: Policies = [
   statefulPolicy,
   blueGreenPolicy,
 ];
+
+/** The SDK's policy types, for code outside the pack (tests) that has no @pulumi/policy of its own. */
+export type { EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy } from '@pulumi/policy';

@@ -7,8 +7,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy } from '@pulumi/policy';
-import { ALL_POLICIES } from '../../../policy/policies/all';
+import { ALL_POLICIES, EnforcementLevel } from '../../../policy/policies/all';
 import { FakeResource, validateResource, validateStack } from '../../../policy/test/fakes';
 import { recordStack, unsecret } from '../../support/harness';
 import { REPO, stackConfig } from '../../support/stackConfig';
@@ -33,7 +32,7 @@ export function policySettings(
   if (typeof entry === 'string') {
     return { level: entry, config: defaults };
   }
-  const { enforcementLevel, ...props } = (entry ?? {}) as { enforcementLevel?: EnforcementLevel };
+  const { enforcementLevel, ...props } = entry ?? {};
   return {
     level: enforcementLevel ?? fromAll ?? policy?.enforcementLevel ?? 'mandatory',
     config: { ...defaults, ...props },
@@ -118,11 +117,11 @@ describe.each(STACKS)('the %s stack', (stack) => {
       }
       const messages: string[] = [];
       if ('validateStack' in policy) {
-        const found = await validateStack(policy as StackValidationPolicy, fakes, config);
+        const found = await validateStack(policy, fakes, config);
         messages.push(...found.map((v) => v.message));
       } else {
         for (const r of fakes) {
-          const found = await validateResource(policy as ResourceValidationPolicy, r, config);
+          const found = await validateResource(policy, r, config);
           messages.push(...found.map((v) => v.message));
         }
       }
