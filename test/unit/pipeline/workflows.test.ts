@@ -298,7 +298,7 @@ describe('releases', () => {
     expect(all.release.with).toEqual({
       stack: 'staging',
       environment: 'staging',
-      image: '${{ needs.image.outputs.image }}',
+      image: '${{ inputs.image || needs.image.outputs.image }}',
       'load-profile': "${{ inputs.load-profile || 'peak' }}",
       branch: 'develop',
     });
@@ -401,5 +401,54 @@ describe('commands', () => {
     ]);
     expect(result.stdout).toBe('');
     expect(result.code).toBe(0);
+  });
+});
+
+describe('run steps, executed with bash', () => {
+  const digest = `sha256:${'e'.repeat(64)}`;
+
+  function stepScript(file: string, job: string, match: (s: Doc) => boolean): string {
+    const step = steps(jobs(load(file).doc)[job]).find(match);
+    if (step === undefined || typeof step.run !== 'string') {
+      throw new Error(`no such step in ${file} ${job}`);
+    }
+    return step.run;
+  }
+
+  it.each([
+    [`ghcr.io/acme/pavemaster/web:git-0123456789ab@${digest}`, 0],
+    [`registry.example.com:5000/web@${digest}`, 0],
+    ['ghcr.io/acme/pavemaster/web:git-0123456789ab', 1],
+    ['ghcr.io/acme/web:latest', 1],
+    [`ghcr.io/acme/web@sha256:${'e'.repeat(63)}`, 1],
+    [`x; curl evil@${digest}`, 1],
+  ])('the release refuses an image that is not pinned by digest: %s -> %i', async (image, code) => {
+    const script = stepScript('release.yml', 'release', (s) => s.name === 'The image is pinned by digest');
+    const result = await run('bash', ['-euo', 'pipefail', '-c', script], {
+      env: { ...process.env, IMAGE: image },
+    });
+    expect(result.code).toBe(code);
+  });
+
+  it('production takes a requested digest, else staging’s promoted image, and never an unpinned one', async () => {
+    const script = stepScript('deploy-production.yml', 'image', (s) => s.id === 'pick');
+    const tmp = tempDir('gh-output');
+    try {
+      const output = path.join(tmp.dir, 'out');
+      const requested = `ghcr.io/acme/web:git-1@${digest}`;
+      const ok = await run('bash', ['-euo', 'pipefail', '-c', script], {
+        env: { ...process.env, REQUESTED: requested, GITHUB_OUTPUT: output },
+      });
+      expect(ok.code).toBe(0);
+      expect(fs.readFileSync(output, 'utf8')).toBe(`image=${requested}\n`);
+      // The committed staging stack runs an unpinned image today: production refuses it.
+      const refused = await run('bash', ['-euo', 'pipefail', '-c', script], {
+        env: { ...process.env, REQUESTED: '', GITHUB_OUTPUT: output },
+      });
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain('not pinned by digest');
+    } finally {
+      tmp.remove();
+    }
   });
 });
