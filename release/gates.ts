@@ -182,9 +182,10 @@ export function jobManifest(input: JobManifestInput): Record<string, unknown> {
                     valueFrom: { secretKeyRef: { name: ref.secret, key: ref.key } },
                   })),
               ],
+              // Ephemeral storage bounded too: the Job writes only to its /tmp emptyDir (64Mi).
               resources: {
-                requests: { ...input.jobs.resources.requests },
-                limits: { ...input.jobs.resources.limits },
+                requests: { ...input.jobs.resources.requests, 'ephemeral-storage': '16Mi' },
+                limits: { ...input.jobs.resources.limits, 'ephemeral-storage': '128Mi' },
               },
               securityContext: restrictedContainerSecurityContext({ readOnlyRootFilesystem: true }),
               volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
