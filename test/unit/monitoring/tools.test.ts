@@ -246,7 +246,7 @@ describe.each(['staging', 'production'] as const)('%s: Alertmanager configuratio
     ['critical', `${stack}-critical`],
     ['warning', `${stack}-warning`],
     ['info', `${stack}-info`],
-  ])('routes a %s alert of the environment to %s', (severity, receiver) => {
+  ])('routes %s alerts of the environment to %s', (severity, receiver) => {
     const result = run(amtool, [
       'config',
       'routes',
@@ -257,7 +257,7 @@ describe.each(['staging', 'production'] as const)('%s: Alertmanager configuratio
       `environment=${stack}`,
       'alertname=Test',
     ]);
-    expect(result.output.trim().split('\n').pop()).toBe(receiver);
+    expect(result.stdout.trim()).toBe(receiver);
     expect(result.status).toBe(0);
   });
 
@@ -397,10 +397,10 @@ function smtpSink(): Promise<{ port: number; mails: Mail[]; close: () => Promise
             reply('235 2.7.0 authenticated');
           }
         } else if (verb === 'MAIL') {
-          mail.from = line.slice(line.indexOf(':') + 1).trim();
+          mail.from = /<[^>]*>/.exec(line)?.[0];
           reply('250 2.1.0 ok');
         } else if (verb === 'RCPT') {
-          mail.to.push(line.slice(line.indexOf(':') + 1).trim());
+          mail.to.push(/<[^>]*>/.exec(line)?.[0] ?? line);
           reply('250 2.1.5 ok');
         } else if (verb === 'DATA') {
           inData = true;

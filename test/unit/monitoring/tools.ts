@@ -42,6 +42,9 @@ export function tool(...names: string[]): string {
 
 export interface RunResult {
   status: number | null;
+  /** Standard output alone. */
+  stdout: string;
+  /** Standard output and error together. */
   output: string;
 }
 
@@ -51,7 +54,7 @@ export function run(bin: string, args: string[], timeoutMs = 60_000): RunResult 
   if (r.error !== undefined) {
     throw r.error;
   }
-  return { status: r.status, output: `${r.stdout}${r.stderr}` };
+  return { status: r.status, stdout: r.stdout, output: `${r.stdout}${r.stderr}` };
 }
 
 /** A fresh temporary directory. */
