@@ -4,6 +4,7 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import { pinnedReference, resolveAppImageArgs } from '../../../components/AppImage';
+import { BlueGreenApp } from '../../../components/BlueGreenApp';
 import { buildSlotImages, resolveSlotImages } from '../../../infra/image';
 import { loadSettings } from '../../../stacks/settings';
 import { record } from '../../support/harness';
@@ -16,6 +17,8 @@ interface Seen {
   type: string;
   name: string;
   inputs: Record<string, unknown>;
+  /** "type::name" of the parent resource, if not the stack. */
+  parent?: string;
 }
 
 /**
@@ -47,11 +50,22 @@ async function runWithDockerMocks(
     false,
   );
   let result: unknown;
+  const parents = new Map<string, string>();
   await pulumi.runtime.runInPulumiStack(async () => {
+    pulumi.runtime.registerStackTransformation((args) => {
+      const parent = args.opts.parent as unknown as { __pulumiType?: string; __name?: string } | undefined;
+      if (parent?.__pulumiType !== undefined && parent.__pulumiType !== 'pulumi:pulumi:Stack') {
+        parents.set(`${args.type}::${args.name}`, `${parent.__pulumiType}::${parent.__name ?? ''}`);
+      }
+      return undefined;
+    });
     result = await program();
     return undefined;
   });
   await pulumi.runtime.disconnect();
+  for (const r of seen) {
+    r.parent = parents.get(`${r.type}::${r.name}`);
+  }
   return { seen, result };
 }
 
@@ -88,6 +102,7 @@ describe('resolveSlotImages with pavemaster:imageBuild', () => {
     expect(dockerImages).toHaveLength(1);
     const image = dockerImages[0];
     expect(image.name).toBe('pavemaster-build-image');
+    expect(image.parent).toBe('pavemaster:app:AppImage::pavemaster-build');
     expect(image.inputs.imageName).toBe(`${REPOSITORY}:1.4.2`);
     expect(image.inputs.build).toEqual({
       context: 'app',
@@ -132,6 +147,37 @@ describe('resolveSlotImages with pavemaster:imageBuild', () => {
       [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig,
       value: { server: 'registry.example.com', username: 'ci', password: 'not-a-real-password' },
     });
+  });
+});
+
+describe('resolveSlotImages feeding BlueGreenApp', () => {
+  it('runs the built digest in the target slot’s Deployment and the configured image in the other', async () => {
+    const settings = loadSettings(
+      'staging',
+      stackConfig('staging', {
+        imageBuild: { repository: REPOSITORY, slot: 'green' },
+        greenVersion: '1.4.2',
+      }),
+    );
+    const { seen } = await runWithDockerMocks(() => {
+      const images = resolveSlotImages(settings);
+      new BlueGreenApp('pavemaster', {
+        namespace: 'pavemaster-staging',
+        activeSlot: settings.app.activeSlot,
+        slots: {
+          blue: { image: images.blue, version: settings.app.slots.blue.version },
+          green: { image: images.green, version: settings.app.slots.green.version },
+        },
+      });
+      return Promise.resolve(undefined);
+    });
+    const imageOf = (name: string) => {
+      const deployment = seen.find((r) => r.type === 'kubernetes:apps/v1:Deployment' && r.name === name);
+      const spec = deployment?.inputs.spec as { template: { spec: { containers: { image: string }[] } } };
+      return spec.template.spec.containers[0].image;
+    };
+    expect(imageOf('pavemaster-green')).toBe(`${REPOSITORY}:1.4.2@${DIGEST}`);
+    expect(imageOf('pavemaster-blue')).toBe('pavemaster/web:1.0.0');
   });
 });
 
