@@ -1,10 +1,22 @@
-import { goodContainer, goodPodSpec, validateResource, workloadResource } from '../test/fakes';
+import { goodContainer, goodPodSpec, messages, validateResource, workloadResource } from '../test/fakes';
 import { resourcesPolicy } from './resources';
 
 describe('container-resources', () => {
   it('passes containers and init containers with requests and limits', async () => {
     const spec = goodPodSpec({ initContainers: [goodContainer('init')] });
     expect(await validateResource(resourcesPolicy, workloadResource('StatefulSet', spec))).toEqual([]);
+  });
+
+  it('requires a sizeLimit on every emptyDir', async () => {
+    const spec = goodPodSpec({
+      volumes: [
+        { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+        { name: 'cache', emptyDir: {} },
+      ],
+    });
+    expect(messages(await validateResource(resourcesPolicy, workloadResource('Deployment', spec)))).toEqual([
+      'Deployment apps/web emptyDir volume "cache" sets no sizeLimit.',
+    ]);
   });
 
   it('names each missing request and limit, init containers included', async () => {

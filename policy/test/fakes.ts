@@ -133,7 +133,7 @@ export function goodPodSpec(overrides: Record<string, unknown> = {}): Record<str
   return {
     securityContext: { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: 'RuntimeDefault' } },
     containers: [goodContainer()],
-    volumes: [{ name: 'tmp', emptyDir: {} }],
+    volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }],
     ...overrides,
   };
 }
