@@ -6,7 +6,9 @@
 import * as pulumi from '@pulumi/pulumi';
 import { loadSettings, readStackConfig } from '../stacks/settings';
 import { buildStack } from './stack';
+import { startTiming } from './timing';
 
+startTiming();
 const settings = loadSettings(pulumi.getStack(), readStackConfig());
 const outputs = buildStack(settings);
 
