@@ -7,9 +7,13 @@
  *    none of the generated passwords or configured secrets in plain text or base64, but does hold ciphertext;
  *  - no ConfigMap in the cluster holds any of them (they live in Secrets only).
  * The values to look for come from `pulumi stack output --show-secrets` and `pulumi stack export --show-secrets`.
+ *
+ * Before anything is deployed, the stack passes `pulumi preview --policy-pack policy` with the staging policy
+ * config (and a production copy with the production config), so what is deployed here is policy-clean.
  */
 import * as fs from 'fs';
-import { ThrowawayStack, dig, items, kubectlJson, parseObject } from './helpers';
+import * as path from 'path';
+import { ThrowawayStack, dig, items, kubectlJson, parseObject, repoRoot } from './helpers';
 
 jest.setTimeout(40 * 60 * 1000);
 
@@ -48,6 +52,32 @@ function secretOutputs(masked: Record<string, unknown>, shown: Record<string, un
   return values;
 }
 
+/** The flags that run the policy pack with a stack's policy config. */
+function policyFlags(config: 'staging' | 'production'): string[] {
+  return [
+    '--policy-pack',
+    path.join(repoRoot, 'policy'),
+    '--policy-pack-config',
+    path.join(repoRoot, 'policy', 'config', `${config}.json`),
+  ];
+}
+
+describe('the policy pack on a real preview of a production copy', () => {
+  let stack: ThrowawayStack;
+
+  afterAll(async () => {
+    await stack?.dispose();
+  });
+
+  it('passes, and reports each policy as run', async () => {
+    stack = await ThrowawayStack.create('policy-it', 'production', { namespace: 'pavemaster-policy-it' });
+    const result = await stack.pulumiResult(['preview', ...policyFlags('production')]);
+    expect(`${result.stdout}\n${result.stderr}`).not.toMatch(/mandatory/i);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/Policies:|pavemaster@v/);
+  });
+});
+
 describe('secrets in the state of a deployed stack', () => {
   let stack: ThrowawayStack;
   const secrets = new Map<string, string>();
@@ -69,6 +99,7 @@ describe('secrets in the state of a deployed stack', () => {
       'pavemaster:appSecrets',
       JSON.stringify({ API_TOKEN: CONFIGURED.appToken }),
     ]);
+    await stack.pulumi(['preview', ...policyFlags('staging')]);
     await stack.pulumi(['up', '--yes', '--skip-preview']);
 
     for (const [name, value] of Object.entries(CONFIGURED)) {
