@@ -161,37 +161,21 @@ export class Elasticsearch extends pulumi.ComponentResource {
 
     // --- StatefulSet ------------------------------------------------------------------------------------------
     const masters = Array.from({ length: args.replicas }, (_, i) => `${sts}-${i}`);
-    const discovery: k8s.types.input.core.v1.EnvVar[] =
-      args.replicas === 1
-        ? [{ name: 'discovery.type', value: 'single-node' }]
-        : [
-            { name: 'discovery.seed_hosts', value: headless },
-            // Only to bootstrap a new cluster; Elasticsearch asks that it be removed once the cluster has formed.
-            ...(args.bootstrapped
-              ? []
-              : [{ name: 'cluster.initial_master_nodes', value: masters.join(',') }]),
-          ];
+    const configYml = elasticsearchConfig({
+      replicas: args.replicas,
+      seedHosts: headless,
+      initialMasterNodes: args.bootstrapped ? undefined : masters,
+    });
+    const config = new k8s.core.v1.ConfigMap(
+      `${name}-config`,
+      {
+        metadata: { name: `${sts}-config`, namespace: ns, labels },
+        data: { 'elasticsearch.yml': configYml },
+      },
+      child,
+    );
     const env: k8s.types.input.core.v1.EnvVar[] = [
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-      { name: 'node.name', value: '$(POD_NAME)' },
-      { name: 'cluster.name', value: 'pavemaster-logs' },
-      { name: 'network.host', value: '0.0.0.0' },
-      { name: 'node.roles', value: 'master,data,ingest' },
-      ...discovery,
-      { name: 'node.store.allow_mmap', value: 'false' },
-      { name: 'bootstrap.memory_lock', value: 'false' },
-      { name: 'xpack.ml.enabled', value: 'false' },
-      { name: 'xpack.security.enabled', value: 'true' },
-      { name: 'xpack.security.enrollment.enabled', value: 'false' },
-      // Clients reach port 9200 only through NetworkPolicies inside the cluster; HTTP TLS is left off (see docs).
-      { name: 'xpack.security.http.ssl.enabled', value: 'false' },
-      { name: 'xpack.security.transport.ssl.enabled', value: 'true' },
-      // Peers must present a certificate signed by the stack's CA; host names are not checked, as nodes connect to
-      // each other's pod IPs.
-      { name: 'xpack.security.transport.ssl.verification_mode', value: 'certificate' },
-      { name: 'xpack.security.transport.ssl.key', value: 'certs/node.key' },
-      { name: 'xpack.security.transport.ssl.certificate', value: 'certs/node.crt' },
-      { name: 'xpack.security.transport.ssl.certificate_authorities', value: 'certs/ca.crt' },
       { name: 'ES_JAVA_OPTS', value: `-Xms${args.heap} -Xmx${args.heap}` },
       {
         name: 'ELASTIC_PASSWORD',
@@ -231,13 +215,34 @@ export class Elasticsearch extends pulumi.ComponentResource {
           selector: { matchLabels: selector },
           persistentVolumeClaimRetentionPolicy: { whenDeleted: retention, whenScaled: retention },
           template: {
-            metadata: { labels },
+            // A changed elasticsearch.yml (e.g. `bootstrapped`) rolls the nodes one by one.
+            metadata: { labels, annotations: { 'pavemaster.io/config-hash': contentHash(configYml) } },
             spec: {
               automountServiceAccountToken: false,
               enableServiceLinks: false,
               securityContext: restrictedPodSecurityContext(ELASTIC_UID),
               terminationGracePeriodSeconds: 120,
               affinity,
+              // The root filesystem stays read-only: the image's config directory is copied to an emptyDir, where
+              // the entrypoint may write the keystore (bootstrap password) and our elasticsearch.yml replaces its.
+              initContainers: [
+                {
+                  name: 'config',
+                  image: args.image,
+                  imagePullPolicy: 'IfNotPresent',
+                  command: [
+                    'sh',
+                    '-c',
+                    'cp -R /usr/share/elasticsearch/config/. /config/ && cp /es-config/elasticsearch.yml /config/elasticsearch.yml',
+                  ],
+                  resources: toResourceRequirements(SMALL_JOB_RESOURCES),
+                  securityContext: restrictedContainerSecurityContext(),
+                  volumeMounts: [
+                    { name: 'config', mountPath: '/config' },
+                    { name: 'es-config', mountPath: '/es-config', readOnly: true },
+                  ],
+                },
+              ],
               containers: [
                 {
                   name: 'elasticsearch',
@@ -249,9 +254,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
                     { name: 'transport', containerPort: PORTS.elasticsearchTransport },
                   ],
                   resources: toResourceRequirements(args.resources),
-                  // Exception to readOnlyRootFilesystem: the image's entrypoint writes the keystore (holding the
-                  // bootstrap password) and generated JVM options into its config directory at every start.
-                  securityContext: restrictedContainerSecurityContext({ readOnlyRootFilesystem: false }),
+                  securityContext: restrictedContainerSecurityContext(),
                   startupProbe: {
                     tcpSocket: { port: 'http' },
                     periodSeconds: 5,
@@ -265,13 +268,18 @@ export class Elasticsearch extends pulumi.ComponentResource {
                   },
                   volumeMounts: [
                     { name: 'data', mountPath: '/usr/share/elasticsearch/data' },
+                    { name: 'config', mountPath: '/usr/share/elasticsearch/config' },
                     { name: 'certs', mountPath: '/usr/share/elasticsearch/config/certs', readOnly: true },
+                    { name: 'logs', mountPath: '/usr/share/elasticsearch/logs' },
                     { name: 'tmp', mountPath: '/tmp' },
                   ],
                 },
               ],
               volumes: [
+                { name: 'es-config', configMap: { name: config.metadata.name } },
+                { name: 'config', emptyDir: { sizeLimit: '64Mi' } },
                 { name: 'certs', secret: { secretName: certSecret, defaultMode: 0o440 } },
+                { name: 'logs', emptyDir: { sizeLimit: '1Gi' } },
                 { name: 'tmp', emptyDir: { sizeLimit: '1Gi' } },
               ],
             },
@@ -504,6 +512,58 @@ export class Elasticsearch extends pulumi.ComponentResource {
       { parent: this, dependsOn: [binding], deleteBeforeReplace: true },
     );
   }
+}
+
+/** Requests and limits of the init and setup containers. */
+const SMALL_JOB_RESOURCES = {
+  requests: { cpu: '10m', memory: '32Mi' },
+  limits: { cpu: '200m', memory: '64Mi' },
+};
+
+/**
+ * `elasticsearch.yml` (YAML; values JSON-quoted). Security on, transport TLS with the certificate Job's PEM
+ * files, HTTP without TLS (see docs/logging.md), memory-mapped files off so that no privileged sysctl is needed,
+ * and the discovery settings of the topology: `single-node` for one node, else seed hosts from the headless
+ * Service plus, only until the cluster has formed, the initial master nodes. Exported for tests.
+ */
+export function elasticsearchConfig(opts: {
+  replicas: number;
+  seedHosts: string;
+  initialMasterNodes?: string[];
+}): string {
+  const settings: [string, unknown][] = [
+    ['cluster.name', 'pavemaster-logs'],
+    ['node.name', '${POD_NAME}'],
+    ['node.roles', ['master', 'data', 'ingest']],
+    ['network.host', '0.0.0.0'],
+    ['path.data', '/usr/share/elasticsearch/data'],
+    ['path.logs', '/usr/share/elasticsearch/logs'],
+    ...(opts.replicas === 1
+      ? ([['discovery.type', 'single-node']] as [string, unknown][])
+      : ([
+          ['discovery.seed_hosts', [opts.seedHosts]],
+          ...(opts.initialMasterNodes !== undefined
+            ? [['cluster.initial_master_nodes', opts.initialMasterNodes]]
+            : []),
+        ] as [string, unknown][])),
+    ['node.store.allow_mmap', false],
+    ['bootstrap.memory_lock', false],
+    ['xpack.ml.enabled', false],
+    ['xpack.security.enabled', true],
+    ['xpack.security.enrollment.enabled', false],
+    // Port 9200 is reachable only through the NetworkPolicies, inside the cluster.
+    ['xpack.security.http.ssl.enabled', false],
+    ['xpack.security.transport.ssl.enabled', true],
+    // Peers must present a certificate signed by the stack's CA; host names are not checked, as nodes connect to
+    // each other's pod IPs.
+    ['xpack.security.transport.ssl.verification_mode', 'certificate'],
+    ['xpack.security.transport.ssl.key', 'certs/node.key'],
+    ['xpack.security.transport.ssl.certificate', 'certs/node.crt'],
+    ['xpack.security.transport.ssl.certificate_authorities', ['certs/ca.crt']],
+  ];
+  return `# Generated by the PaveMaster logging component.\n${settings
+    .map(([key, value]) => `${key}: ${JSON.stringify(value)}`)
+    .join('\n')}\n`;
 }
 
 /** The script of the certificate Job (see {@link Elasticsearch}). Exported for tests. */

@@ -92,7 +92,7 @@ export class ElasticsearchExporter extends pulumi.ComponentResource {
                   resources: toResourceRequirements(args.resources),
                   securityContext: restrictedContainerSecurityContext(),
                   readinessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, periodSeconds: 10 },
-                  livenessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, periodSeconds: 20 },
+                  livenessProbe: { tcpSocket: { port: 'metrics' }, periodSeconds: 20 },
                 },
               ],
             },

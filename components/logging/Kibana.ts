@@ -110,15 +110,17 @@ export class Kibana extends pulumi.ComponentResource {
                     fromSecret('XPACK_SECURITY_ENCRYPTIONKEY', 'securityKey'),
                     fromSecret('XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY', 'savedObjectsKey'),
                     fromSecret('XPACK_REPORTING_ENCRYPTIONKEY', 'reportingKey'),
+                    // /api/status answers without credentials (overall level only), so it can be the readiness probe.
+                    { name: 'STATUS_ALLOWANONYMOUS', value: 'true' },
                     { name: 'TELEMETRY_OPTIN', value: 'false' },
                     { name: 'TELEMETRY_ENABLED', value: 'false' },
                   ],
                   ports: [{ name: 'http', containerPort: PORTS.kibana }],
                   resources: toResourceRequirements(args.resources),
                   securityContext: restrictedContainerSecurityContext(),
-                  // /api/status needs credentials in 8.x; an open port is what a probe can check without them.
                   startupProbe: { tcpSocket: { port: 'http' }, periodSeconds: 5, failureThreshold: 60 },
-                  readinessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 10 },
+                  // Ready when Kibana reports itself available (503 while it is not); alive while it listens.
+                  readinessProbe: { httpGet: { path: '/api/status', port: 'http' }, periodSeconds: 10 },
                   livenessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 20, failureThreshold: 6 },
                   volumeMounts: [
                     { name: 'data', mountPath: '/usr/share/kibana/data' },

@@ -18,7 +18,7 @@ import { ContainerResources, toResourceRequirements } from '../shared/resources'
 import { restrictedContainerSecurityContext } from '../shared/security';
 import { allowPolicy, ApiServerPeer, contentHash, rolePeer, roleLabels, roleSelector, tcp } from './common';
 import { PORTS } from './defaults';
-import { filebeatConfig } from './pipeline';
+import { FILEBEAT_HTTP_PORT, filebeatConfig } from './pipeline';
 
 export interface LogShipperArgs {
   /** The shipper's (privileged) namespace. Required. */
@@ -109,6 +109,14 @@ export class LogShipper extends pulumi.ComponentResource {
                   imagePullPolicy: 'IfNotPresent',
                   args: ['-c', '/etc/filebeat/filebeat.yml', '-e', '--path.data', '/usr/share/filebeat/data'],
                   env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
+                  // Filebeat's HTTP endpoint (stats as JSON) on 5066, for the kubelet's probes only: the port is not
+                  // declared and the namespace's default-deny admits no one else.
+                  readinessProbe: { httpGet: { path: '/', port: FILEBEAT_HTTP_PORT }, periodSeconds: 10 },
+                  livenessProbe: {
+                    tcpSocket: { port: FILEBEAT_HTTP_PORT },
+                    periodSeconds: 20,
+                    failureThreshold: 6,
+                  },
                   resources: toResourceRequirements(args.resources),
                   // Exception to runAsNonRoot (see the file comment): root without any capability.
                   securityContext: {

@@ -114,13 +114,27 @@ export class Logstash extends pulumi.ComponentResource {
       child,
     );
 
+    // The StatefulSet's governing Service: headless, so every replica has a stable DNS name.
+    const headless = new k8s.core.v1.Service(
+      `${name}-headless`,
+      {
+        metadata: { name: `${app}-headless`, namespace: ns, labels },
+        spec: {
+          clusterIP: 'None',
+          selector,
+          ports: [{ name: 'beats', port: PORTS.beats, targetPort: 'beats' }],
+        },
+      },
+      child,
+    );
+
     const retention = args.protect ? 'Retain' : 'Delete';
     new k8s.apps.v1.StatefulSet(
       `${name}-statefulset`,
       {
         metadata: { name: app, namespace: ns, labels },
         spec: {
-          serviceName: service.metadata.name,
+          serviceName: headless.metadata.name,
           replicas: args.replicas,
           podManagementPolicy: 'Parallel',
           selector: { matchLabels: selector },
@@ -142,13 +156,39 @@ export class Logstash extends pulumi.ComponentResource {
               securityContext: restrictedPodSecurityContext(ELASTIC_UID),
               // Time to drain in-flight batches into the persistent queue.
               terminationGracePeriodSeconds: 60,
+              // The root filesystem stays read-only: the image's config directory is copied to an emptyDir (its
+              // entrypoint rewrites logstash.yml from the environment at start), with our logstash.yml over it.
+              initContainers: [
+                {
+                  name: 'config',
+                  image: args.image,
+                  imagePullPolicy: 'IfNotPresent',
+                  command: [
+                    'sh',
+                    '-c',
+                    'cp -R /usr/share/logstash/config/. /config/ && cp /settings/logstash.yml /config/logstash.yml',
+                  ],
+                  resources: toResourceRequirements({
+                    requests: { cpu: '10m', memory: '32Mi' },
+                    limits: { cpu: '200m', memory: '64Mi' },
+                  }),
+                  securityContext: restrictedContainerSecurityContext(),
+                  volumeMounts: [
+                    { name: 'config', mountPath: '/config' },
+                    { name: 'settings', mountPath: '/settings', readOnly: true },
+                  ],
+                },
+              ],
               containers: [
                 {
                   name: 'logstash',
                   image: args.image,
                   imagePullPolicy: 'IfNotPresent',
                   env: [
-                    { name: 'LS_JAVA_OPTS', value: `-Xms${args.heap} -Xmx${args.heap}` },
+                    {
+                      name: 'LS_JAVA_OPTS',
+                      value: `-Xms${args.heap} -Xmx${args.heap} -Djava.io.tmpdir=/tmp`,
+                    },
                     {
                       name: 'ES_USER',
                       valueFrom: { secretKeyRef: { name: credentials.metadata.name, key: 'username' } },
@@ -158,34 +198,23 @@ export class Logstash extends pulumi.ComponentResource {
                       valueFrom: { secretKeyRef: { name: credentials.metadata.name, key: 'password' } },
                     },
                   ],
-                  ports: [
-                    { name: 'beats', containerPort: PORTS.beats },
-                    { name: 'api', containerPort: PORTS.logstashApi },
-                  ],
+                  // The monitoring API (9600) is not declared: only the sidecar (localhost) and the kubelet use it.
+                  ports: [{ name: 'beats', containerPort: PORTS.beats }],
                   resources: toResourceRequirements(args.resources),
-                  // Exception to readOnlyRootFilesystem: the image's entrypoint (env2yaml) rewrites
-                  // config/logstash.yml from the environment at start, so the config directory must be writable.
-                  securityContext: restrictedContainerSecurityContext({ readOnlyRootFilesystem: false }),
+                  securityContext: restrictedContainerSecurityContext(),
                   startupProbe: {
-                    httpGet: { path: '/', port: 'api' },
+                    httpGet: { path: '/', port: PORTS.logstashApi },
                     periodSeconds: 5,
                     failureThreshold: 60,
                   },
-                  readinessProbe: { httpGet: { path: '/', port: 'api' }, periodSeconds: 10 },
-                  livenessProbe: {
-                    httpGet: { path: '/', port: 'api' },
-                    periodSeconds: 20,
-                    failureThreshold: 6,
-                  },
+                  // Ready once the API answers; alive while the Beats port accepts connections.
+                  readinessProbe: { httpGet: { path: '/', port: PORTS.logstashApi }, periodSeconds: 10 },
+                  livenessProbe: { tcpSocket: { port: 'beats' }, periodSeconds: 20, failureThreshold: 6 },
                   volumeMounts: [
                     { name: 'queue', mountPath: '/usr/share/logstash/data' },
-                    { name: 'config', mountPath: '/usr/share/logstash/pipeline', readOnly: true },
-                    {
-                      name: 'settings',
-                      mountPath: '/usr/share/logstash/config/logstash.yml',
-                      subPath: 'logstash.yml',
-                      readOnly: true,
-                    },
+                    { name: 'config', mountPath: '/usr/share/logstash/config' },
+                    { name: 'pipeline', mountPath: '/usr/share/logstash/pipeline', readOnly: true },
+                    { name: 'logs', mountPath: '/usr/share/logstash/logs' },
                     { name: 'tmp', mountPath: '/tmp' },
                   ],
                 },
@@ -200,12 +229,13 @@ export class Logstash extends pulumi.ComponentResource {
                   ports: [{ name: 'metrics', containerPort: PORTS.logstashMetrics }],
                   resources: toResourceRequirements(args.exporterResources),
                   securityContext: restrictedContainerSecurityContext(),
-                  readinessProbe: { tcpSocket: { port: 'metrics' }, periodSeconds: 10 },
+                  readinessProbe: { httpGet: { path: '/metrics', port: 'metrics' }, periodSeconds: 30 },
+                  livenessProbe: { tcpSocket: { port: 'metrics' }, periodSeconds: 20 },
                 },
               ],
               volumes: [
                 {
-                  name: 'config',
+                  name: 'pipeline',
                   configMap: {
                     name: config.metadata.name,
                     items: [{ key: 'logstash.conf', path: 'logstash.conf' }],
@@ -218,6 +248,8 @@ export class Logstash extends pulumi.ComponentResource {
                     items: [{ key: 'logstash.yml', path: 'logstash.yml' }],
                   },
                 },
+                { name: 'config', emptyDir: { sizeLimit: '64Mi' } },
+                { name: 'logs', emptyDir: { sizeLimit: '512Mi' } },
                 { name: 'tmp', emptyDir: { sizeLimit: '512Mi' } },
               ],
             },

@@ -174,6 +174,9 @@ log.format: json
 `;
 }
 
+/** Filebeat's HTTP endpoint, for the kubelet's probes. */
+export const FILEBEAT_HTTP_PORT = 5066;
+
 /** Options of the Filebeat configuration. */
 export interface FilebeatOptions {
   /** Namespaces whose container logs are shipped (the app's). */
@@ -214,7 +217,10 @@ export function filebeatConfig(opts: FilebeatOptions): string {
     ],
     'filebeat.registry.path': '/usr/share/filebeat/data/registry',
     'output.logstash': { hosts: [...opts.logstashHosts], loadbalance: true },
-    'http.enabled': false,
+    // The stats endpoint, bound on the pod's address so that the kubelet's probes reach it.
+    'http.enabled': true,
+    'http.host': '0.0.0.0',
+    'http.port': FILEBEAT_HTTP_PORT,
     'logging.level': 'info',
     'logging.to_stderr': true,
     'logging.json': true,

@@ -40,6 +40,14 @@ const PIPELINE = logstashPipeline({
   passwordEnv: 'ES_PASSWORD',
 });
 
+/** The virtualenv `scripts/setup/logging-tools.sh` installs the pipeline parser into. */
+const PYTHON = path.join(
+  process.env.PAVEMASTER_CACHE ?? path.join(os.homedir(), '.cache', 'pavemaster'),
+  'logging-venv',
+  'bin',
+  'python3',
+);
+
 /** Parses a pipeline with the PyPI grammar and returns its AST as JSON (or throws with the parser's message). */
 async function parsePipeline(text: string): Promise<unknown> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-'));
@@ -50,8 +58,11 @@ async function parsePipeline(text: string): Promise<unknown> {
     'from logstash_pipeline_parser import Pipeline',
     'print(json.dumps(Pipeline(open(sys.argv[1]).read()).parse(), default=str))',
   ].join('\n');
+  if (!fs.existsSync(PYTHON)) {
+    throw new Error(`${PYTHON} is missing: run scripts/setup/logging-tools.sh`);
+  }
   try {
-    const { stdout } = await run('python3', ['-c', script, file]);
+    const { stdout } = await run(PYTHON, ['-c', script, file]);
     return JSON.parse(stdout) as unknown;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -6,6 +6,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { Logging } from '../../../components/logging/Logging';
 import { at, find, ofType, record, recordStack, Registered } from '../../support/harness';
 import { stackConfig } from '../../support/stackConfig';
+import { parse as parseYaml } from 'yaml';
 
 type Env = { name: string; value?: string; valueFrom?: unknown };
 type Container = {
@@ -21,6 +22,15 @@ const NETPOL = 'kubernetes:networking.k8s.io/v1:NetworkPolicy';
 function envOf(r: Registered, container = 0): Record<string, string | undefined> {
   const containers = at(r.inputs, 'spec.template.spec.containers') as Container[];
   return Object.fromEntries((containers[container].env ?? []).map((e) => [e.name, e.value]));
+}
+
+/** The settings of the generated elasticsearch.yml. */
+function esConfig(resources: readonly Registered[]): Record<string, unknown> {
+  const cm = find(resources, 'kubernetes:core/v1:ConfigMap', 'logging-elasticsearch-config');
+  return parseYaml((cm.inputs.data as Record<string, string>)['elasticsearch.yml']) as Record<
+    string,
+    unknown
+  >;
 }
 
 function workloads(resources: readonly Registered[]): Registered[] {
@@ -100,7 +110,10 @@ describe.each(['staging', 'production'] as const)('%s logging stack', (stack) =>
 
   it('gives every container requests and limits and a restricted security context (the documented exceptions aside)', () => {
     for (const w of workloads(resources)) {
-      const containers = at(w.inputs, 'spec.template.spec.containers') as Container[];
+      const containers = [
+        ...(at(w.inputs, 'spec.template.spec.containers') as Container[]),
+        ...((at(w.inputs, 'spec.template.spec.initContainers') as Container[] | undefined) ?? []),
+      ];
       for (const c of containers) {
         expect(c.resources?.requests).toEqual(
           expect.objectContaining({ cpu: expect.any(String), memory: expect.any(String) }),
@@ -114,9 +127,9 @@ describe.each(['staging', 'production'] as const)('%s logging stack', (stack) =>
           capabilities: { drop: ['ALL'] },
           seccompProfile: { type: 'RuntimeDefault' },
         });
-        const exceptions = ['elasticsearch', 'logstash', 'filebeat'];
-        if (!exceptions.includes(c.name)) {
-          expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsNonRoot: true });
+        expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true });
+        if (c.name !== 'filebeat') {
+          expect(c.securityContext).toMatchObject({ runAsNonRoot: true });
         }
       }
     }
@@ -199,12 +212,12 @@ describe('Elasticsearch topology', () => {
     const { resources } = await stacks.staging;
     const es = find(resources, STS, 'logging-elasticsearch-statefulset');
     expect(at(es.inputs, 'spec.replicas')).toBe(1);
-    const env = envOf(es);
-    expect(env['discovery.type']).toBe('single-node');
-    expect(env['discovery.seed_hosts']).toBeUndefined();
-    expect(env['cluster.initial_master_nodes']).toBeUndefined();
-    expect(env.ES_JAVA_OPTS).toBe('-Xms512m -Xmx512m');
-    expect(env['node.store.allow_mmap']).toBe('false');
+    const config = esConfig(resources);
+    expect(config['discovery.type']).toBe('single-node');
+    expect(config['discovery.seed_hosts']).toBeUndefined();
+    expect(config['cluster.initial_master_nodes']).toBeUndefined();
+    expect(config['node.store.allow_mmap']).toBe(false);
+    expect(envOf(es).ES_JAVA_OPTS).toBe('-Xms512m -Xmx512m');
   });
 
   it('production runs three master-eligible data nodes discovered through the headless Service', async () => {
@@ -212,28 +225,47 @@ describe('Elasticsearch topology', () => {
     const es = find(resources, STS, 'logging-elasticsearch-statefulset');
     expect(at(es.inputs, 'spec.replicas')).toBe(3);
     expect(at(es.inputs, 'spec.podManagementPolicy')).toBe('Parallel');
-    const env = envOf(es);
-    expect(env['discovery.type']).toBeUndefined();
-    expect(env['discovery.seed_hosts']).toBe('elasticsearch-headless');
-    expect(env['cluster.initial_master_nodes']).toBe('elasticsearch-0,elasticsearch-1,elasticsearch-2');
-    expect(env['node.roles']).toBe('master,data,ingest');
-    expect(env['xpack.security.enabled']).toBe('true');
-    expect(env['xpack.security.transport.ssl.enabled']).toBe('true');
-    expect(env.ES_JAVA_OPTS).toBe('-Xms2g -Xmx2g');
+    const config = esConfig(resources);
+    expect(config['discovery.type']).toBeUndefined();
+    expect(config['discovery.seed_hosts']).toEqual(['elasticsearch-headless']);
+    expect(config['cluster.initial_master_nodes']).toEqual([
+      'elasticsearch-0',
+      'elasticsearch-1',
+      'elasticsearch-2',
+    ]);
+    expect(config['node.roles']).toEqual(['master', 'data', 'ingest']);
+    expect(config['node.name']).toBe('${POD_NAME}');
+    expect(config['xpack.security.enabled']).toBe(true);
+    expect(config['xpack.security.transport.ssl.enabled']).toBe(true);
+    expect(config['xpack.security.transport.ssl.certificate_authorities']).toEqual(['certs/ca.crt']);
+    expect(envOf(es).ES_JAVA_OPTS).toBe('-Xms2g -Xmx2g');
     expect(at(es.inputs, 'spec.serviceName')).toBe('elasticsearch-headless');
     const headless = find(resources, 'kubernetes:core/v1:Service', 'logging-elasticsearch-headless');
     expect(at(headless.inputs, 'spec.clusterIP')).toBe('None');
     expect(at(headless.inputs, 'spec.publishNotReadyAddresses')).toBe(true);
   });
 
-  it('drops cluster.initial_master_nodes once the cluster is marked bootstrapped', async () => {
+  it('drops cluster.initial_master_nodes once the cluster is marked bootstrapped, rolling the nodes', async () => {
+    const before = (await stacks.production).resources;
     const { resources } = await recordStack(
       'production',
       stackConfig('production', { logging: { elasticsearch: { bootstrapped: true } } }),
     );
-    const env = envOf(find(resources, STS, 'logging-elasticsearch-statefulset'));
-    expect(env['cluster.initial_master_nodes']).toBeUndefined();
-    expect(env['discovery.seed_hosts']).toBe('elasticsearch-headless');
+    const config = esConfig(resources);
+    expect(config['cluster.initial_master_nodes']).toBeUndefined();
+    expect(config['discovery.seed_hosts']).toEqual(['elasticsearch-headless']);
+    const hash = (rs: readonly Registered[]) =>
+      at(find(rs, STS, 'logging-elasticsearch-statefulset').inputs, 'spec.template.metadata.annotations');
+    expect(hash(resources)).not.toEqual(hash(before));
+  });
+
+  it('copies the image config to an emptyDir so the root filesystem stays read-only', async () => {
+    const { resources } = await stacks.staging;
+    const es = find(resources, STS, 'logging-elasticsearch-statefulset');
+    const [init] = at(es.inputs, 'spec.template.spec.initContainers') as { command: string[] }[];
+    expect(init.command.join(' ')).toContain('cp /es-config/elasticsearch.yml /config/elasticsearch.yml');
+    const volumes = at(es.inputs, 'spec.template.spec.volumes') as { name: string; emptyDir?: unknown }[];
+    expect(volumes.find((v) => v.name === 'config')?.emptyDir).toBeDefined();
   });
 
   it('has a PodDisruptionBudget of one node at a time', async () => {
