@@ -7,6 +7,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { REPO, run, tempDir } from './tools';
 
+// Real tools on a two-core machine that may be busy with other suites: generous bounds.
+jest.setTimeout(60_000);
+
 const CACHE = process.env.PAVEMASTER_CACHE ?? path.join(os.homedir(), '.cache', 'pavemaster');
 const MODULES = path.join(CACHE, 'mermaid', 'node_modules');
 const read = (file: string) => fs.readFileSync(path.join(REPO, file), 'utf8');

@@ -13,6 +13,9 @@ import {
 } from '../../../scripts/check-licenses-lib';
 import { REPO, run, tempDir } from './tools';
 
+// Real tools on a two-core machine that may be busy with other suites: generous bounds.
+jest.setTimeout(60_000);
+
 const ALLOWED = new Set(['MIT', 'Apache-2.0', 'ISC']);
 
 describe('expressionAllowed', () => {

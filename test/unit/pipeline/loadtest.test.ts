@@ -146,7 +146,7 @@ describe('Artillery against local servers', () => {
           await server.close();
         }
       }),
-      3,
+      2,
     );
   }, 300_000);
 

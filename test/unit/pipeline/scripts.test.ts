@@ -6,6 +6,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { REPO, run, tempDir } from './tools';
 
+// Real tools on a two-core machine that may be busy with other suites: generous bounds.
+jest.setTimeout(60_000);
+
 /** A stand-in GitHub CLI: answers the comment listing from $FAKE_COMMENTS and logs every call. */
 function fakeGh(dir: string): void {
   const script = [

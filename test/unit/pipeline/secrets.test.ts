@@ -9,6 +9,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { REPO, run, tempDir, tool } from './tools';
 
+// Real tools on a two-core machine that may be busy with other suites: generous bounds.
+jest.setTimeout(60_000);
+
 const CONFIG = path.join(REPO, '.gitleaks.toml');
 
 function alnum(length: number): string {

@@ -9,6 +9,9 @@ import * as path from 'path';
 import { parse } from 'yaml';
 import { REPO, run, tempDir, tool } from './tools';
 
+// Real tools on a two-core machine that may be busy with other suites: generous bounds.
+jest.setTimeout(60_000);
+
 type Doc = Record<string, unknown>;
 
 const WORKFLOW_DIR = path.join(REPO, '.github', 'workflows');
