@@ -16,10 +16,10 @@ import {
   imageTag,
   podSecurity,
   serviceLabels,
+  spreadOverNodes,
   tcp,
 } from './common';
 import { toYaml } from './prometheusConfig';
-import { spreadOverNodes } from './Prometheus';
 
 export const ALERTMANAGER_PORT = 9093;
 export const ALERTMANAGER_CLUSTER_PORT = 9094;

@@ -100,6 +100,7 @@ export class Monitoring extends pulumi.ComponentResource {
 
   constructor(name: string, args: MonitoringArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super('pavemaster:monitoring:Monitoring', name, {}, opts);
+    validateMonitoringArgs(name, args);
     const child = { parent: this };
     const ns = args.namespaceName;
     const protect = args.protect ?? false;
@@ -273,5 +274,52 @@ export class Monitoring extends pulumi.ComponentResource {
       grafanaUrl: this.grafanaUrl,
       grafanaAdminPassword: this.grafanaAdminPassword,
     });
+  }
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Checks the arguments a component cannot default; throws one error listing every bad one. */
+export function validateMonitoringArgs(name: string, args: MonitoringArgs): void {
+  const errors: string[] = [];
+  for (const [what, ns] of [
+    ['namespaceName', args.namespaceName],
+    ['app.namespace', args.app.namespace],
+    ['nodeExporter.namespaceName', args.nodeExporter?.namespaceName],
+    ['logging.namespace', args.logging?.namespace],
+    ['logging.shipperNamespace', args.logging?.shipperNamespace],
+  ] as const) {
+    if (ns !== undefined && (ns.length > 63 || !DNS_LABEL.test(ns))) {
+      errors.push(`${what} "${ns}" is not an RFC 1123 label`);
+    }
+  }
+  const t = args.thresholds;
+  for (const key of ['errorRatio', 'nodeCpuRatio', 'nodeMemoryRatio', 'nodeDiskRatio', 'pvcRatio'] as const) {
+    if (!(t[key] > 0 && t[key] <= 1)) {
+      errors.push(`thresholds.${key} ${t[key]} is not a ratio in (0, 1]`);
+    }
+  }
+  for (const key of [
+    'latencyP95Seconds',
+    'noTrafficMinutes',
+    'restartsPerHour',
+    'replicaMismatchMinutes',
+    'probeSlowSeconds',
+  ] as const) {
+    if (!(t[key] > 0)) {
+      errors.push(`thresholds.${key} ${t[key]} is not positive`);
+    }
+  }
+  const email = args.alerting.email;
+  if (email !== undefined) {
+    if (email.to.length === 0) {
+      errors.push('alerting.email.to names no recipient');
+    }
+    if (!/^[^:\s]+:\d+$/.test(email.smarthost) && !/^\[[0-9a-fA-F:]+\]:\d+$/.test(email.smarthost)) {
+      errors.push(`alerting.email.smarthost "${email.smarthost}" is not "host:port"`);
+    }
+  }
+  if (errors.length > 0) {
+    throw new Error(`Monitoring ${name}: invalid arguments:\n  - ${errors.join('\n  - ')}`);
   }
 }

@@ -15,6 +15,7 @@ import {
   namespacePeer,
   podSecurity,
   serviceLabels,
+  spreadOverNodes,
   tcp,
 } from './common';
 import { PrometheusConfig, toYaml } from './prometheusConfig';
@@ -283,21 +284,4 @@ export class Prometheus extends pulumi.ComponentResource {
     this.url = pulumi.interpolate`http://${service.metadata.name}.${args.namespace}.svc:${PROMETHEUS_PORT}`;
     this.registerOutputs({ serviceName: this.serviceName, url: this.url });
   }
-}
-
-/** Prefers putting replicas of a set on different nodes. */
-export function spreadOverNodes(selector: Record<string, string>): k8s.types.input.core.v1.Affinity {
-  return {
-    podAntiAffinity: {
-      preferredDuringSchedulingIgnoredDuringExecution: [
-        {
-          weight: 100,
-          podAffinityTerm: {
-            topologyKey: 'kubernetes.io/hostname',
-            labelSelector: { matchLabels: selector },
-          },
-        },
-      ],
-    },
-  };
 }

@@ -116,3 +116,20 @@ export function allowPolicy(
     opts,
   );
 }
+
+/** Prefers putting replicas of a set on different nodes. */
+export function spreadOverNodes(selector: Record<string, string>): k8s.types.input.core.v1.Affinity {
+  return {
+    podAntiAffinity: {
+      preferredDuringSchedulingIgnoredDuringExecution: [
+        {
+          weight: 100,
+          podAffinityTerm: {
+            topologyKey: 'kubernetes.io/hostname',
+            labelSelector: { matchLabels: selector },
+          },
+        },
+      ],
+    },
+  };
+}

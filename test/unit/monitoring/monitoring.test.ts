@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as pulumi from '@pulumi/pulumi';
 import { parse } from 'yaml';
+import { MonitoringArgs, validateMonitoringArgs } from '../../../components/monitoring/Monitoring';
 import { PROMETHEUS_CLUSTER_RULES } from '../../../components/monitoring/Prometheus';
 import { alertNames, alertRuleGroups } from '../../../components/monitoring/rules';
 import { deployMonitoring, MonitoringOutputs } from '../../../infra/monitoring';
@@ -510,5 +511,37 @@ describe('runbooks', () => {
         expect([rule.alert, section.includes(part)]).toEqual([rule.alert, true]);
       }
     }
+  });
+});
+
+describe('the Monitoring component', () => {
+  it('refuses arguments it cannot default, listing every bad one', () => {
+    const settings = loadSettings('staging', stackConfig('staging')).monitoring;
+    const args: MonitoringArgs = {
+      namespace: 'Bad_Namespace',
+      namespaceName: 'Bad_Namespace',
+      environment: 'staging',
+      app: { namespace: 'app', name: 'pavemaster', activeSlot: 'blue', probes: [] },
+      prometheus: { ...settings.prometheus, image: settings.images.prometheus },
+      alertmanager: { ...settings.alertmanager, image: settings.images.alertmanager },
+      grafana: { ...settings.grafana, image: settings.images.grafana },
+      kubeStateMetrics: { ...settings.kubeStateMetrics, image: settings.images.kubeStateMetrics },
+      thresholds: { ...settings.thresholds, errorRatio: 5 },
+      alerting: {
+        groupWait: '30s',
+        groupInterval: '5m',
+        repeatInterval: '4h',
+        email: { to: [], from: 'a@b.example', smarthost: 'smtp', requireTls: true, severities: ['critical'] },
+      },
+    };
+    expect(() => validateMonitoringArgs('m', args)).toThrow(
+      [
+        'Monitoring m: invalid arguments:',
+        '  - namespaceName "Bad_Namespace" is not an RFC 1123 label',
+        '  - thresholds.errorRatio 5 is not a ratio in (0, 1]',
+        '  - alerting.email.to names no recipient',
+        '  - alerting.email.smarthost "smtp" is not "host:port"',
+      ].join('\n'),
+    );
   });
 });
