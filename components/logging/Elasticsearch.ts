@@ -479,7 +479,8 @@ export class Elasticsearch extends pulumi.ComponentResource {
               automountServiceAccountToken: true,
               restartPolicy: 'OnFailure',
               enableServiceLinks: false,
-              securityContext: restrictedPodSecurityContext(ELASTIC_UID),
+              // Jobs only read the image's tools and write to their scratch emptyDir: the project's high uid works.
+              securityContext: restrictedPodSecurityContext(),
               containers: [
                 {
                   name: 'certutil',
@@ -644,7 +645,8 @@ export function setupJob(
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             restartPolicy: 'OnFailure',
-            securityContext: restrictedPodSecurityContext(ELASTIC_UID),
+            // Jobs only read the image's tools and write to their scratch emptyDir: the project's high uid works.
+            securityContext: restrictedPodSecurityContext(),
             containers: [
               {
                 name: 'setup',
