@@ -65,7 +65,16 @@ function writePrometheus(r: Recorded, dir: string): { config: string; rules: str
     fs.writeFileSync(p, text);
     rules.push(p);
   }
-  const config = parse(configMapData(r.resources, 'monitoring-prometheus-config')['prometheus.yml']) as Doc;
+  // promtool checks that the files the config names exist: the rule files and the service-account token and CA
+  // that Kubernetes mounts into the pod. Point those paths into the temporary directory.
+  const sa = path.join(dir, 'serviceaccount');
+  fs.mkdirSync(sa);
+  fs.writeFileSync(path.join(sa, 'token'), 'token');
+  fs.writeFileSync(path.join(sa, 'ca.crt'), '');
+  const text = configMapData(r.resources, 'monitoring-prometheus-config')['prometheus.yml'];
+  const config = parse(
+    text.replace(/\/var\/run\/secrets\/kubernetes\.io\/serviceaccount\//g, `${sa}/`),
+  ) as Doc;
   expect(config.rule_files).toEqual(['/etc/prometheus/rules/*.yml']);
   config.rule_files = [path.join(rulesDir, '*.yml')];
   const configPath = path.join(dir, 'prometheus.yml');
@@ -88,6 +97,18 @@ describe.each(['staging', 'production'] as const)('%s: Prometheus configuration 
     const result = run(promtool, ['check', 'config', files.config]);
     expect(result.output).toContain('SUCCESS');
     expect(result.status).toBe(0);
+  });
+
+  it('promtool check config rejects a broken relabeling of the same config', () => {
+    const doc = parse(fs.readFileSync(files.config, 'utf8')) as {
+      scrape_configs: { relabel_configs?: Doc[] }[];
+    };
+    const job = doc.scrape_configs.find((j) => j.relabel_configs !== undefined);
+    job?.relabel_configs?.push({ action: 'keep', regex: '([unclosed' });
+    const broken = path.join(dir, 'broken.yml');
+    fs.writeFileSync(broken, stringify(doc));
+    const result = run(promtool, ['check', 'config', broken]);
+    expect(result.status).not.toBe(0);
   });
 
   it('passes promtool check rules, one file per group', () => {
