@@ -30,7 +30,19 @@ interface Recorded {
   settings: Awaited<ReturnType<typeof recordStack>>['settings'];
 }
 
-async function recordWithReceivers(stack: 'staging' | 'production'): Promise<Recorded> {
+const recordings = new Map<string, Promise<Recorded>>();
+
+/** The stack with both receivers configured, recorded once per stack for the whole file. */
+function recordWithReceivers(stack: 'staging' | 'production'): Promise<Recorded> {
+  let recording = recordings.get(stack);
+  if (recording === undefined) {
+    recording = recordOnce(stack);
+    recordings.set(stack, recording);
+  }
+  return recording;
+}
+
+async function recordOnce(stack: 'staging' | 'production'): Promise<Recorded> {
   const { resources, settings } = await recordStack(
     stack,
     stackConfig(stack, {
