@@ -255,8 +255,8 @@ describe('index lifecycle and template', () => {
         replicas: 1,
       }),
     );
-    expect(files['04-writer-user.json']).toContain('"password": "@@WRITER_PASSWORD@@"');
-    expect(files['09-kibana-system-password.json']).toContain('@@KIBANA_SYSTEM_PASSWORD@@');
+    expect(files['04-writer-user.json']).toContain('"password": "${WRITER_PASSWORD}"');
+    expect(files['09-kibana-system-user.json']).toContain('"password": "${KIBANA_SYSTEM_PASSWORD}"');
   });
 });
 
@@ -377,7 +377,7 @@ describe('setup Jobs, run for real against a local server', () => {
       };
       expect(writer).toMatchObject({ password: 'Writer1abc', roles: [NAMES.writerRole] });
       expect(afterFirst.get('POST /_security/user/kibana_system/_password')).toContain('Kibana1abc');
-      expect([...afterFirst.values()].join('')).not.toContain('@@');
+      expect([...afterFirst.values()].join('')).not.toContain('${');
     });
   }, 60_000);
 
@@ -401,6 +401,31 @@ describe('setup Jobs, run for real against a local server', () => {
         query: { query: string };
       };
       expect(source.query.query).toBe(errorQuery('blue'));
+    });
+  }, 60_000);
+
+  it('fails before sending anything when a password a body needs is not set', async () => {
+    const files = setupFiles(
+      elasticsearchSetupRequests({
+        retentionDays: 7,
+        rolloverMaxAge: '1d',
+        rolloverMaxPrimaryShardSize: '1gb',
+        replicas: 1,
+      }),
+    );
+    await withServer(async (url, state) => {
+      const others: Record<string, string> = { ...passwords };
+      delete others.READER_PASSWORD;
+      await expect(runSetup(url, files, setupScript({ waitPath: '/' }), others)).rejects.toThrow(
+        /06-reader-user.json needs READER_PASSWORD/,
+      );
+      expect([...state.keys()]).toEqual([
+        `PUT /_ilm/policy/${NAMES.ilmPolicy}`,
+        `PUT /_index_template/${NAMES.indexTemplate}`,
+        `PUT /_security/role/${NAMES.writerRole}`,
+        `PUT /_security/user/${NAMES.writerUser}`,
+        `PUT /_security/role/${NAMES.readerRole}`,
+      ]);
     });
   }, 60_000);
 
