@@ -15,6 +15,7 @@ import { AddressInfo } from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
+import type { estypes } from '@elastic/elasticsearch';
 import { parse as parseYaml } from 'yaml';
 import { LOG_INDEX_PATTERN, NAMES } from '../../../components/logging/defaults';
 import {
@@ -223,6 +224,14 @@ describe('index lifecycle and template', () => {
     expect(indexTemplate({ replicas: 1 }).template?.settings).toMatchObject({
       index: { number_of_replicas: 0 },
     });
+  });
+
+  it('the client types that check the bodies reject a misplaced key (tsc fails if they stop)', () => {
+    // @ts-expect-error: "max_agee" is no rollover option, so the official types refuse it.
+    const rollover: estypes.IlmRolloverAction = { max_agee: '1d' };
+    // @ts-expect-error: index privileges take "names", not "indices".
+    const privileges: estypes.SecurityIndicesPrivileges = { indices: ['x'], privileges: ['read'] };
+    expect([rollover, privileges]).toHaveLength(2);
   });
 
   it('sends only PUTs of fixed names, and POSTs that set fixed values', () => {

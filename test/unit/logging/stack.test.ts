@@ -275,6 +275,18 @@ describe('Elasticsearch topology', () => {
   });
 });
 
+describe('switched off', () => {
+  it('registers nothing of the logging stack and gives monitoring no logging outputs', async () => {
+    const { resources } = await recordStack(
+      'staging',
+      stackConfig('staging', { logging: { enabled: false } }),
+    );
+    expect(resources.filter((r) => r.name.startsWith('logging'))).toEqual([]);
+    const monitoring = resources.filter((r) => JSON.stringify(r.inputs).includes('logs-pavemaster'));
+    expect(monitoring).toEqual([]);
+  });
+});
+
 describe('protection', () => {
   it('production protects the data and retains the volumes; staging does not', async () => {
     const prod = (await stacks.production).resources;
