@@ -757,7 +757,8 @@ export async function recover(
           EXIT.locked,
         );
       }
-      fs.unlinkSync(file);
+      fs.rmSync(file, { force: true });
+      fs.rmSync(`${file}.attrs`, { force: true });
       locks++;
       s.log.write('recover:lock', 'succeeded', {
         detail: `removed the stale lock of pid ${info.pid ?? '?'}`,

@@ -96,9 +96,31 @@ export function toReleaseVersion(entry: HistoryEntryLike): ReleaseVersion {
   };
 }
 
+function epoch(value: Date | string): number {
+  return (value instanceof Date ? value : new Date(value)).getTime();
+}
+
+/**
+ * Numbers the entries the way Pulumi Cloud does (1 for the first operation, counting every update, refresh and
+ * destroy). The local file backend records `version: 0` on every entry (Pulumi 3.259), so when the recorded
+ * numbers are not distinct and positive, entries are numbered by their start time.
+ */
+export function numberHistory(entries: readonly HistoryEntryLike[]): HistoryEntryLike[] {
+  const versions = entries.map((e) => e.version);
+  if (versions.every((v) => Number.isInteger(v) && v > 0) && new Set(versions).size === versions.length) {
+    return [...entries];
+  }
+  const oldestFirst = entries
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => epoch(a.e.startTime) - epoch(b.e.startTime) || b.i - a.i);
+  return oldestFirst.map(({ e }, n) => ({ ...e, version: n + 1 })).reverse();
+}
+
 /** Every version, newest first. */
 export function parseHistory(entries: readonly HistoryEntryLike[]): ReleaseVersion[] {
-  return entries.map(toReleaseVersion).sort((a, b) => b.version - a.version);
+  return numberHistory(entries)
+    .map(toReleaseVersion)
+    .sort((a, b) => b.version - a.version);
 }
 
 /** The config change that restores what `entry` deployed: keys to set and keys to remove. */
@@ -112,7 +134,8 @@ export interface RestorePlan {
  * Plans `rollback --to <version>`. Only a succeeded `update` can be restored: a failed one may never have
  * reached the cluster, and a refresh or destroy records no release.
  */
-export function planRestore(entries: readonly HistoryEntryLike[], version: number): RestorePlan {
+export function planRestore(recorded: readonly HistoryEntryLike[], version: number): RestorePlan {
+  const entries = numberHistory(recorded);
   const entry = entries.find((e) => e.version === version);
   if (entry === undefined) {
     const known = entries.map((e) => e.version).sort((a, b) => a - b);

@@ -14,7 +14,8 @@ export interface LockHolder {
   time?: string;
 }
 
-const HOLDER = /^\s*(\S+\.json):\s+created by\s+([^@\s]+)@(\S+)\s+\(pid\s+(\d+)\)\s+at\s+(\S+)/;
+// The lock's URL may carry a query (`...json?no_tmp_dir=true` for the local file backend).
+const HOLDER = /^\s*(\S+?\.json)(?:\?\S*)?:\s+created by\s+([^@\s]+)@(\S+)\s+\(pid\s+(\d+)\)\s+at\s+(\S+)/;
 
 /** Parses the holders out of a lock error's text (file backend); empty when it names none. */
 export function parseLockHolders(text: string): LockHolder[] {

@@ -3,7 +3,9 @@
  * config changes land in the stack's `Pulumi.<stack>.yaml`), its typed settings, kubectl bound to its namespace
  * and the release log.
  */
+import * as fs from 'fs';
 import * as os from 'os';
+import * as path from 'path';
 import { ConcurrentUpdateError, LocalWorkspace, Stack } from '@pulumi/pulumi/automation';
 import { otherSlot, Slot } from '../stacks/app';
 import { ParseContext } from '../stacks/context';
@@ -82,6 +84,7 @@ export class Session {
   release!: ReleaseSettings;
   raw: Record<string, string> = {};
   kube!: Kube;
+  private unappliedFile: Buffer | undefined;
   readonly out: (line: string) => void;
 
   private constructor(
@@ -140,6 +143,11 @@ export class Session {
     return { settings, release };
   }
 
+  /** The stack file: `Pulumi.<stack>.yaml` in the project. */
+  get stackFile(): string {
+    return path.join(this.opts.workDir, `Pulumi.${this.name}.yaml`);
+  }
+
   get app(): string {
     return this.settings.app.name;
   }
@@ -184,6 +192,8 @@ export class Session {
         EXIT.usage,
       );
     }
+    // Kept until the next successful update, so a refused update (stack locked) leaves the file as it was.
+    this.unappliedFile ??= fs.readFileSync(this.stackFile);
     const map: Record<string, { value: string; secret: boolean }> = {};
     for (const [k, v] of Object.entries(values)) {
       map[`${NAMESPACE}:${k}`] = { value: v, secret: false };
@@ -217,13 +227,24 @@ export class Session {
   async up(message: string): Promise<UpResult> {
     const events: EngineEventLike[] = [];
     const started = Date.now();
-    await this.locked(() =>
-      this.stack.up({
-        message,
-        onEvent: (e) => events.push(e),
-        onOutput: this.opts.engineOutput,
-      }),
-    );
+    try {
+      await this.locked(() =>
+        this.stack.up({
+          message,
+          onEvent: (e) => events.push(e),
+          onOutput: this.opts.engineOutput,
+        }),
+      );
+    } catch (e) {
+      if (e instanceof ReleaseError && e.exitCode === EXIT.locked && this.unappliedFile !== undefined) {
+        // Nothing ran: put the stack file back so it still says what is deployed.
+        fs.writeFileSync(this.stackFile, this.unappliedFile);
+        this.unappliedFile = undefined;
+        await this.reload();
+      }
+      throw e;
+    }
+    this.unappliedFile = undefined;
     const changes: Record<string, number> = {};
     const touched: string[] = [];
     for (const e of events) {

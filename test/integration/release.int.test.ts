@@ -369,6 +369,7 @@ describe('release lifecycle on the local cluster', () => {
 
   it('two releases never interleave: the second is refused naming the lock holder', async () => {
     const backendDir = (process.env.PULUMI_BACKEND_URL ?? '').replace(/^file:\/\//, '');
+    const fileBefore = fs.readFileSync(sandbox.stackFile, 'utf8');
     const running = sandbox.stack.up({ onOutput: () => undefined });
     await poll(
       () => Promise.resolve(findLockFiles(backendDir, 'pavemaster', STACK).length > 0 || undefined),
@@ -389,6 +390,8 @@ describe('release lifecycle on the local cluster', () => {
       new RegExp(`stack ${STACK} is locked by \\S+@\\S+ \\(pid \\d+\\) since \\S+`),
     );
     expect(err.message).toContain('Another release is running');
+    // The refused step left the stack file as it was: it still says what is deployed.
+    expect(fs.readFileSync(sandbox.stackFile, 'utf8')).toBe(fileBefore);
     expect((await snapshot()).active).toEqual({ app: APP, slot: 'green' });
   });
 

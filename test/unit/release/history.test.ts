@@ -69,6 +69,40 @@ describe('parseHistory', () => {
   });
 });
 
+describe('numberHistory', () => {
+  it("numbers the file backend's entries (all recorded as version 0) by start time, oldest = 1", () => {
+    // As `pulumi stack history --json` prints them on the local backend: newest first, version 0 each.
+    const local: HistoryEntryLike[] = [
+      {
+        version: 0,
+        kind: 'update',
+        result: 'succeeded',
+        startTime: '2026-01-02T00:00:00Z',
+        config: {
+          'pavemaster:activeSlot': 'green',
+          'pavemaster:blueImage': 'a:1',
+          'pavemaster:greenImage': 'a:2',
+        },
+      },
+      { version: 0, kind: 'refresh', result: 'succeeded', startTime: '2026-01-01T12:00:00Z' },
+      {
+        version: 0,
+        kind: 'update',
+        result: 'succeeded',
+        startTime: '2026-01-01T00:00:00Z',
+        config: { 'pavemaster:blueImage': 'a:1', 'pavemaster:greenImage': 'a:1' },
+      },
+    ];
+    expect(parseHistory(local).map((v) => [v.version, v.kind, v.activeSlot])).toEqual([
+      [3, 'update', 'green'],
+      [2, 'refresh', 'blue'],
+      [1, 'update', 'blue'],
+    ]);
+    expect(planRestore(local, 3).set).toMatchObject({ activeSlot: 'green', greenImage: 'a:2' });
+    expect(planRestore(local, 1).set).toMatchObject({ activeSlot: 'blue', greenImage: 'a:1' });
+  });
+});
+
 describe('planRestore', () => {
   it('sets every release key the version recorded and removes the ones it did not', () => {
     expect(planRestore(entries, 1)).toEqual({

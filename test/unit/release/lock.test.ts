@@ -1,9 +1,10 @@
 import { isLockError, lockMessage, parseLockHolders } from '../../../release/lock';
 
-// The file backend's error, as `pulumi up` prints it when another update holds the stack.
+// The file backend's error, as `pulumi up` 3.259 prints it when another update holds the stack (the local
+// backend's lock URL carries `?no_tmp_dir=true`).
 const DIY =
   'error: the stack is currently locked by 2 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.\n' +
-  '  file:///srv/state/.pulumi/locks/organization/pavemaster/staging/0b6c.json: created by alice@ci-7 (pid 4242) at 2026-01-05T09:00:00Z\n' +
+  '  file:///srv/state/.pulumi/locks/organization/pavemaster/staging/0b6c.json?no_tmp_dir=true: created by alice@ci-7 (pid 4242) at 2026-01-05T09:00:00Z\n' +
   '  file:///srv/state/.pulumi/locks/organization/pavemaster/staging/9f1e.json: created by bob@laptop (pid 17) at 2026-01-05T09:01:00Z\n';
 
 describe('lock holders', () => {
