@@ -65,8 +65,8 @@ export function deployMonitoring(
     .all([inputs.app.activeServiceName, inputs.app.previewServiceName, inputs.app.url])
     .apply(([active, preview, url]) => [
       ...(url !== undefined ? [{ name: 'public', url: `${url.replace(/\/$/, '')}${app.healthPath}` }] : []),
-      { name: 'active', url: `http://${active}.${appNs}.svc${app.healthPath}` },
-      { name: 'preview', url: `http://${preview}.${appNs}.svc${app.healthPath}` },
+      { name: 'active', url: `http://${active}.${appNs}.svc${app.healthPath}`, namespace: appNs },
+      { name: 'preview', url: `http://${preview}.${appNs}.svc${app.healthPath}`, namespace: appNs },
     ]);
 
   const email = m.alerting.email;
@@ -119,7 +119,7 @@ export function deployMonitoring(
       namespace: ns.name,
       namespaceName: m.namespace,
       environment: settings.environment,
-      app: { namespace: appNs, name: app.name, activeSlot: app.activeSlot, probes },
+      app: { namespace: appNs, name: app.name, probes },
       logging: settings.logging.enabled
         ? { namespace: settings.logging.namespace, shipperNamespace: settings.logging.nodeNamespace }
         : undefined,

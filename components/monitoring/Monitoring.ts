@@ -38,8 +38,6 @@ export interface MonitoringArgs {
     namespace: string;
     /** Its name: the `app` label of its pods and Deployments. */
     name: string;
-    /** The slot taking traffic (the other one is idle). */
-    activeSlot: 'blue' | 'green';
     /** What the blackbox exporter probes: public URL, active and preview health endpoints. */
     probes: pulumi.Input<ProbeTarget[]>;
   };
@@ -228,7 +226,6 @@ export class Monitoring extends pulumi.ComponentResource {
         ruleGroups: alertRuleGroups({
           appNamespace: args.app.namespace,
           appName: args.app.name,
-          activeSlot: args.app.activeSlot,
           logging: args.logging,
           thresholds: args.thresholds,
           runbookBase: args.runbookBase ?? DEFAULT_RUNBOOK_BASE,

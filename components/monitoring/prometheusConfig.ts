@@ -62,6 +62,8 @@ export interface ProbeTarget {
   name: string;
   /** The URL. */
   url: string;
+  /** The namespace of what is probed (a target label), for in-cluster Services. */
+  namespace?: string;
 }
 
 /** What the configuration is built from. */
@@ -211,7 +213,10 @@ export function prometheusConfig(args: PrometheusConfigArgs): PrometheusConfig {
         scrape_interval: args.blackbox.interval,
         metrics_path: '/probe',
         params: { module: ['http_2xx'] },
-        static_configs: args.blackbox.targets.map((t) => ({ targets: [t.url], labels: { probe: t.name } })),
+        static_configs: args.blackbox.targets.map((t) => ({
+          targets: [t.url],
+          labels: { probe: t.name, ...(t.namespace !== undefined ? { namespace: t.namespace } : {}) },
+        })),
         relabel_configs: [
           { source_labels: ['__address__'], target_label: '__param_target' },
           { source_labels: ['__param_target'], target_label: 'instance' },

@@ -49,8 +49,6 @@ export interface RuleArgs {
   appNamespace: string;
   /** The app's name: the `app` label of its pods and Deployments. */
   appName: string;
-  /** The slot that takes traffic now; the other one is idle. */
-  activeSlot: 'blue' | 'green';
   /** The logging stack's namespaces, when it runs (adds the logging group). */
   logging?: {
     /** Where Elasticsearch and Logstash run. */
@@ -77,7 +75,6 @@ const pct = (ratio: number): string => `${Number((ratio * 100).toFixed(2))}%`;
 export function alertRuleGroups(args: RuleArgs): RuleGroup[] {
   const t = args.thresholds;
   const ns = args.appNamespace;
-  const idle = args.activeSlot === 'blue' ? 'green' : 'blue';
   const alert = (
     name: string,
     severity: Severity,
@@ -120,13 +117,15 @@ export function alertRuleGroups(args: RuleArgs): RuleGroup[] {
           'PaveMaster {{ $labels.slot }} slot is slow',
           `The 95th percentile latency of the {{ $labels.slot }} slot in {{ $labels.namespace }} is above ${t.latencyP95Seconds}s.`,
         ),
+        // Every rule is independent of which slot is active, so a promotion changes no rule (and restarts no
+        // Prometheus): the idle slot takes no traffic, so the app's total is the active slot's.
         alert(
           'PavemasterNoTraffic',
           'warning',
-          `sum by (namespace) (rate(http_requests_total{${app},slot="${args.activeSlot}"}[5m])) == 0`,
+          `sum by (namespace) (rate(http_requests_total{${app}}[5m])) == 0`,
           `${t.noTrafficMinutes}m`,
           'PaveMaster gets no requests',
-          `The active slot (${args.activeSlot}) in {{ $labels.namespace }} has served no request for ${t.noTrafficMinutes} minutes.`,
+          `PaveMaster in {{ $labels.namespace }} has served no request for ${t.noTrafficMinutes} minutes.`,
         ),
         alert(
           'PavemasterPodRestarting',
@@ -144,13 +143,15 @@ export function alertRuleGroups(args: RuleArgs): RuleGroup[] {
           'PaveMaster pod {{ $labels.pod }} is crash looping',
           'Container {{ $labels.container }} of pod {{ $labels.pod }} in {{ $labels.namespace }} has been in CrashLoopBackOff for 5 minutes.',
         ),
+        // The idle slot is whatever the preview Service selects: its blackbox probe fails while the slot's pods
+        // are not ready. A slot scaled to zero on purpose (idleReplicas 0) is not an alert.
         alert(
           'PavemasterIdleSlotNotReady',
           'warning',
-          `(kube_deployment_spec_replicas{${app}} - kube_deployment_status_replicas_available{${app}}) * on (namespace, deployment) group_left (label_slot) kube_deployment_labels{${app},label_app="${args.appName}",label_slot="${idle}"} > 0`,
+          `(probe_success{probe="preview",${app}} == 0) and on (namespace) (min by (namespace) (kube_deployment_spec_replicas{${app},deployment=~"${args.appName}-(blue|green)"}) > 0)`,
           '10m',
-          'The idle slot ({{ $labels.label_slot }}) is not ready for a promotion',
-          'Deployment {{ $labels.deployment }} of the idle slot in {{ $labels.namespace }} has had unavailable replicas for 10 minutes: promoting it now would send traffic to pods that are not ready.',
+          'The idle slot is not ready for a promotion',
+          'The health check through the preview Service ({{ $labels.instance }}) has failed for 10 minutes: promoting the idle slot now would send traffic to pods that are not ready.',
         ),
         alert(
           'PavemasterReplicaMismatch',
@@ -234,18 +235,11 @@ export function alertRuleGroups(args: RuleArgs): RuleGroup[] {
         alert(
           'ProbeFailing',
           'critical',
+          // The preview Service has its own alert, PavemasterIdleSlotNotReady: no user is behind it.
           'probe_success{probe!="preview"} == 0',
           '2m',
           'Probe {{ $labels.probe }} fails',
           'The blackbox probe of {{ $labels.instance }} ({{ $labels.probe }}) has failed for 2 minutes.',
-        ),
-        alert(
-          'PreviewProbeFailing',
-          'warning',
-          'probe_success{probe="preview"} == 0',
-          '5m',
-          'The preview Service fails its health check',
-          'The idle slot behind the preview Service ({{ $labels.instance }}) has failed its health check for 5 minutes: it cannot be promoted.',
         ),
         alert(
           'ProbeSlow',

@@ -498,7 +498,6 @@ describe('runbooks', () => {
     const groups = alertRuleGroups({
       appNamespace: 'app',
       appName: 'pavemaster',
-      activeSlot: 'blue',
       logging: { namespace: 'log', shipperNamespace: 'log-node' },
       thresholds: loadSettings('staging', stackConfig('staging')).monitoring.thresholds,
       runbookBase: 'docs/runbooks.md',
@@ -521,7 +520,7 @@ describe('the Monitoring component', () => {
       namespace: 'Bad_Namespace',
       namespaceName: 'Bad_Namespace',
       environment: 'staging',
-      app: { namespace: 'app', name: 'pavemaster', activeSlot: 'blue', probes: [] },
+      app: { namespace: 'app', name: 'pavemaster', probes: [] },
       prometheus: { ...settings.prometheus, image: settings.images.prometheus },
       alertmanager: { ...settings.alertmanager, image: settings.images.alertmanager },
       grafana: { ...settings.grafana, image: settings.images.grafana },
