@@ -126,7 +126,7 @@ export class KubeStateMetrics extends pulumi.ComponentResource {
                     { name: 'telemetry', containerPort: 8081, protocol: 'TCP' },
                   ],
                   readinessProbe: { httpGet: { path: '/', port: 8081 }, periodSeconds: 10 },
-                  livenessProbe: { httpGet: { path: '/livez', port: KSM_PORT }, periodSeconds: 15 },
+                  livenessProbe: { httpGet: { path: '/healthz', port: KSM_PORT }, periodSeconds: 15 },
                 },
               ],
             },

@@ -355,6 +355,9 @@ describe('receivers without their secrets', () => {
     expect(text).not.toContain('slack_configs');
     expect(text).not.toContain('email_configs');
     expect(outputs?.alertReceivers).toEqual([]);
+    // Grafana's generated admin password is exported, as a secret.
+    const password = outputs?.grafanaAdminPassword;
+    expect(password === undefined ? false : await pulumi.isSecret(password)).toBe(true);
     expect(warnings.join('\n')).toContain('pavemaster:slackWebhookUrl is not set');
   });
 });
