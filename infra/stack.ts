@@ -7,6 +7,7 @@ import { BlueGreenApp, Slot } from '../components/BlueGreenApp';
 import { PlatformNamespace } from '../components/PlatformNamespace';
 import { releaseAnnotations } from '../stacks/release';
 import { Settings } from '../stacks/settings';
+import { resolveSlotImages } from './image';
 import { deployLogging, LoggingOutputs } from './logging';
 import { deployMonitoring, MonitoringOutputs } from './monitoring';
 
@@ -36,6 +37,8 @@ export function buildStack(settings: Settings): StackOutputs {
     ingressFrom.push(settings.monitoring.namespace);
   }
 
+  // A prebuilt reference from config, or the digest of the image @pulumi/docker builds (pavemaster:imageBuild).
+  const slotImages = resolveSlotImages(settings);
   const apps: BlueGreenApp[] = [];
   for (let i = 0; i < app.benchServices; i++) {
     const appName = i === 0 ? app.name : `${app.name}-${i}`;
@@ -48,12 +51,12 @@ export function buildStack(settings: Settings): StackOutputs {
           activeSlot: app.activeSlot,
           slots: {
             blue: {
-              image: app.slots.blue.image,
+              image: slotImages.blue,
               version: app.slots.blue.version,
               annotations: releaseAnnotations(settings.release.slots.blue),
             },
             green: {
-              image: app.slots.green.image,
+              image: slotImages.green,
               version: app.slots.green.version,
               annotations: releaseAnnotations(settings.release.slots.green),
             },
