@@ -26,10 +26,12 @@ import {
   status,
 } from '../../release/commands';
 import { EngineEventLike } from '../../release/events';
+import { jobManifest, jobState } from '../../release/gates';
 import { DeploymentObject, JobObject, Kube, PodObject, poll } from '../../release/kube';
 import { ReleaseError } from '../../release/session';
 import { createSandbox, ensureCluster, envFromScript, REPO, Sandbox } from '../../release/testing/sandbox';
 import { startStubPrometheus, StubPrometheus } from '../../release/testing/stubPrometheus';
+import { parseReleaseFor } from '../unit/release/support';
 
 jest.setTimeout(15 * 60 * 1000);
 
@@ -124,7 +126,42 @@ beforeAll(async () => {
   kube = new Kube(sandbox.namespace);
   // v1 on both slots, blue active.
   await sandbox.stack.up({ onOutput: () => undefined });
+  await requireFailingJobs();
 });
+
+/**
+ * The failing-gate tests need a cluster that can fail a Job (release/kwok-stages.yaml): probe it once with a Job
+ * annotated to fail, so a cluster without those Stages is named as the cause instead of a confusing assertion.
+ */
+async function requireFailingJobs(): Promise<void> {
+  const probe = jobManifest({
+    app: APP,
+    namespace: sandbox.namespace,
+    gate: 'backup',
+    releaseId: 'stage-probe',
+    slot: 'blue',
+    image: V1,
+    command: ['false'],
+    timeoutSeconds: 60,
+    jobs: parseReleaseFor({}).jobs,
+    podAnnotations: { 'pavemaster.io/kwok-result': 'fail' },
+  });
+  await kube.apply(probe);
+  const state = await poll(
+    async () => {
+      const st = jobState(await kube.get<JobObject>('job', `${APP}-backup-stage-probe`));
+      return st === 'running' || st === 'absent' ? undefined : st;
+    },
+    { timeoutMs: 90000, what: 'the Stage probe Job to finish' },
+  );
+  await kube.delete('job', `${APP}-backup-stage-probe`);
+  if (state !== 'failed') {
+    throw new Error(
+      'this cluster cannot fail a Job: create it with the Stages of release/kwok-stages.yaml ' +
+        '(kwokctl create cluster --config release/kwok-stages.yaml; see release/README.md)',
+    );
+  }
+}
 
 afterAll(async () => {
   await sandbox?.cleanup();
