@@ -44,6 +44,8 @@ describe('no-plaintext-secrets', () => {
       'kibana-system-password.json': '{\n  "password": "@@KIBANA_SYSTEM_PASSWORD@@"\n}',
       'setup.sh': ': "${SETUP_PASSWORD:?}"\nprintf "%s" "$SETUP_PASSWORD"\n',
       'logstash.conf': 'output { elasticsearch { password => "${ES_PASSWORD}" } }',
+      'filebeat.yml': 'output.logstash:\n  hosts: ["logstash.pm-secrets-it-logging.svc:5044"]\n',
+      'datasources.yml': 'url: http://prometheus.pm-secrets-it-monitoring.svc:9090\n',
     };
     expect(await validateResource(secretsPolicy, configMap(data))).toEqual([]);
   });
@@ -57,6 +59,7 @@ describe('no-plaintext-secrets', () => {
       'sets password to a literal',
     ],
     ['a secret-named file with one value', { 'db-password.txt': 'hunter2' }, 'holds a plain value'],
+    ['an all-digit password', { 'app.yml': 'password: 12345678' }, 'sets password to a literal'],
     ['a logstash literal', { 'l.conf': 'password => "hunter2"' }, 'sets password to a literal'],
     ['a JSON api key', { 'c.json': '{"apiKey": "abcdef123"}' }, 'sets apiKey to a literal'],
     ['a private key', { 'x.txt': '-----BEGIN RSA PRIVATE KEY-----\nMII' }, 'holds a private key'],

@@ -37,11 +37,14 @@ const PRIVATE_FILE = /\.(key|p12|pfx|jks)$/i;
 const REFERENCE_SUFFIX = /(_file|file|_path|path|_name|name|ref|_env|_from)$/i;
 /** `key: value` / `key = value` / `"key": "value"` assignments whose key names a secret. */
 const ASSIGNMENT =
-  /(?<![\w${.-])["']?([A-Za-z0-9_.-]*(?:password|passwd|secret|token|api[-_]?key|apikey|credentials?)[A-Za-z0-9_.-]*)["']?[ \t]*(?:[:=]>?)[ \t]*["']?([^"'\s#,}]*)/gi;
+  /(?<![\w${./-])["']?([A-Za-z0-9_.-]*(?:password|passwd|secret|token|api[-_]?key|apikey|credentials?)[A-Za-z0-9_.-]*)["']?[ \t]*(?:[:=]>?)[ \t]*["']?([^"'\s#,}]*)/gi;
 /** Values that are placeholders filled in at run time (`${VAR}`, `$__file{..}`, `{{ .. }}`, `%{..}`) or paths. */
 const PLACEHOLDER = /^(\$\{|\$[A-Z_]|\$__(file|env|vault)\{|\{\{|%\{|<|\/|@@[A-Za-z0-9_]+@@)/;
-/** Literals that are no secret: booleans, null, or the rest of a comparison (`token_expired == 1`). */
-const NOT_A_VALUE = /^(true|false|null|~|=.*)$/i;
+/**
+ * Literals that are no secret: booleans, null, the rest of a comparison (`token_expired == 1`), or a port
+ * (`logstash.ns-secrets.svc:5044`: a host name that happens to contain a secret word).
+ */
+const NOT_A_VALUE = /^(true|false|null|~|=.*|\d{1,5})$/i;
 /** Well-known secret formats. */
 const TOKEN_FORMATS: [string, RegExp][] = [
   ['a private key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/],
