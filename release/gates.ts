@@ -182,10 +182,11 @@ export function jobManifest(input: JobManifestInput): Record<string, unknown> {
                     valueFrom: { secretKeyRef: { name: ref.secret, key: ref.key } },
                   })),
               ],
-              // Ephemeral storage bounded too: the Job writes only to its /tmp emptyDir (64Mi).
+              // No ephemeral-storage request, like the app's containers: the only writable path is the /tmp
+              // emptyDir with its sizeLimit (policy/scanners/kube-score.yaml explains the choice).
               resources: {
-                requests: { ...input.jobs.resources.requests, 'ephemeral-storage': '16Mi' },
-                limits: { ...input.jobs.resources.limits, 'ephemeral-storage': '128Mi' },
+                requests: { ...input.jobs.resources.requests },
+                limits: { ...input.jobs.resources.limits },
               },
               securityContext: restrictedContainerSecurityContext({ readOnlyRootFilesystem: true }),
               volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],

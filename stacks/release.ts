@@ -120,8 +120,24 @@ export function checkReleaseId(text: string): string | undefined {
     : 'a release id of lowercase letters, digits and "-", at most 32 characters';
 }
 
+const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+/** How Pulumi hands over an unquoted YAML timestamp (Go's time format), e.g. "2026-01-31 12:00:00 +0000 UTC". */
+const GO_TIME_UTC = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?) \+0000 UTC$/;
+
+/**
+ * A release time as RFC 3339 UTC. An unquoted time in a hand-edited stack file reaches the program as a YAML
+ * timestamp that Pulumi renders in Go's format: it is accepted and turned back into the RFC 3339 text.
+ */
+export function normalizeReleasedAt(text: string): string | undefined {
+  if (RFC3339_UTC.test(text) && !Number.isNaN(Date.parse(text))) {
+    return text;
+  }
+  const m = GO_TIME_UTC.exec(text);
+  return m ? `${m[1]}T${m[2]}Z` : undefined;
+}
+
 function checkTimestamp(text: string): string | undefined {
-  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(text) && !Number.isNaN(Date.parse(text))
+  return normalizeReleasedAt(text) !== undefined
     ? undefined
     : 'an RFC 3339 UTC time such as "2026-01-31T12:00:00Z"';
 }
@@ -163,6 +179,10 @@ function readGate(parent: Fields, name: string, ctx: ParseContext, defaultTimeou
   const podAnnotations = f.stringMap('podAnnotations', { checkKey: checkAnnotationKey });
   f.finish();
   return { command, image, timeoutSeconds, podAnnotations };
+}
+
+function normalizeReleasedAtOrUndefined(text: string | undefined): string | undefined {
+  return text === undefined ? undefined : normalizeReleasedAt(text);
 }
 
 /** Reads the release section. */
@@ -226,7 +246,9 @@ export function parseRelease(root: Fields, ctx: ParseContext): ReleaseSettings {
   for (const slot of ['blue', 'green'] as const) {
     slots[slot] = {
       releaseId: root.optionalString(`${slot}ReleaseId`, { check: checkReleaseId }),
-      releasedAt: root.optionalString(`${slot}ReleasedAt`, { check: checkTimestamp }),
+      releasedAt: normalizeReleasedAtOrUndefined(
+        root.optionalString(`${slot}ReleasedAt`, { check: checkTimestamp }),
+      ),
     };
   }
   return { prometheusUrl, readyTimeoutSeconds, backup, migration, smoke, jobs, postPromotion, slots };

@@ -12,7 +12,7 @@
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { parse, stringify } from 'yaml';
+import { parseDocument } from 'yaml';
 import {
   deploy,
   findLockFiles,
@@ -78,9 +78,17 @@ async function podNames(slot: string): Promise<string[]> {
 
 /** Edits the sandbox's stack file as an operator would (the release section is an object). */
 function editStackFile(edit: (config: Record<string, unknown>) => void): void {
-  const doc = parse(fs.readFileSync(sandbox.stackFile, 'utf8')) as { config: Record<string, unknown> };
-  edit(doc.config);
-  fs.writeFileSync(sandbox.stackFile, stringify(doc));
+  // Only the edited keys are rewritten; every other value keeps its quoting (a quoted time stays a string).
+  const doc = parseDocument(fs.readFileSync(sandbox.stackFile, 'utf8'));
+  const config = (doc.toJS() as { config: Record<string, unknown> }).config;
+  const before = JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
+  edit(config);
+  for (const [key, value] of Object.entries(config)) {
+    if (JSON.stringify(value) !== JSON.stringify(before[key])) {
+      doc.setIn(['config', key], doc.createNode(value));
+    }
+  }
+  fs.writeFileSync(sandbox.stackFile, doc.toString());
 }
 
 function releaseConfig(config: Record<string, unknown>): Record<string, Record<string, unknown>> {
@@ -154,8 +162,10 @@ async function requireFailingJobs(): Promise<void> {
     },
     { timeoutMs: 90000, what: 'the Stage probe Job to finish' },
   );
+  const pods = await kube.list<PodObject>('pods', `job-name=${APP}-backup-stage-probe`);
+  const podFailed = pods.some((p) => p.status?.phase === 'Failed');
   await kube.delete('job', `${APP}-backup-stage-probe`);
-  if (state !== 'failed') {
+  if (state !== 'failed' || !podFailed) {
     throw new Error(
       'this cluster cannot fail a Job: create it with the Stages of release/kwok-stages.yaml ' +
         '(kwokctl create cluster --config release/kwok-stages.yaml; see release/README.md)',

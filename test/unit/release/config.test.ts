@@ -58,6 +58,12 @@ describe('pavemaster:release', () => {
     expect(releaseAnnotations(r.slots.blue)).toEqual({});
   });
 
+  it("reads back a release time that a hand-edited file left unquoted (Pulumi passes Go's time format)", () => {
+    const r = parseReleaseFor({ blueReleasedAt: '2026-11-26 13:11:39 +0000 UTC' });
+    expect(r.problems.list).toEqual([]);
+    expect(r.slots.blue.releasedAt).toBe('2026-11-26T13:11:39Z');
+  });
+
   it('reports every bad value with its key, and unknown keys', () => {
     const r = parseReleaseFor({
       release: {
