@@ -48,24 +48,15 @@ export interface Sandbox {
   cleanup(): Promise<void>;
 }
 
-const COPIED = ['Pulumi.yaml', 'package.json', 'tsconfig.json', 'infra', 'components', 'stacks'];
-
-/**
- * Applies `release/lead-wiring.patch` (the release section wired into settings and the Deployment annotations)
- * to the copy when the program does not have it yet; a no-op once the program has it.
- */
-export async function wireReleaseSection(dir: string): Promise<'applied' | 'present'> {
-  const patch = path.join(REPO, 'release', 'lead-wiring.patch');
-  const settings = fs.readFileSync(path.join(dir, 'stacks', 'settings.ts'), 'utf8');
-  if (settings.includes('RELEASE_KEYS')) {
-    return 'present';
-  }
-  const r = await run('git', ['apply', patch], { cwd: dir });
-  if (r.code !== 0) {
-    throw new Error(`could not apply ${patch} to the project copy: ${r.stderr}`);
-  }
-  return 'applied';
-}
+const COPIED = [
+  'Pulumi.yaml',
+  'package.json',
+  'tsconfig.json',
+  'tsconfig.pulumi.json',
+  'infra',
+  'components',
+  'stacks',
+];
 
 /**
  * Creates a project copy with stack `stackName` whose config is the committed `fromStack` file's, with
@@ -79,10 +70,11 @@ export async function createSandbox(opts: {
 }): Promise<Sandbox> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `pavemaster-${opts.stackName}-`));
   for (const item of COPIED) {
-    fs.cpSync(path.join(REPO, item), path.join(dir, item), { recursive: true });
+    if (fs.existsSync(path.join(REPO, item))) {
+      fs.cpSync(path.join(REPO, item), path.join(dir, item), { recursive: true });
+    }
   }
   fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
-  await wireReleaseSection(dir);
   fs.mkdirSync(path.join(dir, '.pulumi-state'), { recursive: true });
   const backend = `file://${path.join(dir, '.pulumi-state')}`;
   process.env.PULUMI_BACKEND_URL = backend;
