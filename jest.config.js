@@ -4,10 +4,24 @@ const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
 module.exports = {
   projects: [
     {
+      // Fast tests: Pulumi mocks, pure functions, and the real checkers (promtool, amtool, Alertmanager,
+      // checkov, kube-score, actionlint, ...) on generated files. No cluster.
       displayName: 'unit',
       testEnvironment: 'node',
       transform: { '^.+\\.ts$': tsJest },
       testMatch: ['<rootDir>/test/unit/**/*.test.ts', '<rootDir>/policy/**/*.test.ts'],
     },
+    {
+      // The real Pulumi engine against the local Kubernetes control plane (kwok on loopback). globalSetup builds or
+      // reuses the toolchain and starts the cluster if it is not running; globalTeardown stops it if it started it.
+      // The files share one cluster: npm test runs this project with --runInBand.
+      displayName: 'integration',
+      testEnvironment: 'node',
+      transform: { '^.+\\.ts$': tsJest },
+      testMatch: ['<rootDir>/test/integration/**/*.int.test.ts'],
+      globalSetup: '<rootDir>/test/integration/globalSetup.ts',
+      globalTeardown: '<rootDir>/test/integration/globalTeardown.ts',
+    },
   ],
+  testTimeout: 40 * 60 * 1000,
 };

@@ -99,7 +99,9 @@ export class Alertmanager extends pulumi.ComponentResource {
       {
         metadata: { name: `${objectName}-secrets`, namespace: args.namespace, labels },
         type: 'Opaque',
-        stringData: pulumi.secret(args.secrets ?? {}),
+        // An empty secret map would read back from the API server as "no stringData" and show as a change
+        // (and a replacement) on every preview: leave the field out when no receiver has a secret.
+        stringData: secretKeys.length > 0 ? pulumi.secret(args.secrets ?? {}) : undefined,
       },
       { parent: this, additionalSecretOutputs: ['stringData', 'data'] },
     );
