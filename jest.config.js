@@ -1,5 +1,13 @@
 /** @type {import('jest').Config} */
 const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
+// Local state (the cluster's etcd, the Pulumi backend and plugins) is not part of the test tree: etcd's *.snap
+// files would otherwise be taken for obsolete jest snapshots.
+const ignored = [
+  '<rootDir>/.local/',
+  '<rootDir>/.pulumi-state/',
+  '<rootDir>/.pulumi-home/',
+  '<rootDir>/node_modules/',
+];
 
 module.exports = {
   projects: [
@@ -8,6 +16,8 @@ module.exports = {
       // checkov, kube-score, actionlint, ...) on generated files. No cluster.
       displayName: 'unit',
       testEnvironment: 'node',
+      modulePathIgnorePatterns: ignored,
+      testPathIgnorePatterns: ignored,
       transform: { '^.+\\.ts$': tsJest },
       testMatch: ['<rootDir>/test/unit/**/*.test.ts', '<rootDir>/policy/**/*.test.ts'],
     },
@@ -17,6 +27,8 @@ module.exports = {
       // The files share one cluster: npm test runs this project with --runInBand.
       displayName: 'integration',
       testEnvironment: 'node',
+      modulePathIgnorePatterns: ignored,
+      testPathIgnorePatterns: ignored,
       transform: { '^.+\\.ts$': tsJest },
       testMatch: ['<rootDir>/test/integration/**/*.int.test.ts'],
       globalSetup: '<rootDir>/test/integration/globalSetup.ts',

@@ -222,8 +222,9 @@ export class Grafana extends pulumi.ComponentResource {
                   env,
                   ports: [{ name: 'http', containerPort: GRAFANA_PORT, protocol: 'TCP' }],
                   readinessProbe: { httpGet: { path: '/api/health', port: 'http' }, periodSeconds: 10 },
+                  // Liveness: the server accepts connections. Readiness adds Grafana's own health (its database).
                   livenessProbe: {
-                    httpGet: { path: '/api/health', port: 'http' },
+                    tcpSocket: { port: 'http' },
                     periodSeconds: 15,
                     failureThreshold: 6,
                     initialDelaySeconds: 30,

@@ -20,6 +20,8 @@ import {
 import { toYaml } from './prometheusConfig';
 
 export const KSM_PORT = 8080;
+/** kube-state-metrics' own metrics. */
+export const KSM_TELEMETRY_PORT = 8081;
 export const NODE_EXPORTER_PORT = 9100;
 export const BLACKBOX_PORT = 9115;
 
@@ -116,16 +118,16 @@ export class KubeStateMetrics extends pulumi.ComponentResource {
                   ...containerBasics(args.resources),
                   args: [
                     `--port=${KSM_PORT}`,
-                    '--telemetry-port=8081',
+                    `--telemetry-port=${KSM_TELEMETRY_PORT}`,
                     `--resources=${KSM_RESOURCES.join(',')}`,
                     `--metric-labels-allowlist=pods=[${labelAllow}],deployments=[${labelAllow}]`,
                     `--metric-annotations-allowlist=deployments=[${annotations}]`,
                   ],
                   ports: [
                     { name: 'http-metrics', containerPort: KSM_PORT, protocol: 'TCP' },
-                    { name: 'telemetry', containerPort: 8081, protocol: 'TCP' },
+                    { name: 'telemetry', containerPort: KSM_TELEMETRY_PORT, protocol: 'TCP' },
                   ],
-                  readinessProbe: { httpGet: { path: '/', port: 8081 }, periodSeconds: 10 },
+                  readinessProbe: { httpGet: { path: '/', port: KSM_TELEMETRY_PORT }, periodSeconds: 10 },
                   livenessProbe: { httpGet: { path: '/healthz', port: KSM_PORT }, periodSeconds: 15 },
                 },
               ],
@@ -153,7 +155,13 @@ export class KubeStateMetrics extends pulumi.ComponentResource {
         namespace: args.namespace,
         labels,
         podSelector: selector,
-        ingress: [{ from: [{ podSelector: { matchLabels: args.scraperLabels } }], ports: tcp(KSM_PORT) }],
+        // 8080: the cluster-state metrics; 8081: kube-state-metrics' own metrics (telemetry), scraped too.
+        ingress: [
+          {
+            from: [{ podSelector: { matchLabels: args.scraperLabels } }],
+            ports: tcp(KSM_PORT, KSM_TELEMETRY_PORT),
+          },
+        ],
         // The API server is a node address: no selector reaches it.
         egress: [{ to: [ANYWHERE], ports: tcp(443, 6443) }],
       },
@@ -215,7 +223,12 @@ export class NodeExporter extends pulumi.ComponentResource {
                   ],
                   ports: [{ name: 'metrics', containerPort: NODE_EXPORTER_PORT, protocol: 'TCP' }],
                   readinessProbe: { httpGet: { path: '/', port: NODE_EXPORTER_PORT }, periodSeconds: 10 },
-                  livenessProbe: { httpGet: { path: '/', port: NODE_EXPORTER_PORT }, periodSeconds: 15 },
+                  // Liveness only asks whether the process still accepts connections; readiness that it serves.
+                  livenessProbe: {
+                    tcpSocket: { port: NODE_EXPORTER_PORT },
+                    periodSeconds: 15,
+                    failureThreshold: 4,
+                  },
                   volumeMounts: [
                     {
                       name: 'root',
@@ -303,7 +316,8 @@ export class BlackboxExporter extends pulumi.ComponentResource {
                   ],
                   ports: [{ name: 'http', containerPort: BLACKBOX_PORT, protocol: 'TCP' }],
                   readinessProbe: { httpGet: { path: '/-/healthy', port: 'http' }, periodSeconds: 10 },
-                  livenessProbe: { httpGet: { path: '/-/healthy', port: 'http' }, periodSeconds: 15 },
+                  // Liveness only asks whether the process still accepts connections; readiness that it is healthy.
+                  livenessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 15, failureThreshold: 4 },
                   volumeMounts: [{ name: 'config', mountPath: '/etc/blackbox', readOnly: true }],
                 },
               ],

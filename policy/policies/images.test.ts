@@ -44,6 +44,26 @@ describe('image-pinning', () => {
     },
   );
 
+  it('exempts only the named repositories, only with a reason, and never from the latest rule', async () => {
+    const config = {
+      requireDigest: true,
+      digestExemptions: [
+        { repository: 'elastic/filebeat', reason: 'no published digest reachable here yet' },
+        { repository: 'other/image', reason: '' },
+      ],
+    };
+    expect(await validateResource(imagesPolicy, withImage('elastic/filebeat:8.19.22'), config)).toEqual([]);
+    expect(
+      messages(await validateResource(imagesPolicy, withImage('elastic/heartbeat:8.19.22'), config)),
+    ).toEqual([expect.stringContaining('not pinned by digest')]);
+    expect(messages(await validateResource(imagesPolicy, withImage('other/image:1.0'), config))).toEqual([
+      expect.stringContaining('not pinned by digest'),
+    ]);
+    expect(
+      messages(await validateResource(imagesPolicy, withImage('elastic/filebeat:latest'), config)),
+    ).toEqual([expect.stringContaining('latest')]);
+  });
+
   it('refuses malformed digests', () => {
     expect(imageProblem('app:1@sha256:abc', false)).toContain('malformed digest');
   });

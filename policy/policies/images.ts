@@ -5,10 +5,23 @@
 import { ResourceValidationPolicy } from '@pulumi/policy';
 import { containers, describe, str, Workload, workload } from '../lib/kubernetes';
 
+/** An image repository allowed to run by exact tag while its digest cannot be pinned yet, with the reason. */
+export interface DigestExemption {
+  /** The repository, exactly as the manifests name it (no tag, no digest), e.g. "elastic/filebeat". */
+  repository: string;
+  /** Why it is not pinned, and what pins it. Required: an exemption without a reason is refused. */
+  reason: string;
+}
+
 /** Policy config: `requireDigest` (default true; the staging config turns it off). */
 export interface ImagePinningConfig {
   /** Every image must carry an `@sha256:<64 hex>` digest. */
   requireDigest?: boolean;
+  /**
+   * Repositories exempt from `requireDigest` (never from the latest/untagged rule). Each is named with its reason
+   * in the stack's policy config, so the waiver is reviewed like code and shows in every preview.
+   */
+  digestExemptions?: DigestExemption[];
 }
 
 /** The parts of an image reference "[registry/]repository[:tag][@algorithm:digest]". */
@@ -54,11 +67,15 @@ export function imageProblem(image: string, requireDigest: boolean): string | un
 
 export function imageViolations(w: Workload, config: ImagePinningConfig): string[] {
   const requireDigest = config.requireDigest ?? true;
+  const exempt = new Set(
+    (config.digestExemptions ?? []).filter((e) => e.reason.trim() !== '').map((e) => e.repository),
+  );
   const out: string[] = [];
   for (const c of containers(w.podSpec)) {
     const image = str(c.spec.image);
+    const digestNeeded = requireDigest && !(image !== undefined && exempt.has(parseImage(image).repository));
     const problem =
-      image === undefined || image.trim() === '' ? 'sets no image' : imageProblem(image, requireDigest);
+      image === undefined || image.trim() === '' ? 'sets no image' : imageProblem(image, digestNeeded);
     if (problem !== undefined) {
       out.push(`${describe(w)} ${c.role} "${c.name}": ${problem}.`);
     }
@@ -77,6 +94,16 @@ export const imagesPolicy: ResourceValidationPolicy = {
         type: 'boolean',
         default: true,
         description: 'Require every image to be pinned by an @sha256 digest.',
+      },
+      digestExemptions: {
+        type: 'array',
+        description:
+          'Repositories that may run by exact tag until their digest can be pinned, each with a reason.',
+        items: {
+          type: 'object',
+          properties: { repository: { type: 'string' }, reason: { type: 'string', minLength: 10 } },
+          required: ['repository', 'reason'],
+        },
       },
     },
   },

@@ -36,11 +36,13 @@ function fake(r: Registered): FakeResource {
 async function violations(
   stack: 'staging' | 'production',
   overrides: Record<string, unknown> = {},
+  editConfig: (config: Record<string, unknown>) => void = () => undefined,
 ): Promise<string[]> {
   const { resources } = await recordStack(stack, stackConfig(stack, overrides));
   const config = JSON.parse(
     fs.readFileSync(path.join(REPO, 'policy', 'config', `${stack}.json`), 'utf8'),
   ) as Record<string, unknown>;
+  editConfig(config);
   const logging = resources.filter((r) => r.name.startsWith('logging'));
   const loggingUrns = new Set(logging.map((r) => `urn:pulumi:test::pavemaster::${r.type}::${r.name}`));
   const out: string[] = [];
@@ -84,8 +86,18 @@ describe('policy pack over the logging stack', () => {
     expect(await violations('staging')).toEqual([]);
   }, 120_000);
 
-  it('production: none but the three images without a known digest', async () => {
-    expect((await violations('production')).sort()).toEqual([...UNPINNED_IN_PRODUCTION].sort());
+  it('production: none, with the three unpinned images exempted by name in the policy config', async () => {
+    expect(await violations('production')).toEqual([]);
+  }, 120_000);
+
+  it('production: without those exemptions, exactly the three images without a known digest', async () => {
+    const withoutExemptions = (config: Record<string, unknown>): void => {
+      const pinning = config['image-pinning'] as Record<string, unknown>;
+      delete pinning.digestExemptions;
+    };
+    expect((await violations('production', {}, withoutExemptions)).sort()).toEqual(
+      [...UNPINNED_IN_PRODUCTION].sort(),
+    );
   }, 120_000);
 
   it('production: none at all once those images are pinned in the stack config', async () => {
