@@ -10,7 +10,9 @@
  * release/kwok-stages.yaml (Job pods succeed, or fail when annotated `pavemaster.io/kwok-result: fail`).
  */
 import { ChildProcess, spawn } from 'child_process';
+import { randomUUID } from 'crypto';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { parseDocument } from 'yaml';
 import {
@@ -414,23 +416,40 @@ describe('release lifecycle on the local cluster', () => {
     }
   });
 
-  it('two releases never interleave: the second is refused naming the lock holder', async () => {
+  it('two releases never interleave: the second is refused naming the lock holder, and recover leaves a live lock alone', async () => {
     const backendDir = (process.env.PULUMI_BACKEND_URL ?? '').replace(/^file:\/\//, '');
     const fileBefore = fs.readFileSync(sandbox.stackFile, 'utf8');
-    const running = sandbox.stack.up({ onOutput: () => undefined });
-    await poll(
-      () => Promise.resolve(findLockFiles(backendDir, 'pavemaster', STACK).length > 0 || undefined),
-      {
-        timeoutMs: 60000,
-        intervalMs: 50,
-        what: 'the first update to take the stack lock',
-      },
+    // Another release holds the stack: its lock, exactly as the file backend writes one, names a live process
+    // (this one), so the timing of a second real update cannot make the test pass or fail by chance.
+    const lockDir = path.join(backendDir, '.pulumi', 'locks', 'organization', 'pavemaster', STACK);
+    const lockFile = path.join(lockDir, `${randomUUID()}.json`);
+    fs.mkdirSync(lockDir, { recursive: true });
+    fs.writeFileSync(
+      lockFile,
+      JSON.stringify({
+        pid: process.pid,
+        username: os.userInfo().username,
+        hostname: os.hostname(),
+        timestamp: new Date(),
+      }),
     );
-    const err = (await rollback(STACK, opts).then(
-      () => undefined,
-      (e: unknown) => e,
-    )) as ReleaseError;
-    await running;
+    let err: ReleaseError;
+    try {
+      err = (await rollback(STACK, opts).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as ReleaseError;
+      // `recover` refuses to remove the lock of a process that still runs.
+      const refused = (await recover(STACK, opts).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as ReleaseError;
+      expect(refused.exitCode).toBe(3);
+      expect(refused.message).toContain('still runs: not removing its lock');
+      expect(fs.existsSync(lockFile)).toBe(true);
+    } finally {
+      fs.rmSync(lockFile, { force: true });
+    }
     expect(err).toBeInstanceOf(ReleaseError);
     expect(err.exitCode).toBe(3);
     expect(err.message).toMatch(
@@ -454,17 +473,18 @@ describe('release lifecycle on the local cluster', () => {
       stdio: 'ignore',
       detached: true,
     });
+    const exited = new Promise((r) => child.once('exit', r));
     await poll(
       () => Promise.resolve(findLockFiles(backendDir, 'pavemaster', STACK).length > 0 || undefined),
       {
         timeoutMs: 60000,
-        intervalMs: 50,
+        intervalMs: 10,
         what: 'the update to take the stack lock',
       },
     );
-    await new Promise((r) => setTimeout(r, 4000));
+    // Killed as soon as it holds the lock, before it can finish (the program alone takes about a second).
     process.kill(-(child.pid as number), 'SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    await exited;
     expect(findLockFiles(backendDir, 'pavemaster', STACK).length).toBeGreaterThan(0);
 
     // The next release is refused clearly, pointing at recover.
