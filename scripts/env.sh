@@ -4,7 +4,7 @@
 #   source scripts/env.sh
 #
 # It is sourced by every other script and by the integration tests. It only
-# exports variables; it builds and starts nothing (see scripts/toolchain and
+# exports variables (and creates the empty local state folder); it builds and starts nothing (see scripts/toolchain and
 # scripts/cluster). Every path is computed here at run time.
 #
 #   PAVEMASTER_ROOT     the repository root
@@ -38,6 +38,8 @@ esac
 
 export PULUMI_HOME="${PAVEMASTER_ROOT}/.pulumi-home"
 export PULUMI_BACKEND_URL="file://${PAVEMASTER_ROOT}/.pulumi-state"
+# The file backend refuses a state folder that does not exist (a fresh clone has none).
+mkdir -p "${PAVEMASTER_ROOT}/.pulumi-state"
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-pavemaster-local-only}"
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_SKIP_UPDATE_CHECK=true
