@@ -29,6 +29,13 @@ export function run(
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => err.push(c));
     child.on('error', reject);
+    // A command that exits without reading its input (git show, most kubectl reads) closes the pipe first:
+    // writing then fails with EPIPE, which says nothing about the command's result (that is its exit code).
+    child.stdin.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') {
+        reject(e);
+      }
+    });
     child.on('close', (code) => {
       if (timer) {
         clearTimeout(timer);
@@ -39,7 +46,11 @@ export function run(
         stderr: Buffer.concat(err).toString('utf8'),
       });
     });
-    child.stdin.end(opts.input ?? '');
+    if (opts.input !== undefined) {
+      child.stdin.end(opts.input);
+    } else {
+      child.stdin.end();
+    }
   });
 }
 
