@@ -329,7 +329,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
       `${name}-setup-job`,
       {
         namespace: ns,
-        metadataName: `${sts}-setup`,
+        objectName: `${sts}-setup`,
         role: 'elasticsearch-setup',
         instance: sts,
         image: args.image,
@@ -354,7 +354,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
       `${name}-netpol`,
       {
         namespace: ns,
-        metadataName: sts,
+        objectName: sts,
         podSelector: selector,
         labels,
         ingress: [
@@ -372,7 +372,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
       `${name}-setup-netpol`,
       {
         namespace: ns,
-        metadataName: `${sts}-setup`,
+        objectName: `${sts}-setup`,
         podSelector: roleSelector('elasticsearch-setup', sts),
         labels,
         egress: [{ to: [rolePeer('elasticsearch', sts)], ports: tcp(PORTS.elasticsearchHttp) }],
@@ -453,7 +453,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
       `${name}-certs-netpol`,
       {
         namespace: ns,
-        metadataName: `${sts}-certs`,
+        objectName: `${sts}-certs`,
         podSelector: roleSelector('elasticsearch-certs', sts),
         labels,
         egress: [{ to: [{ ipBlock: { cidr: args.apiServer.cidr } }], ports: tcp(...args.apiServer.ports) }],
@@ -616,7 +616,7 @@ export function setupJob(
   name: string,
   args: {
     namespace: string;
-    metadataName: string;
+    objectName: string;
     role: 'elasticsearch-setup' | 'kibana-setup';
     instance: string;
     image: string;
@@ -632,7 +632,7 @@ export function setupJob(
     name,
     {
       metadata: {
-        name: args.metadataName,
+        name: args.objectName,
         namespace: args.namespace,
         labels,
         annotations: jobAnnotations(args.awaitCompletion),

@@ -118,7 +118,7 @@ export class ElasticsearchExporter extends pulumi.ComponentResource {
       `${name}-netpol`,
       {
         namespace: ns,
-        metadataName: app,
+        objectName: app,
         podSelector: selector,
         labels,
         ingress:

@@ -197,7 +197,7 @@ export class Kibana extends pulumi.ComponentResource {
       `${name}-setup-job`,
       {
         namespace: ns,
-        metadataName: `${app}-setup`,
+        objectName: `${app}-setup`,
         role: 'kibana-setup',
         instance: app,
         image: args.setupImage,
@@ -220,7 +220,7 @@ export class Kibana extends pulumi.ComponentResource {
       `${name}-netpol`,
       {
         namespace: ns,
-        metadataName: app,
+        objectName: app,
         podSelector: selector,
         labels,
         ingress: [
@@ -237,7 +237,7 @@ export class Kibana extends pulumi.ComponentResource {
       `${name}-setup-netpol`,
       {
         namespace: ns,
-        metadataName: `${app}-setup`,
+        objectName: `${app}-setup`,
         podSelector: roleSelector('kibana-setup', app),
         labels,
         egress: [{ to: [rolePeer('kibana', app)], ports: tcp(PORTS.kibana) }],

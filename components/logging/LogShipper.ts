@@ -156,7 +156,7 @@ export class LogShipper extends pulumi.ComponentResource {
       `${name}-netpol`,
       {
         namespace: ns,
-        metadataName: app,
+        objectName: app,
         podSelector: selector,
         labels,
         ingress: [],

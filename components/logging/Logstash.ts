@@ -282,7 +282,7 @@ export class Logstash extends pulumi.ComponentResource {
       `${name}-netpol`,
       {
         namespace: ns,
-        metadataName: app,
+        objectName: app,
         podSelector: selector,
         labels,
         ingress: [

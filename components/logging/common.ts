@@ -1,7 +1,6 @@
 /** Small helpers shared by the logging components: labels, selectors, NetworkPolicy peers and Job options. */
 import { createHash } from 'crypto';
 import * as k8s from '@pulumi/kubernetes';
-import * as pulumi from '@pulumi/pulumi';
 import { recommendedLabels } from '../shared/labels';
 
 /** The roles of the logging stack's pods; each is the `app.kubernetes.io/component` label of its pods. */
@@ -39,21 +38,7 @@ export function rolePeer(
   };
 }
 
-/** A peer for every pod of a namespace, or only those with `podLabels`. */
-export function namespacePeer(
-  namespace: string,
-  podLabels?: Record<string, string>,
-): k8s.types.input.networking.v1.NetworkPolicyPeer {
-  return {
-    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } },
-    ...(podLabels !== undefined ? { podSelector: { matchLabels: podLabels } } : {}),
-  };
-}
-
-/** TCP ports for a NetworkPolicy rule. */
-export function tcp(...ports: number[]): k8s.types.input.networking.v1.NetworkPolicyPort[] {
-  return ports.map((port) => ({ protocol: 'TCP', port }));
-}
+export { allowPolicy, namespacePeer, tcp } from '../shared/network';
 
 /** Where the Kubernetes API server is, for the pods that talk to it (log metadata, the certificate Job). */
 export interface ApiServerPeer {
@@ -61,38 +46,6 @@ export interface ApiServerPeer {
   cidr: string;
   /** Its ports (443 on the `kubernetes` Service, 6443 on most control planes). */
   ports: number[];
-}
-
-/** Creates one NetworkPolicy selecting a role's pods; `Ingress`/`Egress` policy types follow the rules given. */
-export function allowPolicy(
-  name: string,
-  args: {
-    namespace: pulumi.Input<string>;
-    metadataName: string;
-    podSelector: Record<string, string>;
-    ingress?: k8s.types.input.networking.v1.NetworkPolicyIngressRule[];
-    egress?: k8s.types.input.networking.v1.NetworkPolicyEgressRule[];
-    labels: Record<string, string>;
-  },
-  opts: pulumi.CustomResourceOptions,
-): k8s.networking.v1.NetworkPolicy {
-  const policyTypes = [
-    ...(args.ingress !== undefined ? ['Ingress'] : []),
-    ...(args.egress !== undefined ? ['Egress'] : []),
-  ];
-  return new k8s.networking.v1.NetworkPolicy(
-    name,
-    {
-      metadata: { name: args.metadataName, namespace: args.namespace, labels: args.labels },
-      spec: {
-        podSelector: { matchLabels: args.podSelector },
-        policyTypes,
-        ...(args.ingress !== undefined ? { ingress: args.ingress } : {}),
-        ...(args.egress !== undefined ? { egress: args.egress } : {}),
-      },
-    },
-    opts,
-  );
 }
 
 /**

@@ -1,7 +1,6 @@
 /** Pieces every monitoring component shares: labels, container defaults, config checksums, network policies. */
 import * as crypto from 'crypto';
 import * as k8s from '@pulumi/kubernetes';
-import * as pulumi from '@pulumi/pulumi';
 import { recommendedLabels } from '../shared/labels';
 import { ContainerResources, toResourceRequirements } from '../shared/resources';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../shared/security';
@@ -63,59 +62,10 @@ export function containerBasics(resources: ContainerResources): {
   };
 }
 
-/** Pods of a namespace, for NetworkPolicy peers. */
-export function namespacePeer(
-  namespace: pulumi.Input<string>,
-  podLabels?: Record<string, string>,
-): k8s.types.input.networking.v1.NetworkPolicyPeer {
-  return {
-    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } },
-    ...(podLabels !== undefined ? { podSelector: { matchLabels: podLabels } } : {}),
-  };
-}
+export { allowPolicy, namespacePeer, tcp } from '../shared/network';
 
 /** Anywhere, for traffic to host-network endpoints (API server, kubelets) and outside services. */
 export const ANYWHERE: k8s.types.input.networking.v1.NetworkPolicyPeer = { ipBlock: { cidr: '0.0.0.0/0' } };
-
-/** TCP ports in NetworkPolicy form. */
-export function tcp(...ports: number[]): k8s.types.input.networking.v1.NetworkPolicyPort[] {
-  return ports.map((port) => ({ protocol: 'TCP', port }));
-}
-
-/** One NetworkPolicy allowing a set of pods the listed ingress and egress (on top of the namespace default-deny). */
-export function allowPolicy(
-  name: string,
-  args: {
-    objectName: string;
-    namespace: pulumi.Input<string>;
-    labels: Record<string, string>;
-    podSelector: Record<string, string>;
-    ingress?: k8s.types.input.networking.v1.NetworkPolicyIngressRule[];
-    egress?: k8s.types.input.networking.v1.NetworkPolicyEgressRule[];
-  },
-  opts: pulumi.CustomResourceOptions,
-): k8s.networking.v1.NetworkPolicy {
-  const types: string[] = [];
-  if (args.ingress !== undefined) {
-    types.push('Ingress');
-  }
-  if (args.egress !== undefined) {
-    types.push('Egress');
-  }
-  return new k8s.networking.v1.NetworkPolicy(
-    name,
-    {
-      metadata: { name: args.objectName, namespace: args.namespace, labels: args.labels },
-      spec: {
-        podSelector: { matchLabels: args.podSelector },
-        policyTypes: types,
-        ...(args.ingress !== undefined ? { ingress: args.ingress } : {}),
-        ...(args.egress !== undefined ? { egress: args.egress } : {}),
-      },
-    },
-    opts,
-  );
-}
 
 /** Prefers putting replicas of a set on different nodes. */
 export function spreadOverNodes(selector: Record<string, string>): k8s.types.input.core.v1.Affinity {
