@@ -20,6 +20,7 @@ import {
   imageFiles,
   run,
   runOk,
+  Served,
   tempDir,
   TestRegistry,
   toolsDir,
@@ -237,12 +238,11 @@ describe('pm-image', () => {
         { ...sampleImage(tree, refs[0]), refs },
       ]);
       expect(pmImage(spec).status).toBe(0);
-      const served = JSON.parse(fs.readFileSync(path.join(dir, 'served.json'), 'utf8')) as {
-        registry: string;
-        images: { name: string; normalized: string; local: string; digest: string }[];
-      };
+      const served = JSON.parse(fs.readFileSync(path.join(dir, 'served.json'), 'utf8')) as Served;
       expect(served.registry).toBe(reg.addr);
-      const byName = new Map(served.images.map((i) => [i.name, i]));
+      expect(served.images).toEqual(served.entries.map((e) => e.name));
+      expect(served.images).toEqual([...served.images].sort());
+      const byName = new Map(served.entries.map((i) => [i.name, i]));
       expect(byName.get('busybox:1.0')?.normalized).toBe('docker.io/library/busybox:1.0');
       expect(byName.get('alpine:2.0')?.local).toBe(`${reg.addr}/docker.io/library/alpine:2.0`);
       expect(byName.get('registry.k8s.io/sig/thing:v3')?.local).toBe(
@@ -268,10 +268,9 @@ describe('scripts/images: pause and testbox', () => {
   });
 
   it('pushes the pause image under the sandbox names and the test image, listed in served.json', () => {
-    const names = served.images.map((i) => i.name);
-    expect(names).toEqual(
+    expect(served.images).toEqual(
       expect.arrayContaining([
-        'registry.k8s.io/pause:3.10.1',
+        'registry.k8s.io/pause:3.10.2',
         'registry.k8s.io/pause:3.6',
         'pavemaster/testbox:1.0.0',
       ]),
@@ -279,7 +278,7 @@ describe('scripts/images: pause and testbox', () => {
   });
 
   it('pause is one static binary, run as 65535, that exits 0 on SIGTERM and ignores SIGCHLD', async () => {
-    const ref = `${reg.addr}/registry.k8s.io/pause:3.10.1`;
+    const ref = `${reg.addr}/registry.k8s.io/pause:3.10.2`;
     const cfg = imageConfig(tools, ref);
     expect(cfg.config.User).toBe('65535:65535');
     expect(cfg.config.Entrypoint).toEqual(['/pause']);
@@ -371,9 +370,9 @@ describe('containerd pulls through scripts/registry mirrors', () => {
       for (let i = 0; i < 50 && ctr('version').status !== 0; i++) {
         await new Promise((r) => setTimeout(r, 200));
       }
-      const servedDigest = (name: string) => reg.served().images.find((i) => i.name === name)?.digest;
+      const servedDigest = (name: string) => reg.served().entries.find((i) => i.name === name)?.digest;
       for (const [image, name] of [
-        ['registry.k8s.io/pause:3.10.1', 'registry.k8s.io/pause:3.10.1'],
+        ['registry.k8s.io/pause:3.10.2', 'registry.k8s.io/pause:3.10.2'],
         ['docker.io/pavemaster/testbox:1.0.0', 'pavemaster/testbox:1.0.0'],
       ]) {
         const pull = ctr('images', 'pull', '--hosts-dir', hosts, image);

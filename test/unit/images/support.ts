@@ -111,7 +111,9 @@ export class TestRegistry {
 
 export interface Served {
   registry: string;
-  images: { name: string; normalized: string; local: string; digest: string }[];
+  /** The references as the stacks write them. */
+  images: string[];
+  entries: { name: string; normalized: string; local: string; digest: string }[];
 }
 
 /** The OCI image config of a reference, read from the registry with crane. */

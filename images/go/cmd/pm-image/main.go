@@ -269,7 +269,7 @@ func localRef(registry, ref string) (name.Tag, error) {
 }
 
 // stackName is the reverse of localRef: the reference as a stack names it ("prom/prometheus:v3.13.1",
-// "elasticsearch:8.19.22", "registry.k8s.io/pause:3.10.1").
+// "elasticsearch:8.19.22", "registry.k8s.io/pause:3.10.2").
 func stackName(localRepo, tag string) string {
 	host, repo, ok := strings.Cut(localRepo, "/")
 	if !ok {
@@ -281,10 +281,13 @@ func stackName(localRepo, tag string) string {
 	return host + "/" + repo + ":" + tag
 }
 
-// Served is the file the node team's placement rule reads.
+// Served is the file the local cluster's placement rule reads.
 type Served struct {
-	Registry string        `json:"registry"`
-	Images   []ServedImage `json:"images"`
+	Registry string `json:"registry"`
+	// Images are the references exactly as the stacks write them, sorted.
+	Images []string `json:"images"`
+	// Entries say where and under which digest each one is served.
+	Entries []ServedImage `json:"entries"`
 }
 
 // ServedImage is one tag the local registry serves.
@@ -309,7 +312,7 @@ func writeServed(spec *Spec) error {
 	if err != nil {
 		return fmt.Errorf("catalog of %s: %w", spec.Registry, err)
 	}
-	out := Served{Registry: spec.Registry, Images: []ServedImage{}}
+	out := Served{Registry: spec.Registry, Images: []string{}, Entries: []ServedImage{}}
 	for _, r := range repos {
 		repo, err := name.NewRepository(spec.Registry+"/"+r, name.Insecure)
 		if err != nil {
@@ -325,7 +328,7 @@ func writeServed(spec *Spec) error {
 				return fmt.Errorf("%s:%s: %w", r, t, err)
 			}
 			host, rest, _ := strings.Cut(r, "/")
-			out.Images = append(out.Images, ServedImage{
+			out.Entries = append(out.Entries, ServedImage{
 				Name:       stackName(r, t),
 				Normalized: host + "/" + rest + ":" + t,
 				Local:      repo.Tag(t).String(),
@@ -333,7 +336,10 @@ func writeServed(spec *Spec) error {
 			})
 		}
 	}
-	sort.Slice(out.Images, func(i, j int) bool { return out.Images[i].Name < out.Images[j].Name })
+	sort.Slice(out.Entries, func(i, j int) bool { return out.Entries[i].Name < out.Entries[j].Name })
+	for _, e := range out.Entries {
+		out.Images = append(out.Images, e.Name)
+	}
 	data, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
 		return err
