@@ -200,11 +200,15 @@ describe('secrets', () => {
     }
   });
 
-  it('names only the documented secrets', () => {
+  it('names only the documented secrets and variables', () => {
     const names = new Set<string>();
+    const vars = new Set<string>();
     for (const file of WORKFLOW_FILES) {
       for (const m of load(file).text.matchAll(/secrets\.([A-Z_]+)/g)) {
         names.add(m[1]);
+      }
+      for (const m of load(file).text.matchAll(/vars\.([A-Z_]+)/g)) {
+        vars.add(m[1]);
       }
     }
     expect([...names].sort()).toEqual(
@@ -214,12 +218,64 @@ describe('secrets', () => {
         'KUBECONFIG_STAGING',
         'PULUMI_ACCESS_TOKEN',
         'PULUMI_CONFIG_PASSPHRASE',
-        'SLACK_WEBHOOK_URL',
       ].sort(),
     );
+    expect([...vars]).toEqual(['PULUMI_BACKEND_URL']);
     const ops = fs.readFileSync(path.join(REPO, 'docs', 'operations.md'), 'utf8');
-    for (const name of names) {
+    for (const name of [...names, ...vars]) {
       expect([name, ops.includes(name)]).toEqual([name, true]);
+    }
+  });
+});
+
+/** Every `run:` step of every job, with where it is. */
+function allRunSteps(): { file: string; job: string; run: string }[] {
+  return WORKFLOW_FILES.flatMap((file) =>
+    Object.entries(jobs(load(file).doc)).flatMap(([job, j]) =>
+      steps(j)
+        .filter((s) => typeof s.run === 'string')
+        .map((s) => ({ file, job, run: str(s.run).trim() })),
+    ),
+  );
+}
+
+describe('thin wrappers', () => {
+  // A step is one command of this repository (or npm's), so the test suite can run exactly what a job runs.
+  const COMMAND =
+    /^(?:[A-Z_]+=\S+ )*(?:\.github\/scripts\/[\w.-]+\.sh|node \.github\/scripts\/[\w.-]+\.js|(?:bash )?scripts\/[\w./-]+|npm (?:ci|run|audit|test)\b)/;
+
+  it('runs one repository command per step, never an inline script', () => {
+    const bad = allRunSteps().filter((s) => s.run.includes('\n') || !COMMAND.test(s.run));
+    expect(bad).toEqual([]);
+  });
+
+  it('calls the release command from one place only (.github/scripts/release.sh)', () => {
+    const direct: string[] = [];
+    for (const file of WORKFLOW_FILES) {
+      if (/npm run (?:--silent )?release\b/.test(load(file).text)) {
+        direct.push(file);
+      }
+    }
+    for (const script of fs.readdirSync(path.join(REPO, '.github', 'scripts'))) {
+      const text = fs.readFileSync(path.join(REPO, '.github', 'scripts', script), 'utf8');
+      if (/npm run (?:--silent )?release\b/.test(text) && script !== 'release.sh') {
+        direct.push(script);
+      }
+    }
+    expect(direct).toEqual([]);
+    const cli = fs.readFileSync(path.join(REPO, 'release', 'cli.ts'), 'utf8');
+    const used = new Set<string>();
+    for (const dir of ['workflows', 'scripts']) {
+      for (const f of fs.readdirSync(path.join(REPO, '.github', dir))) {
+        const text = fs.readFileSync(path.join(REPO, '.github', dir, f), 'utf8');
+        for (const m of text.matchAll(/release\.sh"? (\w+)/g)) {
+          used.add(m[1]);
+        }
+      }
+    }
+    expect([...used].sort()).toEqual(['deploy', 'preview', 'promote', 'rollback', 'status']);
+    for (const command of used) {
+      expect(cli).toContain(`case '${command}':`);
     }
   });
 });
@@ -228,32 +284,34 @@ describe('pull requests', () => {
   const { doc } = load('pull-request.yml');
   const all = jobs(doc);
 
-  it('runs lint, type check, tests and the policy pack', () => {
+  it('runs lint, type check and the tests', () => {
     const runs = Object.values(all)
       .flatMap(steps)
       .map((s) => str(s.run));
     expect(runs).toContain('npm run lint');
     expect(runs).toContain('npm run typecheck');
     expect(runs).toContain('npm test');
-    expect(runs).toContain('npm ci --no-audit --no-fund --prefix policy');
-    expect(runs.some((r) => /^pulumi preview --stack staging --policy-pack policy\b/.test(r))).toBe(true);
   });
 
-  it('previews both stacks with the official action commenting on the pull request, and posts the release report', () => {
+  it('previews both stacks through the policy pack, then posts one comment for both', () => {
     const preview = all.preview;
     expect(obj(obj(preview.strategy, 'strategy').matrix, 'matrix').stack).toEqual(['staging', 'production']);
-    const action = steps(preview).find((s) => str(s.uses).startsWith('pulumi/actions@'));
-    expect(obj(action?.with, 'with')).toMatchObject({
-      command: 'preview',
-      'stack-name': '${{ matrix.stack }}',
-      'comment-on-pr': true,
-    });
-    const runs = steps(preview).map((s) => str(s.run));
-    expect(
-      runs.some((r) => r.includes('npm run --silent release -- preview "${{ matrix.stack }}" --markdown')),
-    ).toBe(true);
-    expect(runs.some((r) => r.startsWith('.github/scripts/pr-comment.sh'))).toBe(true);
-    expect(obj(preview.permissions, 'permissions')['pull-requests']).toBe('write');
+    expect(steps(preview).map((s) => str(s.run))).toContain(
+      '.github/scripts/preview.sh "$STACK" "$RUNNER_TEMP/preview"',
+    );
+    expect(obj(preview.env, 'env').STACK).toBe('${{ matrix.stack }}');
+    // No other comment writer: the one comment job holds the only pull-requests: write.
+    for (const [id, job] of Object.entries(all)) {
+      expect([id, obj(job.permissions, id)['pull-requests']]).toEqual([
+        id,
+        id === 'comment' ? 'write' : undefined,
+      ]);
+    }
+    expect(all.comment.needs).toBe('preview');
+    expect(all.comment.if).toMatch(/^always\(\) && /);
+    expect(steps(all.comment).map((s) => str(s.run))).toContain(
+      'node .github/scripts/pr-comment.js "$PR_NUMBER" "$RUNNER_TEMP/previews"',
+    );
   });
 
   it('has one job to require, which fails unless every other job passed', () => {
@@ -278,28 +336,32 @@ describe('releases', () => {
     expect(obj(release.environment, 'environment').name).toBe('${{ inputs.environment }}');
   });
 
-  it('deploys, load-tests the preview Service, promotes, checks, in that order', () => {
-    const order = ['deploy', 'loadtest', 'promote', 'check'].map((id) => names.indexOf(id));
+  it('deploys, load-tests the preview Service, promotes, checks, rolls back, records, pushes, in that order', () => {
+    const order = [
+      'deploy',
+      'loadtest',
+      'promote',
+      'check',
+      'rollback',
+      'Record the promoted image',
+      'Commit the stack file back',
+    ].map((id) => names.indexOf(id));
     expect(order.every((i) => i >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
-    expect(byId('deploy').run).toBe('npm run release -- deploy "$STACK" "$IMAGE" --commit');
+    expect(byId('deploy').run).toBe('.github/scripts/release.sh deploy "$STACK" "$IMAGE" --commit');
     expect(byId('loadtest').run).toBe('.github/scripts/load-test.sh "$STACK" "$LOAD_PROFILE"');
-    expect(byId('promote').run).toBe('npm run release -- promote "$STACK" --commit');
-    expect(byId('check').run).toBe('npm run release -- status "$STACK"');
+    expect(byId('promote').run).toBe('.github/scripts/release.sh promote "$STACK" --commit');
+    expect(byId('check').run).toBe('.github/scripts/post-promotion-check.sh "$STACK" "$IMAGE"');
   });
 
-  it('rolls back only a failure after a successful switch', () => {
-    const rollback = steps(release).find((s) => s.name === 'Roll back') ?? {};
-    expect(rollback.if).toBe("failure() && steps.promote.outcome == 'success'");
-    expect(rollback.run).toBe('npm run release -- rollback "$STACK" --commit');
-    expect(names.indexOf('Roll back')).toBeGreaterThan(names.indexOf('check'));
-  });
-
-  it('staging builds and pushes, then releases the pushed digest with the peak load test by default', () => {
+  it('staging builds the reference app and releases the pushed digest with the peak load test by default', () => {
     const all = jobs(load('deploy-staging.yml').doc);
     expect(load('deploy-staging.yml').doc.on).toMatchObject({ push: { branches: ['develop'] } });
     const build = steps(all.image).find((s) => str(s.uses).startsWith('docker/build-push-action@'));
-    expect(obj(build?.with, 'with')).toMatchObject({ push: true, platforms: 'linux/amd64' });
+    expect(obj(build?.with, 'with')).toMatchObject({
+      push: true,
+      platforms: 'linux/amd64',
+    });
     expect(all.release.uses).toBe('./.github/workflows/release.yml');
     expect(all.release.with).toEqual({
       stack: 'staging',
@@ -307,10 +369,11 @@ describe('releases', () => {
       image: '${{ inputs.image || needs.image.outputs.image }}',
       'load-profile': "${{ inputs.load-profile || 'peak' }}",
       branch: 'develop',
+      'record-promotion': true,
     });
   });
 
-  it('production releases behind the production environment, without a load test', () => {
+  it('production releases behind the production environment, without a load test, the digest staging recorded', () => {
     const { doc } = load('deploy-production.yml');
     expect(doc.on).toMatchObject({ push: { branches: ['main'] } });
     const all = jobs(doc);
@@ -322,7 +385,7 @@ describe('releases', () => {
       branch: 'main',
     });
     const pick = steps(all.image).find((s) => s.id === 'pick');
-    expect(str(pick?.run)).toContain('node .github/scripts/promoted-image.js Pulumi.staging.yaml');
+    expect(str(pick?.run)).toBe('node .github/scripts/promotion.js pick staging');
   });
 });
 
@@ -345,8 +408,10 @@ describe('security', () => {
       .map((s) => str(s.run));
     expect(runs).toContain('scripts/check-licenses');
     expect(runs.some((r) => r.includes('scripts/render-manifests --out'))).toBe(true);
-    expect(runs.filter((r) => r.includes('trivy" config')).length).toBeGreaterThanOrEqual(2);
-    expect(runs.some((r) => r.includes('gitleaks" git') && r.includes('--config .gitleaks.toml'))).toBe(true);
+    expect(runs).toContain(
+      '.github/scripts/trivy-config.sh "$RUNNER_TEMP/bin/trivy" "$RUNNER_TEMP/rendered" "$RUNNER_TEMP"',
+    );
+    expect(runs).toContain('.github/scripts/secret-scan.sh "$RUNNER_TEMP/gitleaks.sarif"');
   });
 
   it('uploads SARIF from every tool that writes it', () => {
@@ -359,38 +424,19 @@ describe('security', () => {
 });
 
 describe('commands', () => {
-  const texts = WORKFLOW_FILES.map((f) => load(f).text);
-
-  it('uses only release sub-commands the release command has', () => {
-    const cli = fs.readFileSync(path.join(REPO, 'release', 'cli.ts'), 'utf8');
-    const used = new Set<string>();
-    for (const text of texts) {
-      for (const m of text.matchAll(/npm run (?:--silent )?release -- (\w+)/g)) {
-        used.add(m[1]);
-      }
-    }
-    expect([...used].sort()).toEqual(['deploy', 'preview', 'promote', 'rollback', 'status']);
-    for (const command of used) {
-      expect(cli).toContain(`case '${command}':`);
-    }
-  });
-
   it('runs only scripts that exist and are executable', () => {
     const scripts = new Set<string>();
-    for (const text of texts) {
+    for (const { run: text } of allRunSteps()) {
       for (const m of text.matchAll(/(?:^|\s)((?:\.github\/)?scripts\/[\w./-]+)/gm)) {
         scripts.add(m[1]);
       }
     }
-    expect(scripts.size).toBeGreaterThan(4);
+    expect(scripts.size).toBeGreaterThan(10);
     for (const script of scripts) {
       const full = path.join(REPO, script);
       expect([script, fs.existsSync(full)]).toEqual([script, true]);
       if (!script.endsWith('.js')) {
-        expect([script, (fs.statSync(full).mode & 0o111) !== 0 || script.endsWith('.sh')]).toEqual([
-          script,
-          true,
-        ]);
+        expect([script, (fs.statSync(full).mode & 0o111) !== 0]).toEqual([script, true]);
       }
     }
   });
@@ -407,54 +453,5 @@ describe('commands', () => {
     ]);
     expect(result.stdout).toBe('');
     expect(result.code).toBe(0);
-  });
-});
-
-describe('run steps, executed with bash', () => {
-  const digest = `sha256:${'e'.repeat(64)}`;
-
-  function stepScript(file: string, job: string, match: (s: Doc) => boolean): string {
-    const step = steps(jobs(load(file).doc)[job]).find(match);
-    if (step === undefined || typeof step.run !== 'string') {
-      throw new Error(`no such step in ${file} ${job}`);
-    }
-    return step.run;
-  }
-
-  it.each([
-    [`ghcr.io/acme/pavemaster/web:git-0123456789ab@${digest}`, 0],
-    [`registry.example.com:5000/web@${digest}`, 0],
-    ['ghcr.io/acme/pavemaster/web:git-0123456789ab', 1],
-    ['ghcr.io/acme/web:latest', 1],
-    [`ghcr.io/acme/web@sha256:${'e'.repeat(63)}`, 1],
-    [`x; curl evil@${digest}`, 1],
-  ])('the release refuses an image that is not pinned by digest: %s -> %i', async (image, code) => {
-    const script = stepScript('release.yml', 'release', (s) => s.name === 'The image is pinned by digest');
-    const result = await run('bash', ['-euo', 'pipefail', '-c', script], {
-      env: { ...process.env, IMAGE: image },
-    });
-    expect(result.code).toBe(code);
-  });
-
-  it('production takes a requested digest, else staging’s promoted image, and never an unpinned one', async () => {
-    const script = stepScript('deploy-production.yml', 'image', (s) => s.id === 'pick');
-    const tmp = tempDir('gh-output');
-    try {
-      const output = path.join(tmp.dir, 'out');
-      const requested = `ghcr.io/acme/web:git-1@${digest}`;
-      const ok = await run('bash', ['-euo', 'pipefail', '-c', script], {
-        env: { ...process.env, REQUESTED: requested, GITHUB_OUTPUT: output },
-      });
-      expect(ok.code).toBe(0);
-      expect(fs.readFileSync(output, 'utf8')).toBe(`image=${requested}\n`);
-      // The committed staging stack runs an unpinned image today: production refuses it.
-      const refused = await run('bash', ['-euo', 'pipefail', '-c', script], {
-        env: { ...process.env, REQUESTED: '', GITHUB_OUTPUT: output },
-      });
-      expect(refused.code).not.toBe(0);
-      expect(refused.stderr).toContain('not pinned by digest');
-    } finally {
-      tmp.remove();
-    }
   });
 });
