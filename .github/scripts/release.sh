@@ -36,9 +36,12 @@ fi
 # The command's own error line (stderr) is kept for the notification; both streams still reach the log.
 errors="$(mktemp)"
 trap 'rm -f "$errors"' EXIT
-npm run --silent release -- "$@" 2> >(tee "$errors" >&2)
-code=$?
-wait
+# stdout goes to stdout as it is; stderr through tee into the file and on to stderr. The pipeline ends only when
+# tee has written everything, so the file is complete below.
+{
+  npm run --silent release -- "$@" 2>&1 1>&3 3>&- | tee "$errors" >&2 3>&-
+  code=${PIPESTATUS[0]}
+} 3>&1
 output "exit-code=$code"
 
 notify() {

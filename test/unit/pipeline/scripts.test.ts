@@ -428,9 +428,44 @@ describe('.github/scripts/promotion.js: the digest staging promoted, for product
   });
 });
 
+describe('.github/scripts/release.sh', () => {
+  it('passes the release command’s exit code on, as a step output too, with both streams intact', async () => {
+    const tmp = tempDir('release-sh');
+    try {
+      const out = path.join(tmp.dir, 'out');
+      fs.mkdirSync(path.join(tmp.dir, 'state'));
+      const r = await run('.github/scripts/release.sh', ['status', 'no-such-stack'], {
+        env: {
+          ...process.env,
+          PATH: `${TOOLCHAIN_BIN}:${process.env.PATH ?? ''}`,
+          PULUMI_BACKEND_URL: `file://${path.join(tmp.dir, 'state')}`,
+          PULUMI_CONFIG_PASSPHRASE: 'scratch-only',
+          PULUMI_SKIP_UPDATE_CHECK: 'true',
+          GITHUB_OUTPUT: out,
+        },
+        timeoutMs: 90_000,
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^release: StackNotFoundError/m);
+      expect(r.stderr).toContain('no-such-stack');
+      expect(r.stdout).not.toMatch(/^release: /m);
+      expect(fs.readFileSync(out, 'utf8')).toBe('exit-code=1\n');
+    } finally {
+      tmp.remove();
+    }
+  }, 120_000);
+
+  it('refuses a call without a subcommand and a stack', async () => {
+    expect((await run('.github/scripts/release.sh', ['status'])).code).toBe(64);
+  });
+});
+
 describe('.github/scripts/promoted-image.js', () => {
   it('refuses a stack file whose active slot is not pinned by digest (the committed staging stack)', async () => {
-    const r = await run('node', ['.github/scripts/promoted-image.js', path.join(REPO, 'Pulumi.staging.yaml')]);
+    const r = await run('node', [
+      '.github/scripts/promoted-image.js',
+      path.join(REPO, 'Pulumi.staging.yaml'),
+    ]);
     expect(r.stderr).toContain('not pinned by digest');
     expect(r.code).toBe(1);
   });
