@@ -18,13 +18,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -66,6 +64,8 @@ func main() {
 	if flag.NArg() > 0 {
 		h.engineAddress = flag.Arg(0)
 	}
+	// End with the engine, and take the Node.js program with us (lifetime.go).
+	watchEngine(engineGone)
 
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -332,7 +332,7 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	cmd.Env = env
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
+	if err := runChild(cmd); err != nil {
 		var exitErr *exec.ExitError
 		if errors.As(err, &exitErr) {
 			if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok {
@@ -370,48 +370,21 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.Langu
 	cmd := exec.CommandContext(server.Context(), "node", args...)
 	cmd.Dir = dir
 	cmd.Env = runtimeEnv(append(os.Environ(), req.GetEnv()...), opts)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-
 	var mu sync.Mutex
 	send := func(r *pulumirpc.RunPluginResponse) {
 		mu.Lock()
 		defer mu.Unlock()
 		_ = server.Send(r)
 	}
-	var wg sync.WaitGroup
-	pump := func(r io.Reader, wrap func([]byte) *pulumirpc.RunPluginResponse) {
-		defer wg.Done()
-		buf := make([]byte, 32*1024)
-		for {
-			n, err := r.Read(buf)
-			if n > 0 {
-				send(wrap(append([]byte(nil), buf[:n]...)))
-			}
-			if err != nil {
-				return
-			}
-		}
-	}
-	wg.Add(2)
-	go pump(stdout, func(b []byte) *pulumirpc.RunPluginResponse {
-		return &pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stdout{Stdout: b}}
+	// os/exec copies the output through these writers and Wait returns only when both copies are done.
+	cmd.Stdout = writerFunc(func(b []byte) {
+		send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stdout{Stdout: b}})
 	})
-	go pump(stderr, func(b []byte) *pulumirpc.RunPluginResponse {
-		return &pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stderr{Stderr: b}}
+	cmd.Stderr = writerFunc(func(b []byte) {
+		send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stderr{Stderr: b}})
 	})
-	wg.Wait()
 	code := int32(0)
-	if err := cmd.Wait(); err != nil {
+	if err := runChild(cmd); err != nil {
 		var exitErr *exec.ExitError
 		if !errors.As(err, &exitErr) {
 			return err
@@ -437,19 +410,34 @@ func (h *host) InstallDependencies(req *pulumirpc.InstallDependenciesRequest,
 	}
 	cmd := exec.CommandContext(server.Context(), "npm", args...)
 	cmd.Dir = root
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		_ = server.Send(&pulumirpc.InstallDependenciesResponse{Stdout: append(sc.Bytes(), '\n')})
-	}
-	return cmd.Wait()
+	// One writer (a pointer, so os/exec sees the same value twice and uses one pipe for both streams).
+	out := &sendWriter{send: func(b []byte) {
+		_ = server.Send(&pulumirpc.InstallDependenciesResponse{Stdout: b})
+	}}
+	cmd.Stdout = out
+	cmd.Stderr = out
+	return runChild(cmd)
+}
+
+// writerFunc is an io.Writer that hands each write (a copy of it) to a function.
+type writerFunc func([]byte)
+
+func (w writerFunc) Write(b []byte) (int, error) {
+	w(append([]byte(nil), b...))
+	return len(b), nil
+}
+
+// sendWriter is a writerFunc behind a pointer and a lock.
+type sendWriter struct {
+	mu   sync.Mutex
+	send func([]byte)
+}
+
+func (w *sendWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.send(append([]byte(nil), b...))
+	return len(b), nil
 }
 
 func (h *host) About(context.Context, *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
