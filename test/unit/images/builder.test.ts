@@ -240,8 +240,16 @@ describe('pm-image', () => {
       expect(pmImage(spec).status).toBe(0);
       const served = JSON.parse(fs.readFileSync(path.join(dir, 'served.json'), 'utf8')) as Served;
       expect(served.registry).toBe(reg.addr);
-      expect(served.images).toEqual(served.entries.map((e) => e.name));
-      expect(served.images).toEqual([...served.images].sort());
+      // Every tag, and every tag and repository pinned by the digest served (the form production writes).
+      const expected = served.entries.flatMap((e) => [
+        e.name,
+        `${e.name}@${e.digest}`,
+        `${e.name.replace(/:[^:]+$/, '')}@${e.digest}`,
+      ]);
+      expect(served.images).toEqual([...new Set(expected)].sort());
+      expect(served.images).toContain(
+        `quay.io/org/tool:4@${imageDigest(tools, `${reg.addr}/quay.io/org/tool:4`)}`,
+      );
       const byName = new Map(served.entries.map((i) => [i.name, i]));
       expect(byName.get('busybox:1.0')?.normalized).toBe('docker.io/library/busybox:1.0');
       expect(byName.get('alpine:2.0')?.local).toBe(`${reg.addr}/docker.io/library/alpine:2.0`);

@@ -284,7 +284,9 @@ func stackName(localRepo, tag string) string {
 // Served is the file the local cluster's placement rule reads.
 type Served struct {
 	Registry string `json:"registry"`
-	// Images are the references exactly as the stacks write them, sorted.
+	// Images are the references exactly as the stacks write them, sorted: each tag ("prom/prometheus:v3.13.1"),
+	// and each tag and repository pinned by the digest served ("prom/prometheus:v3.13.1@sha256:...",
+	// "prom/prometheus@sha256:..."), the form production stacks write.
 	Images []string `json:"images"`
 	// Entries say where and under which digest each one is served.
 	Entries []ServedImage `json:"entries"`
@@ -337,9 +339,17 @@ func writeServed(spec *Spec) error {
 		}
 	}
 	sort.Slice(out.Entries, func(i, j int) bool { return out.Entries[i].Name < out.Entries[j].Name })
+	seen := map[string]bool{}
 	for _, e := range out.Entries {
-		out.Images = append(out.Images, e.Name)
+		repo := e.Name[:strings.LastIndex(e.Name, ":")]
+		for _, ref := range []string{e.Name, e.Name + "@" + e.Digest, repo + "@" + e.Digest} {
+			if !seen[ref] {
+				seen[ref] = true
+				out.Images = append(out.Images, ref)
+			}
+		}
 	}
+	sort.Strings(out.Images)
 	data, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
 		return err
