@@ -5,6 +5,7 @@
  *     proven by running the pull request's test job up to its install step with the local runner;
  *   - the toolchain, image and test-tool caches are keyed on exactly what they are built from (there was none),
  *     and the timeouts fit the measured cold time (was 60 minutes for a 28-minute cold install plus the suite);
+ *   - the staging build names a Dockerfile that exists (it named app/Dockerfile, which does not).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -99,15 +100,9 @@ describe('the pull request’s test job, run up to its install step', () => {
         'actions/cache': cache(store),
       },
       baseEnv: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
-      assume: {
-        lint: { result: 'success' },
-        typecheck: { result: 'success' },
-        preview: { result: 'skipped' },
-        comment: { result: 'skipped' },
-        ready: { result: 'skipped' },
-      },
+      only: ['test'],
       // The install and `npm test` are this suite itself: the job is checked up to them.
-      stopBefore: (step) => step.run === '.github/scripts/ci-prepare.sh',
+      stopBefore: (step) => step.run === '.github/scripts/ci-prepare.sh' || step.run === 'npm test',
     });
     const jobs = await runner.run('pull-request.yml');
     const job = jobs.find((j) => j.id === 'test');
@@ -179,5 +174,22 @@ describe('the pull request’s test job, run up to its install step', () => {
     expect(prepare * 60).toBeGreaterThanOrEqual(1.5 * COLD_PREPARE_SECONDS);
     expect(suite).toBeGreaterThanOrEqual(45);
     expect(Number(test['timeout-minutes'])).toBeGreaterThanOrEqual(prepare + suite + 5);
+  });
+});
+
+describe('the staging image build', () => {
+  it('builds a Dockerfile that exists, inside its context', () => {
+    const build = (workflow('deploy-staging.yml').jobs.image.steps ?? []).find(
+      (s) => typeof s.uses === 'string' && s.uses.startsWith('docker/build-push-action@'),
+    );
+    const inputs = (build?.with ?? {}) as { context?: string; file?: string };
+    const context = path.join(REPO, inputs.context ?? '.');
+    const file = path.join(REPO, inputs.file ?? path.join(inputs.context ?? '.', 'Dockerfile'));
+    expect([inputs.context, fs.existsSync(context) && fs.statSync(context).isDirectory()]).toEqual([
+      inputs.context,
+      true,
+    ]);
+    expect([inputs.file, fs.existsSync(file)]).toEqual([inputs.file, true]);
+    expect(path.relative(context, file).startsWith('..')).toBe(false);
   });
 });

@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { BOT, Comment, GitHubApi, startGitHubApi } from './support/githubApi';
 import { startSlackSink } from './support/slackSink';
-import { REPO, run, tempDir } from './tools';
+import { linkNodeModules, REPO, run, tempDir } from './tools';
 
 // Real tools on a two-core machine that may be busy with other suites: generous bounds.
 jest.setTimeout(60_000);
@@ -245,7 +245,7 @@ async function scratchStack(stackFile: string, secrets: Record<string, string> =
   fs.cpSync(path.join(REPO, '.github', 'scripts'), path.join(tmp.dir, '.github', 'scripts'), {
     recursive: true,
   });
-  fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(tmp.dir, 'node_modules'));
+  linkNodeModules(tmp.dir);
   return { dir: tmp.dir, env, remove: tmp.remove };
 }
 
@@ -338,7 +338,7 @@ describe('.github/scripts/promotion.js: the digest staging promoted, for product
     fs.cpSync(path.join(REPO, '.github', 'scripts'), path.join(tmp.dir, '.github', 'scripts'), {
       recursive: true,
     });
-    fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(tmp.dir, 'node_modules'));
+    linkNodeModules(tmp.dir);
     const env = {
       ...process.env,
       GIT_AUTHOR_NAME: 't',

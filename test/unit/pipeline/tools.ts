@@ -55,3 +55,18 @@ export function tempDir(prefix: string): { dir: string; remove: () => void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `pavemaster-${prefix}-`));
   return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
+
+/**
+ * Gives `dir` this repository's installed packages: a real `node_modules` folder in `dir` whose entries are
+ * symlinks to this repository's. Never a symlink of the folder itself: an `npm ci` (or Pulumi installing a
+ * project's dependencies) in `dir` empties its own node_modules folder, and through such a link it would empty
+ * this repository's.
+ */
+export function linkNodeModules(dir: string): void {
+  const from = path.join(REPO, 'node_modules');
+  const to = path.join(dir, 'node_modules');
+  fs.mkdirSync(to, { recursive: true });
+  for (const entry of fs.readdirSync(from)) {
+    fs.symlinkSync(path.join(from, entry), path.join(to, entry));
+  }
+}

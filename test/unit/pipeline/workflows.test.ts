@@ -361,6 +361,9 @@ describe('releases', () => {
     expect(obj(build?.with, 'with')).toMatchObject({
       push: true,
       platforms: 'linux/amd64',
+      context: 'examples/web',
+      file: 'examples/web/Dockerfile',
+      'build-args': 'VERSION=${{ steps.name.outputs.tag }}',
     });
     expect(all.release.uses).toBe('./.github/workflows/release.yml');
     expect(all.release.with).toEqual({
@@ -412,6 +415,7 @@ describe('security', () => {
       '.github/scripts/trivy-config.sh "$RUNNER_TEMP/bin/trivy" "$RUNNER_TEMP/rendered" "$RUNNER_TEMP"',
     );
     expect(runs).toContain('.github/scripts/secret-scan.sh "$RUNNER_TEMP/gitleaks.sarif"');
+    expect(runs).toContain('npm audit --prefix examples/web --omit=dev --audit-level=high');
   });
 
   it('uploads SARIF from every tool that writes it', () => {

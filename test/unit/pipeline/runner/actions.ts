@@ -347,3 +347,66 @@ export function uploadSarif(log: BoundaryLog): ActionImpl {
     return {};
   };
 }
+
+/**
+ * docker/build-push-action, with the local image builder standing in for Buildx: the step's `context`, `file`,
+ * `tags` and `build-args` go to the checkout's own `scripts/images build-app`, which builds the Dockerfile
+ * without a Docker engine and pushes to the local registry; the manifest digest is the step's `digest` output,
+ * as the action's is. Refuses what the action would not do here (no push, another platform, several tags).
+ * Provenance, SBOM and the GitHub Actions build cache are Buildx's own and are not reproduced.
+ */
+export function buildPush(log: BoundaryLog, env: Record<string, string> = {}): ActionImpl {
+  return async (c) => {
+    if (c.inputs.push !== 'true') {
+      return { failed: 'only push: true is used by these workflows' };
+    }
+    if ((c.inputs.platforms ?? 'linux/amd64') !== 'linux/amd64') {
+      return { failed: `the local builder builds linux/amd64 only, not ${c.inputs.platforms}` };
+    }
+    const tags = (c.inputs.tags ?? '')
+      .split(/[\n,]/)
+      .map((t) => t.trim())
+      .filter(Boolean);
+    if (tags.length !== 1) {
+      return { failed: `one tag expected, got ${tags.length}` };
+    }
+    const context = path.resolve(c.workspace, c.inputs.context ?? '.');
+    const file = path.resolve(c.workspace, c.inputs.file ?? path.join(c.inputs.context ?? '.', 'Dockerfile'));
+    if (!fs.existsSync(file)) {
+      return { failed: `the Dockerfile ${path.relative(c.workspace, file)} does not exist` };
+    }
+    const digestFile = path.join(c.runnerTemp, 'build-push-digest');
+    const args = [
+      'build-app',
+      '--context',
+      context,
+      '--file',
+      file,
+      '--tag',
+      tags[0],
+      '--digest-file',
+      digestFile,
+    ];
+    for (const a of (c.inputs['build-args'] ?? '')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)) {
+      args.push('--build-arg', a);
+    }
+    const r = await c.exec(path.join(c.workspace, 'scripts', 'images'), args, { env });
+    c.log(r.output);
+    if (r.code !== 0) {
+      return { failed: `scripts/images build-app exited ${r.code}` };
+    }
+    const digest = fs.readFileSync(digestFile, 'utf8').trim();
+    log.calls.push({
+      action: 'docker/build-push-action',
+      inputs: c.inputs,
+      job: c.job.key,
+      detail: { tag: tags[0], digest },
+    });
+    return {
+      outputs: { digest, imageid: digest, metadata: JSON.stringify({ 'containerimage.digest': digest }) },
+    };
+  };
+}

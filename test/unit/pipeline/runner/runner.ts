@@ -117,6 +117,8 @@ export interface RunnerConfig {
   baseEnv: Record<string, string>;
   /** Jobs not run here, with the result to assume (for example `test`, which is `npm test` itself). */
   assume?: Record<string, { result: JobRecord['result']; outputs?: Record<string, string> }>;
+  /** Only these jobs of the workflow run (top level); every other is recorded as skipped, not run here. */
+  only?: string[];
   /**
    * Stops a job before the first step this returns true for (recorded as not run): for checking a job up to a
    * step the suite must not run itself (`npm test` inside `npm test`).
@@ -126,6 +128,11 @@ export interface RunnerConfig {
   runId?: string;
   /** Where GITHUB_API_URL points (a local stand-in of GitHub's API); default https://api.github.com. */
   apiUrl?: string;
+  /**
+   * A command prefix for a `run:` step (for example `['unshare', '-n']`: a network namespace without interfaces,
+   * so a step that must not reach the network here cannot).
+   */
+  wrapRun?: (run: string) => string[] | undefined;
 }
 
 function obj(value: unknown, what: string): Doc {
@@ -395,7 +402,12 @@ export class LocalRunner {
       needsCtx[n] = { result, outputs };
       needsResults.push(result);
     }
-    const assumed = frame.keyPrefix === '' ? this.config.assume?.[id] : undefined;
+    const excluded =
+      frame.keyPrefix === '' && this.config.only !== undefined && !this.config.only.includes(id);
+    const assumed =
+      frame.keyPrefix === ''
+        ? (this.config.assume?.[id] ?? (excluded ? { result: 'skipped' as const } : undefined))
+        : undefined;
     const combos = expandMatrix(
       job.strategy === undefined ? undefined : optObj(obj(job.strategy, 'strategy').matrix, 'matrix'),
     );
@@ -724,7 +736,9 @@ export class LocalRunner {
             ? path.join(workspace, step['working-directory'])
             : workspace;
         this.log(`  step "${name}": run`);
-        const r = await execCommand('bash', ['-e', scriptFile], { cwd, env: processEnv, timeoutMs });
+        const prefix = this.config.wrapRun?.(step.run) ?? [];
+        const [command, ...args] = [...prefix, 'bash', '-e', scriptFile];
+        const r = await execCommand(command, args, { cwd, env: processEnv, timeoutMs });
         stepRecord.exitCode = r.code;
         stepRecord.output = r.output;
         ok = r.code === 0;
