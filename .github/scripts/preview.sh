@@ -35,9 +35,13 @@ policy_code=${PIPESTATUS[0]}
 report_code=$?
 
 if [ "$policy_code" -eq 0 ]; then policy=passed; else policy=failed; fi
-# What a reviewer needs from a failed policy preview: its violations (the pack prints them under this heading).
+# What a reviewer needs from a failed policy preview: each violation (the engine prints
+# "<pack>@v<version> [<enforcement>] ... <policy> (<resource>)<description>" and the message on the next line)
+# and the error lines.
 if [ "$policy_code" -ne 0 ]; then
-  sed -n '/Policies:/,$p' "$out/$stack.preview.txt" | head -n 60 >"$out/$stack.violations.txt"
+  grep -A1 -E '^ +[^ ]+@v[^ ]+ \[(mandatory|advisory|remediate)\]' "$out/$stack.preview.txt" | grep -v '^--$' |
+    head -n 80 >"$out/$stack.violations.txt" || true
+  grep -E '^error: ' "$out/$stack.preview.txt" >>"$out/$stack.violations.txt" || true
 fi
 printf '{"stack":"%s","policy":"%s","exitCode":%d,"reportExitCode":%d}\n' \
   "$stack" "$policy" "$policy_code" "$report_code" >"$out/$stack.json"

@@ -428,6 +428,53 @@ describe('.github/scripts/promotion.js: the digest staging promoted, for product
   });
 });
 
+describe('.github/scripts/preview.sh', () => {
+  it('keeps each policy violation for the comment and fails the step with the engine’s exit code', async () => {
+    const tmp = tempDir('preview-sh');
+    try {
+      // The engine's real output of a refused preview (recorded: the old workflow's staging preview without the
+      // staging policy config); every other pulumi call goes to the real CLI.
+      const fake = path.join(tmp.dir, 'bin');
+      fs.mkdirSync(fake);
+      const fixture = path.join(REPO, 'test', 'unit', 'pipeline', 'fixtures', 'policy-violation.txt');
+      fs.writeFileSync(
+        path.join(fake, 'pulumi'),
+        `#!/usr/bin/env bash\nif [ "$1" = preview ]; then cat "${fixture}"; exit 255; fi\nexec "${TOOLCHAIN_BIN}/pulumi" "$@"\n`,
+        { mode: 0o755 },
+      );
+      fs.mkdirSync(path.join(tmp.dir, 'state'));
+      const out = path.join(tmp.dir, 'out');
+      const r = await run('.github/scripts/preview.sh', ['staging', out], {
+        env: {
+          ...process.env,
+          PATH: `${fake}:${TOOLCHAIN_BIN}:${process.env.PATH ?? ''}`,
+          PULUMI_BACKEND_URL: `file://${path.join(tmp.dir, 'state')}`,
+          PULUMI_CONFIG_PASSPHRASE: 'scratch-only',
+          GITHUB_STEP_SUMMARY: path.join(tmp.dir, 'summary'),
+        },
+        timeoutMs: 90_000,
+      });
+      expect(r.code).toBe(255);
+      expect(r.stdout).toContain(
+        'preview: pulumi preview --stack staging --policy-pack policy --policy-pack-config policy/config/staging.json',
+      );
+      expect(JSON.parse(fs.readFileSync(path.join(out, 'staging.json'), 'utf8'))).toMatchObject({
+        stack: 'staging',
+        policy: 'failed',
+        exitCode: 255,
+      });
+      const violations = fs.readFileSync(path.join(out, 'staging.violations.txt'), 'utf8').split('\n');
+      expect(violations[0]).toMatch(
+        /^ +pavemaster@v0\.1\.0 \[mandatory\] \[severity: high\] +image-pinning +\(kubernetes:apps\/v1:Deployment: pavemaster-green\)/,
+      );
+      expect(violations[1]).toContain('"pavemaster/web:1.0.0" is not pinned by digest');
+      expect(violations).toContain('error: preview failed');
+    } finally {
+      tmp.remove();
+    }
+  }, 120_000);
+});
+
 describe('.github/scripts/release.sh', () => {
   it('passes the release command’s exit code on, as a step output too, with both streams intact', async () => {
     const tmp = tempDir('release-sh');
