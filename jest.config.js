@@ -19,7 +19,11 @@ module.exports = {
       modulePathIgnorePatterns: ignored,
       testPathIgnorePatterns: ignored,
       transform: { '^.+\\.ts$': tsJest },
-      testMatch: ['<rootDir>/test/unit/**/*.test.ts', '<rootDir>/policy/**/*.test.ts'],
+      testMatch: [
+        '<rootDir>/test/unit/**/*.test.ts',
+        '<rootDir>/test/fuzz/**/*.test.ts',
+        '<rootDir>/policy/**/*.test.ts',
+      ],
     },
     {
       // The real Pulumi engine against the local Kubernetes control plane (kwok on loopback). globalSetup builds or
