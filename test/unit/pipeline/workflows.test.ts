@@ -290,7 +290,7 @@ describe('pull requests', () => {
       .map((s) => str(s.run));
     expect(runs).toContain('npm run lint');
     expect(runs).toContain('npm run typecheck');
-    expect(runs).toContain('npm test');
+    expect(runs).toContain('.github/scripts/ci-test.sh');
   });
 
   it('previews both stacks through the policy pack, then posts one comment for both', () => {
