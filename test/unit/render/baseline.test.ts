@@ -1,0 +1,217 @@
+/**
+ * Nothing running is replaced by a change of the code's structure: every render case (both committed stacks, and
+ * each with every optional part on; see test/support/render.ts) is rendered from this tree through its entry point
+ * under mocks and compared with the baseline recorded from an older revision (fixtures/baseline.json, written by
+ * `npx ts-node --transpile-only test/support/recordBaseline.ts <revision>`):
+ *
+ * - every resource of the baseline is still registered, under its URN or under an alias the engine follows
+ *   (explicit aliases, and a parent's aliases inherited by its children), and nothing new appears;
+ * - its type, its replacement-deciding options (protect, deleteBeforeReplace, ignoreChanges, additional secret
+ *   outputs) and every input are unchanged, and so are its dependencies and the stack's outputs,
+ *
+ * except for the differences listed in INTENDED below, each with its reason. A difference that is not listed
+ * fails the test with the resource, the field and both values.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as pulumi from '@pulumi/pulumi';
+import {
+  previousUrns,
+  Render,
+  RenderedResource,
+  RENDER_CASES,
+  render,
+  treeStackConfig,
+} from '../../support/render';
+import { REPO } from '../../support/stackConfig';
+
+jest.setTimeout(10 * 60 * 1000);
+
+interface Baseline {
+  commit: string;
+  cases: Record<string, Render>;
+}
+
+/** A difference the change means to make. */
+interface Intended {
+  /** The URN (in this tree) the difference is on; `*` for the stack's outputs. */
+  urn: RegExp;
+  /** The field: `aliases`, `dependencies`, `inputs.<path>`, `outputs.<path>`, `new` (a resource added). */
+  field: RegExp;
+  /** Why, in words: what a reviewer reads. */
+  why: string;
+}
+
+/**
+ * The differences this tree means to make against the baseline. None of them replaces or deletes anything: new
+ * aliases keep moved resources' identities; dependencies only order registrations.
+ */
+const INTENDED: readonly Intended[] = [];
+
+const baseline = JSON.parse(
+  fs.readFileSync(path.join(__dirname, 'fixtures', 'baseline.json'), 'utf8'),
+) as Baseline;
+
+/** Renders this tree's case with a fresh copy of its modules. */
+async function renderHere(id: string): Promise<Render> {
+  const c = RENDER_CASES.find((x) => x.id === id);
+  if (c === undefined) {
+    throw new Error(`no render case ${id}`);
+  }
+  return render(
+    { stack: c.stack, config: treeStackConfig(REPO, c.stack, c.overrides), secretKeys: c.secretKeys },
+    () => {
+      let exported: unknown;
+      jest.isolateModules(() => {
+        // The fresh module registry has its own @pulumi/pulumi: silence the expected receiver warnings there.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const fresh = require('@pulumi/pulumi') as typeof pulumi;
+        jest.spyOn(fresh.log, 'warn').mockImplementation(() => Promise.resolve());
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        exported = require('../../../infra/index');
+      });
+      return exported;
+    },
+  );
+}
+
+/** Every leaf path where two JSON values differ ("spec.template.metadata.labels.version"). */
+function differences(a: unknown, b: unknown, at = ''): string[] {
+  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
+    if (Array.isArray(a) !== Array.isArray(b)) {
+      return [at];
+    }
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    return [...keys].flatMap((k) =>
+      differences(
+        (a as Record<string, unknown>)[k],
+        (b as Record<string, unknown>)[k],
+        at ? `${at}.${k}` : k,
+      ),
+    );
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [at];
+}
+
+function intended(urn: string, field: string): Intended | undefined {
+  return INTENDED.find((i) => i.urn.test(urn) && i.field.test(field));
+}
+
+const show = (v: unknown) => {
+  const text = JSON.stringify(v);
+  return text === undefined ? '(absent)' : text.length > 300 ? `${text.slice(0, 297)}...` : text;
+};
+
+/** Compares one case; returns the unintended differences, one line each, and the intended ones seen. */
+function compare(before: Render, after: Render): { unintended: string[]; seen: Set<Intended> } {
+  const unintended: string[] = [];
+  const seen = new Set<Intended>();
+  const note = (urn: string, field: string, line: string) => {
+    const i = intended(urn, field);
+    if (i) {
+      seen.add(i);
+    } else {
+      unintended.push(line);
+    }
+  };
+  const oldByUrn = new Map(before.resources.map((r) => [r.urn, r]));
+  const newByUrn = new Map(after.resources.map((r) => [r.urn, r]));
+  const matched = new Map<string, RenderedResource>();
+  const oldToNew = new Map<string, string>();
+  for (const r of after.resources) {
+    const candidates = previousUrns(r, newByUrn).filter((u) => oldByUrn.has(u));
+    if (candidates.length === 0) {
+      note(r.urn, 'new', `new resource ${r.urn}`);
+      continue;
+    }
+    if (candidates.length > 1) {
+      unintended.push(`${r.urn} matches several old resources: ${candidates.join(', ')}`);
+    }
+    const old = candidates[0];
+    if (matched.has(old)) {
+      unintended.push(`${old} is claimed by both ${matched.get(old)?.urn ?? '?'} and ${r.urn}`);
+    }
+    matched.set(old, r);
+    oldToNew.set(old, r.urn);
+  }
+  for (const r of before.resources) {
+    if (!matched.has(r.urn)) {
+      unintended.push(`resource gone (would be deleted): ${r.urn}`);
+    }
+  }
+  for (const [oldUrn, r] of matched) {
+    const old = oldByUrn.get(oldUrn) as RenderedResource;
+    if (old.urn !== r.urn && !r.aliases.includes(old.urn) && !previousUrns(r, newByUrn).includes(old.urn)) {
+      unintended.push(`${r.urn} moved from ${old.urn} without an alias`);
+    }
+    if (old.urn !== r.urn) {
+      note(r.urn, 'aliases', `${r.urn} moved from ${old.urn}`);
+    }
+    for (const field of [
+      'type',
+      'custom',
+      'protect',
+      'deleteBeforeReplace',
+      'ignoreChanges',
+      'additionalSecretOutputs',
+    ] as const) {
+      if (JSON.stringify(old[field]) !== JSON.stringify(r[field])) {
+        note(r.urn, field, `${r.urn} ${field}: ${show(old[field])} -> ${show(r[field])}`);
+      }
+    }
+    const oldDeps = old.dependencies.map((u) => oldToNew.get(u) ?? `(gone) ${u}`).sort();
+    if (JSON.stringify(oldDeps) !== JSON.stringify(r.dependencies)) {
+      const added = r.dependencies.filter((d) => !oldDeps.includes(d));
+      const removed = oldDeps.filter((d) => !r.dependencies.includes(d));
+      note(r.urn, 'dependencies', `${r.urn} dependencies: +[${added.join(', ')}] -[${removed.join(', ')}]`);
+    }
+    for (const p of differences(old.inputs, r.inputs)) {
+      note(
+        r.urn,
+        `inputs.${p}`,
+        `${r.urn} inputs.${p}: ${show(pick(old.inputs, p))} -> ${show(pick(r.inputs, p))}`,
+      );
+    }
+  }
+  for (const p of differences(before.outputs, after.outputs)) {
+    note(
+      '*',
+      `outputs.${p}`,
+      `stack output ${p}: ${show(pick(before.outputs, p))} -> ${show(pick(after.outputs, p))}`,
+    );
+  }
+  return { unintended, seen };
+}
+
+function pick(value: unknown, p: string): unknown {
+  let current = value;
+  for (const part of p === '' ? [] : p.split('.')) {
+    if (current === null || typeof current !== 'object') {
+      return undefined;
+    }
+    current = (current as Record<string, unknown>)[part];
+  }
+  return current;
+}
+
+const seenOverall = new Set<Intended>();
+
+describe(`the render against the baseline of ${baseline.commit.slice(0, 12)}`, () => {
+  it('covers every render case', () => {
+    expect(Object.keys(baseline.cases).sort()).toEqual(RENDER_CASES.map((c) => c.id).sort());
+  });
+
+  it.each(RENDER_CASES.map((c) => c.id))('%s: same resources, options and inputs', async (id) => {
+    const after = await renderHere(id);
+    const { unintended, seen } = compare(baseline.cases[id], after);
+    seen.forEach((i) => seenOverall.add(i));
+    expect(unintended).toEqual([]);
+    // Replacement-deciding facts, stated directly: no protected resource lost its protection.
+    const protectedBefore = baseline.cases[id].resources.filter((r) => r.protect).length;
+    expect(after.resources.filter((r) => r.protect).length).toBe(protectedBefore);
+  });
+
+  it('lists no intended difference that no case shows (the list stays true)', () => {
+    expect(INTENDED.filter((i) => !seenOverall.has(i)).map((i) => i.why)).toEqual([]);
+  });
+});
