@@ -1,188 +1,412 @@
 /**
- * The PaveMaster web application in blue/green slots.
+ * The PaveMaster web application in blue/green slots (the contract itself is components/shared/slots.ts).
  *
- * Two Deployments, `<name>-blue` and `<name>-green`, each run their own image and version. The **active**
- * Service `<name>` selects the active slot's pods and the Ingress routes the public host to it; the **preview**
- * Service `<name>-preview` selects the idle slot's pods so a release can be tested before it takes traffic.
+ * Two Deployments, `<app>-blue` and `<app>-green`, each run their own image and version. The **active**
+ * Service `<app>` selects the active slot's pods and the Ingress routes the public host to it; the **preview**
+ * Service `<app>-preview` selects the idle slot's pods so a release can be tested before it takes traffic.
  * Switching traffic changes the two Services' selectors and nothing else: object names, Deployments and the
  * Ingress stay the same, so a promotion or a rollback is one small, instant update.
  *
  * The Services depend on both Deployments, so a selector never moves before Pulumi has seen the slot's rollout
  * complete with every replica Ready (the Deployment await), which is the pre-promotion readiness gate.
+ *
+ * The constructor only registers objects; what each object says is built by the exported `*Spec` functions,
+ * which the tests call directly.
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
+import { PlatformNamespace } from './PlatformNamespace';
+import { ArgChecks, ArgProblem, throwIfInvalid, withDefaults } from './shared/args';
+import { checkDnsLabel, checkLabelValue, checkUnprivilegedPort, checkWholeNumber } from './shared/checks';
 import { recommendedLabels } from './shared/labels';
-import { ContainerResources, toResourceRequirements } from './shared/resources';
-import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from './shared/security';
+import { namespacePeer, tcp } from './shared/network';
+import { ContainerResources } from './shared/resources';
+import { restrictedPodSecurityContext } from './shared/security';
+import {
+  appSelector,
+  DEFAULT_SLOT,
+  isSlot,
+  otherSlot,
+  perSlot,
+  Slot,
+  SLOTS,
+  slotObjectNames,
+  slotSelector,
+} from './shared/slots';
+import {
+  AntiAffinity,
+  antiAffinity,
+  envFromSecret,
+  envFromSecretRefs,
+  envValues,
+  podDisruptionBudget,
+  restrictedContainer,
+  scratchVolume,
+} from './shared/workload';
 
-/** A blue/green slot. */
-export type Slot = 'blue' | 'green';
-const SLOTS: readonly Slot[] = ['blue', 'green'];
+export type { Slot } from './shared/slots';
 
 /** What one slot runs. */
 export interface SlotArgs {
   /** The container image, "[registry/]repository[:tag][@sha256:digest]". Required. */
-  image: pulumi.Input<string>;
+  readonly image: pulumi.Input<string>;
   /** The `version` label of the slot's pods (a Kubernetes label value). Required. */
-  version: string;
-  /** Annotations on the slot's Deployment, e.g. the release id and time. Default none. */
-  annotations?: Record<string, string>;
+  readonly version: string;
+  /** Annotations on the slot's Deployment, e.g. the release id and time. @default none */
+  readonly annotations?: Record<string, string>;
 }
 
 /** A peer the app may talk to (its database, an API), for the egress NetworkPolicy. */
 export interface EgressPeer {
-  /** Namespace of the peer; default the app's own namespace. */
-  namespace?: string;
-  /** Labels selecting the peer's pods; default every pod of that namespace. */
-  podLabels?: Record<string, string>;
-  /** An IP block instead of pods (e.g. a managed database), in CIDR form. */
-  cidr?: string;
-  /** TCP ports allowed. Required. */
-  ports: number[];
+  /** Namespace of the peer. @default the app's own namespace */
+  readonly namespace?: string;
+  /** Labels selecting the peer's pods. @default every pod of that namespace */
+  readonly podLabels?: Record<string, string>;
+  /** An IP block instead of pods (e.g. a managed database), in CIDR form. @default none */
+  readonly cidr?: string;
+  /** TCP ports allowed. Required, at least one. */
+  readonly ports: readonly number[];
 }
 
-export interface BlueGreenAppArgs {
+/** A reference to a key of an existing Kubernetes Secret, exposed to the app as an environment variable. */
+export interface SecretRef {
+  readonly secret: string;
+  readonly key: string;
+}
+
+/**
+ * What a stack decides about its app (stacks/app.ts produces exactly this, from `pavemaster:*` config). Every
+ * field has a default, applied once by {@link resolveBlueGreenAppOptions}.
+ */
+export interface BlueGreenAppOptions {
+  /** The application name: Service and Deployment names derive from it (at most 50 characters). @default the component's name */
+  readonly appName?: string;
+  /** Which slot takes traffic. @default "blue" */
+  readonly activeSlot?: Slot;
+  /** Replicas of the active slot. @default 2 */
+  readonly replicas?: number;
+  /**
+   * Replicas of the idle slot: the same as the active slot keeps a rollback instant (Argo Rollouts' behaviour
+   * without `scaleDownDelaySeconds`); fewer saves capacity, and the release command scales the idle slot back up
+   * before a promotion (Argo's `previewReplicaCount`).
+   * @default replicas
+   */
+  readonly idleReplicas?: number;
+  /** Container requests and limits. @default 100m/128Mi requested, 500m/256Mi limit */
+  readonly resources?: ContainerResources;
+  /** The port the app listens on (non-root: 1024 or above). @default 8080 */
+  readonly port?: number;
+  /** Liveness probe path. @default "/healthz" */
+  readonly healthPath?: string;
+  /** Readiness probe path. @default "/readyz" */
+  readonly readyPath?: string;
+  /** Prometheus scrape path. @default "/metrics" */
+  readonly metricsPath?: string;
+  /** Plain environment variables. @default none */
+  readonly env?: Record<string, string>;
+  /** Environment variables from existing Secrets: name -> { secret, key }. @default none */
+  readonly secretEnv?: Record<string, SecretRef>;
+  /** The public host of the Ingress. @default no Ingress */
+  readonly host?: string;
+  /** The TLS Secret of the Ingress host. @default no TLS block */
+  readonly tlsSecretName?: string;
+  /** The IngressClass. @default the cluster's default class */
+  readonly ingressClassName?: string;
+  /** Wait for the Ingress to get an address (needs an ingress controller). @default false */
+  readonly awaitIngress?: boolean;
+  /** How a slot's pods spread over nodes. @default "preferred" */
+  readonly antiAffinity?: AntiAffinity;
+  /** PodDisruptionBudget maxUnavailable per slot (at least 1: zero would block every node drain). @default 1 */
+  readonly pdbMaxUnavailable?: number;
+  /** The Services' type; anything but ClusterIP must be allowed by the stack. @default "ClusterIP" */
+  readonly serviceType?: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
+  /** What the app may reach besides DNS. @default nothing */
+  readonly egress?: readonly EgressPeer[];
+  /** Protect the Deployments and Services from deletion. @default false */
+  readonly protect?: boolean;
+}
+
+/** The arguments: the stack's options, plus what the program wires in. */
+export interface BlueGreenAppArgs extends BlueGreenAppOptions {
   /** The namespace to deploy into. Required. */
-  namespace: pulumi.Input<string>;
-  /** The application name: Service and Deployment names derive from it. Default: the component's name. */
-  appName?: string;
-  /** Which slot takes traffic. Required. */
-  activeSlot: Slot;
+  readonly namespace: pulumi.Input<string>;
+  /**
+   * Create the namespace (restricted Pod Security, default-deny NetworkPolicies) as `<name>-namespace`; it must
+   * then be a plain name. False when several apps share one namespace that another of them created.
+   * @default true
+   */
+  readonly createNamespace?: boolean;
   /** What each slot runs. Required. */
-  slots: Record<Slot, SlotArgs>;
-  /** Replicas of the active slot. Default 2. */
-  replicas?: number;
+  readonly slots: Readonly<Record<Slot, SlotArgs>>;
   /**
-   * Replicas of the idle slot. Default: the same as the active slot, so a rollback is instant (Argo Rollouts'
-   * behaviour without `scaleDownDelaySeconds`). Lower it to save capacity; the release command scales the idle
-   * slot back up before a promotion (Argo's `previewReplicaCount`).
+   * Secret values the component stores in a Secret `<app>-env` and exposes as environment variables; the names
+   * are plain, the values stay Pulumi secrets. @default none
    */
-  idleReplicas?: number;
-  /** Container requests and limits. Default 100m/128Mi requested, 500m/256Mi limit. */
-  resources?: ContainerResources;
-  /** The port the app listens on (non-root: 1024 or above). Default 8080. */
-  port?: number;
-  /** Liveness probe path. Default "/healthz". */
-  healthPath?: string;
-  /** Readiness probe path. Default "/readyz". */
-  readyPath?: string;
-  /** Prometheus scrape path. Default "/metrics". */
-  metricsPath?: string;
-  /** Plain environment variables. Default none. */
-  env?: Record<string, string>;
-  /** Environment variables from existing Secrets: name -> { secret, key }. Default none. */
-  secretEnv?: Record<string, { secret: string; key: string }>;
-  /**
-   * Secret values the component stores in a Secret `<name>-env` and exposes as environment variables; the
-   * names are plain, the values stay Pulumi secrets. Default none.
-   */
-  secretValues?: { names: string[]; values: pulumi.Input<Record<string, string>> };
-  /** The public host of the Ingress. Default: no Ingress. */
-  host?: string;
-  /** The TLS Secret of the Ingress host. Default: no TLS block. */
-  tlsSecretName?: string;
-  /** The IngressClass. Default: the cluster's default class. */
-  ingressClassName?: string;
-  /** Wait for the Ingress to get an address (needs an ingress controller). Default false. */
-  awaitIngress?: boolean;
-  /** How a slot's pods spread over nodes. Default "preferred". */
-  antiAffinity?: 'none' | 'preferred' | 'required';
-  /** PodDisruptionBudget maxUnavailable per slot. Default 1. */
-  pdbMaxUnavailable?: number;
-  /** The Services' type; anything but ClusterIP must be allowed by the stack. Default "ClusterIP". */
-  serviceType?: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
-  /** Namespaces whose pods may reach the app (ingress controller, monitoring). Default none besides its own. */
-  allowIngressFromNamespaces?: pulumi.Input<string>[];
-  /** What the app may reach besides DNS. Default nothing. */
-  egress?: EgressPeer[];
-  /** Protect the Deployments and Services from deletion. Default false. */
-  protect?: boolean;
+  readonly secretValues?: { readonly names: readonly string[]; readonly values: pulumi.Input<Record<string, string>> };
+  /** Namespaces whose pods may reach the app (ingress controller, monitoring). @default none besides its own */
+  readonly allowIngressFromNamespaces?: readonly pulumi.Input<string>[];
 }
 
-/** Defaults applied in one place. */
-export type ResolvedBlueGreenAppArgs = Required<
-  Omit<BlueGreenAppArgs, 'host' | 'tlsSecretName' | 'ingressClassName' | 'secretValues'>
-> &
-  Pick<BlueGreenAppArgs, 'host' | 'tlsSecretName' | 'ingressClassName' | 'secretValues'>;
+type Optional = 'host' | 'tlsSecretName' | 'ingressClassName';
 
-const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+/** The options with every default applied. */
+export type ResolvedBlueGreenAppOptions = Required<Omit<BlueGreenAppOptions, Optional>> &
+  Pick<BlueGreenAppOptions, Optional>;
 
-/** Applies the defaults and validates the arguments; throws one error listing every bad argument. */
-export function resolveBlueGreenAppArgs(name: string, args: BlueGreenAppArgs): ResolvedBlueGreenAppArgs {
-  const replicas = args.replicas ?? 2;
-  const resolved: ResolvedBlueGreenAppArgs = {
-    namespace: args.namespace,
-    appName: args.appName ?? name,
-    activeSlot: args.activeSlot,
-    slots: args.slots,
-    replicas,
-    idleReplicas: args.idleReplicas ?? replicas,
-    resources: args.resources ?? {
-      requests: { cpu: '100m', memory: '128Mi' },
-      limits: { cpu: '500m', memory: '256Mi' },
-    },
-    port: args.port ?? 8080,
-    healthPath: args.healthPath ?? '/healthz',
-    readyPath: args.readyPath ?? '/readyz',
-    metricsPath: args.metricsPath ?? '/metrics',
-    env: args.env ?? {},
-    secretEnv: args.secretEnv ?? {},
-    secretValues: args.secretValues,
-    host: args.host,
-    tlsSecretName: args.tlsSecretName,
-    ingressClassName: args.ingressClassName,
-    awaitIngress: args.awaitIngress ?? false,
-    antiAffinity: args.antiAffinity ?? 'preferred',
-    pdbMaxUnavailable: args.pdbMaxUnavailable ?? 1,
-    serviceType: args.serviceType ?? 'ClusterIP',
-    allowIngressFromNamespaces: args.allowIngressFromNamespaces ?? [],
-    egress: args.egress ?? [],
-    protect: args.protect ?? false,
+/** The defaults of every option that has a fixed one (appName and idleReplicas follow from other values). */
+export const BLUE_GREEN_APP_DEFAULTS: Omit<ResolvedBlueGreenAppOptions, 'appName' | 'idleReplicas'> = {
+  activeSlot: DEFAULT_SLOT,
+  replicas: 2,
+  resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
+  port: 8080,
+  healthPath: '/healthz',
+  readyPath: '/readyz',
+  metricsPath: '/metrics',
+  env: {},
+  secretEnv: {},
+  awaitIngress: false,
+  antiAffinity: 'preferred',
+  pdbMaxUnavailable: 1,
+  serviceType: 'ClusterIP',
+  egress: [],
+  protect: false,
+};
+
+/** Applies the defaults, once. `name` is the component's name (the default app name). */
+export function resolveBlueGreenAppOptions(name: string, o: BlueGreenAppOptions): ResolvedBlueGreenAppOptions {
+  const base = withDefaults(BLUE_GREEN_APP_DEFAULTS, o);
+  return {
+    ...base,
+    appName: o.appName ?? name,
+    idleReplicas: o.idleReplicas ?? base.replicas,
+    host: o.host,
+    tlsSecretName: o.tlsSecretName,
+    ingressClassName: o.ingressClassName,
   };
-  const errors: string[] = [];
-  if (!SLOTS.includes(resolved.activeSlot)) {
-    errors.push(`activeSlot "${String(resolved.activeSlot)}" is not "blue" or "green"`);
+}
+
+/** The component's own invariants; every problem at once, each named by its argument path. */
+export function checkBlueGreenAppOptions(a: ResolvedBlueGreenAppOptions): ArgProblem[] {
+  const c = new ArgChecks();
+  if (!isSlot(a.activeSlot)) {
+    c.fail('activeSlot', a.activeSlot, 'one of "blue", "green"');
   }
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(resolved.appName) || resolved.appName.length > 50) {
-    errors.push(`appName "${resolved.appName}" is not an RFC 1123 label of at most 50 characters`);
-  }
-  for (const slot of SLOTS) {
-    const version = resolved.slots[slot]?.version;
-    if (version === undefined || version.length > 63 || !LABEL_VALUE.test(version)) {
-      errors.push(`slots.${slot}.version "${String(version)}" is not a Kubernetes label value`);
-    }
-  }
-  if (!Number.isInteger(resolved.replicas) || resolved.replicas < 1) {
-    errors.push(`replicas ${resolved.replicas} is not a whole number of at least 1`);
-  }
-  if (
-    !Number.isInteger(resolved.idleReplicas) ||
-    resolved.idleReplicas < 0 ||
-    resolved.idleReplicas > resolved.replicas
-  ) {
-    errors.push(
-      `idleReplicas ${resolved.idleReplicas} is not a whole number from 0 to replicas (${resolved.replicas})`,
-    );
-  }
-  if (!Number.isInteger(resolved.port) || resolved.port < 1024 || resolved.port > 65535) {
-    errors.push(`port ${resolved.port} is not an unprivileged port (1024-65535)`);
-  }
-  if (!Number.isInteger(resolved.pdbMaxUnavailable) || resolved.pdbMaxUnavailable < 1) {
-    errors.push(`pdbMaxUnavailable ${resolved.pdbMaxUnavailable} must be at least 1, or node drains block`);
-  }
-  for (const [i, peer] of resolved.egress.entries()) {
+  c.check('appName', a.appName, (v) => checkDnsLabel(v, 50));
+  c.check('replicas', a.replicas, (v) => checkWholeNumber(v, 1));
+  c.check('idleReplicas', a.idleReplicas, (v) => checkWholeNumber(v, 0, a.replicas));
+  c.check('port', a.port, checkUnprivilegedPort);
+  c.check('pdbMaxUnavailable', a.pdbMaxUnavailable, (v) =>
+    checkWholeNumber(v, 1) === undefined ? undefined : 'a whole number of at least 1 (zero blocks every node drain)',
+  );
+  a.egress.forEach((peer, i) => {
     if (peer.ports.length === 0) {
-      errors.push(`egress[${i}] names no port`);
+      c.fail(`egress[${i}].ports`, peer.ports, 'at least one TCP port');
     }
+  });
+  return [...c.problems];
+}
+
+/** The arguments with every default applied, checked; throws one error listing every bad argument. */
+export function resolveBlueGreenAppArgs(
+  name: string,
+  args: BlueGreenAppArgs,
+): ResolvedBlueGreenAppOptions & BlueGreenAppArgs {
+  const a = { ...args, ...resolveBlueGreenAppOptions(name, args) };
+  const c = new ArgChecks();
+  for (const slot of SLOTS) {
+    c.check(`slots.${slot}.version`, a.slots[slot]?.version ?? '', checkLabelValue);
   }
-  if (errors.length > 0) {
-    throw new Error(`BlueGreenApp ${name}: invalid arguments:\n  - ${errors.join('\n  - ')}`);
+  if ((a.createNamespace ?? true) && typeof a.namespace !== 'string') {
+    c.fail('namespace', '(an output)', 'a plain namespace name when the component creates the namespace');
   }
-  return resolved;
+  throwIfInvalid(`BlueGreenApp ${name}`, [...checkBlueGreenAppOptions(a), ...c.problems]);
+  return a;
+}
+
+type Resolved = ReturnType<typeof resolveBlueGreenAppArgs>;
+
+/** The labels of the app's objects. */
+export function appLabels(app: string): Record<string, string> {
+  return recommendedLabels({ name: 'pavemaster', instance: app, component: 'web' });
+}
+
+/** The labels of one slot's Deployment and pods: the app's, the slot's selector and its version. */
+export function slotLabels(app: string, slot: Slot, version: string): Record<string, string> {
+  return { ...appLabels(app), 'app.kubernetes.io/version': version, ...slotSelector(app, slot), version };
+}
+
+/** The app's environment: plain values, references to existing Secrets, then the values of `<app>-env`. */
+export function appEnv(a: Resolved, envSecretName?: pulumi.Input<string>): k8s.types.input.core.v1.EnvVar[] {
+  const stored = envSecretName !== undefined ? [...(a.secretValues?.names ?? [])].sort() : [];
+  return [
+    ...envValues(a.env),
+    ...envFromSecretRefs(a.secretEnv),
+    ...envFromSecret(envSecretName ?? '', Object.fromEntries(stored.map((k) => [k, k]))),
+  ];
+}
+
+/** One slot's Deployment spec: the slot's image and version behind the slot's selector. */
+export function slotDeploymentSpec(
+  a: Resolved,
+  slot: Slot,
+  refs: { serviceAccountName: pulumi.Input<string>; env: k8s.types.input.core.v1.EnvVar[] },
+): k8s.types.input.apps.v1.DeploymentSpec {
+  const spec = a.slots[slot];
+  const selector = slotSelector(a.appName, slot);
+  const labels = slotLabels(a.appName, slot, spec.version);
+  const probe = (path: string) => ({ httpGet: { path, port: 'http' } });
+  return {
+    replicas: slot === a.activeSlot ? a.replicas : a.idleReplicas,
+    revisionHistoryLimit: 5,
+    minReadySeconds: 0,
+    progressDeadlineSeconds: 600,
+    selector: { matchLabels: selector },
+    // With required anti-affinity every node may already hold a pod of the slot: a surge pod could never
+    // schedule, so roll by replacing one pod at a time instead.
+    strategy: {
+      type: 'RollingUpdate',
+      rollingUpdate:
+        a.antiAffinity === 'required' ? { maxSurge: 0, maxUnavailable: 1 } : { maxSurge: '25%', maxUnavailable: 0 },
+    },
+    template: {
+      metadata: {
+        labels,
+        annotations: {
+          'prometheus.io/scrape': 'true',
+          'prometheus.io/port': String(a.port),
+          'prometheus.io/path': a.metricsPath,
+        },
+      },
+      spec: {
+        serviceAccountName: refs.serviceAccountName,
+        automountServiceAccountToken: false,
+        securityContext: restrictedPodSecurityContext(),
+        terminationGracePeriodSeconds: 30,
+        affinity: antiAffinity(a.antiAffinity, selector),
+        containers: [
+          restrictedContainer({
+            name: 'web',
+            image: spec.image,
+            ports: [{ name: 'http', containerPort: a.port, protocol: 'TCP' }],
+            env: [
+              ...refs.env,
+              { name: 'PAVEMASTER_SLOT', value: slot },
+              { name: 'PAVEMASTER_VERSION', value: spec.version },
+              { name: 'PORT', value: String(a.port) },
+            ],
+            resources: a.resources,
+            startupProbe: { ...probe(a.healthPath), periodSeconds: 5, failureThreshold: 30 },
+            livenessProbe: { ...probe(a.healthPath), periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
+            readinessProbe: { ...probe(a.readyPath), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
+            // Drain in-flight requests before the pod leaves the endpoints.
+            lifecycle: { preStop: { sleep: { seconds: 5 } } },
+            volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+          }),
+        ],
+        volumes: [scratchVolume('tmp', '64Mi')],
+      },
+    },
+  };
+}
+
+/** The active or preview Service: selects one slot's pods. */
+export function slotServiceArgs(
+  a: Resolved,
+  role: 'active' | 'preview',
+  slot: Slot,
+): k8s.core.v1.ServiceArgs {
+  const names = slotObjectNames(a.appName);
+  return {
+    metadata: {
+      name: role === 'active' ? names.activeService : names.previewService,
+      namespace: a.namespace,
+      labels: { ...appLabels(a.appName), 'pavemaster.io/role': role },
+      annotations: {
+        // The provider's Service await proves nothing about the selected slot (an empty endpoint set can
+        // pass) and costs seconds per switch; readiness is gated by the Deployments' own await instead
+        // (dependsOn) and the release command checks the EndpointSlices itself.
+        'pulumi.com/skipAwait': 'true',
+        'prometheus.io/probe': 'true',
+      },
+    },
+    spec: {
+      type: a.serviceType,
+      selector: slotSelector(a.appName, slot),
+      ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+    },
+  };
+}
+
+/** The Ingress of the public host, to the active Service. */
+export function ingressArgs(a: Resolved, host: string, activeService: pulumi.Input<string>): k8s.networking.v1.IngressArgs {
+  return {
+    metadata: {
+      name: a.appName,
+      namespace: a.namespace,
+      labels: appLabels(a.appName),
+      annotations: a.awaitIngress ? {} : { 'pulumi.com/skipAwait': 'true' },
+    },
+    spec: {
+      ingressClassName: a.ingressClassName,
+      tls: a.tlsSecretName ? [{ hosts: [host], secretName: a.tlsSecretName }] : undefined,
+      rules: [
+        {
+          host,
+          http: {
+            paths: [
+              { path: '/', pathType: 'Prefix', backend: { service: { name: activeService, port: { name: 'http' } } } },
+            ],
+          },
+        },
+      ],
+    },
+  };
+}
+
+/** Who may reach the app's pods: its own namespace and the allowed namespaces, on the app's port only. */
+export function ingressPolicyArgs(a: Resolved): k8s.networking.v1.NetworkPolicyArgs {
+  return {
+    metadata: { name: `${a.appName}-allow-ingress`, namespace: a.namespace, labels: appLabels(a.appName) },
+    spec: {
+      podSelector: { matchLabels: appSelector(a.appName) },
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          from: [{ podSelector: {} }, ...(a.allowIngressFromNamespaces ?? []).map((ns) => namespacePeer(ns))],
+          ports: tcp(a.port),
+        },
+      ],
+    },
+  };
+}
+
+/** What the app's pods may reach besides DNS. */
+export function egressPolicyArgs(a: Resolved): k8s.networking.v1.NetworkPolicyArgs {
+  return {
+    metadata: { name: `${a.appName}-allow-egress`, namespace: a.namespace, labels: appLabels(a.appName) },
+    spec: {
+      podSelector: { matchLabels: appSelector(a.appName) },
+      policyTypes: ['Egress'],
+      egress: a.egress.map((peer) => ({
+        to: [
+          peer.cidr !== undefined
+            ? { ipBlock: { cidr: peer.cidr } }
+            : {
+                namespaceSelector: peer.namespace
+                  ? { matchLabels: { 'kubernetes.io/metadata.name': peer.namespace } }
+                  : undefined,
+                podSelector: { matchLabels: peer.podLabels ?? {} },
+              },
+        ],
+        ports: tcp(...peer.ports),
+      })),
+    },
+  };
 }
 
 export class BlueGreenApp extends pulumi.ComponentResource {
+  /** The namespace the app runs in (known once it exists). */
+  readonly namespace: pulumi.Output<string>;
   /** The slot that takes traffic. */
   readonly activeSlot: pulumi.Output<Slot>;
   /** The slot behind the preview Service. */
@@ -206,288 +430,100 @@ export class BlueGreenApp extends pulumi.ComponentResource {
 
   constructor(name: string, args: BlueGreenAppArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super('pavemaster:app:BlueGreenApp', name, {}, opts);
-    const a = resolveBlueGreenAppArgs(name, args);
-    const idle: Slot = a.activeSlot === 'blue' ? 'green' : 'blue';
-    const app = a.appName;
+    const given = resolveBlueGreenAppArgs(name, args);
     const child = { parent: this };
-    const stateful = { parent: this, protect: a.protect };
+    const stateful = { parent: this, protect: given.protect };
 
-    const base = recommendedLabels({ name: 'pavemaster', instance: app, component: 'web' });
+    let namespace: pulumi.Input<string> = given.namespace;
+    if (given.createNamespace ?? true) {
+      // Before this component created its namespace, the program did, at the top of the stack.
+      const ns = new PlatformNamespace(
+        `${name}-namespace`,
+        { name: given.namespace as string },
+        { parent: this, aliases: [{ name: 'app-namespace', parent: pulumi.rootStackResource }] },
+      );
+      namespace = ns.name;
+    }
+    const a = { ...given, namespace };
+    const app = a.appName;
+    const idle = otherSlot(a.activeSlot);
+    const labels = appLabels(app);
+
     const serviceAccount = new k8s.core.v1.ServiceAccount(
       `${name}-sa`,
-      { metadata: { name: app, namespace: a.namespace, labels: base }, automountServiceAccountToken: false },
+      { metadata: { name: app, namespace: a.namespace, labels }, automountServiceAccountToken: false },
       child,
     );
+    const envSecret =
+      a.secretValues && a.secretValues.names.length > 0
+        ? new k8s.core.v1.Secret(
+            `${name}-env`,
+            {
+              metadata: { name: `${app}-env`, namespace: a.namespace, labels },
+              type: 'Opaque',
+              stringData: pulumi.secret(a.secretValues.values),
+            },
+            child,
+          )
+        : undefined;
+    const env = appEnv(a, envSecret?.metadata.name);
 
-    let envSecretName: pulumi.Output<string> | undefined;
-    if (a.secretValues && a.secretValues.names.length > 0) {
-      const secret = new k8s.core.v1.Secret(
-        `${name}-env`,
-        {
-          metadata: { name: `${app}-env`, namespace: a.namespace, labels: base },
-          type: 'Opaque',
-          stringData: pulumi.secret(a.secretValues.values),
-        },
-        child,
-      );
-      envSecretName = secret.metadata.name;
-    }
-
-    const env: k8s.types.input.core.v1.EnvVar[] = [
-      ...Object.entries(a.env)
-        .sort(([x], [y]) => x.localeCompare(y))
-        .map(([k, v]) => ({ name: k, value: v })),
-      ...Object.entries(a.secretEnv)
-        .sort(([x], [y]) => x.localeCompare(y))
-        .map(([k, ref]) => ({ name: k, valueFrom: { secretKeyRef: { name: ref.secret, key: ref.key } } })),
-      ...(envSecretName
-        ? [...(a.secretValues?.names ?? [])]
-            .sort()
-            .map((k) => ({ name: k, valueFrom: { secretKeyRef: { name: envSecretName, key: k } } }))
-        : []),
-    ];
-
-    const deployments = {} as Record<Slot, k8s.apps.v1.Deployment>;
-    for (const slot of SLOTS) {
-      const spec = a.slots[slot];
-      const selector = { app, slot };
-      const labels = { ...base, 'app.kubernetes.io/version': spec.version, app, slot, version: spec.version };
-      const affinityTerm = {
-        labelSelector: { matchLabels: selector },
-        topologyKey: 'kubernetes.io/hostname',
-      };
-      const affinity: k8s.types.input.core.v1.Affinity | undefined =
-        a.antiAffinity === 'required'
-          ? { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [affinityTerm] } }
-          : a.antiAffinity === 'preferred'
-            ? {
-                podAntiAffinity: {
-                  preferredDuringSchedulingIgnoredDuringExecution: [
-                    { weight: 100, podAffinityTerm: affinityTerm },
-                  ],
-                },
-              }
-            : undefined;
-      const replicas = slot === a.activeSlot ? a.replicas : a.idleReplicas;
-
-      deployments[slot] = new k8s.apps.v1.Deployment(
+    this.deployments = perSlot((slot) => {
+      const objectName = slotObjectNames(app).deployments[slot];
+      const slotLabelSet = slotLabels(app, slot, a.slots[slot].version);
+      const deployment = new k8s.apps.v1.Deployment(
         `${name}-${slot}`,
         {
           metadata: {
-            name: `${app}-${slot}`,
+            name: objectName,
             namespace: a.namespace,
-            labels,
-            annotations: spec.annotations ?? {},
+            labels: slotLabelSet,
+            annotations: a.slots[slot].annotations ?? {},
           },
-          spec: {
-            replicas,
-            revisionHistoryLimit: 5,
-            minReadySeconds: 0,
-            progressDeadlineSeconds: 600,
-            selector: { matchLabels: selector },
-            // With required anti-affinity every node may already hold a pod of the slot: a surge pod could never
-            // schedule, so roll by replacing one pod at a time instead.
-            strategy: {
-              type: 'RollingUpdate',
-              rollingUpdate:
-                a.antiAffinity === 'required'
-                  ? { maxSurge: 0, maxUnavailable: 1 }
-                  : { maxSurge: '25%', maxUnavailable: 0 },
-            },
-            template: {
-              metadata: {
-                labels,
-                annotations: {
-                  'prometheus.io/scrape': 'true',
-                  'prometheus.io/port': String(a.port),
-                  'prometheus.io/path': a.metricsPath,
-                },
-              },
-              spec: {
-                serviceAccountName: serviceAccount.metadata.name,
-                automountServiceAccountToken: false,
-                securityContext: restrictedPodSecurityContext(),
-                terminationGracePeriodSeconds: 30,
-                affinity,
-                containers: [
-                  {
-                    name: 'web',
-                    image: spec.image,
-                    imagePullPolicy: 'IfNotPresent',
-                    ports: [{ name: 'http', containerPort: a.port, protocol: 'TCP' }],
-                    env: [
-                      ...env,
-                      { name: 'PAVEMASTER_SLOT', value: slot },
-                      { name: 'PAVEMASTER_VERSION', value: spec.version },
-                      { name: 'PORT', value: String(a.port) },
-                    ],
-                    resources: toResourceRequirements(a.resources),
-                    securityContext: restrictedContainerSecurityContext(),
-                    startupProbe: {
-                      httpGet: { path: a.healthPath, port: 'http' },
-                      periodSeconds: 5,
-                      failureThreshold: 30,
-                    },
-                    livenessProbe: {
-                      httpGet: { path: a.healthPath, port: 'http' },
-                      periodSeconds: 10,
-                      timeoutSeconds: 2,
-                      failureThreshold: 3,
-                    },
-                    readinessProbe: {
-                      httpGet: { path: a.readyPath, port: 'http' },
-                      periodSeconds: 5,
-                      timeoutSeconds: 2,
-                      failureThreshold: 2,
-                    },
-                    // Drain in-flight requests before the pod leaves the endpoints.
-                    lifecycle: { preStop: { sleep: { seconds: 5 } } },
-                    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
-                  },
-                ],
-                volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }],
-              },
-            },
-          },
+          spec: slotDeploymentSpec(a, slot, { serviceAccountName: serviceAccount.metadata.name, env }),
         },
         stateful,
       );
-
-      new k8s.policy.v1.PodDisruptionBudget(
+      podDisruptionBudget(
         `${name}-${slot}-pdb`,
         {
-          metadata: { name: `${app}-${slot}`, namespace: a.namespace, labels },
-          spec: { maxUnavailable: a.pdbMaxUnavailable, selector: { matchLabels: selector } },
+          objectName,
+          namespace: a.namespace,
+          labels: slotLabelSet,
+          selector: slotSelector(app, slot),
+          maxUnavailable: a.pdbMaxUnavailable,
         },
         child,
       );
-    }
-    this.deployments = deployments;
+      return deployment;
+    });
 
-    const service = (suffix: string, slot: Slot, role: 'active' | 'preview'): k8s.core.v1.Service =>
-      new k8s.core.v1.Service(
-        `${name}-${role}`,
-        {
-          metadata: {
-            name: `${app}${suffix}`,
-            namespace: a.namespace,
-            labels: { ...base, 'pavemaster.io/role': role },
-            annotations: {
-              // The provider's Service await proves nothing about the selected slot (an empty endpoint set can
-              // pass) and costs seconds per switch; readiness is gated by the Deployments' own await instead
-              // (dependsOn below) and the release command checks the EndpointSlices itself.
-              'pulumi.com/skipAwait': 'true',
-              'prometheus.io/probe': 'true',
-            },
-          },
-          spec: {
-            type: a.serviceType,
-            selector: { app, slot },
-            ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
-          },
-        },
-        { ...stateful, dependsOn: [deployments.blue, deployments.green] },
-      );
-    const active = service('', a.activeSlot, 'active');
-    const preview = service('-preview', idle, 'preview');
+    const afterRollout = { ...stateful, dependsOn: [this.deployments.blue, this.deployments.green] };
+    const active = new k8s.core.v1.Service(`${name}-active`, slotServiceArgs(a, 'active', a.activeSlot), afterRollout);
+    const preview = new k8s.core.v1.Service(`${name}-preview`, slotServiceArgs(a, 'preview', idle), afterRollout);
     this.services = { active, preview };
 
     if (a.host !== undefined) {
-      new k8s.networking.v1.Ingress(
-        `${name}-ingress`,
-        {
-          metadata: {
-            name: app,
-            namespace: a.namespace,
-            labels: base,
-            annotations: a.awaitIngress ? {} : { 'pulumi.com/skipAwait': 'true' },
-          },
-          spec: {
-            ingressClassName: a.ingressClassName,
-            tls: a.tlsSecretName ? [{ hosts: [a.host], secretName: a.tlsSecretName }] : undefined,
-            rules: [
-              {
-                host: a.host,
-                http: {
-                  paths: [
-                    {
-                      path: '/',
-                      pathType: 'Prefix',
-                      backend: { service: { name: active.metadata.name, port: { name: 'http' } } },
-                    },
-                  ],
-                },
-              },
-            ],
-          },
-        },
-        child,
-      );
+      new k8s.networking.v1.Ingress(`${name}-ingress`, ingressArgs(a, a.host, active.metadata.name), child);
     }
-
-    new k8s.networking.v1.NetworkPolicy(
-      `${name}-ingress-policy`,
-      {
-        metadata: { name: `${app}-allow-ingress`, namespace: a.namespace, labels: base },
-        spec: {
-          podSelector: { matchLabels: { app } },
-          policyTypes: ['Ingress'],
-          ingress: [
-            {
-              from: [
-                { podSelector: {} },
-                ...a.allowIngressFromNamespaces.map((ns) => ({
-                  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
-                })),
-              ],
-              ports: [{ protocol: 'TCP', port: a.port }],
-            },
-          ],
-        },
-      },
-      child,
-    );
+    new k8s.networking.v1.NetworkPolicy(`${name}-ingress-policy`, ingressPolicyArgs(a), child);
     if (a.egress.length > 0) {
-      new k8s.networking.v1.NetworkPolicy(
-        `${name}-egress-policy`,
-        {
-          metadata: { name: `${app}-allow-egress`, namespace: a.namespace, labels: base },
-          spec: {
-            podSelector: { matchLabels: { app } },
-            policyTypes: ['Egress'],
-            egress: a.egress.map((peer) => ({
-              to: [
-                peer.cidr !== undefined
-                  ? { ipBlock: { cidr: peer.cidr } }
-                  : {
-                      namespaceSelector: peer.namespace
-                        ? { matchLabels: { 'kubernetes.io/metadata.name': peer.namespace } }
-                        : undefined,
-                      podSelector: { matchLabels: peer.podLabels ?? {} },
-                    },
-              ],
-              ports: peer.ports.map((port) => ({ protocol: 'TCP', port })),
-            })),
-          },
-        },
-        child,
-      );
+      new k8s.networking.v1.NetworkPolicy(`${name}-egress-policy`, egressPolicyArgs(a), child);
     }
 
+    this.namespace = pulumi.output(a.namespace);
     this.activeSlot = pulumi.output(a.activeSlot);
     this.idleSlot = pulumi.output(idle);
     this.images = pulumi
       .all([a.slots.blue.image, a.slots.green.image])
       .apply(([blue, green]) => ({ blue, green }));
-    this.versions = pulumi.output({ blue: a.slots.blue.version, green: a.slots.green.version });
+    this.versions = pulumi.output(perSlot((slot) => a.slots[slot].version));
     this.activeServiceName = active.metadata.name;
     this.previewServiceName = preview.metadata.name;
     this.deploymentNames = pulumi
-      .all([deployments.blue.metadata.name, deployments.green.metadata.name])
+      .all([this.deployments.blue.metadata.name, this.deployments.green.metadata.name])
       .apply(([blue, green]) => ({ blue, green }));
-    this.url = pulumi.output(
-      a.host === undefined ? undefined : `${a.tlsSecretName ? 'https' : 'http'}://${a.host}`,
-    );
+    this.url = pulumi.output(a.host === undefined ? undefined : `${a.tlsSecretName ? 'https' : 'http'}://${a.host}`);
 
     this.registerOutputs({
       activeSlot: this.activeSlot,

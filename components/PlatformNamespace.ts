@@ -5,6 +5,8 @@
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
+import { ArgChecks, throwIfInvalid } from './shared/args';
+import { checkDnsLabel } from './shared/checks';
 import { recommendedLabels } from './shared/labels';
 
 /** Pod Security Standard levels. */
@@ -12,19 +14,20 @@ export type PodSecurityLevel = 'restricted' | 'baseline' | 'privileged';
 
 export interface PlatformNamespaceArgs {
   /** The namespace's name (an RFC 1123 label). Required. */
-  name: string;
+  readonly name: string;
   /**
    * The Pod Security Standard the namespace enforces. Default `restricted`. Only namespaces for node agents that
    * must read the host (node-exporter, the log shipper) use a weaker level, and they still warn and audit at
    * `restricted`.
+   * @default "restricted"
    */
-  podSecurity?: PodSecurityLevel;
-  /** Extra labels for the Namespace object. Default none. */
-  labels?: Record<string, string>;
-  /** Add the default-deny NetworkPolicy and the DNS allowance. Default true. */
-  defaultDeny?: boolean;
-  /** Protect the namespace from deletion (its deletion deletes everything in it). Default false. */
-  protect?: boolean;
+  readonly podSecurity?: PodSecurityLevel;
+  /** Extra labels for the Namespace object. @default none */
+  readonly labels?: Record<string, string>;
+  /** Add the default-deny NetworkPolicy and the DNS allowance. @default true */
+  readonly defaultDeny?: boolean;
+  /** Protect the namespace from deletion (its deletion deletes everything in it). @default false */
+  readonly protect?: boolean;
 }
 
 export class PlatformNamespace extends pulumi.ComponentResource {
@@ -36,9 +39,9 @@ export class PlatformNamespace extends pulumi.ComponentResource {
   constructor(name: string, args: PlatformNamespaceArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super('pavemaster:platform:Namespace', name, {}, opts);
     const level = args.podSecurity ?? 'restricted';
-    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(args.name) || args.name.length > 63) {
-      throw new Error(`PlatformNamespace ${name}: name "${args.name}" is not an RFC 1123 label`);
-    }
+    const checks = new ArgChecks();
+    checks.check('name', args.name, checkDnsLabel);
+    throwIfInvalid(`PlatformNamespace ${name}`, checks.problems);
 
     this.namespace = new k8s.core.v1.Namespace(
       name,

@@ -10,14 +10,14 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import { AppImage, RegistryCredentials } from '../components/AppImage';
-import { Slot, SLOTS } from '../stacks/app';
+import { perSlot, Slot } from '../components/shared/slots';
 import { Settings } from '../stacks/settings';
 
 /** Wiring options that do not come from the stack's config. */
-export interface ResolveSlotImagesOptions {
-  /** Credentials of the registry the built image is pushed to. Default: the Docker daemon's own login. */
+export interface SlotImagesOptions {
+  /** Credentials of the registry the built image is pushed to. @default the Docker daemon's own login */
   registry?: RegistryCredentials;
-  /** The platform to build for. Default: AppImage's default, "linux/amd64". */
+  /** The platform to build for. @default AppImage's default, "linux/amd64" */
   platform?: string;
   /** Resource options for the AppImage (a parent, a provider). */
   resourceOptions?: pulumi.ComponentResourceOptions;
@@ -29,19 +29,19 @@ export interface SlotImages {
   built?: AppImage;
 }
 
-/** Like {@link resolveSlotImages}, but also returns the AppImage it created, if any. */
-export function buildSlotImages(settings: Settings, options: ResolveSlotImagesOptions = {}): SlotImages {
+/**
+ * The image each slot runs, to feed `BlueGreenApp`'s `slots.<slot>.image`: the configured references, except
+ * the `imageBuild` target slot, which runs the image this program builds and pushes, pinned by its digest.
+ */
+export function slotImages(settings: Settings, options: SlotImagesOptions = {}): SlotImages {
   const { app } = settings;
-  const images = {} as Record<Slot, pulumi.Input<string>>;
-  for (const slot of SLOTS) {
-    images[slot] = app.slots[slot].image;
-  }
+  const images: Record<Slot, pulumi.Input<string>> = perSlot((slot) => app.slots[slot].image);
   if (app.build === undefined) {
     return { images };
   }
   const target = app.build.slot;
   const built = new AppImage(
-    `${app.name}-build`,
+    `${app.appName}-build`,
     {
       context: app.build.context,
       dockerfile: app.build.dockerfile,
@@ -54,15 +54,4 @@ export function buildSlotImages(settings: Settings, options: ResolveSlotImagesOp
   );
   images[target] = built.imageRef;
   return { images, built };
-}
-
-/**
- * The image each slot runs, to feed `BlueGreenApp`'s `slots.<slot>.image`: the configured references, except
- * the `imageBuild` target slot, which runs the image this program builds and pushes, pinned by its digest.
- */
-export function resolveSlotImages(
-  settings: Settings,
-  options: ResolveSlotImagesOptions = {},
-): Record<Slot, pulumi.Input<string>> {
-  return buildSlotImages(settings, options).images;
 }

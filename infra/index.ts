@@ -1,27 +1,111 @@
 /**
- * The PaveMaster program: reads the stack's settings (all validation happens before any resource is
- * registered), creates the namespaces and the components, and exports what operators and the release command
- * need.
+ * The PaveMaster program, as a table of contents. It reads the stack's settings (every value validated before
+ * any resource is registered), then deploys the three parts of a stack, each one component that creates its own
+ * namespaces:
+ *
+ *   deployApp        the web app in blue/green slots      components/BlueGreenApp.ts
+ *   deployLogging    Elasticsearch, Logstash, Kibana, ... components/logging/Logging.ts
+ *   deployMonitoring Prometheus, Alertmanager, Grafana,   components/monitoring/Monitoring.ts
+ *
+ * and exports what operators and the release command read. The README's layout table says where every object
+ * of the stack is declared: at most two components below this file.
  */
 import * as pulumi from '@pulumi/pulumi';
-import { loadSettings, readStackConfig } from '../stacks/settings';
-import { buildStack } from './stack';
+import { BlueGreenApp, BlueGreenAppArgs } from '../components/BlueGreenApp';
+import { Logging } from '../components/logging/Logging';
+import { Monitoring } from '../components/monitoring/Monitoring';
+import { releaseAnnotations } from '../components/shared/release';
+import { perSlot } from '../components/shared/slots';
+import { loadSettings, readStackConfig, Settings } from '../stacks/settings';
+import { deployBenchApps } from './bench';
+import { slotImages } from './image';
 import { startTiming } from './timing';
+
+/** The blue/green app: each slot's image (built, when the stack builds one) and release, in its namespace. */
+function deployApp(s: Settings): BlueGreenApp {
+  const { images } = slotImages(s);
+  const args: BlueGreenAppArgs = {
+    ...s.app,
+    namespace: s.namespace,
+    slots: perSlot((slot) => ({
+      image: images[slot],
+      version: s.app.slots[slot].version,
+      annotations: releaseAnnotations(s.release.slots[slot]),
+    })),
+    secretValues: s.appSecrets,
+    allowIngressFromNamespaces: s.monitoring.enabled ? [s.monitoring.namespace] : [],
+  };
+  const app = new BlueGreenApp(s.app.appName, args);
+  deployBenchApps(s, app, args);
+  return app;
+}
+
+/** The logging stack, shipping the app's logs, scraped by the monitoring stack. */
+function deployLogging(s: Settings): Logging | undefined {
+  if (!s.logging.enabled) {
+    return undefined;
+  }
+  return new Logging('logging', {
+    ...s.logging,
+    environment: s.environment,
+    appNamespaces: [s.namespace],
+    dropPaths: [s.app.healthPath, s.app.readyPath, s.app.metricsPath],
+    monitoringNamespace: s.monitoring.enabled ? s.monitoring.namespace : undefined,
+  });
+}
+
+/** The monitoring stack, watching the app (and the logging stack, whose datasource Grafana gets). */
+function deployMonitoring(s: Settings, app: BlueGreenApp, logging: Logging | undefined): Monitoring | undefined {
+  if (!s.monitoring.enabled) {
+    return undefined;
+  }
+  return new Monitoring('monitoring', {
+    ...s.monitoring,
+    environment: s.environment,
+    app: {
+      namespace: s.namespace,
+      name: s.app.appName,
+      healthPath: s.app.healthPath,
+      activeService: app.activeServiceName,
+      previewService: app.previewServiceName,
+      url: app.url,
+    },
+    logging: s.logging.enabled ? { namespace: s.logging.namespace, shipperNamespace: s.logging.nodeNamespace } : undefined,
+    elasticsearch: logging?.grafanaDatasource,
+    protect: s.production,
+  });
+}
 
 startTiming();
 const settings = loadSettings(pulumi.getStack(), readStackConfig());
-const outputs = buildStack(settings);
+const app = deployApp(settings);
+const logs = deployLogging(settings);
+const watch = deployMonitoring(settings, app, logs);
 
 export const environment = settings.environment;
-export const namespace = outputs.namespace;
-export const activeSlot = outputs.activeSlot;
-export const idleSlot = outputs.idleSlot;
-export const images = outputs.images;
-export const versions = outputs.versions;
-export const activeServiceName = outputs.activeServiceName;
-export const previewServiceName = outputs.previewServiceName;
-export const blueDeploymentName = outputs.blueDeploymentName;
-export const greenDeploymentName = outputs.greenDeploymentName;
-export const url = outputs.url;
-export const monitoring = outputs.monitoring;
-export const logging = outputs.logging;
+export const namespace = app.namespace;
+export const activeSlot = app.activeSlot;
+export const idleSlot = app.idleSlot;
+export const images = app.images;
+export const versions = app.versions;
+export const activeServiceName = app.activeServiceName;
+export const previewServiceName = app.previewServiceName;
+export const blueDeploymentName = app.deploymentNames.apply((d) => d.blue);
+export const greenDeploymentName = app.deploymentNames.apply((d) => d.green);
+export const url = app.url;
+export const monitoring = watch && {
+  namespace: watch.namespace,
+  nodeExporterNamespace: watch.nodeExporterNamespace,
+  prometheusUrl: watch.prometheusUrl,
+  alertmanagerUrl: watch.alertmanagerUrl,
+  grafanaUrl: watch.grafanaUrl,
+  grafanaAdminPassword: watch.grafanaAdminPassword,
+  alertReceivers: watch.receivers,
+};
+export const logging = logs && {
+  namespace: logs.namespace,
+  elasticsearchUrl: logs.elasticsearchUrl,
+  kibanaUrl: logs.kibanaUrl,
+  grafanaCredentials: logs.grafanaCredentials,
+  elasticPassword: logs.elasticPassword,
+};

@@ -1,26 +1,31 @@
-/** The application section of the stack config: the blue/green slots and everything around them. */
-import { ParseContext, ResourceSettings } from './context';
-import { readResources } from './common';
-import { Fields } from './fields';
-import { APP_PROFILES } from './profiles';
+/**
+ * The application section of the stack config: the blue/green slots and everything around them. It produces the
+ * `BlueGreenApp`'s own options (components/BlueGreenApp.ts), with the environment's profile over the component's
+ * defaults, plus what only the stack knows (each slot's image and version, the smoke paths, an image build).
+ */
+import {
+  BLUE_GREEN_APP_DEFAULTS,
+  checkBlueGreenAppOptions,
+  ResolvedBlueGreenAppOptions,
+  SecretRef,
+} from '../components/BlueGreenApp';
+import { withDefaults } from '../components/shared/args';
 import {
   checkDnsLabel,
   checkEnvName,
   checkHostName,
   checkHttpPath,
-  checkImage,
   checkLabelValue,
-  imageVersion,
-} from './validators';
+} from '../components/shared/checks';
+import { imageVersion, parseRepository } from '../components/shared/image';
+import { DEFAULT_SLOT, otherSlot, perSlot, Slot, SLOTS } from '../components/shared/slots';
+import { readResources, reportArgProblems } from './common';
+import { ParseContext } from './context';
+import { Fields } from './fields';
+import { PROFILES } from './profiles';
+import { checkImage } from './validators';
 
-export const SLOTS = ['blue', 'green'] as const;
-/** A blue/green slot. */
-export type Slot = (typeof SLOTS)[number];
-
-/** The slot that is not `slot`. */
-export function otherSlot(slot: Slot): Slot {
-  return slot === 'blue' ? 'green' : 'blue';
-}
+export type { SecretRef } from '../components/BlueGreenApp';
 
 /** What runs in one slot. */
 export interface SlotSettings {
@@ -28,12 +33,6 @@ export interface SlotSettings {
   image: string;
   /** The version label of the slot's pods: the image tag unless set. */
   version: string;
-}
-
-/** A reference to a key of an existing Kubernetes Secret, exposed to the app as an environment variable. */
-export interface SecretRef {
-  secret: string;
-  key: string;
 }
 
 /** Building the app image with `@pulumi/docker` instead of taking a prebuilt reference. */
@@ -48,28 +47,19 @@ export interface ImageBuildSettings {
   slot: Slot;
 }
 
-export interface AppSettings {
-  name: string;
-  activeSlot: Slot;
+/** The app's settings: the BlueGreenApp's options, resolved, and what only the stack knows. */
+export interface AppSettings extends ResolvedBlueGreenAppOptions {
+  /** What each slot runs. */
   slots: Record<Slot, SlotSettings>;
-  replicas: number;
-  idleReplicas: number;
-  resources: ResourceSettings;
-  env: Record<string, string>;
-  secretEnv: Record<string, SecretRef>;
+  /** The public host of the Ingress (always set for a stack). */
   host: string;
-  tlsSecretName?: string;
-  ingressClassName?: string;
-  port: number;
-  healthPath: string;
-  readyPath: string;
-  metricsPath: string;
+  /** What the release's smoke test requests. */
   smokePaths: string[];
-  antiAffinity: 'none' | 'preferred' | 'required';
-  pdbMaxUnavailable: number;
-  serviceType: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
+  /** Whether Services of type NodePort or LoadBalancer are allowed. */
   allowExternalServices: boolean;
+  /** Bench only: how many blue/green apps the stack deploys. */
   benchServices: number;
+  /** Build the image instead of taking a prebuilt reference. */
   build?: ImageBuildSettings;
 }
 
@@ -109,7 +99,7 @@ function readSecretEnv(root: Fields): Record<string, SecretRef> {
   for (const envName of map.names()) {
     const envProblem = checkEnvName(envName);
     const ref = map.object(envName);
-    const secret = ref.string('secret', '', { check: checkDnsLabel });
+    const secret = ref.string('secret', '', { check: (v) => checkDnsLabel(v) });
     const key = ref.string('key', '', {
       check: (k) =>
         /^[-._a-zA-Z0-9]+$/.test(k) ? undefined : 'a Secret key of letters, digits, "-", "_" and "."',
@@ -130,16 +120,37 @@ function readSecretEnv(root: Fields): Record<string, SecretRef> {
   return out;
 }
 
+function readImageBuild(root: Fields, activeSlot: Slot): ImageBuildSettings | undefined {
+  const b = root.object('imageBuild');
+  if (!root.has('imageBuild')) {
+    b.finish();
+    return undefined;
+  }
+  const build: ImageBuildSettings = {
+    context: b.string('context', 'app'),
+    dockerfile: b.string('dockerfile', 'Dockerfile'),
+    repository: b.string('repository', '', {
+      check: (r) => (parseRepository(r) !== undefined ? undefined : 'an image repository without tag or digest'),
+    }),
+    slot: b.string<Slot>('slot', otherSlot(activeSlot), { oneOf: SLOTS }),
+  };
+  if (build.repository === '') {
+    b.fail('repository', undefined, 'the repository to push the built image to');
+  }
+  b.finish();
+  return build;
+}
+
 /** Reads the application section. */
 export function parseApp(root: Fields, ctx: ParseContext): AppSettings {
-  const profile = APP_PROFILES[ctx.environment];
+  const { rules } = PROFILES[ctx.environment];
+  const d = withDefaults(BLUE_GREEN_APP_DEFAULTS, PROFILES[ctx.environment].app);
   const imageCheck = (text: string) =>
-    checkImage(text, { production: ctx.production, requireDigest: profile.requireDigest });
+    checkImage(text, { production: ctx.production, requireDigest: rules.requireDigest });
 
-  const name = root.string('appName', 'pavemaster', { check: checkDnsLabel });
-  const activeSlot = root.string<Slot>('activeSlot', 'blue', { oneOf: SLOTS });
-  const slots = {} as Record<Slot, SlotSettings>;
-  for (const slot of SLOTS) {
+  const appName = root.string('appName', 'pavemaster', { check: (v) => checkDnsLabel(v, 50) });
+  const activeSlot = root.string<Slot>('activeSlot', DEFAULT_SLOT, { oneOf: SLOTS });
+  const slots = perSlot((slot): SlotSettings => {
     const imageKey = `${slot}Image`;
     if (!root.has(imageKey)) {
       root.fail(
@@ -152,10 +163,10 @@ export function parseApp(root: Fields, ctx: ParseContext): AppSettings {
     const version = root.string(`${slot}Version`, imageVersion(image) ?? 'unknown', {
       check: checkLabelValue,
     });
-    slots[slot] = { image, version };
-  }
-  const replicas = root.int('replicas', profile.replicas, {
-    min: profile.minReplicas,
+    return { image, version };
+  });
+  const replicas = root.int('replicas', d.replicas, {
+    min: rules.minReplicas,
     max: 100,
     why: ctx.production ? 'production keeps at least two replicas serving' : undefined,
   });
@@ -164,7 +175,6 @@ export function parseApp(root: Fields, ctx: ParseContext): AppSettings {
     max: replicas,
     why: 'the idle slot runs at most as many replicas as the active one; equal keeps it warm for an instant rollback',
   });
-  const resources = readResources(root, 'resources', profile.resources);
   const env = root.stringMap('env', { checkKey: checkEnvName });
   const secretEnv = readSecretEnv(root);
   for (const envName of Object.keys(secretEnv)) {
@@ -176,84 +186,52 @@ export function parseApp(root: Fields, ctx: ParseContext): AppSettings {
       );
     }
   }
-  const host = root.string('host', `${name}.${ctx.namespace}.localtest.me`, { check: checkHostName });
-  const tlsSecretName = root.optionalString('tlsSecretName', { check: checkDnsLabel });
-  const ingressClassName = root.optionalString('ingressClassName', { check: checkDnsLabel });
-  const port = root.int('port', 8080, {
-    min: 1024,
-    max: 65535,
-    why: 'non-root containers listen on unprivileged ports',
-  });
-  const healthPath = root.string('healthPath', '/healthz', { check: checkHttpPath });
-  const readyPath = root.string('readyPath', '/readyz', { check: checkHttpPath });
-  const metricsPath = root.string('metricsPath', '/metrics', { check: checkHttpPath });
-  const smokePaths = root.stringList('smokePaths', [healthPath, readyPath, '/'], { check: checkHttpPath });
-  const antiAffinity = root.string('antiAffinity', profile.antiAffinity, {
-    oneOf: ['none', 'preferred', 'required'] as const,
-  });
-  const pdbMaxUnavailable = root.int('pdbMaxUnavailable', profile.pdbMaxUnavailable, {
-    min: 1,
-    max: Math.max(1, replicas),
-    why: 'zero would block every node drain',
-  });
+  const healthPath = root.string('healthPath', d.healthPath, { check: checkHttpPath });
+  const readyPath = root.string('readyPath', d.readyPath, { check: checkHttpPath });
   const allowExternalServices = root.bool('allowExternalServices', false);
-  const serviceType = root.string('serviceType', 'ClusterIP', {
-    oneOf: allowExternalServices
-      ? (['ClusterIP', 'NodePort', 'LoadBalancer'] as const)
-      : (['ClusterIP'] as const),
-  });
-  const benchServices = root.int('benchServices', 1, {
-    min: 1,
-    max: 200,
-    why: 'bench-only: how many blue/green apps to deploy',
-  });
-
-  let build: ImageBuildSettings | undefined;
-  if (root.has('imageBuild')) {
-    const b = root.object('imageBuild');
-    build = {
-      context: b.string('context', 'app'),
-      dockerfile: b.string('dockerfile', 'Dockerfile'),
-      repository: b.string('repository', '', {
-        check: (r) =>
-          checkImage(r, { production: false, requireDigest: false }) === undefined &&
-          !r.includes(':') &&
-          !r.includes('@')
-            ? undefined
-            : 'an image repository without tag or digest',
-      }),
-      slot: b.string<Slot>('slot', otherSlot(activeSlot), { oneOf: SLOTS }),
-    };
-    if (build.repository === '') {
-      b.fail('repository', undefined, 'the repository to push the built image to');
-    }
-    b.finish();
-  } else {
-    root.object('imageBuild').finish();
-  }
-
-  return {
-    name,
+  const settings: AppSettings = {
+    ...d,
+    appName,
     activeSlot,
     slots,
     replicas,
     idleReplicas,
-    resources,
+    resources: readResources(root, 'resources', d.resources),
     env,
     secretEnv,
-    host,
-    tlsSecretName,
-    ingressClassName,
-    port,
+    host: root.string('host', `${appName}.${ctx.namespace}.localtest.me`, { check: checkHostName }),
+    tlsSecretName: root.optionalString('tlsSecretName', { check: (v) => checkDnsLabel(v) }),
+    ingressClassName: root.optionalString('ingressClassName', { check: (v) => checkDnsLabel(v) }),
+    port: root.int('port', d.port, {
+      min: 1024,
+      max: 65535,
+      why: 'non-root containers listen on unprivileged ports',
+    }),
     healthPath,
     readyPath,
-    metricsPath,
-    smokePaths,
-    antiAffinity,
-    pdbMaxUnavailable,
-    serviceType,
+    metricsPath: root.string('metricsPath', d.metricsPath, { check: checkHttpPath }),
+    smokePaths: root.stringList('smokePaths', [healthPath, readyPath, '/'], { check: checkHttpPath }),
+    antiAffinity: root.string('antiAffinity', d.antiAffinity, {
+      oneOf: ['none', 'preferred', 'required'] as const,
+    }),
+    pdbMaxUnavailable: root.int('pdbMaxUnavailable', d.pdbMaxUnavailable, {
+      min: 1,
+      max: Math.max(1, replicas),
+      why: 'zero would block every node drain',
+    }),
     allowExternalServices,
-    benchServices,
-    build,
+    serviceType: root.string('serviceType', d.serviceType, {
+      oneOf: allowExternalServices
+        ? (['ClusterIP', 'NodePort', 'LoadBalancer'] as const)
+        : (['ClusterIP'] as const),
+    }),
+    benchServices: root.int('benchServices', 1, {
+      min: 1,
+      max: 200,
+      why: 'bench-only: how many blue/green apps to deploy',
+    }),
+    build: readImageBuild(root, activeSlot),
   };
+  reportArgProblems(root, checkBlueGreenAppOptions(settings));
+  return settings;
 }

@@ -1,17 +1,18 @@
-/** Readers for shapes that several config sections share. */
-import { ResourceSettings } from './context';
+/** Readers for shapes that several config sections share, and the bridge from component checks to config keys. */
+import { ArgProblem } from '../components/shared/args';
+import { checkCpu, checkMemory } from '../components/shared/checks';
+import { checkRequestsWithinLimits, ContainerResources } from '../components/shared/resources';
 import { Fields } from './fields';
-import { checkCpu, checkMemory, parseQuantity } from './validators';
 
 /**
  * Reads `{ requests: { cpu, memory }, limits: { cpu, memory } }`, each quantity checked as Kubernetes would,
- * and each request at most its limit (the API server rejects a request above its limit).
+ * and each request at most its limit.
  */
-export function readResources(parent: Fields, name: string, def: ResourceSettings): ResourceSettings {
+export function readResources(parent: Fields, name: string, def: ContainerResources): ContainerResources {
   const f = parent.object(name);
   const requests = f.object('requests');
   const limits = f.object('limits');
-  const out: ResourceSettings = {
+  const out: ContainerResources = {
     requests: {
       cpu: requests.string('cpu', def.requests.cpu, { check: checkCpu }),
       memory: requests.string('memory', def.requests.memory, { check: checkMemory }),
@@ -24,16 +25,20 @@ export function readResources(parent: Fields, name: string, def: ResourceSetting
   requests.finish();
   limits.finish();
   f.finish();
-  for (const kind of ['cpu', 'memory'] as const) {
-    const request = parseQuantity(out.requests[kind]) ?? 0;
-    const limit = parseQuantity(out.limits[kind]) ?? 0;
-    if (request > limit) {
-      parent.problems.add(
-        `${f.prefix}requests.${kind}`,
-        out.requests[kind],
-        `a request no larger than its limit (${f.prefix}limits.${kind} = "${out.limits[kind]}")`,
-      );
+  reportArgProblems(f, checkRequestsWithinLimits(out));
+  return out;
+}
+
+/**
+ * Reports a component's own problems (its `check*Options` on the settings read so far) under their config keys:
+ * an option's path is its key below `fields`. A key that already has a problem (the value was bad, so the default
+ * stands in) is not reported twice.
+ */
+export function reportArgProblems(fields: Fields, problems: readonly ArgProblem[]): void {
+  for (const p of problems) {
+    const key = fields.key(p.path);
+    if (!fields.problems.list.some((q) => q.key === key || q.key.startsWith(`${key}.`) || q.key.startsWith(`${key}[`))) {
+      fields.problems.add(key, p.value, p.allowed);
     }
   }
-  return out;
 }

@@ -15,9 +15,3 @@ export interface ParseContext {
   /** The application namespace; other namespaces are derived from it. */
   namespace: string;
 }
-
-/** Container resources: what the scheduler reserves and the most a container may use. */
-export interface ResourceSettings {
-  requests: { cpu: string; memory: string };
-  limits: { cpu: string; memory: string };
-}

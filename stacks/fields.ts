@@ -5,11 +5,11 @@
  * so that loading goes on and every problem is reported at once. `finish()` reports the fields nobody read: an
  * unknown key is a typo that would otherwise be ignored silently.
  */
+import type { Check } from '../components/shared/checks';
 import { Problems } from './problems';
 import { suggest } from './validators';
 
-/** A check returning `undefined` for a good value or a description of what is allowed. */
-export type Check<T> = (value: T) => string | undefined;
+export type { Check } from '../components/shared/checks';
 
 /** A JSON object as found in configuration. */
 export type JsonObject = { [key: string]: unknown };
@@ -108,18 +108,21 @@ export class Fields {
     return value;
   }
 
+  /** A number as given, or as text (Pulumi passes plain config as text); NaN when it is neither. */
+  private numeric(value: unknown, text: RegExp): number {
+    if (typeof value === 'number') {
+      return value;
+    }
+    return typeof value === 'string' && text.test(value.trim()) ? Number(value) : NaN;
+  }
+
   /** A whole number in [min, max]; strings of digits are accepted, as Pulumi passes plain config as text. */
   int(name: string, def: number, opts: { min?: number; max?: number; why?: string } = {}): number {
     const value = this.raw(name);
     if (value === undefined) {
       return def;
     }
-    const parsed =
-      typeof value === 'number'
-        ? value
-        : typeof value === 'string' && /^-?\d+$/.test(value.trim())
-          ? Number(value)
-          : NaN;
+    const parsed = this.numeric(value, /^-?\d+$/);
     const min = opts.min ?? Number.MIN_SAFE_INTEGER;
     const max = opts.max ?? Number.MAX_SAFE_INTEGER;
     if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
@@ -147,12 +150,7 @@ export class Fields {
     if (value === undefined) {
       return def;
     }
-    const parsed =
-      typeof value === 'number'
-        ? value
-        : typeof value === 'string' && value.trim() !== ''
-          ? Number(value)
-          : NaN;
+    const parsed = this.numeric(value, /^.+$/);
     const min = opts.min ?? -Infinity;
     const max = opts.max ?? Infinity;
     if (!Number.isFinite(parsed) || parsed < min || parsed > max) {

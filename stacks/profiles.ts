@@ -1,38 +1,107 @@
 /**
- * Per-environment defaults. A stack file only has to say what differs from its environment's profile; every
- * value here can be overridden by the stack's config.
+ * The per-environment defaults, in one table. The components' own defaults (their `@default`s, e.g.
+ * `PROMETHEUS_DEFAULTS`) are the small, single-replica shape; each environment's profile says what it changes,
+ * and the environment's rules (minimum replicas, digest pinning). A stack file only has to say what differs from
+ * its environment's profile; every value here can be overridden by the stack's config.
  */
-import { Environment, ResourceSettings } from './context';
+import type { BlueGreenAppOptions } from '../components/BlueGreenApp';
+import type { LoggingOptions } from '../components/logging/Logging';
+import type { MonitoringOptions } from '../components/monitoring/Monitoring';
+import type { DeepPartial } from '../components/shared/args';
+import type { ContainerResources } from '../components/shared/resources';
+import { Environment } from './context';
 
-/** Defaults of the application section for one environment. */
-export interface AppProfile {
-  replicas: number;
-  resources: ResourceSettings;
-  /** How the pods of one slot spread over nodes. */
-  antiAffinity: 'none' | 'preferred' | 'required';
-  /** The PodDisruptionBudget's maxUnavailable per slot: a node drain never takes more pods at once. */
-  pdbMaxUnavailable: number;
-  /** Production refuses images that are not pinned by digest. */
-  requireDigest: boolean;
-  /** Minimum replicas a stack may ask for. */
-  minReplicas: number;
+/** What an environment changes, and the rules it sets. */
+export interface Profile {
+  app: BlueGreenAppOptions;
+  monitoring: DeepPartial<MonitoringOptions>;
+  logging: DeepPartial<LoggingOptions>;
+  rules: {
+    /** Fewest replicas of the app's active slot. */
+    minReplicas: number;
+    /** Refuse app images not pinned by digest. */
+    requireDigest: boolean;
+    /** Fewest replicas of Prometheus and Grafana (Alertmanager: see below). */
+    minMonitoringReplicas: number;
+    /** Fewest Alertmanager replicas: a gossip cluster needs a majority to agree on silences. */
+    minAlertmanagerReplicas: number;
+    /** Fewest Elasticsearch nodes. */
+    minElasticsearchReplicas: number;
+    /** Fewest days of logs kept. */
+    minRetentionDays: number;
+  };
 }
 
-export const APP_PROFILES: Record<Environment, AppProfile> = {
+const res = (cpu: string, memory: string, cpuLimit: string, memoryLimit: string): ContainerResources => ({
+  requests: { cpu, memory },
+  limits: { cpu: cpuLimit, memory: memoryLimit },
+});
+
+export const PROFILES: Record<Environment, Profile> = {
   staging: {
-    replicas: 1,
-    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
-    antiAffinity: 'preferred',
-    pdbMaxUnavailable: 1,
-    requireDigest: false,
-    minReplicas: 1,
+    app: { replicas: 1 },
+    monitoring: {},
+    logging: {},
+    rules: {
+      minReplicas: 1,
+      requireDigest: false,
+      minMonitoringReplicas: 1,
+      minAlertmanagerReplicas: 1,
+      minElasticsearchReplicas: 1,
+      minRetentionDays: 1,
+    },
   },
   production: {
-    replicas: 3,
-    resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } },
-    antiAffinity: 'required',
-    pdbMaxUnavailable: 1,
-    requireDigest: true,
-    minReplicas: 2,
+    app: { replicas: 3, resources: res('250m', '256Mi', '1', '512Mi'), antiAffinity: 'required' },
+    monitoring: {
+      prometheus: { replicas: 2, retention: '30d', storage: '50Gi', resources: res('500m', '2Gi', '2', '4Gi') },
+      alertmanager: { replicas: 3, storage: '2Gi', resources: res('50m', '64Mi', '200m', '128Mi') },
+      grafana: { replicas: 2, resources: res('100m', '256Mi', '1', '512Mi') },
+      kubeStateMetrics: { resources: res('50m', '128Mi', '500m', '256Mi') },
+      nodeExporter: { resources: res('50m', '64Mi', '250m', '128Mi') },
+      blackbox: { resources: res('20m', '32Mi', '200m', '64Mi') },
+      thresholds: {
+        errorRatio: 0.02,
+        latencyP95Seconds: 0.5,
+        noTrafficMinutes: 10,
+        restartsPerHour: 3,
+        replicaMismatchMinutes: 10,
+        nodeCpuRatio: 0.85,
+        nodeMemoryRatio: 0.85,
+        nodeDiskRatio: 0.8,
+        pvcRatio: 0.8,
+        probeSlowSeconds: 1,
+      },
+      alerting: { repeatInterval: '4h', email: { severities: ['critical', 'warning'] } },
+    },
+    logging: {
+      retentionDays: 30,
+      protect: true,
+      elasticsearch: {
+        replicas: 3,
+        heap: '2g',
+        resources: res('1', '4Gi', '2', '4Gi'),
+        storageSize: '100Gi',
+        antiAffinity: 'required',
+      },
+      logstash: {
+        replicas: 2,
+        heap: '1g',
+        resources: res('500m', '2Gi', '2', '2Gi'),
+        queueSize: '10Gi',
+        exporterResources: res('20m', '32Mi', '200m', '128Mi'),
+      },
+      shipper: { resources: res('100m', '200Mi', '500m', '400Mi') },
+      kibana: { resources: res('250m', '1Gi', '1', '2Gi') },
+      exporter: { resources: res('20m', '32Mi', '200m', '128Mi') },
+    },
+    rules: {
+      minReplicas: 2,
+      requireDigest: true,
+      minMonitoringReplicas: 2,
+      minAlertmanagerReplicas: 3,
+      minElasticsearchReplicas: 3,
+      minRetentionDays: 7,
+    },
   },
 };

@@ -9,10 +9,15 @@
  *   `pavemaster:greenReleasedAt`: written by `release deploy` (never by hand); the program turns them into the
  *   slot Deployment's `pavemaster.io/release-id` and `pavemaster.io/released-at` annotations.
  */
-import { ParseContext, ResourceSettings } from './context';
+import { checkHttpPath } from '../components/shared/checks';
+import { SlotRelease } from '../components/shared/release';
+import { ContainerResources } from '../components/shared/resources';
+import { perSlot, Slot } from '../components/shared/slots';
+import { SMOKE_TEST_IMAGE } from '../components/versions';
 import { readResources } from './common';
+import { ParseContext } from './context';
 import { Fields } from './fields';
-import { checkHttpPath, checkImage } from './validators';
+import { checkImage } from './validators';
 
 /** A one-shot gate Job run by the release command before traffic moves. */
 export interface GateJobSettings {
@@ -49,7 +54,7 @@ export interface JobSettings {
   /** Retries before the Job fails (Job `backoffLimit`). */
   backoffLimit: number;
   /** Container requests and limits. */
-  resources: ResourceSettings;
+  resources: ContainerResources;
   /** Annotations on the gate Jobs' pods (e.g. to opt out of a mesh sidecar). */
   podAnnotations: Record<string, string>;
   /** The UID the gate containers run as (non-root). */
@@ -87,7 +92,7 @@ export interface ReleaseSettings {
   jobs: JobSettings;
   postPromotion: PostPromotionSettings;
   /** The release id and time of each slot's current release, written by `release deploy`. */
-  slots: Record<'blue' | 'green', { releaseId?: string; releasedAt?: string }>;
+  slots: Record<Slot, SlotRelease>;
 }
 
 /** The top-level keys this section reads. */
@@ -98,10 +103,6 @@ export const RELEASE_KEYS = [
   'greenReleaseId',
   'greenReleasedAt',
 ] as const;
-
-/** The Deployment annotations carrying a slot's release. */
-export const RELEASE_ID_ANNOTATION = 'pavemaster.io/release-id';
-export const RELEASED_AT_ANNOTATION = 'pavemaster.io/released-at';
 
 export const DEFAULT_ERROR_RATIO_QUERY =
   'sum(rate(http_requests_total{namespace="{namespace}",app="{app}",slot="{slot}",code=~"5.."}[1m]))' +
@@ -197,7 +198,7 @@ export function parseRelease(root: Fields, ctx: ParseContext): ReleaseSettings {
   const smokePaths = s.has('paths') ? s.stringList('paths', [], { check: checkHttpPath }) : undefined;
   const smoke: SmokeSettings = {
     enabled: s.bool('enabled', true),
-    image: s.string('image', 'curlimages/curl:8.11.1', {
+    image: s.string('image', SMOKE_TEST_IMAGE, {
       check: (text) => checkImage(text, { production: false, requireDigest: false }),
     }),
     paths: smokePaths,
@@ -242,29 +243,9 @@ export function parseRelease(root: Fields, ctx: ParseContext): ReleaseSettings {
   p.finish();
   f.finish();
 
-  const slots = {} as ReleaseSettings['slots'];
-  for (const slot of ['blue', 'green'] as const) {
-    slots[slot] = {
-      releaseId: root.optionalString(`${slot}ReleaseId`, { check: checkReleaseId }),
-      releasedAt: normalizeReleasedAtOrUndefined(
-        root.optionalString(`${slot}ReleasedAt`, { check: checkTimestamp }),
-      ),
-    };
-  }
+  const slots = perSlot((slot) => ({
+    releaseId: root.optionalString(`${slot}ReleaseId`, { check: checkReleaseId }),
+    releasedAt: normalizeReleasedAtOrUndefined(root.optionalString(`${slot}ReleasedAt`, { check: checkTimestamp })),
+  }));
   return { prometheusUrl, readyTimeoutSeconds, backup, migration, smoke, jobs, postPromotion, slots };
-}
-
-/** The Deployment annotations of a slot's release (none before its first `release deploy`). */
-export function releaseAnnotations(slot: {
-  releaseId?: string;
-  releasedAt?: string;
-}): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (slot.releaseId !== undefined) {
-    out[RELEASE_ID_ANNOTATION] = slot.releaseId;
-  }
-  if (slot.releasedAt !== undefined) {
-    out[RELEASED_AT_ANNOTATION] = slot.releasedAt;
-  }
-  return out;
 }

@@ -11,7 +11,7 @@ import { LOGGING_KEYS, LOGGING_SECRET_KEYS, LoggingSettings, parseLogging } from
 import { MONITORING_KEYS, MONITORING_SECRET_KEYS, MonitoringSettings, parseMonitoring } from './monitoring';
 import { Problems } from './problems';
 import { parseRelease, RELEASE_KEYS, ReleaseSettings } from './release';
-import { checkDnsLabel, checkEnvName } from './validators';
+import { checkDnsLabel, checkEnvName } from '../components/shared/checks';
 
 /** The config namespace of this project. */
 export const NAMESPACE = 'pavemaster';
@@ -76,7 +76,7 @@ export function loadSettings(stack: string, raw: Readonly<Record<string, string>
     oneOf: ENVIRONMENTS,
   });
   const production = environment === 'production';
-  const namespace = root.string('namespace', `${NAMESPACE}-${stack}`, { check: checkDnsLabel });
+  const namespace = root.string('namespace', `${NAMESPACE}-${stack}`, { check: (v) => checkDnsLabel(v) });
   const ctx: ParseContext = { stack, environment, production, namespace };
 
   const app = parseApp(root, ctx);

@@ -1,8 +1,9 @@
 /**
  * Elasticsearch as a StatefulSet: one node with single-node discovery, or an odd number of master-eligible data
  * nodes that find each other through a headless Service. Security is on (the `elastic` password comes from a
- * Secret), node-to-node traffic is TLS with certificates made by `elasticsearch-certutil` in a Job, data lives on
- * per-node PersistentVolumeClaims, and a setup Job applies the ILM policy, index template, roles and users.
+ * Secret), node-to-node traffic is TLS with certificates made once by a Job (`certificates.ts`), data lives on
+ * per-node PersistentVolumeClaims, and a setup Job (`setupJob.ts`) applies the ILM policy, index template, roles
+ * and users.
  *
  * Kernel settings: `node.store.allow_mmap: false` makes Elasticsearch use NIO instead of memory-mapped files, so
  * no privileged init container has to raise `vm.max_map_count`. The file-descriptor limit (65535) cannot be set
@@ -10,72 +11,198 @@
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { ContainerResources, toResourceRequirements } from '../shared/resources';
-import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../shared/security';
+import { withDefaults } from '../shared/args';
+import { allowPolicy, tcp } from '../shared/network';
+import { ContainerResources } from '../shared/resources';
+import { restrictedPodSecurityContext } from '../shared/security';
 import {
-  allowPolicy,
-  ApiServerPeer,
-  contentHash,
-  jobAnnotations,
-  rolePeer,
-  roleLabels,
-  roleSelector,
-  tcp,
-} from './common';
+  AntiAffinity,
+  antiAffinity,
+  claimRetention,
+  clusterService,
+  envFromSecret,
+  headlessService,
+  opaqueSecret,
+  podDisruptionBudget,
+  restrictedContainer,
+  scratchVolume,
+  volumeClaim,
+} from '../shared/workload';
+import { LOGGING_IMAGES } from '../versions';
+import { certificateJob } from './certificates';
+import { ApiServerPeer, contentHash, rolePeer, roleLabels } from './common';
 import { ELASTIC_UID, PORTS } from './defaults';
-import {
-  elasticsearchSetupRequests,
-  LifecycleOptions,
-  PLACEHOLDERS,
-  setupFiles,
-  setupScript,
-} from './elastic';
+import { elasticsearchSetupRequests, LifecycleOptions, PLACEHOLDERS } from './elastic';
+import { setupJob, SMALL_JOB_RESOURCES } from './setupJob';
 
 /** Generated passwords the Elasticsearch component stores and the setup Job applies. */
 export interface ElasticsearchPasswords {
   /** The `elastic` superuser's password (bootstrap password of a new cluster). */
-  elastic: pulumi.Input<string>;
+  readonly elastic: pulumi.Input<string>;
   /** Logstash's writer user. */
-  writer: pulumi.Input<string>;
+  readonly writer: pulumi.Input<string>;
   /** The read-only user of the Grafana datasource. */
-  reader: pulumi.Input<string>;
+  readonly reader: pulumi.Input<string>;
   /** The exporter's monitoring user. */
-  exporter: pulumi.Input<string>;
+  readonly exporter: pulumi.Input<string>;
   /** The built-in `kibana_system` user. */
-  kibanaSystem: pulumi.Input<string>;
+  readonly kibanaSystem: pulumi.Input<string>;
 }
 
-export interface ElasticsearchArgs {
+/** What a stack decides about Elasticsearch (`pavemaster:logging.elasticsearch`). */
+export interface ElasticsearchOptions {
+  /** Nodes: 1 (single-node discovery) or an odd number of master-eligible data nodes. @default 1 */
+  readonly replicas?: number;
+  /** The JVM heap (`-Xms`/`-Xmx`), e.g. "1g"; at most half the memory limit. @default "512m" */
+  readonly heap?: string;
+  /** Container requests and limits. @default 250m/1Gi requested, 1/1Gi limit */
+  readonly resources?: ContainerResources;
+  /** Each node's data volume size. @default "10Gi" */
+  readonly storageSize?: string;
+  /** The volumes' StorageClass. @default the cluster's default class */
+  readonly storageClass?: string;
+  /** The Elasticsearch image (also runs the certificate and setup Jobs, which need its certutil and curl). @default the pinned 8.19 image */
+  readonly image?: string;
+  /**
+   * False until the cluster has formed once: while false, the nodes get `cluster.initial_master_nodes`. Set it to
+   * true after the first successful deployment, as Elasticsearch asks that the setting be removed afterwards.
+   * @default false
+   */
+  readonly bootstrapped?: boolean;
+  /** How nodes spread over Kubernetes nodes. @default "preferred" */
+  readonly antiAffinity?: AntiAffinity;
+}
+
+/** The options with every default applied. */
+export type ResolvedElasticsearchOptions = Required<Omit<ElasticsearchOptions, 'storageClass'>> &
+  Pick<ElasticsearchOptions, 'storageClass'>;
+
+export const ELASTICSEARCH_DEFAULTS: ResolvedElasticsearchOptions = {
+  replicas: 1,
+  heap: '512m',
+  resources: { requests: { cpu: '250m', memory: '1Gi' }, limits: { cpu: '1', memory: '1Gi' } },
+  storageSize: '10Gi',
+  image: LOGGING_IMAGES.elasticsearch,
+  bootstrapped: false,
+  antiAffinity: 'preferred',
+};
+
+export interface ElasticsearchArgs extends ElasticsearchOptions {
   /** The namespace (a plain name: it is part of the certificates' DNS names). Required. */
-  namespace: string;
-  /** Nodes: 1 (single-node discovery) or an odd number of master-eligible data nodes. Required. */
-  replicas: number;
-  /** The JVM heap, e.g. "1g"; at most half the memory limit. Required. */
-  heap: string;
-  /** Container requests and limits. Required. */
-  resources: ContainerResources;
-  /** Each node's data volume size. Required. */
-  storageSize: string;
-  /** The volumes' StorageClass; the cluster default when unset. */
-  storageClass?: string;
-  /** The Elasticsearch image (also runs the certificate and setup Jobs, which need its certutil and curl). */
-  image: string;
-  /** False while the cluster has never formed: only then are `cluster.initial_master_nodes` set. */
-  bootstrapped: boolean;
-  /** How nodes spread over Kubernetes nodes. */
-  antiAffinity: 'none' | 'preferred' | 'required';
-  /** Protect the StatefulSet and keep its volumes when it is deleted or scaled down. */
-  protect: boolean;
-  /** The index lifecycle of the logs. */
-  lifecycle: LifecycleOptions;
-  /** Wait for the setup and certificate Jobs to complete. */
-  awaitJobs: boolean;
+  readonly namespace: string;
+  /** Protect the StatefulSet and keep its volumes when it is deleted or scaled down. @default false */
+  readonly protect?: boolean;
+  /** The index lifecycle of the logs. Required. */
+  readonly lifecycle: LifecycleOptions;
+  /** Wait for the setup and certificate Jobs to complete. @default false */
+  readonly awaitJobs?: boolean;
   /** The passwords. Required. */
-  passwords: ElasticsearchPasswords;
-  /** Peers (besides the setup Job) that may reach the HTTP port 9200. */
-  httpClients: k8s.types.input.networking.v1.NetworkPolicyPeer[];
-  /** The API server, for the certificate Job. */
-  apiServer: ApiServerPeer;
+  readonly passwords: ElasticsearchPasswords;
+  /** Peers (besides the setup Job) that may reach the HTTP port 9200. @default none */
+  readonly httpClients?: readonly k8s.types.input.networking.v1.NetworkPolicyPeer[];
+  /** The API server, for the certificate Job. @default any address on 443 and 6443 */
+  readonly apiServer?: ApiServerPeer;
+}
+
+/** The API server of any cluster: any address, the `kubernetes` Service's port and the usual control-plane port. */
+export const ANY_API_SERVER: ApiServerPeer = { cidr: '0.0.0.0/0', ports: [443, 6443] };
+
+/** The object names of the cluster (fixed: the certificates and every client name them). */
+const STS = 'elasticsearch';
+const HEADLESS = `${STS}-headless`;
+const CERT_SECRET = `${STS}-certs`;
+
+/** The in-cluster HTTP URL of the Elasticsearch of a namespace. */
+export function elasticsearchUrl(namespace: string): string {
+  return `http://${STS}.${namespace}.svc:${PORTS.elasticsearchHttp}`;
+}
+
+/** The StatefulSet's spec: the nodes, their config copy step, probes, volumes and claims. */
+export function elasticsearchStatefulSetSpec(
+  o: ResolvedElasticsearchOptions & { protect: boolean },
+  refs: { configMapName: pulumi.Input<string>; elasticSecretName: pulumi.Input<string>; configHash: string },
+): k8s.types.input.apps.v1.StatefulSetSpec {
+  const { labels, selector } = roleLabels('elasticsearch', STS);
+  const readiness = [
+    'sh',
+    '-c',
+    // The password goes to curl on stdin, not on its command line.
+    `printf 'user = "elastic:%s"\\n' "$ELASTIC_PASSWORD" | curl -s -K - -o /dev/null -w '%{http_code}' 'http://127.0.0.1:${PORTS.elasticsearchHttp}/_cluster/health?local=true' | grep -q '^200$'`,
+  ];
+  return {
+    serviceName: HEADLESS,
+    replicas: o.replicas,
+    // Every master-eligible node must start for a new cluster to elect a master.
+    podManagementPolicy: 'Parallel',
+    updateStrategy: { type: 'RollingUpdate' },
+    selector: { matchLabels: selector },
+    persistentVolumeClaimRetentionPolicy: claimRetention(o.protect),
+    template: {
+      // A changed elasticsearch.yml (e.g. `bootstrapped`) rolls the nodes one by one.
+      metadata: { labels, annotations: { 'pavemaster.io/config-hash': refs.configHash } },
+      spec: {
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        securityContext: restrictedPodSecurityContext(ELASTIC_UID),
+        terminationGracePeriodSeconds: 120,
+        affinity: antiAffinity(o.antiAffinity, selector),
+        // The root filesystem stays read-only: the image's config directory is copied to an emptyDir, where
+        // the entrypoint may write the keystore (bootstrap password) and our elasticsearch.yml replaces its.
+        initContainers: [
+          restrictedContainer({
+            name: 'config',
+            image: o.image,
+            command: [
+              'sh',
+              '-c',
+              'cp -R /usr/share/elasticsearch/config/. /config/ && cp /es-config/elasticsearch.yml /config/elasticsearch.yml',
+            ],
+            resources: SMALL_JOB_RESOURCES,
+            volumeMounts: [
+              { name: 'config', mountPath: '/config' },
+              { name: 'es-config', mountPath: '/es-config', readOnly: true },
+            ],
+          }),
+        ],
+        containers: [
+          restrictedContainer({
+            name: 'elasticsearch',
+            image: o.image,
+            env: [
+              { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+              { name: 'ES_JAVA_OPTS', value: `-Xms${o.heap} -Xmx${o.heap}` },
+              ...envFromSecret(refs.elasticSecretName, { ELASTIC_PASSWORD: 'password' }),
+            ],
+            ports: [
+              { name: 'http', containerPort: PORTS.elasticsearchHttp },
+              { name: 'transport', containerPort: PORTS.elasticsearchTransport },
+            ],
+            resources: o.resources,
+            startupProbe: { tcpSocket: { port: 'http' }, periodSeconds: 5, failureThreshold: 60 },
+            readinessProbe: { exec: { command: readiness }, periodSeconds: 10, timeoutSeconds: 5 },
+            livenessProbe: { tcpSocket: { port: 'transport' }, periodSeconds: 20, failureThreshold: 6 },
+            volumeMounts: [
+              { name: 'data', mountPath: '/usr/share/elasticsearch/data' },
+              { name: 'config', mountPath: '/usr/share/elasticsearch/config' },
+              { name: 'certs', mountPath: '/usr/share/elasticsearch/config/certs', readOnly: true },
+              { name: 'logs', mountPath: '/usr/share/elasticsearch/logs' },
+              { name: 'tmp', mountPath: '/tmp' },
+            ],
+          }),
+        ],
+        volumes: [
+          { name: 'es-config', configMap: { name: refs.configMapName } },
+          scratchVolume('config', '64Mi'),
+          { name: 'certs', secret: { secretName: CERT_SECRET, defaultMode: 0o440 } },
+          scratchVolume('logs', '1Gi'),
+          scratchVolume('tmp', '1Gi'),
+        ],
+      },
+    },
+    volumeClaimTemplates: [
+      volumeClaim({ name: 'data', labels, storage: o.storageSize, storageClass: o.storageClass }),
+    ],
+  };
 }
 
 /** The Elasticsearch cluster of the logging stack. */
@@ -91,31 +218,25 @@ export class Elasticsearch extends pulumi.ComponentResource {
 
   constructor(name: string, args: ElasticsearchArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super('pavemaster:logging:Elasticsearch', name, {}, opts);
+    const o = { ...withDefaults(ELASTICSEARCH_DEFAULTS, args), protect: args.protect ?? false };
+    const awaitJobs = args.awaitJobs ?? false;
+    const apiServer = args.apiServer ?? ANY_API_SERVER;
     const child = { parent: this };
     const ns = args.namespace;
-    const sts = 'elasticsearch';
-    const headless = `${sts}-headless`;
-    const certSecret = `${sts}-certs`;
-    const labels = roleLabels('elasticsearch', sts);
-    const selector = roleSelector('elasticsearch', sts);
-    const url = `http://${sts}.${ns}.svc:${PORTS.elasticsearchHttp}`;
+    const { labels, selector } = roleLabels('elasticsearch', STS);
+    const scope = (objectName: string) => ({ objectName, namespace: ns, labels });
 
-    const elasticSecret = new k8s.core.v1.Secret(
+    const elasticSecret = opaqueSecret(
       `${name}-elastic`,
-      {
-        metadata: { name: `${sts}-elastic`, namespace: ns, labels },
-        type: 'Opaque',
-        stringData: { username: 'elastic', password: pulumi.secret(args.passwords.elastic) },
-      },
+      { ...scope(`${STS}-elastic`), data: { username: 'elastic', password: pulumi.secret(args.passwords.elastic) } },
       child,
     );
     // Only the setup Job reads this one: the passwords it sets for the service users.
-    const usersSecret = new k8s.core.v1.Secret(
+    const usersSecret = opaqueSecret(
       `${name}-users`,
       {
-        metadata: { name: `${sts}-service-users`, namespace: ns, labels },
-        type: 'Opaque',
-        stringData: {
+        ...scope(`${STS}-service-users`),
+        data: {
           [PLACEHOLDERS.WRITER_PASSWORD]: pulumi.secret(args.passwords.writer),
           [PLACEHOLDERS.READER_PASSWORD]: pulumi.secret(args.passwords.reader),
           [PLACEHOLDERS.EXPORTER_PASSWORD]: pulumi.secret(args.passwords.exporter),
@@ -125,262 +246,107 @@ export class Elasticsearch extends pulumi.ComponentResource {
       child,
     );
 
-    // --- Transport certificates -------------------------------------------------------------------------------
-    const certs = this.certificateJob(name, args, certSecret, headless, sts);
+    const certs = certificateJob(
+      name,
+      { namespace: ns, sts: STS, headless: HEADLESS, secretName: CERT_SECRET, image: o.image, awaitCompletion: awaitJobs, apiServer },
+      this,
+    );
 
-    // --- Services ---------------------------------------------------------------------------------------------
-    new k8s.core.v1.Service(
+    const http = { name: 'http', port: PORTS.elasticsearchHttp, targetPort: 'http' };
+    headlessService(
       `${name}-headless`,
       {
-        metadata: { name: headless, namespace: ns, labels },
-        spec: {
-          clusterIP: 'None',
-          // Discovery must find nodes before they are Ready: a forming cluster is not Ready until it has formed.
-          publishNotReadyAddresses: true,
-          selector,
-          ports: [
-            { name: 'http', port: PORTS.elasticsearchHttp, targetPort: 'http' },
-            { name: 'transport', port: PORTS.elasticsearchTransport, targetPort: 'transport' },
-          ],
-        },
+        ...scope(HEADLESS),
+        // Discovery must find nodes before they are Ready: a forming cluster is not Ready until it has formed.
+        publishNotReadyAddresses: true,
+        selector,
+        ports: [http, { name: 'transport', port: PORTS.elasticsearchTransport, targetPort: 'transport' }],
       },
       child,
     );
-    const service = new k8s.core.v1.Service(
+    const service = clusterService(
       `${name}-service`,
-      {
-        metadata: { name: sts, namespace: ns, labels },
-        spec: {
-          type: 'ClusterIP',
-          selector,
-          ports: [{ name: 'http', port: PORTS.elasticsearchHttp, targetPort: 'http' }],
-        },
-      },
+      { ...scope(STS), explicitType: true, selector, ports: [http] },
       child,
     );
 
-    // --- StatefulSet ------------------------------------------------------------------------------------------
-    const masters = Array.from({ length: args.replicas }, (_, i) => `${sts}-${i}`);
+    const masters = Array.from({ length: o.replicas }, (_, i) => `${STS}-${i}`);
     const configYml = elasticsearchConfig({
-      replicas: args.replicas,
-      seedHosts: headless,
-      initialMasterNodes: args.bootstrapped ? undefined : masters,
+      replicas: o.replicas,
+      seedHosts: HEADLESS,
+      initialMasterNodes: o.bootstrapped ? undefined : masters,
     });
     const config = new k8s.core.v1.ConfigMap(
       `${name}-config`,
-      {
-        metadata: { name: `${sts}-config`, namespace: ns, labels },
-        data: { 'elasticsearch.yml': configYml },
-      },
+      { metadata: { name: `${STS}-config`, namespace: ns, labels }, data: { 'elasticsearch.yml': configYml } },
       child,
     );
-    const env: k8s.types.input.core.v1.EnvVar[] = [
-      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-      { name: 'ES_JAVA_OPTS', value: `-Xms${args.heap} -Xmx${args.heap}` },
-      {
-        name: 'ELASTIC_PASSWORD',
-        valueFrom: { secretKeyRef: { name: elasticSecret.metadata.name, key: 'password' } },
-      },
-    ];
-    const affinityTerm = { labelSelector: { matchLabels: selector }, topologyKey: 'kubernetes.io/hostname' };
-    const affinity: k8s.types.input.core.v1.Affinity | undefined =
-      args.antiAffinity === 'required'
-        ? { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [affinityTerm] } }
-        : args.antiAffinity === 'preferred'
-          ? {
-              podAntiAffinity: {
-                preferredDuringSchedulingIgnoredDuringExecution: [
-                  { weight: 100, podAffinityTerm: affinityTerm },
-                ],
-              },
-            }
-          : undefined;
-    const retention = args.protect ? 'Retain' : 'Delete';
-    const readiness = [
-      'sh',
-      '-c',
-      // The password goes to curl on stdin, not on its command line.
-      `printf 'user = "elastic:%s"\\n' "$ELASTIC_PASSWORD" | curl -s -K - -o /dev/null -w '%{http_code}' 'http://127.0.0.1:${PORTS.elasticsearchHttp}/_cluster/health?local=true' | grep -q '^200$'`,
-    ];
     this.statefulSet = new k8s.apps.v1.StatefulSet(
       `${name}-statefulset`,
       {
-        metadata: { name: sts, namespace: ns, labels },
-        spec: {
-          serviceName: headless,
-          replicas: args.replicas,
-          // Every master-eligible node must start for a new cluster to elect a master.
-          podManagementPolicy: 'Parallel',
-          updateStrategy: { type: 'RollingUpdate' },
-          selector: { matchLabels: selector },
-          persistentVolumeClaimRetentionPolicy: { whenDeleted: retention, whenScaled: retention },
-          template: {
-            // A changed elasticsearch.yml (e.g. `bootstrapped`) rolls the nodes one by one.
-            metadata: { labels, annotations: { 'pavemaster.io/config-hash': contentHash(configYml) } },
-            spec: {
-              automountServiceAccountToken: false,
-              enableServiceLinks: false,
-              securityContext: restrictedPodSecurityContext(ELASTIC_UID),
-              terminationGracePeriodSeconds: 120,
-              affinity,
-              // The root filesystem stays read-only: the image's config directory is copied to an emptyDir, where
-              // the entrypoint may write the keystore (bootstrap password) and our elasticsearch.yml replaces its.
-              initContainers: [
-                {
-                  name: 'config',
-                  image: args.image,
-                  imagePullPolicy: 'IfNotPresent',
-                  command: [
-                    'sh',
-                    '-c',
-                    'cp -R /usr/share/elasticsearch/config/. /config/ && cp /es-config/elasticsearch.yml /config/elasticsearch.yml',
-                  ],
-                  resources: toResourceRequirements(SMALL_JOB_RESOURCES),
-                  securityContext: restrictedContainerSecurityContext(),
-                  volumeMounts: [
-                    { name: 'config', mountPath: '/config' },
-                    { name: 'es-config', mountPath: '/es-config', readOnly: true },
-                  ],
-                },
-              ],
-              containers: [
-                {
-                  name: 'elasticsearch',
-                  image: args.image,
-                  imagePullPolicy: 'IfNotPresent',
-                  env,
-                  ports: [
-                    { name: 'http', containerPort: PORTS.elasticsearchHttp },
-                    { name: 'transport', containerPort: PORTS.elasticsearchTransport },
-                  ],
-                  resources: toResourceRequirements(args.resources),
-                  securityContext: restrictedContainerSecurityContext(),
-                  startupProbe: {
-                    tcpSocket: { port: 'http' },
-                    periodSeconds: 5,
-                    failureThreshold: 60,
-                  },
-                  readinessProbe: { exec: { command: readiness }, periodSeconds: 10, timeoutSeconds: 5 },
-                  livenessProbe: {
-                    tcpSocket: { port: 'transport' },
-                    periodSeconds: 20,
-                    failureThreshold: 6,
-                  },
-                  volumeMounts: [
-                    { name: 'data', mountPath: '/usr/share/elasticsearch/data' },
-                    { name: 'config', mountPath: '/usr/share/elasticsearch/config' },
-                    { name: 'certs', mountPath: '/usr/share/elasticsearch/config/certs', readOnly: true },
-                    { name: 'logs', mountPath: '/usr/share/elasticsearch/logs' },
-                    { name: 'tmp', mountPath: '/tmp' },
-                  ],
-                },
-              ],
-              volumes: [
-                { name: 'es-config', configMap: { name: config.metadata.name } },
-                { name: 'config', emptyDir: { sizeLimit: '64Mi' } },
-                { name: 'certs', secret: { secretName: certSecret, defaultMode: 0o440 } },
-                { name: 'logs', emptyDir: { sizeLimit: '1Gi' } },
-                { name: 'tmp', emptyDir: { sizeLimit: '1Gi' } },
-              ],
-            },
-          },
-          volumeClaimTemplates: [
-            {
-              metadata: { name: 'data', labels },
-              spec: {
-                accessModes: ['ReadWriteOnce'],
-                ...(args.storageClass !== undefined ? { storageClassName: args.storageClass } : {}),
-                resources: { requests: { storage: args.storageSize } },
-              },
-            },
-          ],
-        },
+        metadata: { name: STS, namespace: ns, labels },
+        spec: elasticsearchStatefulSetSpec(o, {
+          configMapName: config.metadata.name,
+          elasticSecretName: elasticSecret.metadata.name,
+          configHash: contentHash(configYml),
+        }),
       },
-      { parent: this, protect: args.protect, dependsOn: [certs] },
+      { parent: this, protect: o.protect, dependsOn: [certs] },
     );
+    // One node at a time: with three nodes the other two keep a quorum; a single node can still be drained.
+    podDisruptionBudget(`${name}-pdb`, { ...scope(STS), selector }, child);
 
-    new k8s.policy.v1.PodDisruptionBudget(
-      `${name}-pdb`,
-      {
-        metadata: { name: sts, namespace: ns, labels },
-        // One node at a time: with three nodes the other two keep a quorum; a single node can still be drained.
-        spec: { maxUnavailable: 1, selector: { matchLabels: selector } },
-      },
-      child,
-    );
-
-    // --- Setup Job --------------------------------------------------------------------------------------------
-    const requests = elasticsearchSetupRequests({ ...args.lifecycle, replicas: args.replicas });
-    const files = setupFiles(requests);
-    const script = setupScript({ waitPath: '/_cluster/health?wait_for_status=yellow&timeout=5s' });
-    const setupConfig = new k8s.core.v1.ConfigMap(
+    setupJob(
       `${name}-setup`,
       {
-        metadata: { name: `${sts}-setup`, namespace: ns, labels: roleLabels('elasticsearch-setup', sts) },
-        data: { ...files, 'setup.sh': script },
-      },
-      child,
-    );
-    const passwordEnv = Object.values(PLACEHOLDERS).map((key) => ({
-      name: key,
-      valueFrom: { secretKeyRef: { name: usersSecret.metadata.name, key } },
-    }));
-    setupJob(
-      `${name}-setup-job`,
-      {
         namespace: ns,
-        objectName: `${sts}-setup`,
+        objectName: `${STS}-setup`,
         role: 'elasticsearch-setup',
-        instance: sts,
-        image: args.image,
-        configMapName: setupConfig.metadata.name,
-        hash: contentHash(script, ...Object.values(files)),
-        awaitCompletion: args.awaitJobs,
+        instance: STS,
+        image: o.image,
+        requests: elasticsearchSetupRequests({ ...args.lifecycle, replicas: o.replicas }),
+        script: { waitPath: '/_cluster/health?wait_for_status=yellow&timeout=5s' },
+        awaitCompletion: awaitJobs,
         env: [
-          { name: 'TARGET_URL', value: `http://${sts}:${PORTS.elasticsearchHttp}` },
+          { name: 'TARGET_URL', value: `http://${STS}:${PORTS.elasticsearchHttp}` },
           { name: 'SETUP_USER', value: 'elastic' },
-          {
-            name: 'SETUP_PASSWORD',
-            valueFrom: { secretKeyRef: { name: elasticSecret.metadata.name, key: 'password' } },
-          },
-          ...passwordEnv,
+          ...envFromSecret(elasticSecret.metadata.name, { SETUP_PASSWORD: 'password' }),
+          ...envFromSecret(
+            usersSecret.metadata.name,
+            Object.fromEntries(Object.values(PLACEHOLDERS).map((key) => [key, key])),
+          ),
         ],
       },
       { parent: this, dependsOn: [service], deleteBeforeReplace: true },
     );
 
-    // --- NetworkPolicies --------------------------------------------------------------------------------------
     allowPolicy(
       `${name}-netpol`,
       {
-        namespace: ns,
-        objectName: sts,
+        ...scope(STS),
         podSelector: selector,
-        labels,
         ingress: [
           {
-            from: [...args.httpClients, rolePeer('elasticsearch-setup', sts)],
+            from: [...(args.httpClients ?? []), rolePeer('elasticsearch-setup', STS)],
             ports: tcp(PORTS.elasticsearchHttp),
           },
-          { from: [rolePeer('elasticsearch', sts)], ports: tcp(PORTS.elasticsearchTransport) },
+          { from: [rolePeer('elasticsearch', STS)], ports: tcp(PORTS.elasticsearchTransport) },
         ],
-        egress: [{ to: [rolePeer('elasticsearch', sts)], ports: tcp(PORTS.elasticsearchTransport) }],
+        egress: [{ to: [rolePeer('elasticsearch', STS)], ports: tcp(PORTS.elasticsearchTransport) }],
       },
       child,
     );
     allowPolicy(
       `${name}-setup-netpol`,
       {
-        namespace: ns,
-        objectName: `${sts}-setup`,
-        podSelector: roleSelector('elasticsearch-setup', sts),
-        labels,
-        egress: [{ to: [rolePeer('elasticsearch', sts)], ports: tcp(PORTS.elasticsearchHttp) }],
+        ...scope(`${STS}-setup`),
+        podSelector: roleLabels('elasticsearch-setup', STS).selector,
+        egress: [{ to: [rolePeer('elasticsearch', STS)], ports: tcp(PORTS.elasticsearchHttp) }],
       },
       child,
     );
 
-    this.url = pulumi.output(url);
+    this.url = pulumi.output(elasticsearchUrl(ns));
     this.serviceName = service.metadata.name;
     this.elasticSecretName = elasticSecret.metadata.name;
     this.registerOutputs({
@@ -389,137 +355,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
       elasticSecretName: this.elasticSecretName,
     });
   }
-
-  /**
-   * The certificate Job. It runs `elasticsearch-certutil` from the Elasticsearch image: a CA, then one node
-   * certificate for every name a node may be reached by, stored as the Secret `<sts>-certs` through the
-   * Kubernetes API. It does nothing when the Secret exists, so it never replaces working certificates. The CA's
-   * private key never leaves the Job's memory-backed scratch volume: nobody can mint further certificates, and
-   * rotating means deleting the Secret, re-running the Job and restarting the nodes (docs/logging.md). Keys are
-   * therefore not in the Pulumi state either.
-   */
-  private certificateJob(
-    name: string,
-    args: ElasticsearchArgs,
-    certSecret: string,
-    headless: string,
-    sts: string,
-  ): k8s.batch.v1.Job {
-    const child = { parent: this };
-    const ns = args.namespace;
-    const labels = roleLabels('elasticsearch-certs', sts);
-    const dnsNames = [
-      `*.${headless}.${ns}.svc.cluster.local`,
-      `*.${headless}.${ns}.svc`,
-      `*.${headless}`,
-      headless,
-      `${sts}.${ns}.svc`,
-      sts,
-      'localhost',
-    ];
-    const script = certificateScript({ secretName: certSecret, dnsNames, labels });
-    const account = new k8s.core.v1.ServiceAccount(
-      `${name}-certs-sa`,
-      { metadata: { name: `${sts}-certs`, namespace: ns, labels }, automountServiceAccountToken: false },
-      child,
-    );
-    const role = new k8s.rbac.v1.Role(
-      `${name}-certs-role`,
-      {
-        metadata: { name: `${sts}-certs`, namespace: ns, labels },
-        rules: [
-          // RBAC cannot limit `create` to a name; `get` is limited to the certificate Secret.
-          { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
-          { apiGroups: [''], resources: ['secrets'], resourceNames: [certSecret], verbs: ['get'] },
-        ],
-      },
-      child,
-    );
-    const binding = new k8s.rbac.v1.RoleBinding(
-      `${name}-certs-binding`,
-      {
-        metadata: { name: `${sts}-certs`, namespace: ns, labels },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata.name },
-        subjects: [{ kind: 'ServiceAccount', name: account.metadata.name, namespace: ns }],
-      },
-      child,
-    );
-    const config = new k8s.core.v1.ConfigMap(
-      `${name}-certs-script`,
-      { metadata: { name: `${sts}-certs`, namespace: ns, labels }, data: { 'certs.sh': script } },
-      child,
-    );
-    allowPolicy(
-      `${name}-certs-netpol`,
-      {
-        namespace: ns,
-        objectName: `${sts}-certs`,
-        podSelector: roleSelector('elasticsearch-certs', sts),
-        labels,
-        egress: [{ to: [{ ipBlock: { cidr: args.apiServer.cidr } }], ports: tcp(...args.apiServer.ports) }],
-      },
-      child,
-    );
-    return new k8s.batch.v1.Job(
-      `${name}-certs-job`,
-      {
-        metadata: {
-          name: `${sts}-certs`,
-          namespace: ns,
-          labels,
-          annotations: jobAnnotations(args.awaitJobs),
-        },
-        spec: {
-          backoffLimit: 6,
-          template: {
-            metadata: { labels, annotations: { 'pavemaster.io/setup-hash': contentHash(script) } },
-            spec: {
-              serviceAccountName: account.metadata.name,
-              // The only pod of the Elasticsearch namespace that talks to the API server.
-              automountServiceAccountToken: true,
-              restartPolicy: 'OnFailure',
-              enableServiceLinks: false,
-              // Jobs only read the image's tools and write to their scratch emptyDir: the project's high uid works.
-              securityContext: restrictedPodSecurityContext(),
-              containers: [
-                {
-                  name: 'certutil',
-                  image: args.image,
-                  imagePullPolicy: 'IfNotPresent',
-                  command: ['sh', '/scripts/certs.sh'],
-                  env: [
-                    { name: 'HOME', value: '/scratch' },
-                    { name: 'ES_TMPDIR', value: '/scratch' },
-                  ],
-                  resources: toResourceRequirements({
-                    requests: { cpu: '100m', memory: '256Mi' },
-                    limits: { cpu: '1', memory: '512Mi' },
-                  }),
-                  securityContext: restrictedContainerSecurityContext(),
-                  volumeMounts: [
-                    { name: 'scripts', mountPath: '/scripts', readOnly: true },
-                    { name: 'scratch', mountPath: '/scratch' },
-                  ],
-                },
-              ],
-              volumes: [
-                { name: 'scripts', configMap: { name: config.metadata.name, defaultMode: 0o555 } },
-                { name: 'scratch', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
-              ],
-            },
-          },
-        },
-      },
-      { parent: this, dependsOn: [binding], deleteBeforeReplace: true },
-    );
-  }
 }
-
-/** Requests and limits of the init and setup containers. */
-const SMALL_JOB_RESOURCES = {
-  requests: { cpu: '10m', memory: '32Mi' },
-  limits: { cpu: '200m', memory: '64Mi' },
-};
 
 /**
  * `elasticsearch.yml` (YAML; values JSON-quoted). Security on, transport TLS with the certificate Job's PEM
@@ -565,118 +401,4 @@ export function elasticsearchConfig(opts: {
   return `# Generated by the PaveMaster logging component.\n${settings
     .map(([key, value]) => `${key}: ${JSON.stringify(value)}`)
     .join('\n')}\n`;
-}
-
-/** The script of the certificate Job (see {@link Elasticsearch}). Exported for tests. */
-export function certificateScript(opts: {
-  secretName: string;
-  dnsNames: string[];
-  labels: Record<string, string>;
-}): string {
-  // The heredoc below expands $CA, $CRT and $KEY; nothing else in this JSON holds "$", "`" or "\\".
-  const secretJson = JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: opts.secretName, labels: opts.labels },
-    type: 'Opaque',
-    data: { 'ca.crt': '$CA', 'node.crt': '$CRT', 'node.key': '$KEY' },
-  });
-  return `#!/bin/sh
-# Generated by the PaveMaster logging component: transport certificates for Elasticsearch, made once.
-set -eu
-SA=/var/run/secrets/kubernetes.io/serviceaccount
-API=https://kubernetes.default.svc
-NS=$(cat "$SA/namespace")
-printf 'header = "Authorization: Bearer %s"\\n' "$(cat "$SA/token")" > /scratch/curlrc
-code=$(curl -s -o /dev/null -w '%{http_code}' -K /scratch/curlrc --cacert "$SA/ca.crt" "$API/api/v1/namespaces/$NS/secrets/${opts.secretName}")
-if [ "$code" = 200 ]; then echo "Secret ${opts.secretName} exists: nothing to do"; exit 0; fi
-if [ "$code" != 404 ]; then echo "reading Secret ${opts.secretName} answered $code" >&2; exit 1; fi
-cd /scratch
-elasticsearch-certutil ca --silent --pem --days 3650 --out ca.zip
-unzip -q -o ca.zip
-elasticsearch-certutil cert --silent --pem --days 1825 --ca-cert ca/ca.crt --ca-key ca/ca.key --name node \\
-  --dns ${JSON.stringify(opts.dnsNames.join(','))} --out node.zip
-unzip -q -o node.zip
-CA=$(base64 -w0 ca/ca.crt)
-CRT=$(base64 -w0 node/node.crt)
-KEY=$(base64 -w0 node/node.key)
-rm -f ca/ca.key
-cat > secret.json <<EOF
-${secretJson}
-EOF
-curl -sS --fail-with-body -o /dev/null -K /scratch/curlrc --cacert "$SA/ca.crt" -X POST \\
-  -H 'Content-Type: application/json' --data-binary @secret.json "$API/api/v1/namespaces/$NS/secrets"
-rm -f secret.json node/node.key
-echo "Secret ${opts.secretName} created"
-`;
-}
-
-/** A setup Job running `setup.sh` from its ConfigMap (see `elastic.ts`). */
-export function setupJob(
-  name: string,
-  args: {
-    namespace: string;
-    objectName: string;
-    role: 'elasticsearch-setup' | 'kibana-setup';
-    instance: string;
-    image: string;
-    configMapName: pulumi.Input<string>;
-    hash: string;
-    awaitCompletion: boolean;
-    env: k8s.types.input.core.v1.EnvVar[];
-  },
-  opts: pulumi.CustomResourceOptions,
-): k8s.batch.v1.Job {
-  const labels = roleLabels(args.role, args.instance);
-  return new k8s.batch.v1.Job(
-    name,
-    {
-      metadata: {
-        name: args.objectName,
-        namespace: args.namespace,
-        labels,
-        annotations: jobAnnotations(args.awaitCompletion),
-      },
-      spec: {
-        backoffLimit: 10,
-        template: {
-          metadata: { labels, annotations: { 'pavemaster.io/setup-hash': args.hash } },
-          spec: {
-            automountServiceAccountToken: false,
-            enableServiceLinks: false,
-            restartPolicy: 'OnFailure',
-            // Jobs only read the image's tools and write to their scratch emptyDir: the project's high uid works.
-            securityContext: restrictedPodSecurityContext(),
-            containers: [
-              {
-                name: 'setup',
-                image: args.image,
-                imagePullPolicy: 'IfNotPresent',
-                command: ['sh', '/setup/setup.sh'],
-                env: [
-                  ...args.env,
-                  { name: 'BODIES', value: '/setup' },
-                  { name: 'SCRATCH', value: '/scratch' },
-                ],
-                resources: toResourceRequirements({
-                  requests: { cpu: '10m', memory: '32Mi' },
-                  limits: { cpu: '200m', memory: '64Mi' },
-                }),
-                securityContext: restrictedContainerSecurityContext(),
-                volumeMounts: [
-                  { name: 'setup', mountPath: '/setup', readOnly: true },
-                  { name: 'scratch', mountPath: '/scratch' },
-                ],
-              },
-            ],
-            volumes: [
-              { name: 'setup', configMap: { name: args.configMapName, defaultMode: 0o444 } },
-              { name: 'scratch', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
-            ],
-          },
-        },
-      },
-    },
-    opts,
-  );
 }

@@ -4,127 +4,123 @@
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { ContainerResources, toResourceRequirements } from '../shared/resources';
-import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../shared/security';
-import { allowPolicy, rolePeer, roleLabels, roleSelector, tcp } from './common';
+import { withDefaults } from '../shared/args';
+import { allowPolicy, tcp } from '../shared/network';
+import { ContainerResources } from '../shared/resources';
+import { restrictedPodSecurityContext } from '../shared/security';
+import { clusterService, envFromSecret, opaqueSecret, restrictedContainer } from '../shared/workload';
+import { LOGGING_IMAGES } from '../versions';
+import { rolePeer, roleLabels } from './common';
 import { NAMES, PORTS } from './defaults';
 
-export interface ElasticsearchExporterArgs {
+/** What a stack decides about the exporter (`pavemaster:logging.exporter`). */
+export interface ElasticsearchExporterOptions {
+  /** The exporter image. @default the pinned elasticsearch-exporter */
+  readonly image?: string;
+  /** Requests and limits. @default 10m/32Mi requested, 100m/64Mi limit */
+  readonly resources?: ContainerResources;
+}
+
+export const ELASTICSEARCH_EXPORTER_DEFAULTS: Required<ElasticsearchExporterOptions> = {
+  image: LOGGING_IMAGES.elasticsearchExporter,
+  resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '100m', memory: '64Mi' } },
+};
+
+export interface ElasticsearchExporterArgs extends ElasticsearchExporterOptions {
   /** The namespace. Required. */
-  namespace: string;
-  /** The exporter image. Required. */
-  image: string;
-  /** Requests and limits. Required. */
-  resources: ContainerResources;
+  readonly namespace: string;
   /** Elasticsearch's in-cluster URL. Required. */
-  elasticsearchUrl: pulumi.Input<string>;
+  readonly elasticsearchUrl: pulumi.Input<string>;
   /** The exporter user's password. Required. */
-  password: pulumi.Input<string>;
-  /** Who may scrape it (the monitoring namespace); nobody when empty. */
-  metricsClients: k8s.types.input.networking.v1.NetworkPolicyPeer[];
+  readonly password: pulumi.Input<string>;
+  /** Who may scrape it (the monitoring namespace). @default nobody */
+  readonly metricsClients?: readonly k8s.types.input.networking.v1.NetworkPolicyPeer[];
 }
 
 /** The image's unprivileged user (`nobody`). */
 const EXPORTER_UID = 65534;
+const APP = 'elasticsearch-exporter';
+
+/** The exporter's Deployment spec: one replica, credentials from its Secret, scraped by annotation. */
+export function exporterDeploymentSpec(
+  o: Required<ElasticsearchExporterOptions> & { elasticsearchUrl: pulumi.Input<string> },
+  credentialsSecret: pulumi.Input<string>,
+): k8s.types.input.apps.v1.DeploymentSpec {
+  const { labels, selector } = roleLabels('exporter', APP);
+  return {
+    replicas: 1,
+    selector: { matchLabels: selector },
+    template: {
+      metadata: {
+        labels,
+        annotations: {
+          'prometheus.io/scrape': 'true',
+          'prometheus.io/port': String(PORTS.elasticsearchExporter),
+          'prometheus.io/path': '/metrics',
+        },
+      },
+      spec: {
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        securityContext: restrictedPodSecurityContext(EXPORTER_UID),
+        containers: [
+          restrictedContainer({
+            name: 'exporter',
+            image: o.image,
+            args: [
+              pulumi.interpolate`--es.uri=${o.elasticsearchUrl}`,
+              '--es.all',
+              '--es.timeout=10s',
+              `--web.listen-address=:${PORTS.elasticsearchExporter}`,
+            ],
+            // The exporter reads its credentials from these variables, so the URI carries none.
+            env: envFromSecret(credentialsSecret, { ES_USERNAME: 'username', ES_PASSWORD: 'password' }),
+            ports: [{ name: 'metrics', containerPort: PORTS.elasticsearchExporter }],
+            resources: o.resources,
+            readinessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, periodSeconds: 10 },
+            livenessProbe: { tcpSocket: { port: 'metrics' }, periodSeconds: 20 },
+          }),
+        ],
+      },
+    },
+  };
+}
 
 export class ElasticsearchExporter extends pulumi.ComponentResource {
   constructor(name: string, args: ElasticsearchExporterArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super('pavemaster:logging:ElasticsearchExporter', name, {}, opts);
+    const o = { ...withDefaults(ELASTICSEARCH_EXPORTER_DEFAULTS, args), elasticsearchUrl: args.elasticsearchUrl };
     const child = { parent: this };
     const ns = args.namespace;
-    const app = 'elasticsearch-exporter';
-    const labels = roleLabels('exporter', app);
-    const selector = roleSelector('exporter', app);
+    const { labels, selector } = roleLabels('exporter', APP);
+    const scope = (objectName: string) => ({ objectName, namespace: ns, labels });
 
-    const credentials = new k8s.core.v1.Secret(
+    const credentials = opaqueSecret(
       `${name}-credentials`,
-      {
-        metadata: { name: `${app}-elasticsearch`, namespace: ns, labels },
-        type: 'Opaque',
-        stringData: { username: NAMES.exporterUser, password: pulumi.secret(args.password) },
-      },
+      { ...scope(`${APP}-elasticsearch`), data: { username: NAMES.exporterUser, password: pulumi.secret(args.password) } },
       child,
     );
-
     new k8s.apps.v1.Deployment(
       `${name}-deployment`,
-      {
-        metadata: { name: app, namespace: ns, labels },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: selector },
-          template: {
-            metadata: {
-              labels,
-              annotations: {
-                'prometheus.io/scrape': 'true',
-                'prometheus.io/port': String(PORTS.elasticsearchExporter),
-                'prometheus.io/path': '/metrics',
-              },
-            },
-            spec: {
-              automountServiceAccountToken: false,
-              enableServiceLinks: false,
-              securityContext: restrictedPodSecurityContext(EXPORTER_UID),
-              containers: [
-                {
-                  name: 'exporter',
-                  image: args.image,
-                  imagePullPolicy: 'IfNotPresent',
-                  args: [
-                    pulumi.interpolate`--es.uri=${args.elasticsearchUrl}`,
-                    '--es.all',
-                    '--es.timeout=10s',
-                    `--web.listen-address=:${PORTS.elasticsearchExporter}`,
-                  ],
-                  // The exporter reads its credentials from these variables, so the URI carries none.
-                  env: [
-                    {
-                      name: 'ES_USERNAME',
-                      valueFrom: { secretKeyRef: { name: credentials.metadata.name, key: 'username' } },
-                    },
-                    {
-                      name: 'ES_PASSWORD',
-                      valueFrom: { secretKeyRef: { name: credentials.metadata.name, key: 'password' } },
-                    },
-                  ],
-                  ports: [{ name: 'metrics', containerPort: PORTS.elasticsearchExporter }],
-                  resources: toResourceRequirements(args.resources),
-                  securityContext: restrictedContainerSecurityContext(),
-                  readinessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, periodSeconds: 10 },
-                  livenessProbe: { tcpSocket: { port: 'metrics' }, periodSeconds: 20 },
-                },
-              ],
-            },
-          },
-        },
-      },
+      { metadata: { name: APP, namespace: ns, labels }, spec: exporterDeploymentSpec(o, credentials.metadata.name) },
       child,
     );
-
-    new k8s.core.v1.Service(
+    clusterService(
       `${name}-service`,
       {
-        metadata: { name: app, namespace: ns, labels },
-        spec: {
-          selector,
-          ports: [{ name: 'metrics', port: PORTS.elasticsearchExporter, targetPort: 'metrics' }],
-        },
+        ...scope(APP),
+        selector,
+        ports: [{ name: 'metrics', port: PORTS.elasticsearchExporter, targetPort: 'metrics' }],
       },
       child,
     );
-
+    const metricsClients = args.metricsClients ?? [];
     allowPolicy(
       `${name}-netpol`,
       {
-        namespace: ns,
-        objectName: app,
+        ...scope(APP),
         podSelector: selector,
-        labels,
-        ingress:
-          args.metricsClients.length > 0
-            ? [{ from: args.metricsClients, ports: tcp(PORTS.elasticsearchExporter) }]
-            : [],
+        ingress: metricsClients.length > 0 ? [{ from: [...metricsClients], ports: tcp(PORTS.elasticsearchExporter) }] : [],
         egress: [{ to: [rolePeer('elasticsearch', 'elasticsearch')], ports: tcp(PORTS.elasticsearchHttp) }],
       },
       child,

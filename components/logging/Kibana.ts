@@ -5,44 +5,133 @@
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { ContainerResources, toResourceRequirements } from '../shared/resources';
-import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../shared/security';
-import { allowPolicy, contentHash, namespacePeer, rolePeer, roleLabels, roleSelector, tcp } from './common';
+import { withDefaults } from '../shared/args';
+import { allowPolicy, namespacePeer, tcp } from '../shared/network';
+import { ContainerResources } from '../shared/resources';
+import { restrictedPodSecurityContext } from '../shared/security';
+import {
+  clusterService,
+  envFromSecret,
+  opaqueSecret,
+  restrictedContainer,
+  scratchVolume,
+} from '../shared/workload';
+import { LOGGING_IMAGES } from '../versions';
+import { rolePeer, roleLabels } from './common';
 import { ELASTIC_UID, NAMES, PORTS } from './defaults';
-import { kibanaSetupRequests, setupFiles, setupScript } from './elastic';
-import { setupJob } from './Elasticsearch';
+import { kibanaSetupRequests } from './elastic';
+import { setupJob } from './setupJob';
 
-export interface KibanaArgs {
+/** What a stack decides about Kibana (`pavemaster:logging.kibana`). */
+export interface KibanaOptions {
+  /** The Kibana image. @default the pinned 8.19 image */
+  readonly image?: string;
+  /** Kibana's requests and limits. @default 100m/768Mi requested, 1/1Gi limit */
+  readonly resources?: ContainerResources;
+  /** A public host (an Ingress is created). @default none: no Ingress */
+  readonly host?: string;
+  /** The Ingress' class. @default the cluster's default class */
+  readonly ingressClassName?: string;
+  /** The TLS Secret of the host. @default no TLS block */
+  readonly tlsSecretName?: string;
+}
+
+type Optional = 'host' | 'ingressClassName' | 'tlsSecretName';
+/** The options with every default applied. */
+export type ResolvedKibanaOptions = Required<Omit<KibanaOptions, Optional>> & Pick<KibanaOptions, Optional>;
+
+export const KIBANA_DEFAULTS: ResolvedKibanaOptions = {
+  image: LOGGING_IMAGES.kibana,
+  resources: { requests: { cpu: '100m', memory: '768Mi' }, limits: { cpu: '1', memory: '1Gi' } },
+};
+
+export interface KibanaArgs extends KibanaOptions {
   /** The namespace. Required. */
-  namespace: string;
-  /** The Kibana image. Required. */
-  image: string;
+  readonly namespace: string;
   /** The image of the setup Job (needs curl; the Elasticsearch image is used). Required. */
-  setupImage: string;
-  /** Kibana's requests and limits. Required. */
-  resources: ContainerResources;
+  readonly setupImage: string;
   /** Elasticsearch's in-cluster URL. Required. */
-  elasticsearchUrl: pulumi.Input<string>;
+  readonly elasticsearchUrl: pulumi.Input<string>;
   /** The `kibana_system` password. Required. */
-  kibanaSystemPassword: pulumi.Input<string>;
+  readonly kibanaSystemPassword: pulumi.Input<string>;
   /** Kibana's encryption keys (each at least 32 characters). Required. */
-  encryptionKeys: {
-    security: pulumi.Input<string>;
-    savedObjects: pulumi.Input<string>;
-    reporting: pulumi.Input<string>;
+  readonly encryptionKeys: {
+    readonly security: pulumi.Input<string>;
+    readonly savedObjects: pulumi.Input<string>;
+    readonly reporting: pulumi.Input<string>;
   };
   /** The Secret with the `elastic` password (key `password`), for the setup Job. Required. */
-  elasticSecretName: pulumi.Input<string>;
-  /** A public host (an Ingress is created); none when unset. */
-  host?: string;
-  /** The Ingress' class. */
-  ingressClassName?: string;
-  /** The TLS Secret of the host. */
-  tlsSecretName?: string;
-  /** Namespaces of the ingress controllers that may reach Kibana. */
-  ingressNamespaces: string[];
-  /** Wait for the setup Job to complete. */
-  awaitSetupJob: boolean;
+  readonly elasticSecretName: pulumi.Input<string>;
+  /** Namespaces of the ingress controllers that may reach Kibana. @default none */
+  readonly ingressNamespaces?: readonly string[];
+  /** Wait for the setup Job to complete. @default false */
+  readonly awaitSetupJob?: boolean;
+}
+
+const APP = 'kibana';
+
+/** Kibana's public URL when it has a host, else its in-cluster URL. */
+export function kibanaUrl(namespace: string, o: Pick<KibanaOptions, 'host' | 'tlsSecretName'>): string {
+  return o.host !== undefined
+    ? `${o.tlsSecretName ? 'https' : 'http'}://${o.host}`
+    : `http://${APP}.${namespace}.svc:${PORTS.kibana}`;
+}
+
+/** Kibana's Deployment spec: one replica, its Elasticsearch credentials and encryption keys from its Secret. */
+export function kibanaDeploymentSpec(
+  o: ResolvedKibanaOptions & { elasticsearchUrl: pulumi.Input<string> },
+  credentialsSecret: pulumi.Input<string>,
+): k8s.types.input.apps.v1.DeploymentSpec {
+  const { labels, selector } = roleLabels('kibana', APP);
+  return {
+    replicas: 1,
+    selector: { matchLabels: selector },
+    template: {
+      metadata: { labels },
+      spec: {
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        securityContext: restrictedPodSecurityContext(ELASTIC_UID),
+        containers: [
+          restrictedContainer({
+            name: 'kibana',
+            image: o.image,
+            env: [
+              { name: 'SERVER_HOST', value: '0.0.0.0' },
+              { name: 'SERVER_NAME', value: APP },
+              ...(o.host !== undefined ? [{ name: 'SERVER_PUBLICBASEURL', value: kibanaUrl('', o) }] : []),
+              {
+                name: 'ELASTICSEARCH_HOSTS',
+                value: pulumi.output(o.elasticsearchUrl).apply((u) => `["${u}"]`),
+              },
+              ...envFromSecret(credentialsSecret, {
+                ELASTICSEARCH_USERNAME: 'username',
+                ELASTICSEARCH_PASSWORD: 'password',
+                XPACK_SECURITY_ENCRYPTIONKEY: 'securityKey',
+                XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY: 'savedObjectsKey',
+                XPACK_REPORTING_ENCRYPTIONKEY: 'reportingKey',
+              }),
+              // /api/status answers without credentials (overall level only), so it can be the readiness probe.
+              { name: 'STATUS_ALLOWANONYMOUS', value: 'true' },
+              { name: 'TELEMETRY_OPTIN', value: 'false' },
+              { name: 'TELEMETRY_ENABLED', value: 'false' },
+            ],
+            ports: [{ name: 'http', containerPort: PORTS.kibana }],
+            resources: o.resources,
+            startupProbe: { tcpSocket: { port: 'http' }, periodSeconds: 5, failureThreshold: 60 },
+            // Ready when Kibana reports itself available (503 while it is not); alive while it listens.
+            readinessProbe: { httpGet: { path: '/api/status', port: 'http' }, periodSeconds: 10 },
+            livenessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 20, failureThreshold: 6 },
+            volumeMounts: [
+              { name: 'data', mountPath: '/usr/share/kibana/data' },
+              { name: 'tmp', mountPath: '/tmp' },
+            ],
+          }),
+        ],
+        volumes: [scratchVolume('data', '1Gi'), scratchVolume('tmp', '1Gi')],
+      },
+    },
+  };
 }
 
 export class Kibana extends pulumi.ComponentResource {
@@ -51,20 +140,17 @@ export class Kibana extends pulumi.ComponentResource {
 
   constructor(name: string, args: KibanaArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super('pavemaster:logging:Kibana', name, {}, opts);
+    const o = { ...withDefaults(KIBANA_DEFAULTS, args), elasticsearchUrl: args.elasticsearchUrl };
     const child = { parent: this };
     const ns = args.namespace;
-    const app = 'kibana';
-    const labels = roleLabels('kibana', app);
-    const selector = roleSelector('kibana', app);
-    const publicUrl =
-      args.host !== undefined ? `${args.tlsSecretName ? 'https' : 'http'}://${args.host}` : undefined;
+    const { labels, selector } = roleLabels('kibana', APP);
+    const scope = (objectName: string) => ({ objectName, namespace: ns, labels });
 
-    const credentials = new k8s.core.v1.Secret(
+    const credentials = opaqueSecret(
       `${name}-credentials`,
       {
-        metadata: { name: `${app}-elasticsearch`, namespace: ns, labels },
-        type: 'Opaque',
-        stringData: {
+        ...scope(`${APP}-elasticsearch`),
+        data: {
           username: NAMES.kibanaSystemUser,
           password: pulumi.secret(args.kibanaSystemPassword),
           securityKey: pulumi.secret(args.encryptionKeys.security),
@@ -74,97 +160,33 @@ export class Kibana extends pulumi.ComponentResource {
       },
       child,
     );
-    const fromSecret = (name: string, key: string): k8s.types.input.core.v1.EnvVar => ({
-      name,
-      valueFrom: { secretKeyRef: { name: credentials.metadata.name, key } },
-    });
-
     new k8s.apps.v1.Deployment(
       `${name}-deployment`,
-      {
-        metadata: { name: app, namespace: ns, labels },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: selector },
-          template: {
-            metadata: { labels },
-            spec: {
-              automountServiceAccountToken: false,
-              enableServiceLinks: false,
-              securityContext: restrictedPodSecurityContext(ELASTIC_UID),
-              containers: [
-                {
-                  name: 'kibana',
-                  image: args.image,
-                  imagePullPolicy: 'IfNotPresent',
-                  env: [
-                    { name: 'SERVER_HOST', value: '0.0.0.0' },
-                    { name: 'SERVER_NAME', value: app },
-                    ...(publicUrl !== undefined ? [{ name: 'SERVER_PUBLICBASEURL', value: publicUrl }] : []),
-                    {
-                      name: 'ELASTICSEARCH_HOSTS',
-                      value: pulumi.output(args.elasticsearchUrl).apply((u) => `["${u}"]`),
-                    },
-                    fromSecret('ELASTICSEARCH_USERNAME', 'username'),
-                    fromSecret('ELASTICSEARCH_PASSWORD', 'password'),
-                    fromSecret('XPACK_SECURITY_ENCRYPTIONKEY', 'securityKey'),
-                    fromSecret('XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY', 'savedObjectsKey'),
-                    fromSecret('XPACK_REPORTING_ENCRYPTIONKEY', 'reportingKey'),
-                    // /api/status answers without credentials (overall level only), so it can be the readiness probe.
-                    { name: 'STATUS_ALLOWANONYMOUS', value: 'true' },
-                    { name: 'TELEMETRY_OPTIN', value: 'false' },
-                    { name: 'TELEMETRY_ENABLED', value: 'false' },
-                  ],
-                  ports: [{ name: 'http', containerPort: PORTS.kibana }],
-                  resources: toResourceRequirements(args.resources),
-                  securityContext: restrictedContainerSecurityContext(),
-                  startupProbe: { tcpSocket: { port: 'http' }, periodSeconds: 5, failureThreshold: 60 },
-                  // Ready when Kibana reports itself available (503 while it is not); alive while it listens.
-                  readinessProbe: { httpGet: { path: '/api/status', port: 'http' }, periodSeconds: 10 },
-                  livenessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 20, failureThreshold: 6 },
-                  volumeMounts: [
-                    { name: 'data', mountPath: '/usr/share/kibana/data' },
-                    { name: 'tmp', mountPath: '/tmp' },
-                  ],
-                },
-              ],
-              volumes: [
-                { name: 'data', emptyDir: { sizeLimit: '1Gi' } },
-                { name: 'tmp', emptyDir: { sizeLimit: '1Gi' } },
-              ],
-            },
-          },
-        },
-      },
+      { metadata: { name: APP, namespace: ns, labels }, spec: kibanaDeploymentSpec(o, credentials.metadata.name) },
       child,
     );
-
-    const service = new k8s.core.v1.Service(
+    const service = clusterService(
       `${name}-service`,
       {
-        metadata: { name: app, namespace: ns, labels },
-        spec: {
-          type: 'ClusterIP',
-          selector,
-          ports: [{ name: 'http', port: PORTS.kibana, targetPort: 'http' }],
-        },
+        ...scope(APP),
+        explicitType: true,
+        selector,
+        ports: [{ name: 'http', port: PORTS.kibana, targetPort: 'http' }],
       },
       child,
     );
 
-    if (args.host !== undefined) {
+    if (o.host !== undefined) {
       new k8s.networking.v1.Ingress(
         `${name}-ingress`,
         {
-          metadata: { name: app, namespace: ns, labels, annotations: { 'pulumi.com/skipAwait': 'true' } },
+          metadata: { name: APP, namespace: ns, labels, annotations: { 'pulumi.com/skipAwait': 'true' } },
           spec: {
-            ...(args.ingressClassName !== undefined ? { ingressClassName: args.ingressClassName } : {}),
-            ...(args.tlsSecretName !== undefined
-              ? { tls: [{ hosts: [args.host], secretName: args.tlsSecretName }] }
-              : {}),
+            ...(o.ingressClassName !== undefined ? { ingressClassName: o.ingressClassName } : {}),
+            ...(o.tlsSecretName !== undefined ? { tls: [{ hosts: [o.host], secretName: o.tlsSecretName }] } : {}),
             rules: [
               {
-                host: args.host,
+                host: o.host,
                 http: {
                   paths: [
                     {
@@ -182,35 +204,22 @@ export class Kibana extends pulumi.ComponentResource {
       );
     }
 
-    // --- Setup Job: data view and saved searches ---------------------------------------------------------------
-    const files = setupFiles(kibanaSetupRequests());
-    const script = setupScript({ waitPath: '/api/status', headers: ['kbn-xsrf: true'] });
-    const setupConfig = new k8s.core.v1.ConfigMap(
+    // The data view and saved searches.
+    setupJob(
       `${name}-setup`,
       {
-        metadata: { name: `${app}-setup`, namespace: ns, labels: roleLabels('kibana-setup', app) },
-        data: { ...files, 'setup.sh': script },
-      },
-      child,
-    );
-    setupJob(
-      `${name}-setup-job`,
-      {
         namespace: ns,
-        objectName: `${app}-setup`,
+        objectName: `${APP}-setup`,
         role: 'kibana-setup',
-        instance: app,
+        instance: APP,
         image: args.setupImage,
-        configMapName: setupConfig.metadata.name,
-        hash: contentHash(script, ...Object.values(files)),
-        awaitCompletion: args.awaitSetupJob,
+        requests: kibanaSetupRequests(),
+        script: { waitPath: '/api/status', headers: ['kbn-xsrf: true'] },
+        awaitCompletion: args.awaitSetupJob ?? false,
         env: [
-          { name: 'TARGET_URL', value: `http://${app}:${PORTS.kibana}` },
+          { name: 'TARGET_URL', value: `http://${APP}:${PORTS.kibana}` },
           { name: 'SETUP_USER', value: 'elastic' },
-          {
-            name: 'SETUP_PASSWORD',
-            valueFrom: { secretKeyRef: { name: args.elasticSecretName, key: 'password' } },
-          },
+          ...envFromSecret(args.elasticSecretName, { SETUP_PASSWORD: 'password' }),
         ],
       },
       { parent: this, dependsOn: [service], deleteBeforeReplace: true },
@@ -219,13 +228,11 @@ export class Kibana extends pulumi.ComponentResource {
     allowPolicy(
       `${name}-netpol`,
       {
-        namespace: ns,
-        objectName: app,
+        ...scope(APP),
         podSelector: selector,
-        labels,
         ingress: [
           {
-            from: [...args.ingressNamespaces.map((n) => namespacePeer(n)), rolePeer('kibana-setup', app)],
+            from: [...(args.ingressNamespaces ?? []).map((n) => namespacePeer(n)), rolePeer('kibana-setup', APP)],
             ports: tcp(PORTS.kibana),
           },
         ],
@@ -236,16 +243,14 @@ export class Kibana extends pulumi.ComponentResource {
     allowPolicy(
       `${name}-setup-netpol`,
       {
-        namespace: ns,
-        objectName: `${app}-setup`,
-        podSelector: roleSelector('kibana-setup', app),
-        labels,
-        egress: [{ to: [rolePeer('kibana', app)], ports: tcp(PORTS.kibana) }],
+        ...scope(`${APP}-setup`),
+        podSelector: roleLabels('kibana-setup', APP).selector,
+        egress: [{ to: [rolePeer('kibana', APP)], ports: tcp(PORTS.kibana) }],
       },
       child,
     );
 
-    this.url = pulumi.output(publicUrl ?? `http://${app}.${ns}.svc:${PORTS.kibana}`);
+    this.url = pulumi.output(kibanaUrl(ns, o));
     this.registerOutputs({ url: this.url });
   }
 }

@@ -14,140 +14,141 @@
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { ContainerResources, toResourceRequirements } from '../shared/resources';
-import { restrictedContainerSecurityContext } from '../shared/security';
-import { allowPolicy, ApiServerPeer, contentHash, rolePeer, roleLabels, roleSelector, tcp } from './common';
+import { withDefaults } from '../shared/args';
+import { allowPolicy, tcp } from '../shared/network';
+import { ContainerResources } from '../shared/resources';
+import { clusterReader, configFiles, restrictedContainer, scratchVolume, serviceAccount } from '../shared/workload';
+import { LOGGING_IMAGES } from '../versions';
+import { ApiServerPeer, contentHash, rolePeer, roleLabels } from './common';
 import { PORTS } from './defaults';
 import { FILEBEAT_HTTP_PORT, filebeatConfig } from './pipeline';
 
-export interface LogShipperArgs {
+/** What a stack decides about the shipper (`pavemaster:logging.shipper`). */
+export interface LogShipperOptions {
+  /** The Filebeat image. @default the 8.19 image, pinned by tag */
+  readonly image?: string;
+  /** Requests and limits. @default 50m/100Mi requested, 200m/200Mi limit */
+  readonly resources?: ContainerResources;
+}
+
+export const LOG_SHIPPER_DEFAULTS: Required<LogShipperOptions> = {
+  image: LOGGING_IMAGES.filebeat,
+  resources: { requests: { cpu: '50m', memory: '100Mi' }, limits: { cpu: '200m', memory: '200Mi' } },
+};
+
+export interface LogShipperArgs extends LogShipperOptions {
   /** The shipper's (privileged) namespace. Required. */
-  namespace: pulumi.Input<string>;
+  readonly namespace: pulumi.Input<string>;
   /** The namespace's name, for cluster-scoped names. Required. */
-  namespaceName: string;
-  /** The Filebeat image. Required. */
-  image: string;
-  /** Requests and limits. Required. */
-  resources: ContainerResources;
+  readonly namespaceName: string;
   /** Namespaces whose container logs are shipped. Required. */
-  shippedNamespaces: string[];
+  readonly shippedNamespaces: readonly string[];
   /** The Logstash namespace and Beats host (`host:port`). Required. */
-  logstashNamespace: string;
-  logstashHost: string;
+  readonly logstashNamespace: string;
+  readonly logstashHost: string;
   /** The API server, for pod metadata. Required. */
-  apiServer: ApiServerPeer;
+  readonly apiServer: ApiServerPeer;
+}
+
+const APP = 'filebeat';
+
+/** What Filebeat may read cluster-wide: the metadata it attaches to each line. */
+export const FILEBEAT_CLUSTER_RULES: k8s.types.input.rbac.v1.PolicyRule[] = [
+  { apiGroups: [''], resources: ['pods', 'namespaces', 'nodes'], verbs: ['get', 'list', 'watch'] },
+];
+
+/** The DaemonSet's spec: Filebeat on every node, reading the container logs read-only. */
+export function logShipperDaemonSetSpec(
+  o: Required<LogShipperOptions>,
+  refs: { serviceAccountName: pulumi.Input<string>; configMapName: pulumi.Input<string>; configHash: string; registryDir: string },
+): k8s.types.input.apps.v1.DaemonSetSpec {
+  const { labels, selector } = roleLabels('shipper', APP);
+  const hostDir = (volume: string, path: string): k8s.types.input.core.v1.Volume => ({
+    name: volume,
+    hostPath: { path, type: 'Directory' },
+  });
+  return {
+    selector: { matchLabels: selector },
+    updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
+    template: {
+      metadata: { labels, annotations: { 'pavemaster.io/config-hash': refs.configHash } },
+      spec: {
+        serviceAccountName: refs.serviceAccountName,
+        automountServiceAccountToken: true,
+        enableServiceLinks: false,
+        terminationGracePeriodSeconds: 30,
+        securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+        containers: [
+          restrictedContainer({
+            name: 'filebeat',
+            image: o.image,
+            args: ['-c', '/etc/filebeat/filebeat.yml', '-e', '--path.data', '/usr/share/filebeat/data'],
+            env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
+            // Filebeat's HTTP endpoint (stats as JSON) on 5066, for the kubelet's probes only: the port is not
+            // declared and the namespace's default-deny admits no one else.
+            readinessProbe: { httpGet: { path: '/', port: FILEBEAT_HTTP_PORT }, periodSeconds: 10 },
+            livenessProbe: { tcpSocket: { port: FILEBEAT_HTTP_PORT }, periodSeconds: 20, failureThreshold: 6 },
+            resources: o.resources,
+            // Exception to runAsNonRoot (see the file comment): root without any capability.
+            securityContext: { runAsNonRoot: false, runAsUser: 0, runAsGroup: 0 },
+            volumeMounts: [
+              { name: 'config', mountPath: '/etc/filebeat', readOnly: true },
+              { name: 'containers', mountPath: '/var/log/containers', readOnly: true },
+              { name: 'pods', mountPath: '/var/log/pods', readOnly: true },
+              { name: 'registry', mountPath: '/usr/share/filebeat/data' },
+              { name: 'tmp', mountPath: '/tmp' },
+            ],
+          }),
+        ],
+        volumes: [
+          // Filebeat refuses a config file that others may write: read-only for its owner (root).
+          { name: 'config', configMap: { name: refs.configMapName, defaultMode: 0o400 } },
+          hostDir('containers', '/var/log/containers'),
+          hostDir('pods', '/var/log/pods'),
+          { name: 'registry', hostPath: { path: refs.registryDir, type: 'DirectoryOrCreate' } },
+          scratchVolume('tmp', '64Mi'),
+        ],
+      },
+    },
+  };
 }
 
 export class LogShipper extends pulumi.ComponentResource {
   constructor(name: string, args: LogShipperArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super('pavemaster:logging:LogShipper', name, {}, opts);
+    const o = withDefaults(LOG_SHIPPER_DEFAULTS, args);
     const child = { parent: this };
     const ns = args.namespace;
-    const app = 'filebeat';
-    const labels = roleLabels('shipper', app);
-    const selector = roleSelector('shipper', app);
+    const { labels, selector } = roleLabels('shipper', APP);
+    const scope = (objectName: string) => ({ objectName, namespace: ns, labels });
     const clusterName = `${args.namespaceName}-filebeat`;
 
-    const account = new k8s.core.v1.ServiceAccount(
-      `${name}-sa`,
-      { metadata: { name: app, namespace: ns, labels } },
-      child,
-    );
-    const role = new k8s.rbac.v1.ClusterRole(
-      `${name}-clusterrole`,
+    const account = serviceAccount(`${name}-sa`, scope(APP), child);
+    clusterReader(
+      name,
       {
-        metadata: { name: clusterName, labels },
-        rules: [
-          { apiGroups: [''], resources: ['pods', 'namespaces', 'nodes'], verbs: ['get', 'list', 'watch'] },
-        ],
+        roleName: clusterName,
+        labels,
+        rules: FILEBEAT_CLUSTER_RULES,
+        serviceAccount: { name: account.metadata.name, namespace: ns },
       },
       child,
-    );
-    new k8s.rbac.v1.ClusterRoleBinding(
-      `${name}-clusterrolebinding`,
-      {
-        metadata: { name: clusterName, labels },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name },
-        subjects: [{ kind: 'ServiceAccount', name: account.metadata.name, namespace: ns }],
-      },
-      child,
+      // Named `-clusterrole` and `-clusterrolebinding` before the workload toolkit named every reader alike.
+      { role: [{ name: `${name}-clusterrole` }], binding: [{ name: `${name}-clusterrolebinding` }] },
     );
 
-    const configText = filebeatConfig({
-      namespaces: args.shippedNamespaces,
-      logstashHosts: [args.logstashHost],
-    });
-    const config = new k8s.core.v1.ConfigMap(
-      `${name}-config`,
-      { metadata: { name: `${app}-config`, namespace: ns, labels }, data: { 'filebeat.yml': configText } },
-      child,
-    );
-
-    const hostDir = (volume: string, path: string): k8s.types.input.core.v1.Volume => ({
-      name: volume,
-      hostPath: { path, type: 'Directory' },
-    });
+    const configText = filebeatConfig({ namespaces: [...args.shippedNamespaces], logstashHosts: [args.logstashHost] });
+    const config = configFiles(`${name}-config`, { ...scope(`${APP}-config`), data: { 'filebeat.yml': configText } }, child);
     new k8s.apps.v1.DaemonSet(
       `${name}-daemonset`,
       {
-        metadata: { name: app, namespace: ns, labels },
-        spec: {
-          selector: { matchLabels: selector },
-          updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
-          template: {
-            metadata: { labels, annotations: { 'pavemaster.io/config-hash': contentHash(configText) } },
-            spec: {
-              serviceAccountName: account.metadata.name,
-              automountServiceAccountToken: true,
-              enableServiceLinks: false,
-              terminationGracePeriodSeconds: 30,
-              securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
-              containers: [
-                {
-                  name: 'filebeat',
-                  image: args.image,
-                  imagePullPolicy: 'IfNotPresent',
-                  args: ['-c', '/etc/filebeat/filebeat.yml', '-e', '--path.data', '/usr/share/filebeat/data'],
-                  env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
-                  // Filebeat's HTTP endpoint (stats as JSON) on 5066, for the kubelet's probes only: the port is not
-                  // declared and the namespace's default-deny admits no one else.
-                  readinessProbe: { httpGet: { path: '/', port: FILEBEAT_HTTP_PORT }, periodSeconds: 10 },
-                  livenessProbe: {
-                    tcpSocket: { port: FILEBEAT_HTTP_PORT },
-                    periodSeconds: 20,
-                    failureThreshold: 6,
-                  },
-                  resources: toResourceRequirements(args.resources),
-                  // Exception to runAsNonRoot (see the file comment): root without any capability.
-                  securityContext: {
-                    ...restrictedContainerSecurityContext(),
-                    runAsNonRoot: false,
-                    runAsUser: 0,
-                    runAsGroup: 0,
-                  },
-                  volumeMounts: [
-                    { name: 'config', mountPath: '/etc/filebeat', readOnly: true },
-                    { name: 'containers', mountPath: '/var/log/containers', readOnly: true },
-                    { name: 'pods', mountPath: '/var/log/pods', readOnly: true },
-                    { name: 'registry', mountPath: '/usr/share/filebeat/data' },
-                    { name: 'tmp', mountPath: '/tmp' },
-                  ],
-                },
-              ],
-              volumes: [
-                // Filebeat refuses a config file that others may write: read-only for its owner (root).
-                { name: 'config', configMap: { name: config.metadata.name, defaultMode: 0o400 } },
-                hostDir('containers', '/var/log/containers'),
-                hostDir('pods', '/var/log/pods'),
-                {
-                  name: 'registry',
-                  hostPath: { path: `/var/lib/${clusterName}`, type: 'DirectoryOrCreate' },
-                },
-                { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
-              ],
-            },
-          },
-        },
+        metadata: { name: APP, namespace: ns, labels },
+        spec: logShipperDaemonSetSpec(o, {
+          serviceAccountName: account.metadata.name,
+          configMapName: config.metadata.name,
+          configHash: contentHash(configText),
+          registryDir: `/var/lib/${clusterName}`,
+        }),
       },
       child,
     );
@@ -155,10 +156,8 @@ export class LogShipper extends pulumi.ComponentResource {
     allowPolicy(
       `${name}-netpol`,
       {
-        namespace: ns,
-        objectName: app,
+        ...scope(APP),
         podSelector: selector,
-        labels,
         ingress: [],
         egress: [
           { to: [rolePeer('logstash', 'logstash', args.logstashNamespace)], ports: tcp(PORTS.beats) },

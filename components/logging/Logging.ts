@@ -1,250 +1,164 @@
 /**
  * The logging stack of one environment: the app's container logs → Filebeat (DaemonSet, its own privileged
  * namespace) → Logstash (persistent queue) → Elasticsearch (StatefulSet, ILM) → Kibana, plus the Prometheus
- * Elasticsearch exporter. Every password is generated here (`@pulumi/random`), stored in Kubernetes Secrets and
- * kept secret in Pulumi; every pod is default-denied and gets narrow NetworkPolicy allowances.
+ * Elasticsearch exporter. It creates its two namespaces, generates every password (`@pulumi/random`), stores them
+ * in Kubernetes Secrets and keeps them secret in Pulumi; every pod is default-denied and gets narrow NetworkPolicy
+ * allowances. It hands the monitoring stack a ready Grafana datasource.
  */
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
+import type { ElasticsearchDatasource } from '../monitoring/Grafana';
 import { PlatformNamespace } from '../PlatformNamespace';
+import { ArgChecks, ArgProblem, DeepPartial, throwIfInvalid, withDefaults } from '../shared/args';
+import { checkDnsLabel, checkWholeNumber, parseJvmSize, parseQuantity } from '../shared/checks';
+import { namespacePeer } from '../shared/network';
 import { ContainerResources } from '../shared/resources';
-import { parseQuantity } from '../../stacks/validators';
-import { ApiServerPeer, namespacePeer, rolePeer } from './common';
-import { DEFAULT_IMAGES, NAMES } from './defaults';
-import { Elasticsearch } from './Elasticsearch';
-import { ElasticsearchExporter } from './ElasticsearchExporter';
-import { Kibana } from './Kibana';
-import { Logstash } from './Logstash';
-import { LogShipper } from './LogShipper';
+import { ApiServerPeer, rolePeer } from './common';
+import { LOG_INDEX_PATTERN, NAMES, PORTS } from './defaults';
+import { ANY_API_SERVER, Elasticsearch, ELASTICSEARCH_DEFAULTS, ElasticsearchOptions } from './Elasticsearch';
+import { ELASTICSEARCH_EXPORTER_DEFAULTS, ElasticsearchExporter, ElasticsearchExporterOptions } from './ElasticsearchExporter';
+import { Kibana, KIBANA_DEFAULTS, KibanaOptions } from './Kibana';
+import { LOG_SHIPPER_DEFAULTS, LogShipper, LogShipperOptions } from './LogShipper';
+import { Logstash, LOGSTASH_DEFAULTS, LogstashOptions, MIN_QUEUE_BYTES } from './Logstash';
 
-const res = (cpu: string, memory: string, cpuLimit: string, memoryLimit: string): ContainerResources => ({
-  requests: { cpu, memory },
-  limits: { cpu: cpuLimit, memory: memoryLimit },
-});
-
-export interface LoggingArgs {
-  /** The logging namespace (Elasticsearch, Logstash, Kibana, exporter). Required. */
-  namespace: string;
-  /** The shipper's namespace, which enforces the `privileged` Pod Security level. Default `<namespace>-node`. */
-  nodeNamespace?: string;
-  /** The environment: the data stream namespace of the logs (`logs-pavemaster-<environment>`). Required. */
-  environment: string;
-  /** Namespaces whose container logs are shipped (the app's). Required, at least one. */
-  appNamespaces: string[];
-  /** Access-log paths dropped as health-check noise. Default `/healthz`, `/readyz`, `/metrics`. */
-  dropPaths?: string[];
-  /** Days logs are kept after rollover. Default 7. */
-  retentionDays?: number;
-  /** Roll the write index over at this age. Default "1d". */
-  rolloverMaxAge?: string;
-  /** ... or at this primary shard size. Default "10gb". */
-  rolloverMaxPrimaryShardSize?: string;
-  /** Elasticsearch. Defaults: one node, 512m heap in a 1Gi limit, 10Gi volume, the pinned 8.19 image. */
-  elasticsearch?: {
-    /** 1, or an odd number of master-eligible nodes. Default 1. */
-    replicas?: number;
-    /** JVM heap, at most half the memory limit. Default "512m". */
-    heap?: string;
-    /** Default 250m/1Gi requested, 1/1Gi limit. */
-    resources?: ContainerResources;
-    /** Default "10Gi". */
-    storageSize?: string;
-    /** Default: the cluster's default StorageClass. */
-    storageClass?: string;
-    /** Default the pinned `elasticsearch:8.19.22`. */
-    image?: string;
-    /** True once the cluster has formed (drops `cluster.initial_master_nodes`). Default false. */
-    bootstrapped?: boolean;
-    /** Default "preferred". */
-    antiAffinity?: 'none' | 'preferred' | 'required';
-  };
-  /** Logstash. Defaults: one replica, 256m heap in 768Mi, 2Gi queue volume. */
-  logstash?: {
-    replicas?: number;
-    heap?: string;
-    resources?: ContainerResources;
-    queueSize?: string;
-    image?: string;
-    exporterImage?: string;
-    exporterResources?: ContainerResources;
-  };
-  /** Filebeat. Default the `elastic/filebeat:8.19.22` image, 50m/100Mi requested. */
-  shipper?: { image?: string; resources?: ContainerResources };
-  /** Kibana. Default the pinned `kibana:8.19.22`, no public host. */
-  kibana?: {
-    image?: string;
-    resources?: ContainerResources;
-    host?: string;
-    ingressClassName?: string;
-    tlsSecretName?: string;
-  };
-  /** The Elasticsearch exporter. Default `prometheuscommunity/elasticsearch-exporter:v1.9.0`. */
-  exporter?: { image?: string; resources?: ContainerResources };
-  /** The monitoring namespace, allowed to scrape the exporters and (its Grafana pods) to query Elasticsearch. */
-  monitoringNamespace?: string;
-  /** Labels of the Grafana pods in the monitoring namespace. Default `app.kubernetes.io/name: grafana`. */
-  grafanaPodLabels?: Record<string, string>;
-  /** Ingress controller namespaces allowed to reach Kibana. Default `ingress-nginx`. */
-  ingressNamespaces?: string[];
-  /** Protect stateful resources, retain volumes, protect the passwords. Default false. */
-  protect?: boolean;
-  /** Wait for the setup Jobs to complete (see `jobAnnotations`). Default false. */
-  awaitSetupJobs?: boolean;
-  /** The API server's address range and ports. Default any address on 443 and 6443. */
-  apiServer?: ApiServerPeer;
+/** What a stack decides about its logging stack (`pavemaster:logging`; stacks/logging.ts produces exactly this). */
+export interface LoggingOptions {
+  /** The logging namespace (Elasticsearch, Logstash, Kibana, exporter). @default "pavemaster-logging" */
+  readonly namespace?: string;
+  /** The shipper's namespace, which enforces the `privileged` Pod Security level. @default "<namespace>-node" */
+  readonly nodeNamespace?: string;
+  /** Days logs are kept after rollover before ILM deletes them. @default 7 */
+  readonly retentionDays?: number;
+  /** When the write index rolls over. @default at 1 day ("1d") or a 10gb primary shard, whichever comes first */
+  readonly rollover?: { readonly maxAge?: string; readonly maxPrimaryShardSize?: string };
+  /** Protect stateful resources (volumes, namespace), retain volumes, protect the passwords. @default false */
+  readonly protect?: boolean;
+  /** Make Pulumi wait for the setup Jobs to complete (needs a cluster that runs pods). @default false */
+  readonly awaitSetupJobs?: boolean;
+  /** Namespaces of the ingress controllers that may reach Kibana. @default ["ingress-nginx"] */
+  readonly ingressNamespaces?: readonly string[];
+  /** Labels of the Grafana pods in the monitoring namespace that may query Elasticsearch. @default app.kubernetes.io/name: grafana */
+  readonly grafanaPodLabels?: Record<string, string>;
+  /** Elasticsearch. @default one node, 512m heap in a 1Gi limit, 10Gi volume */
+  readonly elasticsearch?: ElasticsearchOptions;
+  /** Logstash. @default one replica, 256m heap in 768Mi, 2Gi queue volume */
+  readonly logstash?: LogstashOptions;
+  /** Filebeat. @default 50m/100Mi requested */
+  readonly shipper?: LogShipperOptions;
+  /** Kibana. @default no public host */
+  readonly kibana?: KibanaOptions;
+  /** The Elasticsearch exporter. */
+  readonly exporter?: ElasticsearchExporterOptions;
 }
 
-/** The arguments with every default applied. */
-export interface ResolvedLoggingArgs {
+/** The arguments: the stack's options, plus what the program wires in. */
+export interface LoggingArgs extends LoggingOptions {
+  /** The environment: the data stream namespace of the logs (`logs-pavemaster-<environment>`). Required. */
+  readonly environment: string;
+  /** Namespaces whose container logs are shipped (the app's). Required, at least one. */
+  readonly appNamespaces: readonly string[];
+  /** Access-log paths dropped as health-check noise. @default "/healthz", "/readyz", "/metrics" */
+  readonly dropPaths?: readonly string[];
+  /** The monitoring namespace, allowed to scrape the exporters and (its Grafana pods) to query Elasticsearch. @default none */
+  readonly monitoringNamespace?: string;
+  /** The API server's address range and ports. @default any address on 443 and 6443 */
+  readonly apiServer?: ApiServerPeer;
+}
+
+/** Every option with its default applied. */
+export interface ResolvedLoggingOptions {
   namespace: string;
   nodeNamespace: string;
-  environment: string;
-  appNamespaces: string[];
-  dropPaths: string[];
   retentionDays: number;
-  rolloverMaxAge: string;
-  rolloverMaxPrimaryShardSize: string;
-  elasticsearch: {
-    replicas: number;
-    heap: string;
-    resources: ContainerResources;
-    storageSize: string;
-    storageClass?: string;
-    image: string;
-    bootstrapped: boolean;
-    antiAffinity: 'none' | 'preferred' | 'required';
-  };
-  logstash: Required<NonNullable<LoggingArgs['logstash']>>;
-  shipper: Required<NonNullable<LoggingArgs['shipper']>>;
-  kibana: {
-    image: string;
-    resources: ContainerResources;
-    host?: string;
-    ingressClassName?: string;
-    tlsSecretName?: string;
-  };
-  exporter: Required<NonNullable<LoggingArgs['exporter']>>;
-  monitoringNamespace?: string;
-  grafanaPodLabels: Record<string, string>;
-  ingressNamespaces: string[];
+  rollover: { maxAge: string; maxPrimaryShardSize: string };
   protect: boolean;
   awaitSetupJobs: boolean;
-  apiServer: ApiServerPeer;
+  ingressNamespaces: readonly string[];
+  grafanaPodLabels: Record<string, string>;
+  elasticsearch: typeof ELASTICSEARCH_DEFAULTS;
+  logstash: typeof LOGSTASH_DEFAULTS;
+  shipper: typeof LOG_SHIPPER_DEFAULTS;
+  kibana: typeof KIBANA_DEFAULTS;
+  exporter: typeof ELASTICSEARCH_EXPORTER_DEFAULTS;
 }
 
-const JVM = /^([1-9]\d*)([kmg])$/i;
-function jvmBytes(text: string): number | undefined {
-  const m = JVM.exec(text);
-  return m
-    ? Number(m[1]) * { k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }[m[2].toLowerCase() as 'k' | 'm' | 'g']
-    : undefined;
+/** The defaults: a small single-node stack with pinned Elastic images and no protection. */
+export const LOGGING_DEFAULTS: Omit<ResolvedLoggingOptions, 'nodeNamespace'> = {
+  namespace: 'pavemaster-logging',
+  retentionDays: 7,
+  rollover: { maxAge: '1d', maxPrimaryShardSize: '10gb' },
+  protect: false,
+  awaitSetupJobs: false,
+  ingressNamespaces: ['ingress-nginx'],
+  grafanaPodLabels: { 'app.kubernetes.io/name': 'grafana' },
+  elasticsearch: ELASTICSEARCH_DEFAULTS,
+  logstash: LOGSTASH_DEFAULTS,
+  shipper: LOG_SHIPPER_DEFAULTS,
+  kibana: KIBANA_DEFAULTS,
+  exporter: ELASTICSEARCH_EXPORTER_DEFAULTS,
+};
+
+/** Applies the defaults, once; `grafanaPodLabels` replaces its default as a whole. */
+export function resolveLoggingOptions(o: DeepPartial<LoggingOptions>): ResolvedLoggingOptions {
+  const base = withDefaults(LOGGING_DEFAULTS, o as DeepPartial<typeof LOGGING_DEFAULTS>, ['grafanaPodLabels']);
+  return { ...base, nodeNamespace: o.nodeNamespace ?? `${base.namespace}-node` };
 }
 
-/** Applies the defaults in one place and validates; throws one error listing every bad argument. */
-export function resolveLoggingArgs(name: string, args: LoggingArgs): ResolvedLoggingArgs {
-  const es = args.elasticsearch ?? {};
-  const ls = args.logstash ?? {};
-  const kb = args.kibana ?? {};
-  const r: ResolvedLoggingArgs = {
-    namespace: args.namespace,
-    nodeNamespace: args.nodeNamespace ?? `${args.namespace}-node`,
-    environment: args.environment,
-    appNamespaces: args.appNamespaces,
-    dropPaths: args.dropPaths ?? ['/healthz', '/readyz', '/metrics'],
-    retentionDays: args.retentionDays ?? 7,
-    rolloverMaxAge: args.rolloverMaxAge ?? '1d',
-    rolloverMaxPrimaryShardSize: args.rolloverMaxPrimaryShardSize ?? '10gb',
-    elasticsearch: {
-      replicas: es.replicas ?? 1,
-      heap: es.heap ?? '512m',
-      resources: es.resources ?? res('250m', '1Gi', '1', '1Gi'),
-      storageSize: es.storageSize ?? '10Gi',
-      storageClass: es.storageClass,
-      image: es.image ?? DEFAULT_IMAGES.elasticsearch,
-      bootstrapped: es.bootstrapped ?? false,
-      antiAffinity: es.antiAffinity ?? 'preferred',
-    },
-    logstash: {
-      replicas: ls.replicas ?? 1,
-      heap: ls.heap ?? '256m',
-      resources: ls.resources ?? res('100m', '768Mi', '1', '768Mi'),
-      queueSize: ls.queueSize ?? '2Gi',
-      image: ls.image ?? DEFAULT_IMAGES.logstash,
-      exporterImage: ls.exporterImage ?? DEFAULT_IMAGES.logstashExporter,
-      exporterResources: ls.exporterResources ?? res('10m', '32Mi', '100m', '64Mi'),
-    },
-    shipper: {
-      image: args.shipper?.image ?? DEFAULT_IMAGES.filebeat,
-      resources: args.shipper?.resources ?? res('50m', '100Mi', '200m', '200Mi'),
-    },
-    kibana: {
-      image: kb.image ?? DEFAULT_IMAGES.kibana,
-      resources: kb.resources ?? res('100m', '768Mi', '1', '1Gi'),
-      host: kb.host,
-      ingressClassName: kb.ingressClassName,
-      tlsSecretName: kb.tlsSecretName,
-    },
-    exporter: {
-      image: args.exporter?.image ?? DEFAULT_IMAGES.elasticsearchExporter,
-      resources: args.exporter?.resources ?? res('10m', '32Mi', '100m', '64Mi'),
-    },
-    monitoringNamespace: args.monitoringNamespace,
-    grafanaPodLabels: args.grafanaPodLabels ?? { 'app.kubernetes.io/name': 'grafana' },
-    ingressNamespaces: args.ingressNamespaces ?? ['ingress-nginx'],
-    protect: args.protect ?? false,
-    awaitSetupJobs: args.awaitSetupJobs ?? false,
-    apiServer: args.apiServer ?? { cidr: '0.0.0.0/0', ports: [443, 6443] },
-  };
-
-  const errors: string[] = [];
-  const label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-  for (const [key, value] of [
-    ['namespace', r.namespace],
-    ['nodeNamespace', r.nodeNamespace],
-  ] as const) {
-    if (!label.test(value) || value.length > 63) {
-      errors.push(`${key} "${value}" is not an RFC 1123 label`);
-    }
-  }
-  if (r.namespace === r.nodeNamespace) {
-    errors.push('nodeNamespace must differ from namespace: it enforces the privileged level');
-  }
-  if (!/^[a-z0-9_]+$/.test(r.environment)) {
-    errors.push(
-      `environment "${r.environment}" must be lowercase letters, digits or "_" (a data stream namespace)`,
+/**
+ * The JVM heap plus off-heap memory (Lucene's file cache for Elasticsearch, direct buffers for both) must fit in
+ * the container: a heap of at most half the memory limit.
+ */
+function checkHeap(c: ArgChecks, path: string, heap: string, resources: ContainerResources): void {
+  const heapBytes = parseJvmSize(heap);
+  const limit = parseQuantity(resources.limits.memory);
+  if (heapBytes === undefined) {
+    c.fail(`${path}.heap`, heap, 'a JVM size such as "512m"');
+  } else if (limit === undefined || heapBytes > limit / 2) {
+    c.fail(
+      `${path}.heap`,
+      heap,
+      `a heap of at most half the memory limit (${path}.resources.limits.memory = "${resources.limits.memory}", so at most ${Math.floor((limit ?? 0) / 2 / 2 ** 20)}m)`,
     );
   }
-  if (r.appNamespaces.length === 0) {
-    errors.push('appNamespaces names no namespace: nothing would be shipped');
+}
+
+/** The logging stack's own invariants; every problem at once, each named by its option path. */
+export function checkLoggingOptions(o: ResolvedLoggingOptions): ArgProblem[] {
+  const c = new ArgChecks();
+  c.check('namespace', o.namespace, (v) => checkDnsLabel(v));
+  c.check('nodeNamespace', o.nodeNamespace, (v) => checkDnsLabel(v));
+  if (o.namespace === o.nodeNamespace) {
+    c.fail('nodeNamespace', o.nodeNamespace, 'a namespace other than namespace (it enforces the privileged level)');
   }
-  if (!Number.isInteger(r.retentionDays) || r.retentionDays < 1) {
-    errors.push(`retentionDays ${r.retentionDays} is not a whole number of at least 1`);
-  }
-  const n = r.elasticsearch.replicas;
+  c.check('retentionDays', o.retentionDays, (v) => checkWholeNumber(v, 1));
+  const n = o.elasticsearch.replicas;
   if (!Number.isInteger(n) || n < 1 || (n > 1 && n % 2 === 0)) {
-    errors.push(`elasticsearch.replicas ${n} is not 1 or an odd number of master-eligible nodes`);
+    c.fail(
+      'elasticsearch.replicas',
+      n,
+      '1 or an odd number (3, 5, 7, 9): an even number of master-eligible nodes adds no fault tolerance',
+    );
   }
-  for (const [key, heap, limit] of [
-    ['elasticsearch', r.elasticsearch.heap, r.elasticsearch.resources.limits.memory],
-    ['logstash', r.logstash.heap, r.logstash.resources.limits.memory],
-  ] as const) {
-    const heapBytes = jvmBytes(heap);
-    const limitBytes = parseQuantity(limit);
-    if (heapBytes === undefined) {
-      errors.push(`${key}.heap "${heap}" is not a JVM size such as "512m"`);
-    } else if (limitBytes === undefined || heapBytes > limitBytes / 2) {
-      errors.push(`${key}.heap "${heap}" is more than half the memory limit "${limit}"`);
-    }
+  checkHeap(c, 'elasticsearch', o.elasticsearch.heap, o.elasticsearch.resources);
+  checkHeap(c, 'logstash', o.logstash.heap, o.logstash.resources);
+  c.check('logstash.replicas', o.logstash.replicas, (v) => checkWholeNumber(v, 1));
+  if ((parseQuantity(o.logstash.queueSize) ?? 0) < MIN_QUEUE_BYTES) {
+    c.fail('logstash.queueSize', o.logstash.queueSize, 'a queue volume of at least "256Mi"');
   }
-  if (!Number.isInteger(r.logstash.replicas) || r.logstash.replicas < 1) {
-    errors.push(`logstash.replicas ${r.logstash.replicas} is not a whole number of at least 1`);
+  return [...c.problems];
+}
+
+/** The arguments with every default applied, checked; throws one error listing every bad argument. */
+export function resolveLoggingArgs(name: string, args: LoggingArgs): ResolvedLoggingOptions & LoggingArgs {
+  const r = { ...args, ...resolveLoggingOptions(args) };
+  const c = new ArgChecks();
+  c.check('environment', r.environment, (v) =>
+    /^[a-z0-9_]+$/.test(v) ? undefined : 'lowercase letters, digits or "_" (a data stream namespace)',
+  );
+  if (r.appNamespaces.length === 0) {
+    c.fail('appNamespaces', r.appNamespaces, 'at least one namespace: otherwise nothing is shipped');
   }
-  if ((parseQuantity(r.logstash.queueSize) ?? 0) < 256 * 2 ** 20) {
-    errors.push(`logstash.queueSize "${r.logstash.queueSize}" is not a storage quantity of at least 256Mi`);
-  }
-  if (errors.length > 0) {
-    throw new Error(`Logging ${name}: invalid arguments:\n  - ${errors.join('\n  - ')}`);
-  }
+  throwIfInvalid(`Logging ${name}`, [...checkLoggingOptions(r), ...c.problems]);
   return r;
 }
 
@@ -268,11 +182,15 @@ export class Logging extends pulumi.ComponentResource {
   readonly elasticPassword: pulumi.Output<string>;
   /** The Grafana datasource's read-only user. */
   readonly grafanaCredentials: ReaderCredentials;
+  /** Grafana's Elasticsearch datasource, ready to hand to the monitoring stack. */
+  readonly grafanaDatasource: ElasticsearchDatasource;
 
   constructor(name: string, args: LoggingArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super('pavemaster:logging:Logging', name, {}, opts);
     const a = resolveLoggingArgs(name, args);
     const child = { parent: this };
+    const dropPaths = a.dropPaths ?? ['/healthz', '/readyz', '/metrics'];
+    const apiServer = a.apiServer ?? ANY_API_SERVER;
 
     const ns = new PlatformNamespace(`${name}-namespace`, { name: a.namespace, protect: a.protect }, child);
     const nodeNs = new PlatformNamespace(
@@ -282,14 +200,17 @@ export class Logging extends pulumi.ComponentResource {
       child,
     );
 
-    // Alphanumeric passwords: safe in JSON bodies, shell and URLs without escaping; 32 characters from 62 symbols
-    // are ~190 bits. Protected with the data: Elasticsearch only reads the `elastic` password when it bootstraps.
-    const password = (id: string): pulumi.Output<string> =>
+    // Alphanumeric: safe in JSON bodies, shell and URLs without escaping. Passwords are 32 characters from 62
+    // symbols (~190 bits), protected with the data: Elasticsearch only reads the `elastic` password when it
+    // bootstraps. Kibana's encryption keys are 48 characters.
+    const generated = (id: string, length: number, protect: boolean, mixed: boolean): pulumi.Output<string> =>
       new random.RandomPassword(
-        `${name}-${id}-password`,
-        { length: 32, special: false, minLower: 1, minUpper: 1, minNumeric: 1 },
-        { parent: this, protect: a.protect, additionalSecretOutputs: ['result'] },
+        `${name}-${id}`,
+        { length, special: false, ...(mixed ? { minLower: 1, minUpper: 1, minNumeric: 1 } : {}) },
+        { parent: this, protect, additionalSecretOutputs: ['result'] },
       ).result;
+    const password = (id: string) => generated(`${id}-password`, 32, a.protect, true);
+    const key = (id: string) => generated(`kibana-${id}-key`, 48, false, false);
     const passwords = {
       elastic: password('elastic'),
       writer: password('logstash'),
@@ -308,8 +229,8 @@ export class Logging extends pulumi.ComponentResource {
         protect: a.protect,
         lifecycle: {
           retentionDays: a.retentionDays,
-          rolloverMaxAge: a.rolloverMaxAge,
-          rolloverMaxPrimaryShardSize: a.rolloverMaxPrimaryShardSize,
+          rolloverMaxAge: a.rollover.maxAge,
+          rolloverMaxPrimaryShardSize: a.rollover.maxPrimaryShardSize,
         },
         awaitJobs: a.awaitSetupJobs,
         passwords,
@@ -317,11 +238,9 @@ export class Logging extends pulumi.ComponentResource {
           rolePeer('logstash', 'logstash'),
           rolePeer('kibana', 'kibana'),
           rolePeer('exporter', 'elasticsearch-exporter'),
-          ...(a.monitoringNamespace !== undefined
-            ? [namespacePeer(a.monitoringNamespace, a.grafanaPodLabels)]
-            : []),
+          ...(a.monitoringNamespace !== undefined ? [namespacePeer(a.monitoringNamespace, a.grafanaPodLabels)] : []),
         ],
-        apiServer: a.apiServer,
+        apiServer,
       },
       deps,
     );
@@ -335,7 +254,7 @@ export class Logging extends pulumi.ComponentResource {
         elasticsearchUrl: es.url,
         password: passwords.writer,
         dataStreamNamespace: a.environment,
-        dropPaths: a.dropPaths,
+        dropPaths,
         beatsClients: [rolePeer('shipper', 'filebeat', a.nodeNamespace)],
         metricsClients: monitoringPeers,
         protect: a.protect,
@@ -351,36 +270,22 @@ export class Logging extends pulumi.ComponentResource {
         ...a.shipper,
         shippedNamespaces: a.appNamespaces,
         logstashNamespace: a.namespace,
-        logstashHost: `logstash.${a.namespace}.svc:5044`,
-        apiServer: a.apiServer,
+        logstashHost: `logstash.${a.namespace}.svc:${PORTS.beats}`,
+        apiServer,
       },
       { parent: this, dependsOn: [nodeNs, logstash] },
     );
 
-    const key = (id: string): pulumi.Output<string> =>
-      new random.RandomPassword(
-        `${name}-kibana-${id}-key`,
-        { length: 48, special: false },
-        { parent: this, additionalSecretOutputs: ['result'] },
-      ).result;
     const kibana = new Kibana(
       `${name}-kibana`,
       {
         namespace: a.namespace,
-        image: a.kibana.image,
+        ...a.kibana,
         setupImage: a.elasticsearch.image,
-        resources: a.kibana.resources,
         elasticsearchUrl: es.url,
         kibanaSystemPassword: passwords.kibanaSystem,
-        encryptionKeys: {
-          security: key('security'),
-          savedObjects: key('saved-objects'),
-          reporting: key('reporting'),
-        },
+        encryptionKeys: { security: key('security'), savedObjects: key('saved-objects'), reporting: key('reporting') },
         elasticSecretName: es.elasticSecretName,
-        host: a.kibana.host,
-        ingressClassName: a.kibana.ingressClassName,
-        tlsSecretName: a.kibana.tlsSecretName,
         ingressNamespaces: a.ingressNamespaces,
         awaitSetupJob: a.awaitSetupJobs,
       },
@@ -405,6 +310,15 @@ export class Logging extends pulumi.ComponentResource {
     this.kibanaUrl = kibana.url;
     this.elasticPassword = pulumi.secret(passwords.elastic);
     this.grafanaCredentials = { username: NAMES.readerUser, password: pulumi.secret(passwords.reader) };
+    this.grafanaDatasource = {
+      url: this.elasticsearchUrl,
+      namespace: this.namespace,
+      port: PORTS.elasticsearchHttp,
+      username: this.grafanaCredentials.username,
+      password: this.grafanaCredentials.password,
+      index: LOG_INDEX_PATTERN,
+      timeField: '@timestamp',
+    };
     this.registerOutputs({
       namespace: this.namespace,
       nodeNamespace: this.nodeNamespace,

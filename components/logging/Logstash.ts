@@ -10,45 +10,187 @@
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { ContainerResources, toResourceRequirements } from '../shared/resources';
-import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../shared/security';
-import { parseQuantity } from '../../stacks/validators';
-import { allowPolicy, contentHash, rolePeer, roleLabels, roleSelector, tcp } from './common';
+import { withDefaults } from '../shared/args';
+import { parseQuantity } from '../shared/checks';
+import { allowPolicy, tcp } from '../shared/network';
+import { ContainerResources } from '../shared/resources';
+import { restrictedPodSecurityContext } from '../shared/security';
+import {
+  claimRetention,
+  clusterService,
+  envFromSecret,
+  headlessService,
+  opaqueSecret,
+  podDisruptionBudget,
+  restrictedContainer,
+  scratchVolume,
+  volumeClaim,
+} from '../shared/workload';
+import { LOGGING_IMAGES } from '../versions';
+import { contentHash, rolePeer, roleLabels } from './common';
 import { ELASTIC_UID, NAMES, PORTS } from './defaults';
 import { logstashPipeline, logstashSettings } from './pipeline';
+import { SMALL_JOB_RESOURCES } from './setupJob';
 
-export interface LogstashArgs {
+/** What a stack decides about Logstash (`pavemaster:logging.logstash`). */
+export interface LogstashOptions {
+  /** Replicas, each with its own queue volume. @default 1 */
+  readonly replicas?: number;
+  /** The JVM heap ("512m"), at most half the memory limit. @default "256m" */
+  readonly heap?: string;
+  /** Logstash's requests and limits. @default 100m/768Mi requested, 1/768Mi limit */
+  readonly resources?: ContainerResources;
+  /** Each replica's queue volume (at least 256Mi); the queue may fill 90% of it. @default "2Gi" */
+  readonly queueSize?: string;
+  /** The Logstash image. @default the pinned 8.19 image */
+  readonly image?: string;
+  /** The Prometheus exporter sidecar's image. @default the pinned logstash-exporter */
+  readonly exporterImage?: string;
+  /** The exporter sidecar's requests and limits. @default 10m/32Mi requested, 100m/64Mi limit */
+  readonly exporterResources?: ContainerResources;
+}
+
+/** The options with every default applied. */
+export type ResolvedLogstashOptions = Required<LogstashOptions>;
+
+export const LOGSTASH_DEFAULTS: ResolvedLogstashOptions = {
+  replicas: 1,
+  heap: '256m',
+  resources: { requests: { cpu: '100m', memory: '768Mi' }, limits: { cpu: '1', memory: '768Mi' } },
+  queueSize: '2Gi',
+  image: LOGGING_IMAGES.logstash,
+  exporterImage: LOGGING_IMAGES.logstashExporter,
+  exporterResources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '100m', memory: '64Mi' } },
+};
+
+/** The smallest queue volume Logstash is given. */
+export const MIN_QUEUE_BYTES = 256 * 2 ** 20;
+
+export interface LogstashArgs extends LogstashOptions {
   /** The namespace. Required. */
-  namespace: string;
-  /** Replicas, each with its own queue volume. Required. */
-  replicas: number;
-  /** The JVM heap ("512m"). Required. */
-  heap: string;
-  /** Logstash's requests and limits. Required. */
-  resources: ContainerResources;
-  /** Each replica's queue volume; the queue may fill 90% of it. Required. */
-  queueSize: string;
-  /** The queue volumes' StorageClass; the cluster default when unset. */
-  storageClass?: string;
-  /** The Logstash image. Required. */
-  image: string;
-  /** The Prometheus exporter sidecar's image and resources. Required. */
-  exporterImage: string;
-  exporterResources: ContainerResources;
+  readonly namespace: string;
+  /** The queue volumes' StorageClass. @default the cluster's default class */
+  readonly storageClass?: string;
   /** Elasticsearch's in-cluster URL. Required. */
-  elasticsearchUrl: pulumi.Input<string>;
+  readonly elasticsearchUrl: pulumi.Input<string>;
   /** Logstash's Elasticsearch password (user `pavemaster_logstash`). Required. */
-  password: pulumi.Input<string>;
+  readonly password: pulumi.Input<string>;
   /** The data stream namespace (the environment). Required. */
-  dataStreamNamespace: string;
-  /** Access-log paths dropped as noise. Required. */
-  dropPaths: string[];
+  readonly dataStreamNamespace: string;
+  /** Access-log paths dropped as noise. @default none */
+  readonly dropPaths?: readonly string[];
   /** Who may send Beats traffic (the shipper's pods). Required. */
-  beatsClients: k8s.types.input.networking.v1.NetworkPolicyPeer[];
-  /** Who may scrape the exporter (the monitoring namespace); nobody when empty. */
-  metricsClients: k8s.types.input.networking.v1.NetworkPolicyPeer[];
-  /** Keep the queue volumes when the StatefulSet is deleted or scaled down; protect the StatefulSet. */
-  protect: boolean;
+  readonly beatsClients: readonly k8s.types.input.networking.v1.NetworkPolicyPeer[];
+  /** Who may scrape the exporter (the monitoring namespace). @default nobody */
+  readonly metricsClients?: readonly k8s.types.input.networking.v1.NetworkPolicyPeer[];
+  /** Keep the queue volumes when the StatefulSet is deleted or scaled down; protect the StatefulSet. @default false */
+  readonly protect?: boolean;
+}
+
+const APP = 'logstash';
+
+/** The StatefulSet's spec: Logstash with its persistent queue, and the exporter sidecar. */
+export function logstashStatefulSetSpec(
+  o: ResolvedLogstashOptions & { protect: boolean; storageClass?: string },
+  refs: {
+    serviceName: pulumi.Input<string>;
+    configMapName: pulumi.Input<string>;
+    credentialsSecret: pulumi.Input<string>;
+    configHash: pulumi.Input<string>;
+  },
+): k8s.types.input.apps.v1.StatefulSetSpec {
+  const { labels, selector } = roleLabels('logstash', APP);
+  const configItem = (key: string) => ({ name: refs.configMapName, items: [{ key, path: key }] });
+  return {
+    serviceName: refs.serviceName,
+    replicas: o.replicas,
+    podManagementPolicy: 'Parallel',
+    selector: { matchLabels: selector },
+    persistentVolumeClaimRetentionPolicy: claimRetention(o.protect),
+    template: {
+      metadata: {
+        labels,
+        annotations: {
+          'prometheus.io/scrape': 'true',
+          'prometheus.io/port': String(PORTS.logstashMetrics),
+          'prometheus.io/path': '/metrics',
+          // Restart on a changed pipeline or settings: Logstash does not reload them (reload is off).
+          'pavemaster.io/config-hash': refs.configHash,
+        },
+      },
+      spec: {
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        securityContext: restrictedPodSecurityContext(ELASTIC_UID),
+        // Time to drain in-flight batches into the persistent queue.
+        terminationGracePeriodSeconds: 60,
+        // The root filesystem stays read-only: the image's config directory is copied to an emptyDir (its
+        // entrypoint rewrites logstash.yml from the environment at start), with our logstash.yml over it.
+        initContainers: [
+          restrictedContainer({
+            name: 'config',
+            image: o.image,
+            command: [
+              'sh',
+              '-c',
+              'cp -R /usr/share/logstash/config/. /config/ && cp /settings/logstash.yml /config/logstash.yml',
+            ],
+            resources: SMALL_JOB_RESOURCES,
+            volumeMounts: [
+              { name: 'config', mountPath: '/config' },
+              { name: 'settings', mountPath: '/settings', readOnly: true },
+            ],
+          }),
+        ],
+        containers: [
+          restrictedContainer({
+            name: 'logstash',
+            image: o.image,
+            env: [
+              { name: 'LS_JAVA_OPTS', value: `-Xms${o.heap} -Xmx${o.heap} -Djava.io.tmpdir=/tmp` },
+              ...envFromSecret(refs.credentialsSecret, { ES_USER: 'username', ES_PASSWORD: 'password' }),
+            ],
+            // The monitoring API (9600) is not declared: only the sidecar (localhost) and the kubelet use it.
+            ports: [{ name: 'beats', containerPort: PORTS.beats }],
+            resources: o.resources,
+            startupProbe: { httpGet: { path: '/', port: PORTS.logstashApi }, periodSeconds: 5, failureThreshold: 60 },
+            // Ready once the API answers; alive while the Beats port accepts connections.
+            readinessProbe: { httpGet: { path: '/', port: PORTS.logstashApi }, periodSeconds: 10 },
+            livenessProbe: { tcpSocket: { port: 'beats' }, periodSeconds: 20, failureThreshold: 6 },
+            volumeMounts: [
+              { name: 'queue', mountPath: '/usr/share/logstash/data' },
+              { name: 'config', mountPath: '/usr/share/logstash/config' },
+              { name: 'pipeline', mountPath: '/usr/share/logstash/pipeline', readOnly: true },
+              { name: 'logs', mountPath: '/usr/share/logstash/logs' },
+              { name: 'tmp', mountPath: '/tmp' },
+            ],
+          }),
+          restrictedContainer({
+            name: 'exporter',
+            image: o.exporterImage,
+            env: [
+              { name: 'LOGSTASH_URL', value: `http://127.0.0.1:${PORTS.logstashApi}` },
+              { name: 'PORT', value: String(PORTS.logstashMetrics) },
+            ],
+            ports: [{ name: 'metrics', containerPort: PORTS.logstashMetrics }],
+            resources: o.exporterResources,
+            readinessProbe: { httpGet: { path: '/metrics', port: 'metrics' }, periodSeconds: 30 },
+            livenessProbe: { tcpSocket: { port: 'metrics' }, periodSeconds: 20 },
+          }),
+        ],
+        volumes: [
+          { name: 'pipeline', configMap: configItem('logstash.conf') },
+          { name: 'settings', configMap: configItem('logstash.yml') },
+          scratchVolume('config', '64Mi'),
+          scratchVolume('logs', '512Mi'),
+          scratchVolume('tmp', '512Mi'),
+        ],
+      },
+    },
+    volumeClaimTemplates: [
+      volumeClaim({ name: 'queue', labels, storage: o.queueSize, storageClass: o.storageClass }),
+    ],
+  };
 }
 
 export class Logstash extends pulumi.ComponentResource {
@@ -59,31 +201,30 @@ export class Logstash extends pulumi.ComponentResource {
 
   constructor(name: string, args: LogstashArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super('pavemaster:logging:Logstash', name, {}, opts);
+    const o = {
+      ...withDefaults(LOGSTASH_DEFAULTS, args),
+      protect: args.protect ?? false,
+      storageClass: args.storageClass,
+    };
     const child = { parent: this };
     const ns = args.namespace;
-    const app = 'logstash';
-    const labels = roleLabels('logstash', app);
-    const selector = roleSelector('logstash', app);
-    const queueBytes = parseQuantity(args.queueSize);
+    const { labels, selector } = roleLabels('logstash', APP);
+    const scope = (objectName: string) => ({ objectName, namespace: ns, labels });
+    const queueBytes = parseQuantity(o.queueSize);
     if (queueBytes === undefined) {
-      throw new Error(`Logstash ${name}: queueSize "${args.queueSize}" is not a storage quantity`);
+      throw new Error(`Logstash ${name}: queueSize "${o.queueSize}" is not a storage quantity`);
     }
 
-    const credentials = new k8s.core.v1.Secret(
+    const credentials = opaqueSecret(
       `${name}-credentials`,
-      {
-        metadata: { name: `${app}-elasticsearch`, namespace: ns, labels },
-        type: 'Opaque',
-        stringData: { username: NAMES.writerUser, password: pulumi.secret(args.password) },
-      },
+      { ...scope(`${APP}-elasticsearch`), data: { username: NAMES.writerUser, password: pulumi.secret(args.password) } },
       child,
     );
-
     const pipeline = pulumi.output(args.elasticsearchUrl).apply((url) =>
       logstashPipeline({
         elasticsearchUrl: url,
         dataStreamNamespace: args.dataStreamNamespace,
-        dropPaths: args.dropPaths,
+        dropPaths: args.dropPaths ?? [],
         userEnv: 'ES_USER',
         passwordEnv: 'ES_PASSWORD',
       }),
@@ -95,201 +236,41 @@ export class Logstash extends pulumi.ComponentResource {
     const config = new k8s.core.v1.ConfigMap(
       `${name}-config`,
       {
-        metadata: { name: `${app}-config`, namespace: ns, labels },
+        metadata: { name: `${APP}-config`, namespace: ns, labels },
         data: { 'logstash.yml': settings, 'logstash.conf': pipeline },
       },
       child,
     );
 
-    const service = new k8s.core.v1.Service(
-      `${name}-service`,
-      {
-        metadata: { name: app, namespace: ns, labels },
-        spec: {
-          type: 'ClusterIP',
-          selector,
-          ports: [{ name: 'beats', port: PORTS.beats, targetPort: 'beats' }],
-        },
-      },
-      child,
-    );
-
+    const beats = [{ name: 'beats', port: PORTS.beats, targetPort: 'beats' }];
+    const service = clusterService(`${name}-service`, { ...scope(APP), explicitType: true, selector, ports: beats }, child);
     // The StatefulSet's governing Service: headless, so every replica has a stable DNS name.
-    const headless = new k8s.core.v1.Service(
-      `${name}-headless`,
-      {
-        metadata: { name: `${app}-headless`, namespace: ns, labels },
-        spec: {
-          clusterIP: 'None',
-          selector,
-          ports: [{ name: 'beats', port: PORTS.beats, targetPort: 'beats' }],
-        },
-      },
-      child,
-    );
+    const headless = headlessService(`${name}-headless`, { ...scope(`${APP}-headless`), selector, ports: beats }, child);
 
-    const retention = args.protect ? 'Retain' : 'Delete';
     new k8s.apps.v1.StatefulSet(
       `${name}-statefulset`,
       {
-        metadata: { name: app, namespace: ns, labels },
-        spec: {
+        metadata: { name: APP, namespace: ns, labels },
+        spec: logstashStatefulSetSpec(o, {
           serviceName: headless.metadata.name,
-          replicas: args.replicas,
-          podManagementPolicy: 'Parallel',
-          selector: { matchLabels: selector },
-          persistentVolumeClaimRetentionPolicy: { whenDeleted: retention, whenScaled: retention },
-          template: {
-            metadata: {
-              labels,
-              annotations: {
-                'prometheus.io/scrape': 'true',
-                'prometheus.io/port': String(PORTS.logstashMetrics),
-                'prometheus.io/path': '/metrics',
-                // Restart on a changed pipeline or settings: Logstash does not reload them (reload is off).
-                'pavemaster.io/config-hash': pipeline.apply((p) => contentHash(p, settings)),
-              },
-            },
-            spec: {
-              automountServiceAccountToken: false,
-              enableServiceLinks: false,
-              securityContext: restrictedPodSecurityContext(ELASTIC_UID),
-              // Time to drain in-flight batches into the persistent queue.
-              terminationGracePeriodSeconds: 60,
-              // The root filesystem stays read-only: the image's config directory is copied to an emptyDir (its
-              // entrypoint rewrites logstash.yml from the environment at start), with our logstash.yml over it.
-              initContainers: [
-                {
-                  name: 'config',
-                  image: args.image,
-                  imagePullPolicy: 'IfNotPresent',
-                  command: [
-                    'sh',
-                    '-c',
-                    'cp -R /usr/share/logstash/config/. /config/ && cp /settings/logstash.yml /config/logstash.yml',
-                  ],
-                  resources: toResourceRequirements({
-                    requests: { cpu: '10m', memory: '32Mi' },
-                    limits: { cpu: '200m', memory: '64Mi' },
-                  }),
-                  securityContext: restrictedContainerSecurityContext(),
-                  volumeMounts: [
-                    { name: 'config', mountPath: '/config' },
-                    { name: 'settings', mountPath: '/settings', readOnly: true },
-                  ],
-                },
-              ],
-              containers: [
-                {
-                  name: 'logstash',
-                  image: args.image,
-                  imagePullPolicy: 'IfNotPresent',
-                  env: [
-                    {
-                      name: 'LS_JAVA_OPTS',
-                      value: `-Xms${args.heap} -Xmx${args.heap} -Djava.io.tmpdir=/tmp`,
-                    },
-                    {
-                      name: 'ES_USER',
-                      valueFrom: { secretKeyRef: { name: credentials.metadata.name, key: 'username' } },
-                    },
-                    {
-                      name: 'ES_PASSWORD',
-                      valueFrom: { secretKeyRef: { name: credentials.metadata.name, key: 'password' } },
-                    },
-                  ],
-                  // The monitoring API (9600) is not declared: only the sidecar (localhost) and the kubelet use it.
-                  ports: [{ name: 'beats', containerPort: PORTS.beats }],
-                  resources: toResourceRequirements(args.resources),
-                  securityContext: restrictedContainerSecurityContext(),
-                  startupProbe: {
-                    httpGet: { path: '/', port: PORTS.logstashApi },
-                    periodSeconds: 5,
-                    failureThreshold: 60,
-                  },
-                  // Ready once the API answers; alive while the Beats port accepts connections.
-                  readinessProbe: { httpGet: { path: '/', port: PORTS.logstashApi }, periodSeconds: 10 },
-                  livenessProbe: { tcpSocket: { port: 'beats' }, periodSeconds: 20, failureThreshold: 6 },
-                  volumeMounts: [
-                    { name: 'queue', mountPath: '/usr/share/logstash/data' },
-                    { name: 'config', mountPath: '/usr/share/logstash/config' },
-                    { name: 'pipeline', mountPath: '/usr/share/logstash/pipeline', readOnly: true },
-                    { name: 'logs', mountPath: '/usr/share/logstash/logs' },
-                    { name: 'tmp', mountPath: '/tmp' },
-                  ],
-                },
-                {
-                  name: 'exporter',
-                  image: args.exporterImage,
-                  imagePullPolicy: 'IfNotPresent',
-                  env: [
-                    { name: 'LOGSTASH_URL', value: `http://127.0.0.1:${PORTS.logstashApi}` },
-                    { name: 'PORT', value: String(PORTS.logstashMetrics) },
-                  ],
-                  ports: [{ name: 'metrics', containerPort: PORTS.logstashMetrics }],
-                  resources: toResourceRequirements(args.exporterResources),
-                  securityContext: restrictedContainerSecurityContext(),
-                  readinessProbe: { httpGet: { path: '/metrics', port: 'metrics' }, periodSeconds: 30 },
-                  livenessProbe: { tcpSocket: { port: 'metrics' }, periodSeconds: 20 },
-                },
-              ],
-              volumes: [
-                {
-                  name: 'pipeline',
-                  configMap: {
-                    name: config.metadata.name,
-                    items: [{ key: 'logstash.conf', path: 'logstash.conf' }],
-                  },
-                },
-                {
-                  name: 'settings',
-                  configMap: {
-                    name: config.metadata.name,
-                    items: [{ key: 'logstash.yml', path: 'logstash.yml' }],
-                  },
-                },
-                { name: 'config', emptyDir: { sizeLimit: '64Mi' } },
-                { name: 'logs', emptyDir: { sizeLimit: '512Mi' } },
-                { name: 'tmp', emptyDir: { sizeLimit: '512Mi' } },
-              ],
-            },
-          },
-          volumeClaimTemplates: [
-            {
-              metadata: { name: 'queue', labels },
-              spec: {
-                accessModes: ['ReadWriteOnce'],
-                ...(args.storageClass !== undefined ? { storageClassName: args.storageClass } : {}),
-                resources: { requests: { storage: args.queueSize } },
-              },
-            },
-          ],
-        },
+          configMapName: config.metadata.name,
+          credentialsSecret: credentials.metadata.name,
+          configHash: pipeline.apply((p) => contentHash(p, settings)),
+        }),
       },
-      { parent: this, protect: args.protect },
+      { parent: this, protect: o.protect },
     );
+    podDisruptionBudget(`${name}-pdb`, { ...scope(APP), selector }, child);
 
-    new k8s.policy.v1.PodDisruptionBudget(
-      `${name}-pdb`,
-      {
-        metadata: { name: app, namespace: ns, labels },
-        spec: { maxUnavailable: 1, selector: { matchLabels: selector } },
-      },
-      child,
-    );
-
+    const metricsClients = args.metricsClients ?? [];
     allowPolicy(
       `${name}-netpol`,
       {
-        namespace: ns,
-        objectName: app,
+        ...scope(APP),
         podSelector: selector,
-        labels,
         ingress: [
-          { from: args.beatsClients, ports: tcp(PORTS.beats) },
-          ...(args.metricsClients.length > 0
-            ? [{ from: args.metricsClients, ports: tcp(PORTS.logstashMetrics) }]
-            : []),
+          { from: [...args.beatsClients], ports: tcp(PORTS.beats) },
+          ...(metricsClients.length > 0 ? [{ from: [...metricsClients], ports: tcp(PORTS.logstashMetrics) }] : []),
         ],
         egress: [{ to: [rolePeer('elasticsearch', 'elasticsearch')], ports: tcp(PORTS.elasticsearchHttp) }],
       },

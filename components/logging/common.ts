@@ -1,7 +1,8 @@
 /** Small helpers shared by the logging components: labels, selectors, NetworkPolicy peers and Job options. */
 import { createHash } from 'crypto';
 import * as k8s from '@pulumi/kubernetes';
-import { recommendedLabels } from '../shared/labels';
+import { labelsWithSelector } from '../shared/labels';
+import { namespacePeer } from '../shared/network';
 
 /** The roles of the logging stack's pods; each is the `app.kubernetes.io/component` label of its pods. */
 export type LoggingRole =
@@ -14,14 +15,19 @@ export type LoggingRole =
   | 'kibana-setup'
   | 'exporter';
 
-/** The labels of a role's objects and pods. */
-export function roleLabels(role: LoggingRole, instance: string, version?: string): Record<string, string> {
-  return recommendedLabels({ name: role, instance, component: role, partOf: 'pavemaster-logging', version });
-}
-
-/** The selector of a role's pods: stable across versions, so a Deployment's selector never changes. */
-export function roleSelector(role: LoggingRole, instance: string): Record<string, string> {
-  return { 'app.kubernetes.io/instance': instance, 'app.kubernetes.io/component': role };
+/**
+ * The labels of a role's objects and pods, and their selector: instance and role, stable across versions, so a
+ * Deployment's selector never changes.
+ */
+export function roleLabels(
+  role: LoggingRole,
+  instance: string,
+  version?: string,
+): { labels: Record<string, string>; selector: Record<string, string> } {
+  return labelsWithSelector(
+    { name: role, instance, component: role, partOf: 'pavemaster-logging', version },
+    ['app.kubernetes.io/instance', 'app.kubernetes.io/component'],
+  );
 }
 
 /** A NetworkPolicy peer: pods of a role, optionally in another namespace (matched by its name label). */
@@ -30,22 +36,16 @@ export function rolePeer(
   instance: string,
   namespace?: string,
 ): k8s.types.input.networking.v1.NetworkPolicyPeer {
-  return {
-    podSelector: { matchLabels: roleSelector(role, instance) },
-    ...(namespace !== undefined
-      ? { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } } }
-      : {}),
-  };
+  const pods = { podSelector: { matchLabels: roleLabels(role, instance).selector } };
+  return namespace !== undefined ? { ...pods, ...namespacePeer(namespace) } : pods;
 }
-
-export { allowPolicy, namespacePeer, tcp } from '../shared/network';
 
 /** Where the Kubernetes API server is, for the pods that talk to it (log metadata, the certificate Job). */
 export interface ApiServerPeer {
   /** The API server's address range. */
-  cidr: string;
+  readonly cidr: string;
   /** Its ports (443 on the `kubernetes` Service, 6443 on most control planes). */
-  ports: number[];
+  readonly ports: readonly number[];
 }
 
 /**

@@ -1,24 +1,7 @@
 /**
- * Defaults shared by the logging components and the `pavemaster:logging` config section: images, ports and the
- * names of what the stack creates inside Elasticsearch and Kibana.
- *
- * Images are Docker Hub names without a registry host. Elasticsearch, Logstash and Kibana are pinned to the
- * digests of the official images' multi-platform index for 8.19.22 as published in the docker-library
- * `repo-info` records. No published digest could be found for `elastic/filebeat`, the Elasticsearch exporter or
- * the Logstash exporter, so those stay pinned by tag only (see docs/logging.md): never invent a digest.
+ * Constants the logging components share: ports, the Elastic images' user, and the names of what the stack creates
+ * inside Elasticsearch and Kibana. The images are pinned in components/versions.ts.
  */
-
-/** The Elastic Stack version every component runs. */
-export const ELASTIC_VERSION = '8.19.22';
-
-export const DEFAULT_IMAGES = {
-  elasticsearch: `elasticsearch:${ELASTIC_VERSION}@sha256:d071f96fab6c11db8fbf8cd23ac296bf96fdb71f4b56c23b1b4da88c7057c991`,
-  logstash: `logstash:${ELASTIC_VERSION}@sha256:fb58a8999d6f0b30e9125bd20ff112637b4ea444ca5dc9e514ea32d5eb972e02`,
-  kibana: `kibana:${ELASTIC_VERSION}@sha256:35544f1ff28abc0ec3547ca0e81089f2e1640f0f5c6c657fd39f921c217673a5`,
-  filebeat: `elastic/filebeat:${ELASTIC_VERSION}`,
-  elasticsearchExporter: 'prometheuscommunity/elasticsearch-exporter:v1.9.0',
-  logstashExporter: 'kuskoman/logstash-exporter:v1.9.1',
-} as const;
 
 /** Ports. */
 export const PORTS = {

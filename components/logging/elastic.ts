@@ -11,6 +11,7 @@
  * directory.
  */
 import type { estypes } from '@elastic/elasticsearch';
+import { SLOTS } from '../shared/slots';
 import { LOG_INDEX_PATTERN, NAMES } from './defaults';
 
 /** One HTTP request of a setup Job. */
@@ -219,15 +220,12 @@ export function elasticsearchSetupRequests(opts: LifecycleOptions & { replicas: 
   ];
 }
 
-/** The slots whose errors get a saved search. */
-export const SLOTS = ['blue', 'green'] as const;
-
 /** The KQL query of a slot's error search. */
 export function errorQuery(slot: string): string {
   return `slot:"${slot}" and level:("error" or "fatal")`;
 }
 
-/** The Kibana requests of the setup Job: the data view, then one saved error search per slot. */
+/** The Kibana requests of the setup Job: the data view, then one saved error search per slot (each of SLOTS). */
 export function kibanaSetupRequests(): SetupRequest[] {
   const dataView = {
     attributes: { title: LOG_INDEX_PATTERN, name: 'PaveMaster logs', timeFieldName: '@timestamp' },

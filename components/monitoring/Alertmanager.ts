@@ -6,19 +6,13 @@
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
+import { withDefaults } from '../shared/args';
+import { imageTag } from '../shared/image';
+import { allowPolicy, tcp } from '../shared/network';
 import { ContainerResources } from '../shared/resources';
+import * as workload from '../shared/workload';
 import { AlertmanagerConfig } from './alertmanagerConfig';
-import {
-  allowPolicy,
-  ANYWHERE,
-  checksum,
-  containerBasics,
-  imageTag,
-  podSecurity,
-  serviceLabels,
-  spreadOverNodes,
-  tcp,
-} from './common';
+import { ANYWHERE, checksum, monitoringContainer, podSecurity, podsPeer, serviceLabels } from './common';
 import { toYaml } from './prometheusConfig';
 
 export const ALERTMANAGER_PORT = 9093;
@@ -29,31 +23,134 @@ export const ALERTMANAGER_SECRETS_DIR = '/etc/alertmanager/secrets';
 export const SMTP_PASSWORD_KEY = 'smtp-password';
 export const SLACK_WEBHOOK_KEY = 'slack-webhook-url';
 
-export interface AlertmanagerArgs {
+/** What a stack decides about Alertmanager (`pavemaster:monitoring.alertmanager`). */
+export interface AlertmanagerOptions {
+  /** Replicas; more than one forms a gossip cluster (production runs an odd number, at least three). @default 1 */
+  readonly replicas?: number;
+  /** The size of each replica's volume (silences, notification log). @default "1Gi" */
+  readonly storage?: string;
+  /** The StorageClass. @default the cluster's default class */
+  readonly storageClass?: string;
+  /** Requests and limits. @default 20m/32Mi requested, 100m/64Mi limit */
+  readonly resources?: ContainerResources;
+}
+
+export type ResolvedAlertmanagerOptions = Required<Omit<AlertmanagerOptions, 'storageClass'>> &
+  Pick<AlertmanagerOptions, 'storageClass'>;
+
+export const ALERTMANAGER_DEFAULTS: ResolvedAlertmanagerOptions = {
+  replicas: 1,
+  storage: '1Gi',
+  resources: { requests: { cpu: '20m', memory: '32Mi' }, limits: { cpu: '100m', memory: '64Mi' } },
+};
+
+export interface AlertmanagerArgs extends AlertmanagerOptions {
   /** The namespace to run in. Required. */
-  namespace: pulumi.Input<string>;
+  readonly namespace: pulumi.Input<string>;
   /** The namespace's name as plain text, for the peers' DNS names. Required. */
-  namespaceName: string;
+  readonly namespaceName: string;
   /** The image. Required. */
-  image: string;
+  readonly image: string;
   /** The configuration. Required. */
-  config: AlertmanagerConfig;
-  /** Secret files (key → Pulumi secret value) referenced by the configuration. Default none. */
-  secrets?: Record<string, pulumi.Input<string>>;
-  /** Replicas; more than one forms a cluster. Default 1. */
-  replicas?: number;
-  /** The size of each replica's volume (silences, notification log). Default "1Gi". */
-  storage?: string;
-  /** The StorageClass; default the cluster's default class. */
-  storageClass?: string;
-  /** Requests and limits. Default 20m/32Mi requested, 100m/64Mi limit. */
-  resources?: ContainerResources;
-  /** SMTP server port the pods may reach. Default 587. */
-  smtpPort?: number;
-  /** Pod labels (in this namespace) allowed to send alerts and query, e.g. Prometheus's. Default none. */
-  clients?: Record<string, string>[];
-  /** Protect the StatefulSet and keep its volume claims. Default false. */
-  protect?: boolean;
+  readonly config: AlertmanagerConfig;
+  /** Secret files (key → Pulumi secret value) referenced by the configuration. @default none */
+  readonly secrets?: Record<string, pulumi.Input<string>>;
+  /** SMTP server port the pods may reach. @default 587 */
+  readonly smtpPort?: number;
+  /** Pod labels (in this namespace) allowed to send alerts and query, e.g. Prometheus's. @default none */
+  readonly clients?: readonly Record<string, string>[];
+  /** Protect the StatefulSet and keep its volume claims. @default false */
+  readonly protect?: boolean;
+}
+
+const OBJECT = 'alertmanager';
+const PEERS = `${OBJECT}-cluster`;
+const WEB = { name: 'web', port: ALERTMANAGER_PORT, targetPort: 'web', protocol: 'TCP' };
+const MESH = [
+  { protocol: 'TCP', port: ALERTMANAGER_CLUSTER_PORT },
+  { protocol: 'UDP', port: ALERTMANAGER_CLUSTER_PORT },
+];
+
+/** The DNS name of replica `i` behind the peers Service. */
+function peerHost(namespaceName: string, i: number): string {
+  return `${OBJECT}-${i}.${PEERS}.${namespaceName}.svc`;
+}
+
+/** The StatefulSet's spec: the replicas, clustered through the peers Service when there are several. */
+export function alertmanagerStatefulSetSpec(
+  o: ResolvedAlertmanagerOptions & { image: string; protect: boolean; namespaceName: string },
+  labels: Record<string, string>,
+  selector: Record<string, string>,
+  refs: {
+    serviceName: pulumi.Input<string>;
+    configMapName: pulumi.Input<string>;
+    secretName: pulumi.Input<string>;
+    configChecksum: string;
+  },
+): k8s.types.input.apps.v1.StatefulSetSpec {
+  const clusterArgs =
+    o.replicas > 1
+      ? [
+          `--cluster.listen-address=0.0.0.0:${ALERTMANAGER_CLUSTER_PORT}`,
+          ...Array.from(
+            { length: o.replicas },
+            (_, i) => `--cluster.peer=${peerHost(o.namespaceName, i)}:${ALERTMANAGER_CLUSTER_PORT}`,
+          ),
+        ]
+      : ['--cluster.listen-address='];
+  return {
+    replicas: o.replicas,
+    serviceName: refs.serviceName,
+    podManagementPolicy: 'Parallel',
+    selector: { matchLabels: selector },
+    persistentVolumeClaimRetentionPolicy: workload.claimRetention(o.protect),
+    template: {
+      metadata: { labels, annotations: { 'pavemaster.io/config-checksum': refs.configChecksum } },
+      spec: {
+        serviceAccountName: 'default',
+        automountServiceAccountToken: false,
+        securityContext: podSecurity(),
+        affinity: workload.antiAffinity('preferred', selector),
+        containers: [
+          monitoringContainer({
+            name: 'alertmanager',
+            image: o.image,
+            resources: o.resources,
+            args: [
+              '--config.file=/etc/alertmanager/alertmanager.yml',
+              '--storage.path=/alertmanager',
+              `--web.listen-address=:${ALERTMANAGER_PORT}`,
+              ...clusterArgs,
+            ],
+            ports: [
+              { name: 'web', containerPort: ALERTMANAGER_PORT, protocol: 'TCP' },
+              { name: 'mesh-tcp', containerPort: ALERTMANAGER_CLUSTER_PORT, protocol: 'TCP' },
+              { name: 'mesh-udp', containerPort: ALERTMANAGER_CLUSTER_PORT, protocol: 'UDP' },
+            ],
+            readinessProbe: { httpGet: { path: '/-/ready', port: 'web' }, periodSeconds: 10 },
+            livenessProbe: { httpGet: { path: '/-/healthy', port: 'web' }, periodSeconds: 15, failureThreshold: 6 },
+            volumeMounts: [
+              {
+                name: 'config',
+                mountPath: '/etc/alertmanager/alertmanager.yml',
+                subPath: 'alertmanager.yml',
+                readOnly: true,
+              },
+              { name: 'secrets', mountPath: ALERTMANAGER_SECRETS_DIR, readOnly: true },
+              { name: 'data', mountPath: '/alertmanager' },
+            ],
+          }),
+        ],
+        volumes: [
+          { name: 'config', configMap: { name: refs.configMapName } },
+          { name: 'secrets', secret: { secretName: refs.secretName, defaultMode: 0o440 } },
+        ],
+      },
+    },
+    volumeClaimTemplates: [
+      workload.volumeClaim({ name: 'data', labels, storage: o.storage, storageClass: o.storageClass }),
+    ],
+  };
 }
 
 export class Alertmanager extends pulumi.ComponentResource {
@@ -66,38 +163,32 @@ export class Alertmanager extends pulumi.ComponentResource {
 
   constructor(name: string, args: AlertmanagerArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super('pavemaster:monitoring:Alertmanager', name, {}, opts);
-    const replicas = args.replicas ?? 1;
-    const storage = args.storage ?? '1Gi';
-    const resources = args.resources ?? {
-      requests: { cpu: '20m', memory: '32Mi' },
-      limits: { cpu: '100m', memory: '64Mi' },
+    const o = {
+      ...withDefaults(ALERTMANAGER_DEFAULTS, args),
+      image: args.image,
+      protect: args.protect ?? false,
+      namespaceName: args.namespaceName,
     };
-    const protect = args.protect ?? false;
-    if (!Number.isInteger(replicas) || replicas < 1) {
-      throw new Error(`Alertmanager ${name}: replicas ${replicas} is not a whole number of at least 1`);
+    if (!Number.isInteger(o.replicas) || o.replicas < 1) {
+      throw new Error(`Alertmanager ${name}: replicas ${o.replicas} is not a whole number of at least 1`);
     }
     const child = { parent: this };
-    const objectName = 'alertmanager';
-    const peersService = `${objectName}-cluster`;
     const { labels, selector } = serviceLabels('alertmanager', name, imageTag(args.image));
+    const scope = (objectName: string) => ({ objectName, namespace: args.namespace, labels });
     this.podLabels = selector;
-    const peer = (i: number) => `${objectName}-${i}.${peersService}.${args.namespaceName}.svc`;
-    this.endpoints = Array.from({ length: replicas }, (_, i) => `${peer(i)}:${ALERTMANAGER_PORT}`);
+    this.endpoints = Array.from({ length: o.replicas }, (_, i) => `${peerHost(o.namespaceName, i)}:${ALERTMANAGER_PORT}`);
 
     const configText = toYaml(args.config);
-    const config = new k8s.core.v1.ConfigMap(
+    const config = workload.configFiles(
       `${name}-config`,
-      {
-        metadata: { name: `${objectName}-config`, namespace: args.namespace, labels },
-        data: { 'alertmanager.yml': configText },
-      },
+      { ...scope(`${OBJECT}-config`), data: { 'alertmanager.yml': configText } },
       child,
     );
     const secretKeys = Object.keys(args.secrets ?? {}).sort();
     const secret = new k8s.core.v1.Secret(
       `${name}-secrets`,
       {
-        metadata: { name: `${objectName}-secrets`, namespace: args.namespace, labels },
+        metadata: { name: `${OBJECT}-secrets`, namespace: args.namespace, labels },
         type: 'Opaque',
         // An empty secret map would read back from the API server as "no stringData" and show as a change
         // (and a replacement) on every preview: leave the field out when no receiver has a secret.
@@ -106,160 +197,49 @@ export class Alertmanager extends pulumi.ComponentResource {
       { parent: this, additionalSecretOutputs: ['stringData', 'data'] },
     );
 
-    const peers = new k8s.core.v1.Service(
+    const peers = workload.headlessService(
       `${name}-peers`,
       {
-        metadata: { name: peersService, namespace: args.namespace, labels },
-        spec: {
-          clusterIP: 'None',
-          // Peers must find each other before they are ready: readiness needs the cluster.
-          publishNotReadyAddresses: true,
-          selector,
-          ports: [
-            { name: 'web', port: ALERTMANAGER_PORT, targetPort: 'web', protocol: 'TCP' },
-            { name: 'mesh-tcp', port: ALERTMANAGER_CLUSTER_PORT, targetPort: 'mesh-tcp', protocol: 'TCP' },
-            { name: 'mesh-udp', port: ALERTMANAGER_CLUSTER_PORT, targetPort: 'mesh-udp', protocol: 'UDP' },
-          ],
-        },
+        ...scope(PEERS),
+        // Peers must find each other before they are ready: readiness needs the cluster.
+        publishNotReadyAddresses: true,
+        selector,
+        ports: [
+          WEB,
+          { name: 'mesh-tcp', port: ALERTMANAGER_CLUSTER_PORT, targetPort: 'mesh-tcp', protocol: 'TCP' },
+          { name: 'mesh-udp', port: ALERTMANAGER_CLUSTER_PORT, targetPort: 'mesh-udp', protocol: 'UDP' },
+        ],
       },
       child,
     );
-    const clusterArgs =
-      replicas > 1
-        ? [
-            `--cluster.listen-address=0.0.0.0:${ALERTMANAGER_CLUSTER_PORT}`,
-            ...Array.from(
-              { length: replicas },
-              (_, i) => `--cluster.peer=${peer(i)}:${ALERTMANAGER_CLUSTER_PORT}`,
-            ),
-          ]
-        : ['--cluster.listen-address='];
     new k8s.apps.v1.StatefulSet(
       `${name}-statefulset`,
       {
-        metadata: { name: objectName, namespace: args.namespace, labels },
-        spec: {
-          replicas,
+        metadata: { name: OBJECT, namespace: args.namespace, labels },
+        spec: alertmanagerStatefulSetSpec(o, labels, selector, {
           serviceName: peers.metadata.name,
-          podManagementPolicy: 'Parallel',
-          selector: { matchLabels: selector },
-          persistentVolumeClaimRetentionPolicy: protect
-            ? { whenDeleted: 'Retain', whenScaled: 'Retain' }
-            : { whenDeleted: 'Delete', whenScaled: 'Delete' },
-          template: {
-            metadata: {
-              labels,
-              annotations: { 'pavemaster.io/config-checksum': checksum(configText, ...secretKeys) },
-            },
-            spec: {
-              serviceAccountName: 'default',
-              automountServiceAccountToken: false,
-              securityContext: podSecurity(),
-              affinity: spreadOverNodes(selector),
-              containers: [
-                {
-                  name: 'alertmanager',
-                  image: args.image,
-                  ...containerBasics(resources),
-                  args: [
-                    '--config.file=/etc/alertmanager/alertmanager.yml',
-                    '--storage.path=/alertmanager',
-                    `--web.listen-address=:${ALERTMANAGER_PORT}`,
-                    ...clusterArgs,
-                  ],
-                  ports: [
-                    { name: 'web', containerPort: ALERTMANAGER_PORT, protocol: 'TCP' },
-                    { name: 'mesh-tcp', containerPort: ALERTMANAGER_CLUSTER_PORT, protocol: 'TCP' },
-                    { name: 'mesh-udp', containerPort: ALERTMANAGER_CLUSTER_PORT, protocol: 'UDP' },
-                  ],
-                  readinessProbe: { httpGet: { path: '/-/ready', port: 'web' }, periodSeconds: 10 },
-                  livenessProbe: {
-                    httpGet: { path: '/-/healthy', port: 'web' },
-                    periodSeconds: 15,
-                    failureThreshold: 6,
-                  },
-                  volumeMounts: [
-                    {
-                      name: 'config',
-                      mountPath: '/etc/alertmanager/alertmanager.yml',
-                      subPath: 'alertmanager.yml',
-                      readOnly: true,
-                    },
-                    { name: 'secrets', mountPath: ALERTMANAGER_SECRETS_DIR, readOnly: true },
-                    { name: 'data', mountPath: '/alertmanager' },
-                  ],
-                },
-              ],
-              volumes: [
-                { name: 'config', configMap: { name: config.metadata.name } },
-                { name: 'secrets', secret: { secretName: secret.metadata.name, defaultMode: 0o440 } },
-              ],
-            },
-          },
-          volumeClaimTemplates: [
-            {
-              metadata: { name: 'data', labels },
-              spec: {
-                accessModes: ['ReadWriteOnce'],
-                ...(args.storageClass !== undefined ? { storageClassName: args.storageClass } : {}),
-                resources: { requests: { storage } },
-              },
-            },
-          ],
-        },
+          configMapName: config.metadata.name,
+          secretName: secret.metadata.name,
+          configChecksum: checksum(configText, ...secretKeys),
+        }),
       },
-      { parent: this, protect },
+      { parent: this, protect: o.protect },
     );
-    const service = new k8s.core.v1.Service(
-      `${name}-service`,
-      {
-        metadata: { name: objectName, namespace: args.namespace, labels },
-        spec: {
-          selector,
-          ports: [{ name: 'web', port: ALERTMANAGER_PORT, targetPort: 'web', protocol: 'TCP' }],
-        },
-      },
-      child,
-    );
-    if (replicas > 1) {
-      new k8s.policy.v1.PodDisruptionBudget(
-        `${name}-pdb`,
-        {
-          metadata: { name: objectName, namespace: args.namespace, labels },
-          spec: { maxUnavailable: 1, selector: { matchLabels: selector } },
-        },
-        child,
-      );
-    }
-    const self = { podSelector: { matchLabels: selector } };
+    const service = workload.clusterService(`${name}-service`, { ...scope(OBJECT), selector, ports: [WEB] }, child);
+    workload.pdbWhenReplicated(`${name}-pdb`, { ...scope(OBJECT), selector, replicas: o.replicas }, child);
+
+    const self = podsPeer(selector);
     allowPolicy(
       `${name}-network`,
       {
-        objectName: 'alertmanager',
-        namespace: args.namespace,
-        labels,
+        ...scope(OBJECT),
         podSelector: selector,
         ingress: [
-          {
-            from: [self, ...(args.clients ?? []).map((c) => ({ podSelector: { matchLabels: c } }))],
-            ports: tcp(ALERTMANAGER_PORT),
-          },
-          {
-            from: [self],
-            ports: [
-              { protocol: 'TCP', port: ALERTMANAGER_CLUSTER_PORT },
-              { protocol: 'UDP', port: ALERTMANAGER_CLUSTER_PORT },
-            ],
-          },
+          { from: [self, ...(args.clients ?? []).map(podsPeer)], ports: tcp(ALERTMANAGER_PORT) },
+          { from: [self], ports: MESH },
         ],
         egress: [
-          {
-            to: [self],
-            ports: [
-              { protocol: 'TCP', port: ALERTMANAGER_CLUSTER_PORT },
-              { protocol: 'UDP', port: ALERTMANAGER_CLUSTER_PORT },
-            ],
-          },
+          { to: [self], ports: MESH },
           // Notifications: the SMTP server and Slack's HTTPS webhooks are outside the cluster.
           { to: [ANYWHERE], ports: tcp(...new Set([args.smtpPort ?? 587, 443])) },
         ],

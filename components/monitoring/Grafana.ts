@@ -7,59 +7,197 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
+import { withDefaults } from '../shared/args';
+import { imageTag } from '../shared/image';
+import { allowPolicy, namespacePeer, tcp } from '../shared/network';
 import { ContainerResources } from '../shared/resources';
-import {
-  allowPolicy,
-  checksum,
-  containerBasics,
-  imageTag,
-  namespacePeer,
-  podSecurity,
-  serviceLabels,
-  tcp,
-} from './common';
-import { Dashboard, PROMETHEUS_DATASOURCE_UID } from './dashboards';
+import * as workload from '../shared/workload';
+import { checksum, monitoringContainer, podSecurity, podsPeer, serviceLabels } from './common';
+import { Dashboard, PROMETHEUS_DATASOURCE_UID } from './dashboard';
+import { PROMETHEUS_PORT } from './Prometheus';
 import { toYaml } from './prometheusConfig';
 
 export const GRAFANA_PORT = 3000;
 /** The uid of the Grafana image's "grafana" user. */
 export const GRAFANA_UID = 472;
 
-/** An Elasticsearch datasource. */
+/** An Elasticsearch datasource (the logging stack hands a ready one over: `Logging.grafanaDatasource`). */
 export interface ElasticsearchDatasource {
-  /** The URL, e.g. "https://elasticsearch.<logging namespace>.svc:9200". */
-  url: pulumi.Input<string>;
-  /** The namespace it runs in, for the NetworkPolicy. */
-  namespace: pulumi.Input<string>;
-  /** The port Grafana connects to. Default 9200. */
-  port?: number;
-  /** Basic-auth user; unset means no authentication. */
-  username?: pulumi.Input<string>;
-  /** Basic-auth password (a Pulumi secret). */
-  password?: pulumi.Input<string>;
-  /** The index pattern. Default "logs-*". */
-  index?: string;
-  /** The time field. Default "@timestamp". */
-  timeField?: string;
+  /** The URL, e.g. "https://elasticsearch.<logging namespace>.svc:9200". Required. */
+  readonly url: pulumi.Input<string>;
+  /** The namespace it runs in, for the NetworkPolicy. Required. */
+  readonly namespace: pulumi.Input<string>;
+  /** The port Grafana connects to. @default 9200 */
+  readonly port?: number;
+  /** Basic-auth user. @default none: no authentication */
+  readonly username?: pulumi.Input<string>;
+  /** Basic-auth password (a Pulumi secret). @default none */
+  readonly password?: pulumi.Input<string>;
+  /** The index pattern. @default "logs-*" */
+  readonly index?: string;
+  /** The time field. @default "@timestamp" */
+  readonly timeField?: string;
 }
 
-export interface GrafanaArgs {
+/** What a stack decides about Grafana (`pavemaster:monitoring.grafana`). */
+export interface GrafanaOptions {
+  /** Replicas (stateless: every piece of state is provisioned). @default 1 */
+  readonly replicas?: number;
+  /** Requests and limits. @default 50m/128Mi requested, 500m/256Mi limit */
+  readonly resources?: ContainerResources;
+}
+
+export const GRAFANA_DEFAULTS: Required<GrafanaOptions> = {
+  replicas: 1,
+  resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
+};
+
+export interface GrafanaArgs extends GrafanaOptions {
   /** The namespace to run in. Required. */
-  namespace: pulumi.Input<string>;
+  readonly namespace: pulumi.Input<string>;
   /** The image. Required. */
-  image: string;
+  readonly image: string;
   /** The Prometheus URL Grafana queries. Required. */
-  prometheusUrl: pulumi.Input<string>;
+  readonly prometheusUrl: pulumi.Input<string>;
   /** Prometheus's pod labels, for the egress NetworkPolicy. Required. */
-  prometheusPodLabels: Record<string, string>;
-  /** Dashboards by file name. Default none. */
-  dashboards?: Record<string, Dashboard>;
-  /** An Elasticsearch datasource. Default none. */
-  elasticsearch?: ElasticsearchDatasource;
-  /** Replicas. Default 1. */
-  replicas?: number;
-  /** Requests and limits. Default 50m/128Mi requested, 500m/256Mi limit. */
-  resources?: ContainerResources;
+  readonly prometheusPodLabels: Record<string, string>;
+  /** Dashboards by file name. @default none */
+  readonly dashboards?: Record<string, Dashboard>;
+  /** An Elasticsearch datasource. @default none */
+  readonly elasticsearch?: ElasticsearchDatasource;
+}
+
+/** `datasources.yml`: Prometheus (the default) and, when given, Elasticsearch. No secret: see the Deployment. */
+export function datasourcesFile(
+  prometheusUrl: string,
+  es: (Omit<ElasticsearchDatasource, 'url' | 'username'> & { url: string; username?: string }) | undefined,
+): string {
+  return toYaml({
+    apiVersion: 1,
+    datasources: [
+      {
+        name: 'Prometheus',
+        type: 'prometheus',
+        uid: PROMETHEUS_DATASOURCE_UID,
+        access: 'proxy',
+        url: prometheusUrl,
+        isDefault: true,
+        editable: false,
+        jsonData: { httpMethod: 'POST', timeInterval: '30s' },
+      },
+      ...(es !== undefined
+        ? [
+            {
+              name: 'Elasticsearch',
+              type: 'elasticsearch',
+              uid: 'elasticsearch',
+              access: 'proxy',
+              url: es.url,
+              editable: false,
+              ...(es.username !== undefined ? { basicAuth: true, basicAuthUser: es.username } : {}),
+              jsonData: { index: es.index ?? 'logs-*', timeField: es.timeField ?? '@timestamp' },
+              ...(es.password !== undefined ? { secureJsonData: { basicAuthPassword: '$ES_PASSWORD' } } : {}),
+            },
+          ]
+        : []),
+    ],
+  });
+}
+
+/** `dashboards.yml`: the file provider of the provisioned dashboards. */
+export const DASHBOARD_PROVIDERS = toYaml({
+  apiVersion: 1,
+  providers: [
+    {
+      name: 'pavemaster',
+      folder: 'PaveMaster',
+      type: 'file',
+      disableDeletion: true,
+      allowUiUpdates: false,
+      options: { path: '/var/lib/grafana-dashboards' },
+    },
+  ],
+});
+
+/** Grafana's Deployment spec: provisioning mounted read-only, data on an emptyDir, the admin password as a file. */
+export function grafanaDeploymentSpec(
+  o: Required<GrafanaOptions> & { image: string },
+  labels: Record<string, string>,
+  selector: Record<string, string>,
+  refs: {
+    secretName: pulumi.Input<string>;
+    provisioningMapName: pulumi.Input<string>;
+    dashboardsMapName: pulumi.Input<string>;
+    configChecksum: pulumi.Input<string>;
+    /** Read the Elasticsearch password from the Secret (Grafana expands `$ES_PASSWORD` in provisioning files). */
+    elasticsearchPassword: boolean;
+  },
+): k8s.types.input.apps.v1.DeploymentSpec {
+  const provisioned = (file: string, dir: string) => ({
+    name: 'provisioning',
+    mountPath: `/etc/grafana/provisioning/${dir}/${file}`,
+    subPath: file,
+    readOnly: true,
+  });
+  return {
+    replicas: o.replicas,
+    selector: { matchLabels: selector },
+    template: {
+      metadata: { labels, annotations: { 'pavemaster.io/config-checksum': refs.configChecksum } },
+      spec: {
+        automountServiceAccountToken: false,
+        securityContext: podSecurity(GRAFANA_UID),
+        containers: [
+          monitoringContainer({
+            name: 'grafana',
+            image: o.image,
+            resources: o.resources,
+            env: [
+              { name: 'GF_SECURITY_ADMIN_USER', value: 'admin' },
+              { name: 'GF_SECURITY_ADMIN_PASSWORD__FILE', value: '/etc/grafana/secrets/admin-password' },
+              { name: 'GF_PATHS_PROVISIONING', value: '/etc/grafana/provisioning' },
+              { name: 'GF_PATHS_DATA', value: '/var/lib/grafana' },
+              { name: 'GF_LOG_MODE', value: 'console' },
+              { name: 'GF_USERS_ALLOW_SIGN_UP', value: 'false' },
+              { name: 'GF_AUTH_ANONYMOUS_ENABLED', value: 'false' },
+              { name: 'GF_ANALYTICS_REPORTING_ENABLED', value: 'false' },
+              { name: 'GF_ANALYTICS_CHECK_FOR_UPDATES', value: 'false' },
+              { name: 'GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES', value: 'false' },
+              // Egress is closed: Grafana must not try to download plugins at start.
+              { name: 'GF_PLUGINS_PREINSTALL_DISABLED', value: 'true' },
+              ...(refs.elasticsearchPassword
+                ? workload.envFromSecret(refs.secretName, { ES_PASSWORD: 'elasticsearch-password' })
+                : []),
+            ],
+            ports: [{ name: 'http', containerPort: GRAFANA_PORT, protocol: 'TCP' }],
+            readinessProbe: { httpGet: { path: '/api/health', port: 'http' }, periodSeconds: 10 },
+            // Liveness: the server accepts connections. Readiness adds Grafana's own health (its database).
+            livenessProbe: {
+              tcpSocket: { port: 'http' },
+              periodSeconds: 15,
+              failureThreshold: 6,
+              initialDelaySeconds: 30,
+            },
+            volumeMounts: [
+              { name: 'data', mountPath: '/var/lib/grafana' },
+              { name: 'tmp', mountPath: '/tmp' },
+              { name: 'secrets', mountPath: '/etc/grafana/secrets', readOnly: true },
+              provisioned('datasources.yml', 'datasources'),
+              provisioned('dashboards.yml', 'dashboards'),
+              { name: 'dashboards', mountPath: '/var/lib/grafana-dashboards', readOnly: true },
+            ],
+          }),
+        ],
+        volumes: [
+          workload.scratchVolume('data', '1Gi'),
+          workload.scratchVolume('tmp', '256Mi'),
+          { name: 'secrets', secret: { secretName: refs.secretName, defaultMode: 0o440 } },
+          { name: 'provisioning', configMap: { name: refs.provisioningMapName } },
+          { name: 'dashboards', configMap: { name: refs.dashboardsMapName } },
+        ],
+      },
+    },
+  };
 }
 
 export class Grafana extends pulumi.ComponentResource {
@@ -70,17 +208,14 @@ export class Grafana extends pulumi.ComponentResource {
 
   constructor(name: string, args: GrafanaArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super('pavemaster:monitoring:Grafana', name, {}, opts);
-    const replicas = args.replicas ?? 1;
-    const resources = args.resources ?? {
-      requests: { cpu: '50m', memory: '128Mi' },
-      limits: { cpu: '500m', memory: '256Mi' },
-    };
-    if (!Number.isInteger(replicas) || replicas < 1) {
-      throw new Error(`Grafana ${name}: replicas ${replicas} is not a whole number of at least 1`);
+    const o = { ...withDefaults(GRAFANA_DEFAULTS, args), image: args.image };
+    if (!Number.isInteger(o.replicas) || o.replicas < 1) {
+      throw new Error(`Grafana ${name}: replicas ${o.replicas} is not a whole number of at least 1`);
     }
     const child = { parent: this };
     const objectName = 'grafana';
     const { labels, selector } = serviceLabels('grafana', name, imageTag(args.image));
+    const scope = (object: string) => ({ objectName: object, namespace: args.namespace, labels });
 
     const password = new random.RandomPassword(
       `${name}-admin-password`,
@@ -89,16 +224,14 @@ export class Grafana extends pulumi.ComponentResource {
     );
     this.adminPassword = pulumi.secret(password.result);
     const es = args.elasticsearch;
-    const secretData: Record<string, pulumi.Input<string>> = { 'admin-password': password.result };
-    if (es?.password !== undefined) {
-      secretData['elasticsearch-password'] = es.password;
-    }
-    const secret = new k8s.core.v1.Secret(
+    const secret = workload.opaqueSecret(
       `${name}-secret`,
       {
-        metadata: { name: `${objectName}-secrets`, namespace: args.namespace, labels },
-        type: 'Opaque',
-        stringData: pulumi.secret(secretData),
+        ...scope(`${objectName}-secrets`),
+        data: pulumi.secret({
+          'admin-password': password.result,
+          ...(es?.password !== undefined ? { 'elasticsearch-password': es.password } : {}),
+        }),
       },
       { parent: this, additionalSecretOutputs: ['stringData', 'data'] },
     );
@@ -108,189 +241,53 @@ export class Grafana extends pulumi.ComponentResource {
     const datasources = pulumi
       .all([args.prometheusUrl, es?.url, es?.username])
       .apply(([promUrl, esUrl, esUser]) =>
-        toYaml({
-          apiVersion: 1,
-          datasources: [
-            {
-              name: 'Prometheus',
-              type: 'prometheus',
-              uid: PROMETHEUS_DATASOURCE_UID,
-              access: 'proxy',
-              url: promUrl,
-              isDefault: true,
-              editable: false,
-              jsonData: { httpMethod: 'POST', timeInterval: '30s' },
-            },
-            ...(esUrl !== undefined
-              ? [
-                  {
-                    name: 'Elasticsearch',
-                    type: 'elasticsearch',
-                    uid: 'elasticsearch',
-                    access: 'proxy',
-                    url: esUrl,
-                    editable: false,
-                    ...(esUser !== undefined ? { basicAuth: true, basicAuthUser: esUser } : {}),
-                    jsonData: { index: es?.index ?? 'logs-*', timeField: es?.timeField ?? '@timestamp' },
-                    ...(es?.password !== undefined
-                      ? { secureJsonData: { basicAuthPassword: '$ES_PASSWORD' } }
-                      : {}),
-                  },
-                ]
-              : []),
-          ],
-        }),
+        datasourcesFile(promUrl, es !== undefined && esUrl !== undefined ? { ...es, url: esUrl, username: esUser } : undefined),
       );
-    const providers = toYaml({
-      apiVersion: 1,
-      providers: [
-        {
-          name: 'pavemaster',
-          folder: 'PaveMaster',
-          type: 'file',
-          disableDeletion: true,
-          allowUiUpdates: false,
-          options: { path: '/var/lib/grafana-dashboards' },
-        },
-      ],
-    });
     const dashboardFiles: Record<string, string> = {};
     for (const [file, d] of Object.entries(args.dashboards ?? {})) {
       dashboardFiles[file] = JSON.stringify(d, null, 1);
     }
-    const provisioning = new k8s.core.v1.ConfigMap(
+    const provisioning = workload.configFiles(
       `${name}-provisioning`,
-      {
-        metadata: { name: `${objectName}-provisioning`, namespace: args.namespace, labels },
-        data: { 'datasources.yml': datasources, 'dashboards.yml': providers },
-      },
+      { ...scope(`${objectName}-provisioning`), data: { 'datasources.yml': datasources, 'dashboards.yml': DASHBOARD_PROVIDERS } },
       child,
     );
-    const dashboards = new k8s.core.v1.ConfigMap(
+    const dashboards = workload.configFiles(
       `${name}-dashboards`,
-      {
-        metadata: { name: `${objectName}-dashboards`, namespace: args.namespace, labels },
-        data: dashboardFiles,
-      },
+      { ...scope(`${objectName}-dashboards`), data: dashboardFiles },
       child,
     );
-
-    const env: k8s.types.input.core.v1.EnvVar[] = [
-      { name: 'GF_SECURITY_ADMIN_USER', value: 'admin' },
-      { name: 'GF_SECURITY_ADMIN_PASSWORD__FILE', value: '/etc/grafana/secrets/admin-password' },
-      { name: 'GF_PATHS_PROVISIONING', value: '/etc/grafana/provisioning' },
-      { name: 'GF_PATHS_DATA', value: '/var/lib/grafana' },
-      { name: 'GF_LOG_MODE', value: 'console' },
-      { name: 'GF_USERS_ALLOW_SIGN_UP', value: 'false' },
-      { name: 'GF_AUTH_ANONYMOUS_ENABLED', value: 'false' },
-      { name: 'GF_ANALYTICS_REPORTING_ENABLED', value: 'false' },
-      { name: 'GF_ANALYTICS_CHECK_FOR_UPDATES', value: 'false' },
-      { name: 'GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES', value: 'false' },
-      // Egress is closed: Grafana must not try to download plugins at start.
-      { name: 'GF_PLUGINS_PREINSTALL_DISABLED', value: 'true' },
-    ];
-    if (es?.password !== undefined) {
-      env.push({
-        name: 'ES_PASSWORD',
-        valueFrom: { secretKeyRef: { name: secret.metadata.name, key: 'elasticsearch-password' } },
-      });
-    }
     new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       {
         metadata: { name: objectName, namespace: args.namespace, labels },
-        spec: {
-          replicas,
-          selector: { matchLabels: selector },
-          template: {
-            metadata: {
-              labels,
-              annotations: {
-                'pavemaster.io/config-checksum': pulumi
-                  .output(datasources)
-                  .apply((ds) => checksum(ds, providers, ...Object.values(dashboardFiles))),
-              },
-            },
-            spec: {
-              automountServiceAccountToken: false,
-              securityContext: podSecurity(GRAFANA_UID),
-              containers: [
-                {
-                  name: 'grafana',
-                  image: args.image,
-                  ...containerBasics(resources),
-                  env,
-                  ports: [{ name: 'http', containerPort: GRAFANA_PORT, protocol: 'TCP' }],
-                  readinessProbe: { httpGet: { path: '/api/health', port: 'http' }, periodSeconds: 10 },
-                  // Liveness: the server accepts connections. Readiness adds Grafana's own health (its database).
-                  livenessProbe: {
-                    tcpSocket: { port: 'http' },
-                    periodSeconds: 15,
-                    failureThreshold: 6,
-                    initialDelaySeconds: 30,
-                  },
-                  volumeMounts: [
-                    { name: 'data', mountPath: '/var/lib/grafana' },
-                    { name: 'tmp', mountPath: '/tmp' },
-                    { name: 'secrets', mountPath: '/etc/grafana/secrets', readOnly: true },
-                    {
-                      name: 'provisioning',
-                      mountPath: '/etc/grafana/provisioning/datasources/datasources.yml',
-                      subPath: 'datasources.yml',
-                      readOnly: true,
-                    },
-                    {
-                      name: 'provisioning',
-                      mountPath: '/etc/grafana/provisioning/dashboards/dashboards.yml',
-                      subPath: 'dashboards.yml',
-                      readOnly: true,
-                    },
-                    { name: 'dashboards', mountPath: '/var/lib/grafana-dashboards', readOnly: true },
-                  ],
-                },
-              ],
-              volumes: [
-                { name: 'data', emptyDir: { sizeLimit: '1Gi' } },
-                { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
-                { name: 'secrets', secret: { secretName: secret.metadata.name, defaultMode: 0o440 } },
-                { name: 'provisioning', configMap: { name: provisioning.metadata.name } },
-                { name: 'dashboards', configMap: { name: dashboards.metadata.name } },
-              ],
-            },
-          },
-        },
+        spec: grafanaDeploymentSpec(o, labels, selector, {
+          secretName: secret.metadata.name,
+          provisioningMapName: provisioning.metadata.name,
+          dashboardsMapName: dashboards.metadata.name,
+          configChecksum: pulumi
+            .output(datasources)
+            .apply((ds) => checksum(ds, DASHBOARD_PROVIDERS, ...Object.values(dashboardFiles))),
+          elasticsearchPassword: es?.password !== undefined,
+        }),
       },
       child,
     );
-    const service = new k8s.core.v1.Service(
+    const service = workload.clusterService(
       `${name}-service`,
-      {
-        metadata: { name: objectName, namespace: args.namespace, labels },
-        spec: { selector, ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }] },
-      },
+      { ...scope(objectName), selector, ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }] },
       child,
     );
-    if (replicas > 1) {
-      new k8s.policy.v1.PodDisruptionBudget(
-        `${name}-pdb`,
-        {
-          metadata: { name: objectName, namespace: args.namespace, labels },
-          spec: { maxUnavailable: 1, selector: { matchLabels: selector } },
-        },
-        child,
-      );
-    }
+    workload.pdbWhenReplicated(`${name}-pdb`, { ...scope(objectName), selector, replicas: o.replicas }, child);
     allowPolicy(
       `${name}-network`,
       {
-        objectName: 'grafana',
-        namespace: args.namespace,
-        labels,
+        ...scope(objectName),
         podSelector: selector,
         // Operators reach Grafana through a port-forward or an ingress controller: any peer, this port only.
         ingress: [{ ports: tcp(GRAFANA_PORT) }],
         egress: [
-          { to: [{ podSelector: { matchLabels: args.prometheusPodLabels } }], ports: tcp(9090) },
+          { to: [podsPeer(args.prometheusPodLabels)], ports: tcp(PROMETHEUS_PORT) },
           ...(es !== undefined ? [{ to: [namespacePeer(es.namespace)], ports: tcp(es.port ?? 9200) }] : []),
         ],
       },

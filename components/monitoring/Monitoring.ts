@@ -1,92 +1,276 @@
 /**
- * The monitoring stack of one environment, as one component: Prometheus, Alertmanager and Grafana, with
- * kube-state-metrics, node-exporter and the blackbox exporter feeding Prometheus. Every configuration file is
- * built from typed objects (prometheusConfig, rules, alertmanagerConfig, dashboards, blackboxConfig); this
- * component only wires them to the services.
+ * The monitoring stack of one environment, as one component: its namespaces, Prometheus, Alertmanager and
+ * Grafana, with kube-state-metrics, node-exporter and the blackbox exporter feeding Prometheus. Every
+ * configuration file is built from typed objects (prometheusConfig, rules, alertmanagerConfig, dashboards,
+ * blackboxConfig); this component only wires them to the services, one file per service.
  */
 import * as pulumi from '@pulumi/pulumi';
-import { ContainerResources } from '../shared/resources';
-import { Alertmanager, ALERTMANAGER_SECRETS_DIR, SLACK_WEBHOOK_KEY, SMTP_PASSWORD_KEY } from './Alertmanager';
-import { alertmanagerConfig, AlertmanagerConfigArgs, Severity } from './alertmanagerConfig';
+import { PlatformNamespace } from '../PlatformNamespace';
+import { ArgChecks, ArgProblem, DeepPartial, throwIfInvalid, withDefaults } from '../shared/args';
+import { checkDnsLabel, checkHostPort, portOf } from '../shared/checks';
+import { MONITORING_IMAGES } from '../versions';
+import { Alertmanager, ALERTMANAGER_DEFAULTS, ALERTMANAGER_SECRETS_DIR, AlertmanagerOptions, SLACK_WEBHOOK_KEY, SMTP_PASSWORD_KEY } from './Alertmanager';
+import { alertmanagerConfig, AlertmanagerConfigArgs, EmailOptions, SlackOptions } from './alertmanagerConfig';
 import { blackboxConfig } from './blackboxConfig';
+import { BLACKBOX_DEFAULTS, BLACKBOX_PORT, BlackboxExporter, BlackboxOptions } from './blackboxExporter';
 import { serviceLabels } from './common';
 import { allDashboards } from './dashboards';
-import { BLACKBOX_PORT, BlackboxExporter, KSM_PORT, KubeStateMetrics, NodeExporter } from './exporters';
-import { ElasticsearchDatasource, Grafana } from './Grafana';
-import { Prometheus } from './Prometheus';
+import { ElasticsearchDatasource, Grafana, GRAFANA_DEFAULTS, GrafanaOptions } from './Grafana';
+import { KSM_PORT, KUBE_STATE_METRICS_DEFAULTS, KubeStateMetrics, KubeStateMetricsOptions } from './kubeStateMetrics';
+import { NODE_EXPORTER_DEFAULTS, NodeExporter, NodeExporterOptions } from './nodeExporter';
+import { Prometheus, PROMETHEUS_DEFAULTS, PrometheusOptions } from './Prometheus';
 import { ProbeTarget, prometheusConfig } from './prometheusConfig';
-import { alertRuleGroups, DEFAULT_RUNBOOK_BASE, RuleThresholds } from './rules';
+import {
+  ALERT_THRESHOLD_DEFAULTS,
+  alertRuleGroups,
+  AlertThresholds,
+  DEFAULT_RUNBOOK_BASE,
+  RATIO_THRESHOLDS,
+  Severity,
+} from './rules';
 
-/** Image, size and resources of a service. */
-interface ServiceArgs {
-  /** The image. Required. */
-  image: string;
-  /** Requests and limits. Required. */
-  resources: ContainerResources;
+/** The container images of the monitoring stack. */
+export type MonitoringImages = typeof MONITORING_IMAGES;
+
+/** Where alerts go and how they are batched (`pavemaster:monitoring.alerting`). */
+export interface AlertingOptions {
+  /** How long to wait to batch the first alerts of a group. @default "30s" */
+  readonly groupWait?: string;
+  /** How long to wait before notifying about new alerts of a group. @default "5m" */
+  readonly groupInterval?: string;
+  /** How long to wait before repeating a notification. @default "12h" */
+  readonly repeatInterval?: string;
+  readonly email?: Partial<EmailOptions>;
+  readonly slack?: Partial<SlackOptions>;
 }
 
-export interface MonitoringArgs {
-  /** The monitoring namespace (the Namespace's output, so that everything waits for it). Required. */
-  namespace: pulumi.Input<string>;
-  /** The same namespace's name as text (config files and DNS names are text). Required. */
-  namespaceName: string;
+/** What a stack decides about its monitoring stack (`pavemaster:monitoring`; stacks/monitoring.ts produces it). */
+export interface MonitoringOptions {
+  /** The monitoring namespace (at most 58 characters); node-exporter runs in `<namespace>-node`. @default "pavemaster-monitoring" */
+  readonly namespace?: string;
+  /** How often targets are scraped (a Prometheus duration). @default "30s" */
+  readonly scrapeInterval?: string;
+  /** How often rules are evaluated (a Prometheus duration). @default scrapeInterval */
+  readonly evaluationInterval?: string;
+  readonly prometheus?: PrometheusOptions;
+  readonly alertmanager?: AlertmanagerOptions;
+  readonly grafana?: GrafanaOptions;
+  readonly kubeStateMetrics?: KubeStateMetricsOptions;
+  readonly nodeExporter?: NodeExporterOptions;
+  readonly blackbox?: BlackboxOptions;
+  /** The images. @default the pinned versions of components/versions.ts */
+  readonly images?: Partial<MonitoringImages>;
+  /** Alert thresholds. @default see {@link ALERT_THRESHOLD_DEFAULTS} */
+  readonly thresholds?: Partial<AlertThresholds>;
+  readonly alerting?: AlertingOptions;
+  /** Where alerts' runbook links point. @default "docs/runbooks.md" (relative) */
+  readonly runbookBaseUrl?: string;
+  /** The Slack incoming-webhook URL (a Pulumi secret). @default none: Slack is left out, with a warning */
+  readonly slackWebhookUrl?: pulumi.Input<string>;
+  /** The SMTP password (a Pulumi secret), when email authenticates. @default none */
+  readonly smtpPassword?: pulumi.Input<string>;
+}
+
+/** The application the monitoring stack watches. */
+export interface WatchedApp {
+  /** Its namespace's name. */
+  readonly namespace: string;
+  /** Its name: the `app` label of its pods and Deployments. */
+  readonly name: string;
+  /** The path of its health check, probed on each Service and the public URL. */
+  readonly healthPath: string;
+  /** Its active and preview Services and public URL. */
+  readonly activeService: pulumi.Input<string>;
+  readonly previewService: pulumi.Input<string>;
+  readonly url: pulumi.Input<string | undefined>;
+}
+
+/** The arguments: the stack's options, plus what the program wires in. */
+export interface MonitoringArgs extends MonitoringOptions {
   /** The environment: an external label on every alert, used for routing. Required. */
-  environment: string;
+  readonly environment: string;
   /** The application watched. Required. */
-  app: {
-    /** Its namespace's name. */
-    namespace: string;
-    /** Its name: the `app` label of its pods and Deployments. */
-    name: string;
-    /** What the blackbox exporter probes: public URL, active and preview health endpoints. */
-    probes: pulumi.Input<ProbeTarget[]>;
-  };
-  /** The logging stack's namespaces, when it runs (its alerts and scraping). Default none. */
-  logging?: { namespace: string; shipperNamespace: string };
-  /** The Elasticsearch datasource for Grafana, when the logging stack provides one. Default none. */
-  elasticsearch?: ElasticsearchDatasource;
-  /** Scrape and rule evaluation intervals (Prometheus durations). Default "30s" both. */
-  scrapeInterval?: string;
-  evaluationInterval?: string;
-  /** Prometheus. Required. */
-  prometheus: ServiceArgs & { replicas: number; retention: string; storage: string; storageClass?: string };
-  /** Alertmanager. Required. */
-  alertmanager: ServiceArgs & { replicas: number; storage: string; storageClass?: string };
-  /** Grafana. Required. */
-  grafana: ServiceArgs & { replicas: number };
-  /** kube-state-metrics. Required. */
-  kubeStateMetrics: ServiceArgs;
-  /** node-exporter and the privileged namespace it runs in; default none. */
-  nodeExporter?: ServiceArgs & { namespace: pulumi.Input<string>; namespaceName: string };
-  /** The blackbox exporter; default none. */
-  blackbox?: ServiceArgs & { interval: string };
-  /** Alert thresholds. Required. */
-  thresholds: RuleThresholds;
-  /** Where alerts go. Required. */
+  readonly app: WatchedApp;
+  /** The logging stack's namespaces, when it runs (its alerts and scraping). @default none */
+  readonly logging?: { readonly namespace: string; readonly shipperNamespace: string };
+  /** The Elasticsearch datasource for Grafana, as the logging stack hands it over. @default none */
+  readonly elasticsearch?: ElasticsearchDatasource;
+  /** Protect stateful data (Prometheus and Alertmanager sets, their volume claims). @default false */
+  readonly protect?: boolean;
+}
+
+/** Every option with its default applied (the secrets stay optional). */
+export interface ResolvedMonitoringOptions {
+  namespace: string;
+  scrapeInterval: string;
+  evaluationInterval: string;
+  prometheus: typeof PROMETHEUS_DEFAULTS;
+  alertmanager: typeof ALERTMANAGER_DEFAULTS;
+  grafana: typeof GRAFANA_DEFAULTS;
+  kubeStateMetrics: typeof KUBE_STATE_METRICS_DEFAULTS;
+  nodeExporter: typeof NODE_EXPORTER_DEFAULTS;
+  blackbox: typeof BLACKBOX_DEFAULTS;
+  images: MonitoringImages;
+  thresholds: AlertThresholds;
+  alerting: { groupWait: string; groupInterval: string; repeatInterval: string; email: EmailOptions; slack: SlackOptions };
+  runbookBaseUrl: string;
+  slackWebhookUrl?: pulumi.Input<string>;
+  smtpPassword?: pulumi.Input<string>;
+}
+
+/** The defaults; Slack's channels follow from the environment (see {@link resolveMonitoringOptions}). */
+export const MONITORING_DEFAULTS: Omit<ResolvedMonitoringOptions, 'evaluationInterval' | 'slackWebhookUrl' | 'smtpPassword'> = {
+  namespace: 'pavemaster-monitoring',
+  scrapeInterval: '30s',
+  prometheus: PROMETHEUS_DEFAULTS,
+  alertmanager: ALERTMANAGER_DEFAULTS,
+  grafana: GRAFANA_DEFAULTS,
+  kubeStateMetrics: KUBE_STATE_METRICS_DEFAULTS,
+  nodeExporter: NODE_EXPORTER_DEFAULTS,
+  blackbox: BLACKBOX_DEFAULTS,
+  images: MONITORING_IMAGES,
+  thresholds: ALERT_THRESHOLD_DEFAULTS,
   alerting: {
-    groupWait: string;
-    groupInterval: string;
-    repeatInterval: string;
-    /** Email; its password (with `username`) is a Pulumi secret. Default none. */
-    email?: {
-      to: string[];
-      from: string;
-      smarthost: string;
-      username?: string;
-      password?: pulumi.Input<string>;
-      requireTls: boolean;
-      severities: Severity[];
-    };
-    /** Slack; the webhook URL is a Pulumi secret. Default none. */
-    slack?: { webhookUrl: pulumi.Input<string>; channels: Partial<Record<Severity, string>> };
+    groupWait: '30s',
+    groupInterval: '5m',
+    repeatInterval: '12h',
+    email: { enabled: false, to: [], from: '', smarthost: '', requireTls: true, severities: ['critical'] },
+    slack: { enabled: true, channels: {} },
+  },
+  runbookBaseUrl: DEFAULT_RUNBOOK_BASE,
+};
+
+/** The default Slack channel of a severity: `#pavemaster-<environment>-<severity>`; info is not posted. */
+export function defaultSlackChannels(environment: string): Partial<Record<Severity, string>> {
+  return {
+    critical: `#pavemaster-${environment}-critical`,
+    warning: `#pavemaster-${environment}-warning`,
   };
-  /** Where runbook links point. Default "docs/runbooks.md". */
-  runbookBase?: string;
-  /** Protect stateful data (Prometheus and Alertmanager sets, their volume claims). Default false. */
-  protect?: boolean;
+}
+
+/** Applies the defaults, once. */
+export function resolveMonitoringOptions(
+  environment: string,
+  o: DeepPartial<MonitoringOptions>,
+): ResolvedMonitoringOptions {
+  const base = withDefaults(
+    { ...MONITORING_DEFAULTS, alerting: { ...MONITORING_DEFAULTS.alerting, slack: { enabled: true, channels: defaultSlackChannels(environment) } } },
+    o as DeepPartial<typeof MONITORING_DEFAULTS>,
+  );
+  return {
+    ...base,
+    evaluationInterval: o.evaluationInterval ?? base.scrapeInterval,
+    slackWebhookUrl: o.slackWebhookUrl as pulumi.Input<string> | undefined,
+    smtpPassword: o.smtpPassword as pulumi.Input<string> | undefined,
+  };
+}
+
+/** The monitoring stack's own invariants; every problem at once, each named by its option path. */
+export function checkMonitoringOptions(o: ResolvedMonitoringOptions): ArgProblem[] {
+  const c = new ArgChecks();
+  // node-exporter's namespace is this name plus "-node": keep room for it.
+  c.check('namespace', o.namespace, (v) => checkDnsLabel(v, 58));
+  for (const key of RATIO_THRESHOLDS) {
+    c.check(`thresholds.${key}`, o.thresholds[key], (v) => (v > 0 && v <= 1 ? undefined : 'a ratio in (0, 1]'));
+  }
+  for (const key of ['latencyP95Seconds', 'noTrafficMinutes', 'restartsPerHour', 'replicaMismatchMinutes', 'probeSlowSeconds'] as const) {
+    c.check(`thresholds.${key}`, o.thresholds[key], (v) => (v > 0 ? undefined : 'a positive number'));
+  }
+  const email = o.alerting.email;
+  if (email.enabled) {
+    if (email.to.length === 0) {
+      c.fail('alerting.email.to', email.to, 'at least one recipient when alerting.email.enabled is true');
+    }
+    if (email.from === '') {
+      c.fail('alerting.email.from', undefined, 'required when alerting.email.enabled is true');
+    }
+    if (email.smarthost === '') {
+      c.fail('alerting.email.smarthost', undefined, 'required when alerting.email.enabled is true');
+    } else {
+      c.check('alerting.email.smarthost', email.smarthost, checkHostPort);
+    }
+  }
+  return [...c.problems];
+}
+
+/** The receivers alerts can reach, and what to warn about: a configured receiver without its secret is left out. */
+export function receivers(o: ResolvedMonitoringOptions): {
+  email?: Omit<EmailOptions, 'enabled'> & { password?: pulumi.Input<string> };
+  slack?: { webhookUrl: pulumi.Input<string>; channels: SlackOptions['channels'] };
+  warnings: string[];
+} {
+  const warnings: string[] = [];
+  const { enabled: emailEnabled, ...email } = o.alerting.email;
+  const slack = o.alerting.slack;
+  let emailReceiver: (typeof email & { password?: pulumi.Input<string> }) | undefined;
+  if (emailEnabled) {
+    if (email.username !== undefined && o.smtpPassword === undefined) {
+      warnings.push(
+        'monitoring: email alerts are configured with an SMTP user but pavemaster:smtpPassword is not set: the email receiver is left out. Set it with `pulumi config set --secret pavemaster:smtpPassword`.',
+      );
+    } else {
+      emailReceiver = { ...email, password: o.smtpPassword };
+    }
+  }
+  if (slack.enabled && o.slackWebhookUrl === undefined) {
+    warnings.push(
+      'monitoring: pavemaster:slackWebhookUrl is not set: the Slack receiver is left out. Set it with `pulumi config set --secret pavemaster:slackWebhookUrl`.',
+    );
+  }
+  const slackReceiver =
+    slack.enabled && o.slackWebhookUrl !== undefined
+      ? { webhookUrl: o.slackWebhookUrl, channels: slack.channels }
+      : undefined;
+  if (emailReceiver === undefined && slackReceiver === undefined) {
+    warnings.push('monitoring: no alert receiver is configured: alerts are visible in Alertmanager only.');
+  }
+  return { email: emailReceiver, slack: slackReceiver, warnings };
+}
+
+/** What the blackbox exporter probes: the public URL (when there is one), the active and preview health endpoints. */
+export function probeTargets(app: WatchedApp): pulumi.Output<ProbeTarget[]> {
+  return pulumi
+    .all([app.activeService, app.previewService, app.url])
+    .apply(([active, preview, url]) => [
+      ...(url !== undefined ? [{ name: 'public', url: `${url.replace(/\/$/, '')}${app.healthPath}` }] : []),
+      { name: 'active', url: `http://${active}.${app.namespace}.svc${app.healthPath}`, namespace: app.namespace },
+      { name: 'preview', url: `http://${preview}.${app.namespace}.svc${app.healthPath}`, namespace: app.namespace },
+    ]);
+}
+
+/** The Alertmanager configuration of the receivers, and the Secret files they read. */
+function alerting(
+  environment: string,
+  o: ResolvedMonitoringOptions,
+  r: ReturnType<typeof receivers>,
+): { config: AlertmanagerConfigArgs; secrets: Record<string, pulumi.Input<string>> } {
+  const secrets: Record<string, pulumi.Input<string>> = {};
+  const config: AlertmanagerConfigArgs = {
+    environment,
+    groupWait: o.alerting.groupWait,
+    groupInterval: o.alerting.groupInterval,
+    repeatInterval: o.alerting.repeatInterval,
+  };
+  if (r.email !== undefined) {
+    const { password, ...email } = r.email;
+    config.email = email;
+    if (email.username !== undefined && password !== undefined) {
+      config.email = { ...email, passwordFile: `${ALERTMANAGER_SECRETS_DIR}/${SMTP_PASSWORD_KEY}` };
+      secrets[SMTP_PASSWORD_KEY] = password;
+    }
+  }
+  if (r.slack !== undefined) {
+    config.slack = { apiUrlFile: `${ALERTMANAGER_SECRETS_DIR}/${SLACK_WEBHOOK_KEY}`, channels: r.slack.channels };
+    secrets[SLACK_WEBHOOK_KEY] = r.slack.webhookUrl;
+  }
+  return { config, secrets };
 }
 
 export class Monitoring extends pulumi.ComponentResource {
+  /** The monitoring namespace. */
+  readonly namespace: pulumi.Output<string>;
+  /** The namespace node-exporter runs in (Pod Security `privileged`), when it runs. */
+  readonly nodeExporterNamespace?: pulumi.Output<string>;
   /** In-cluster URLs. */
   readonly prometheusUrl: pulumi.Output<string>;
   readonly alertmanagerUrl: pulumi.Output<string>;
@@ -98,43 +282,42 @@ export class Monitoring extends pulumi.ComponentResource {
 
   constructor(name: string, args: MonitoringArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super('pavemaster:monitoring:Monitoring', name, {}, opts);
-    validateMonitoringArgs(name, args);
+    const o = resolveMonitoringOptions(args.environment, args);
+    const c = new ArgChecks();
+    for (const [what, ns] of [
+      ['app.namespace', args.app.namespace],
+      ['logging.namespace', args.logging?.namespace],
+      ['logging.shipperNamespace', args.logging?.shipperNamespace],
+    ] as const) {
+      c.check(what, ns, (v) => checkDnsLabel(v));
+    }
+    throwIfInvalid(`Monitoring ${name}`, [...checkMonitoringOptions(o), ...c.problems]);
     const child = { parent: this };
-    const ns = args.namespaceName;
     const protect = args.protect ?? false;
+    const nsName = o.namespace;
+    const nodeNsName = `${nsName}-node`;
 
-    // Alertmanager first: Prometheus needs its peers' addresses.
-    const email = args.alerting.email;
-    const slack = args.alerting.slack;
-    const secrets: Record<string, pulumi.Input<string>> = {};
-    const amArgs: AlertmanagerConfigArgs = {
-      environment: args.environment,
-      groupWait: args.alerting.groupWait,
-      groupInterval: args.alerting.groupInterval,
-      repeatInterval: args.alerting.repeatInterval,
-    };
-    if (email !== undefined) {
-      amArgs.email = {
-        to: email.to,
-        from: email.from,
-        smarthost: email.smarthost,
-        username: email.username,
-        requireTls: email.requireTls,
-        severities: email.severities,
-      };
-      if (email.username !== undefined && email.password !== undefined) {
-        amArgs.email.passwordFile = `${ALERTMANAGER_SECRETS_DIR}/${SMTP_PASSWORD_KEY}`;
-        secrets[SMTP_PASSWORD_KEY] = email.password;
-      }
+    // Before this component created its namespaces, the program did, at the top of the stack.
+    const atTop = [{ parent: pulumi.rootStackResource }];
+    const ns = new PlatformNamespace(`${name}-namespace`, { name: nsName }, { parent: this, aliases: atTop });
+    // node-exporter reads the host (host PID and network namespaces, the root filesystem through hostPath): the
+    // restricted and baseline Pod Security levels forbid all three, so it gets a namespace of its own at
+    // `privileged` (still warning and auditing at restricted), and nothing else runs there.
+    const nodeNs = o.nodeExporter.enabled
+      ? new PlatformNamespace(
+          `${name}-node-namespace`,
+          { name: nodeNsName, podSecurity: 'privileged' },
+          { parent: this, aliases: atTop },
+        )
+      : undefined;
+    const namespace = ns.name;
+
+    const r = receivers(o);
+    for (const warning of r.warnings) {
+      void pulumi.log.warn(warning);
     }
-    if (slack !== undefined) {
-      amArgs.slack = {
-        apiUrlFile: `${ALERTMANAGER_SECRETS_DIR}/${SLACK_WEBHOOK_KEY}`,
-        channels: slack.channels,
-      };
-      secrets[SLACK_WEBHOOK_KEY] = slack.webhookUrl;
-    }
-    this.receivers = [...(email !== undefined ? ['email'] : []), ...(slack !== undefined ? ['slack'] : [])];
+    this.receivers = [...(r.email !== undefined ? ['email'] : []), ...(r.slack !== undefined ? ['slack'] : [])];
+    const am = alerting(args.environment, o, r);
 
     // Selector labels follow from a service's resource name: the NetworkPolicies of components created before
     // Prometheus (or Grafana) exist can name its pods already.
@@ -142,125 +325,106 @@ export class Monitoring extends pulumi.ComponentResource {
     const alertmanager = new Alertmanager(
       `${name}-alertmanager`,
       {
-        namespace: args.namespace,
-        namespaceName: ns,
-        image: args.alertmanager.image,
-        config: alertmanagerConfig(amArgs),
-        secrets,
-        replicas: args.alertmanager.replicas,
-        storage: args.alertmanager.storage,
-        storageClass: args.alertmanager.storageClass,
-        resources: args.alertmanager.resources,
-        smtpPort: email !== undefined ? Number(email.smarthost.split(':').pop()) : undefined,
+        namespace,
+        namespaceName: nsName,
+        image: o.images.alertmanager,
+        config: alertmanagerConfig(am.config),
+        secrets: am.secrets,
+        ...o.alertmanager,
+        smtpPort: r.email !== undefined ? portOf(r.email.smarthost) : undefined,
         clients: [promLabels],
         protect,
       },
       child,
     );
-
     new KubeStateMetrics(
       `${name}-kube-state-metrics`,
-      {
-        namespace: args.namespace,
-        image: args.kubeStateMetrics.image,
-        resources: args.kubeStateMetrics.resources,
-        scraperLabels: promLabels,
-      },
+      { namespace, image: o.images.kubeStateMetrics, ...o.kubeStateMetrics, scraperLabels: promLabels },
       child,
     );
-    if (args.nodeExporter !== undefined) {
+    if (nodeNs !== undefined) {
       new NodeExporter(
         `${name}-node-exporter`,
         {
-          namespace: args.nodeExporter.namespace,
-          image: args.nodeExporter.image,
-          resources: args.nodeExporter.resources,
-          scraperNamespace: args.namespace,
+          namespace: nodeNs.name,
+          image: o.images.nodeExporter,
+          resources: o.nodeExporter.resources,
+          scraperNamespace: namespace,
           scraperLabels: promLabels,
         },
         child,
       );
     }
-    if (args.blackbox !== undefined) {
+    if (o.blackbox.enabled) {
       new BlackboxExporter(
         `${name}-blackbox`,
         {
-          namespace: args.namespace,
-          image: args.blackbox.image,
-          resources: args.blackbox.resources,
+          namespace,
+          image: o.images.blackboxExporter,
+          resources: o.blackbox.resources,
           scraperLabels: promLabels,
-          config: blackboxConfig(Math.max(5, Math.ceil(args.thresholds.probeSlowSeconds * 2))),
+          config: blackboxConfig(Math.max(5, Math.ceil(o.thresholds.probeSlowSeconds * 2))),
           probedNamespaces: [args.app.namespace],
         },
         child,
       );
     }
 
-    const blackbox = args.blackbox;
-    const config = pulumi.output(args.app.probes).apply((probes) =>
+    const config = probeTargets(args.app).apply((probes) =>
       prometheusConfig({
         environment: args.environment,
-        scrapeInterval: args.scrapeInterval ?? '30s',
-        evaluationInterval: args.evaluationInterval ?? '30s',
-        namespace: ns,
-        nodeExporterNamespace: args.nodeExporter?.namespaceName,
+        scrapeInterval: o.scrapeInterval,
+        evaluationInterval: o.evaluationInterval,
+        namespace: nsName,
+        nodeExporterNamespace: nodeNs !== undefined ? nodeNsName : undefined,
         alertmanagers: alertmanager.endpoints,
-        kubeStateMetrics: `kube-state-metrics.${ns}.svc:${KSM_PORT}`,
-        blackbox:
-          blackbox !== undefined
-            ? {
-                address: `blackbox-exporter.${ns}.svc:${BLACKBOX_PORT}`,
-                interval: blackbox.interval,
-                targets: probes,
-              }
-            : undefined,
+        kubeStateMetrics: `kube-state-metrics.${nsName}.svc:${KSM_PORT}`,
+        blackbox: o.blackbox.enabled
+          ? { address: `blackbox-exporter.${nsName}.svc:${BLACKBOX_PORT}`, interval: o.blackbox.interval, targets: probes }
+          : undefined,
         rulesDir: '/etc/prometheus/rules',
       }),
     );
     const prometheus = new Prometheus(
       `${name}-prometheus`,
       {
-        namespace: args.namespace,
-        image: args.prometheus.image,
+        namespace,
+        image: o.images.prometheus,
         config,
         ruleGroups: alertRuleGroups({
           appNamespace: args.app.namespace,
           appName: args.app.name,
           logging: args.logging,
-          thresholds: args.thresholds,
-          runbookBase: args.runbookBase ?? DEFAULT_RUNBOOK_BASE,
+          thresholds: o.thresholds,
+          runbookBase: o.runbookBaseUrl,
         }),
-        replicas: args.prometheus.replicas,
-        retention: args.prometheus.retention,
-        storage: args.prometheus.storage,
-        storageClass: args.prometheus.storageClass,
-        resources: args.prometheus.resources,
+        ...o.prometheus,
         scrapeNamespaces: [
           args.app.namespace,
           ...(args.logging !== undefined ? [args.logging.namespace] : []),
-          ...(args.nodeExporter !== undefined ? [args.nodeExporter.namespace] : []),
+          ...(nodeNs !== undefined ? [nodeNs.name] : []),
         ],
         queriers: [serviceLabels('grafana', `${name}-grafana`).selector],
         protect,
       },
       child,
     );
-
     const grafana = new Grafana(
       `${name}-grafana`,
       {
-        namespace: args.namespace,
-        image: args.grafana.image,
+        namespace,
+        image: o.images.grafana,
         prometheusUrl: prometheus.url,
         prometheusPodLabels: prometheus.podLabels,
         dashboards: allDashboards({ appNamespace: args.app.namespace, appName: args.app.name }),
         elasticsearch: args.elasticsearch,
-        replicas: args.grafana.replicas,
-        resources: args.grafana.resources,
+        ...o.grafana,
       },
       child,
     );
 
+    this.namespace = namespace;
+    this.nodeExporterNamespace = nodeNs?.name;
     this.prometheusUrl = prometheus.url;
     this.alertmanagerUrl = alertmanager.url;
     this.grafanaUrl = grafana.url;
@@ -271,52 +435,5 @@ export class Monitoring extends pulumi.ComponentResource {
       grafanaUrl: this.grafanaUrl,
       grafanaAdminPassword: this.grafanaAdminPassword,
     });
-  }
-}
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-/** Checks the arguments a component cannot default; throws one error listing every bad one. */
-export function validateMonitoringArgs(name: string, args: MonitoringArgs): void {
-  const errors: string[] = [];
-  for (const [what, ns] of [
-    ['namespaceName', args.namespaceName],
-    ['app.namespace', args.app.namespace],
-    ['nodeExporter.namespaceName', args.nodeExporter?.namespaceName],
-    ['logging.namespace', args.logging?.namespace],
-    ['logging.shipperNamespace', args.logging?.shipperNamespace],
-  ] as const) {
-    if (ns !== undefined && (ns.length > 63 || !DNS_LABEL.test(ns))) {
-      errors.push(`${what} "${ns}" is not an RFC 1123 label`);
-    }
-  }
-  const t = args.thresholds;
-  for (const key of ['errorRatio', 'nodeCpuRatio', 'nodeMemoryRatio', 'nodeDiskRatio', 'pvcRatio'] as const) {
-    if (!(t[key] > 0 && t[key] <= 1)) {
-      errors.push(`thresholds.${key} ${t[key]} is not a ratio in (0, 1]`);
-    }
-  }
-  for (const key of [
-    'latencyP95Seconds',
-    'noTrafficMinutes',
-    'restartsPerHour',
-    'replicaMismatchMinutes',
-    'probeSlowSeconds',
-  ] as const) {
-    if (!(t[key] > 0)) {
-      errors.push(`thresholds.${key} ${t[key]} is not positive`);
-    }
-  }
-  const email = args.alerting.email;
-  if (email !== undefined) {
-    if (email.to.length === 0) {
-      errors.push('alerting.email.to names no recipient');
-    }
-    if (!/^[^:\s]+:\d+$/.test(email.smarthost) && !/^\[[0-9a-fA-F:]+\]:\d+$/.test(email.smarthost)) {
-      errors.push(`alerting.email.smarthost "${email.smarthost}" is not "host:port"`);
-    }
-  }
-  if (errors.length > 0) {
-    throw new Error(`Monitoring ${name}: invalid arguments:\n  - ${errors.join('\n  - ')}`);
   }
 }

@@ -5,19 +5,12 @@
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
+import { withDefaults } from '../shared/args';
+import { imageTag } from '../shared/image';
+import { allowPolicy, namespacePeer, tcp } from '../shared/network';
 import { ContainerResources } from '../shared/resources';
-import {
-  allowPolicy,
-  ANYWHERE,
-  checksum,
-  containerBasics,
-  imageTag,
-  namespacePeer,
-  podSecurity,
-  serviceLabels,
-  spreadOverNodes,
-  tcp,
-} from './common';
+import * as workload from '../shared/workload';
+import { ANYWHERE, checksum, monitoringContainer, podSecurity, podsPeer, serviceLabels } from './common';
 import { PrometheusConfig, toYaml } from './prometheusConfig';
 import { RuleGroup } from './rules';
 
@@ -36,31 +29,117 @@ export const PROMETHEUS_CLUSTER_RULES: k8s.types.input.rbac.v1.PolicyRule[] = [
   { nonResourceURLs: ['/metrics'], verbs: ['get'] },
 ];
 
-export interface PrometheusArgs {
+/** What a stack decides about Prometheus (`pavemaster:monitoring.prometheus`). */
+export interface PrometheusOptions {
+  /** Replicas; each scrapes everything and keeps its own copy (an HA pair in production). @default 1 */
+  readonly replicas?: number;
+  /** How long samples are kept (a Prometheus duration). @default "7d" */
+  readonly retention?: string;
+  /** The size of each replica's volume claim. @default "10Gi" */
+  readonly storage?: string;
+  /** The StorageClass of the claims. @default the cluster's default class */
+  readonly storageClass?: string;
+  /** Requests and limits. @default 200m/512Mi requested, 1 CPU/1Gi limit */
+  readonly resources?: ContainerResources;
+}
+
+export type ResolvedPrometheusOptions = Required<Omit<PrometheusOptions, 'storageClass'>> &
+  Pick<PrometheusOptions, 'storageClass'>;
+
+export const PROMETHEUS_DEFAULTS: ResolvedPrometheusOptions = {
+  replicas: 1,
+  retention: '7d',
+  storage: '10Gi',
+  resources: { requests: { cpu: '200m', memory: '512Mi' }, limits: { cpu: '1', memory: '1Gi' } },
+};
+
+export interface PrometheusArgs extends PrometheusOptions {
   /** The namespace to run in. Required. */
-  namespace: pulumi.Input<string>;
+  readonly namespace: pulumi.Input<string>;
   /** The image. Required. */
-  image: string;
+  readonly image: string;
   /** The configuration (prometheus.yml); an Input, as probe targets may be known only at deployment. Required. */
-  config: pulumi.Input<PrometheusConfig>;
+  readonly config: pulumi.Input<PrometheusConfig>;
   /** The alert rule groups, one file per group. Required. */
-  ruleGroups: RuleGroup[];
-  /** Replicas; each scrapes everything and keeps its own copy (HA pair in production). Default 1. */
-  replicas?: number;
-  /** How long samples are kept (a Prometheus duration). Default "15d". */
-  retention?: string;
-  /** The size of each replica's volume claim. Default "10Gi". */
-  storage?: string;
-  /** The StorageClass; default the cluster's default class. */
-  storageClass?: string;
-  /** Requests and limits. Default 200m/512Mi requested, 1 CPU/1Gi limit. */
-  resources?: ContainerResources;
-  /** Namespaces Prometheus scrapes pods in, besides its own (app, logging, node-exporter). Default none. */
-  scrapeNamespaces?: pulumi.Input<string>[];
-  /** Pod labels (in this namespace) allowed to query Prometheus, e.g. Grafana's. Default none. */
-  queriers?: Record<string, string>[];
-  /** Protect the StatefulSet and keep the volume claims on deletion and scale-down. Default false. */
-  protect?: boolean;
+  readonly ruleGroups: readonly RuleGroup[];
+  /** Namespaces Prometheus scrapes pods in, besides its own (app, logging, node-exporter). @default none */
+  readonly scrapeNamespaces?: readonly pulumi.Input<string>[];
+  /** Pod labels (in this namespace) allowed to query Prometheus, e.g. Grafana's. @default none */
+  readonly queriers?: readonly Record<string, string>[];
+  /** Protect the StatefulSet and keep the volume claims on deletion and scale-down. @default false */
+  readonly protect?: boolean;
+}
+
+const OBJECT = 'prometheus';
+const WEB = { name: 'web', port: PROMETHEUS_PORT, targetPort: 'web', protocol: 'TCP' };
+
+/** The StatefulSet's spec: Prometheus with its config, rules and a data claim per replica. */
+export function prometheusStatefulSetSpec(
+  o: ResolvedPrometheusOptions & { image: string; protect: boolean },
+  labels: Record<string, string>,
+  selector: Record<string, string>,
+  refs: {
+    serviceAccountName: pulumi.Input<string>;
+    serviceName: pulumi.Input<string>;
+    configMapName: pulumi.Input<string>;
+    rulesMapName: pulumi.Input<string>;
+    configChecksum: pulumi.Input<string>;
+  },
+): k8s.types.input.apps.v1.StatefulSetSpec {
+  const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
+    httpGet: { path, port: 'web' },
+    periodSeconds,
+    failureThreshold,
+  });
+  return {
+    replicas: o.replicas,
+    serviceName: refs.serviceName,
+    podManagementPolicy: 'Parallel',
+    selector: { matchLabels: selector },
+    // Deleting or scaling down the set keeps the data in production; staging cleans up after itself.
+    persistentVolumeClaimRetentionPolicy: workload.claimRetention(o.protect),
+    template: {
+      metadata: { labels, annotations: { 'pavemaster.io/config-checksum': refs.configChecksum } },
+      spec: {
+        serviceAccountName: refs.serviceAccountName,
+        // The ServiceAccount mounts no token by default; this pod, which queries the API server, opts in.
+        automountServiceAccountToken: true,
+        securityContext: podSecurity(),
+        affinity: workload.antiAffinity('preferred', selector),
+        terminationGracePeriodSeconds: 120,
+        containers: [
+          monitoringContainer({
+            name: 'prometheus',
+            image: o.image,
+            resources: o.resources,
+            args: [
+              '--config.file=/etc/prometheus/prometheus.yml',
+              '--storage.tsdb.path=/prometheus',
+              `--storage.tsdb.retention.time=${o.retention}`,
+              '--web.listen-address=:9090',
+              '--web.enable-lifecycle',
+            ],
+            ports: [{ name: 'web', containerPort: PROMETHEUS_PORT, protocol: 'TCP' }],
+            readinessProbe: probe('/-/ready', 10, 3),
+            livenessProbe: probe('/-/healthy', 15, 6),
+            startupProbe: probe('/-/ready', 10, 60),
+            volumeMounts: [
+              { name: 'config', mountPath: '/etc/prometheus', readOnly: true },
+              { name: 'rules', mountPath: '/etc/prometheus/rules', readOnly: true },
+              { name: 'data', mountPath: '/prometheus' },
+            ],
+          }),
+        ],
+        volumes: [
+          { name: 'config', configMap: { name: refs.configMapName } },
+          { name: 'rules', configMap: { name: refs.rulesMapName } },
+        ],
+      },
+    },
+    volumeClaimTemplates: [
+      workload.volumeClaim({ name: 'data', labels, storage: o.storage, storageClass: o.storageClass }),
+    ],
+  };
 }
 
 export class Prometheus extends pulumi.ComponentResource {
@@ -75,43 +154,24 @@ export class Prometheus extends pulumi.ComponentResource {
 
   constructor(name: string, args: PrometheusArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super('pavemaster:monitoring:Prometheus', name, {}, opts);
-    const replicas = args.replicas ?? 1;
-    const retention = args.retention ?? '15d';
-    const storage = args.storage ?? '10Gi';
-    const resources = args.resources ?? {
-      requests: { cpu: '200m', memory: '512Mi' },
-      limits: { cpu: '1', memory: '1Gi' },
-    };
-    const protect = args.protect ?? false;
-    if (!Number.isInteger(replicas) || replicas < 1) {
-      throw new Error(`Prometheus ${name}: replicas ${replicas} is not a whole number of at least 1`);
+    const o = { ...withDefaults(PROMETHEUS_DEFAULTS, args), image: args.image, protect: args.protect ?? false };
+    if (!Number.isInteger(o.replicas) || o.replicas < 1) {
+      throw new Error(`Prometheus ${name}: replicas ${o.replicas} is not a whole number of at least 1`);
     }
     const child = { parent: this };
-    const objectName = 'prometheus';
     const { labels, selector } = serviceLabels('prometheus', name, imageTag(args.image));
+    const scope = (objectName: string) => ({ objectName, namespace: args.namespace, labels });
     this.podLabels = selector;
 
-    const sa = new k8s.core.v1.ServiceAccount(
-      `${name}-sa`,
-      {
-        metadata: { name: objectName, namespace: args.namespace, labels },
-        automountServiceAccountToken: false,
-      },
-      child,
-    );
+    const sa = workload.serviceAccount(`${name}-sa`, { ...scope(OBJECT), automount: false }, child);
     // ClusterRole names are cluster-wide: the namespace keeps two stacks' roles apart.
-    const clusterRoleName = pulumi.interpolate`${args.namespace}-prometheus`;
-    const role = new k8s.rbac.v1.ClusterRole(
-      `${name}-role`,
-      { metadata: { name: clusterRoleName, labels }, rules: PROMETHEUS_CLUSTER_RULES },
-      child,
-    );
-    new k8s.rbac.v1.ClusterRoleBinding(
-      `${name}-binding`,
+    workload.clusterReader(
+      name,
       {
-        metadata: { name: clusterRoleName, labels },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name },
-        subjects: [{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: args.namespace }],
+        roleName: pulumi.interpolate`${args.namespace}-prometheus`,
+        labels,
+        rules: PROMETHEUS_CLUSTER_RULES,
+        serviceAccount: { name: sa.metadata.name, namespace: args.namespace },
       },
       child,
     );
@@ -121,155 +181,41 @@ export class Prometheus extends pulumi.ComponentResource {
     for (const group of args.ruleGroups) {
       ruleFiles[`${group.name}.yml`] = toYaml({ groups: [group] });
     }
-    const config = new k8s.core.v1.ConfigMap(
+    const config = workload.configFiles(
       `${name}-config`,
-      {
-        metadata: { name: `${objectName}-config`, namespace: args.namespace, labels },
-        data: { 'prometheus.yml': configText },
-      },
+      { ...scope(`${OBJECT}-config`), data: { 'prometheus.yml': configText } },
       child,
     );
-    const rules = new k8s.core.v1.ConfigMap(
-      `${name}-rules`,
-      { metadata: { name: `${objectName}-rules`, namespace: args.namespace, labels }, data: ruleFiles },
-      child,
-    );
+    const rules = workload.configFiles(`${name}-rules`, { ...scope(`${OBJECT}-rules`), data: ruleFiles }, child);
 
-    const headless = new k8s.core.v1.Service(
+    const headless = workload.headlessService(
       `${name}-headless`,
-      {
-        metadata: { name: `${objectName}-headless`, namespace: args.namespace, labels },
-        spec: {
-          clusterIP: 'None',
-          selector,
-          ports: [{ name: 'web', port: PROMETHEUS_PORT, targetPort: 'web', protocol: 'TCP' }],
-        },
-      },
+      { ...scope(`${OBJECT}-headless`), selector, ports: [WEB] },
       child,
     );
     this.statefulSet = new k8s.apps.v1.StatefulSet(
       `${name}-statefulset`,
       {
-        metadata: { name: objectName, namespace: args.namespace, labels },
-        spec: {
-          replicas,
+        metadata: { name: OBJECT, namespace: args.namespace, labels },
+        spec: prometheusStatefulSetSpec(o, labels, selector, {
+          serviceAccountName: sa.metadata.name,
           serviceName: headless.metadata.name,
-          podManagementPolicy: 'Parallel',
-          selector: { matchLabels: selector },
-          // Deleting or scaling down the set keeps the data in production; staging cleans up after itself.
-          persistentVolumeClaimRetentionPolicy: protect
-            ? { whenDeleted: 'Retain', whenScaled: 'Retain' }
-            : { whenDeleted: 'Delete', whenScaled: 'Delete' },
-          template: {
-            metadata: {
-              labels,
-              annotations: {
-                'pavemaster.io/config-checksum': configText.apply((c) =>
-                  checksum(c, ...Object.values(ruleFiles)),
-                ),
-              },
-            },
-            spec: {
-              serviceAccountName: sa.metadata.name,
-              // The ServiceAccount mounts no token by default; this pod, which queries the API server, opts in.
-              automountServiceAccountToken: true,
-              securityContext: podSecurity(),
-              affinity: spreadOverNodes(selector),
-              terminationGracePeriodSeconds: 120,
-              containers: [
-                {
-                  name: 'prometheus',
-                  image: args.image,
-                  ...containerBasics(resources),
-                  args: [
-                    '--config.file=/etc/prometheus/prometheus.yml',
-                    '--storage.tsdb.path=/prometheus',
-                    `--storage.tsdb.retention.time=${retention}`,
-                    '--web.listen-address=:9090',
-                    '--web.enable-lifecycle',
-                  ],
-                  ports: [{ name: 'web', containerPort: PROMETHEUS_PORT, protocol: 'TCP' }],
-                  readinessProbe: {
-                    httpGet: { path: '/-/ready', port: 'web' },
-                    periodSeconds: 10,
-                    failureThreshold: 3,
-                  },
-                  livenessProbe: {
-                    httpGet: { path: '/-/healthy', port: 'web' },
-                    periodSeconds: 15,
-                    failureThreshold: 6,
-                  },
-                  startupProbe: {
-                    httpGet: { path: '/-/ready', port: 'web' },
-                    periodSeconds: 10,
-                    failureThreshold: 60,
-                  },
-                  volumeMounts: [
-                    { name: 'config', mountPath: '/etc/prometheus', readOnly: true },
-                    { name: 'rules', mountPath: '/etc/prometheus/rules', readOnly: true },
-                    { name: 'data', mountPath: '/prometheus' },
-                  ],
-                },
-              ],
-              volumes: [
-                { name: 'config', configMap: { name: config.metadata.name } },
-                { name: 'rules', configMap: { name: rules.metadata.name } },
-              ],
-            },
-          },
-          volumeClaimTemplates: [
-            {
-              metadata: { name: 'data', labels },
-              spec: {
-                accessModes: ['ReadWriteOnce'],
-                ...(args.storageClass !== undefined ? { storageClassName: args.storageClass } : {}),
-                resources: { requests: { storage } },
-              },
-            },
-          ],
-        },
+          configMapName: config.metadata.name,
+          rulesMapName: rules.metadata.name,
+          configChecksum: configText.apply((c) => checksum(c, ...Object.values(ruleFiles))),
+        }),
       },
-      { parent: this, protect },
+      { parent: this, protect: o.protect },
     );
-
-    const service = new k8s.core.v1.Service(
-      `${name}-service`,
-      {
-        metadata: { name: objectName, namespace: args.namespace, labels },
-        spec: {
-          selector,
-          ports: [{ name: 'web', port: PROMETHEUS_PORT, targetPort: 'web', protocol: 'TCP' }],
-        },
-      },
-      child,
-    );
-    if (replicas > 1) {
-      new k8s.policy.v1.PodDisruptionBudget(
-        `${name}-pdb`,
-        {
-          metadata: { name: objectName, namespace: args.namespace, labels },
-          spec: { maxUnavailable: 1, selector: { matchLabels: selector } },
-        },
-        child,
-      );
-    }
+    const service = workload.clusterService(`${name}-service`, { ...scope(OBJECT), selector, ports: [WEB] }, child);
+    workload.pdbWhenReplicated(`${name}-pdb`, { ...scope(OBJECT), selector, replicas: o.replicas }, child);
 
     allowPolicy(
       `${name}-network`,
       {
-        objectName: 'prometheus',
-        namespace: args.namespace,
-        labels,
+        ...scope(OBJECT),
         podSelector: selector,
-        ingress: [
-          {
-            from: [
-              { podSelector: { matchLabels: selector } },
-              ...(args.queriers ?? []).map((q) => ({ podSelector: { matchLabels: q } })),
-            ],
-            ports: tcp(PROMETHEUS_PORT),
-          },
-        ],
+        ingress: [{ from: [podsPeer(selector), ...(args.queriers ?? []).map(podsPeer)], ports: tcp(PROMETHEUS_PORT) }],
         egress: [
           // Scrape targets: every pod of this namespace and of the namespaces it monitors, on their own ports.
           { to: [{ podSelector: {} }, ...(args.scrapeNamespaces ?? []).map((ns) => namespacePeer(ns))] },

@@ -5,8 +5,7 @@
  * Kubernetes Secret (`auth_password_file`, `api_url_file`). The tests check it with `amtool check-config`, test
  * every route with `amtool config routes test`, and deliver a real alert through the real binary.
  */
-export type Severity = 'critical' | 'warning' | 'info';
-export const ALERT_SEVERITIES: readonly Severity[] = ['critical', 'warning', 'info'];
+import { Severity, SEVERITIES } from './rules';
 
 export interface EmailConfig {
   to: string;
@@ -56,6 +55,32 @@ export interface AlertmanagerConfig {
   inhibit_rules: InhibitRule[];
 }
 
+/** Email notifications (`pavemaster:monitoring.alerting.email`). */
+export interface EmailOptions {
+  /** Send email at all (also needs the SMTP password when `username` is set). @default false */
+  readonly enabled: boolean;
+  /** Recipients. Required when enabled. */
+  readonly to: readonly string[];
+  /** Sender address. Required when enabled. */
+  readonly from: string;
+  /** The SMTP server, "host:port". Required when enabled. */
+  readonly smarthost: string;
+  /** SMTP user name; unset means no SMTP authentication (and no password needed). @default none */
+  readonly username?: string;
+  /** Require STARTTLS. @default true */
+  readonly requireTls: boolean;
+  /** Severities that are emailed. @default critical (staging), critical and warning (production) */
+  readonly severities: readonly Severity[];
+}
+
+/** Slack notifications (`pavemaster:monitoring.alerting.slack`). */
+export interface SlackOptions {
+  /** Post to Slack at all (also needs the webhook URL). @default true */
+  readonly enabled: boolean;
+  /** The channel of each severity; a severity without channel is not posted. @default #pavemaster-<environment>-<severity> for critical and warning */
+  readonly channels: Partial<Record<Severity, string>>;
+}
+
 /** What the configuration is built from. */
 export interface AlertmanagerConfigArgs {
   /** The environment: alerts of this environment (the `environment` label) are routed per severity. */
@@ -63,17 +88,8 @@ export interface AlertmanagerConfigArgs {
   groupWait: string;
   groupInterval: string;
   repeatInterval: string;
-  /** Email, when it is configured and its password (if any) is known. */
-  email?: {
-    to: string[];
-    from: string;
-    smarthost: string;
-    username?: string;
-    /** The mounted password file; required with `username`. */
-    passwordFile?: string;
-    requireTls: boolean;
-    severities: readonly Severity[];
-  };
+  /** Email, when it is configured and its password (if any) is known; the password is a mounted file. */
+  email?: Omit<EmailOptions, 'enabled'> & { passwordFile?: string };
   /** Slack, when it is configured and its webhook URL is known. */
   slack?: {
     /** The mounted webhook URL file. */
@@ -131,7 +147,7 @@ export function alertmanagerConfig(args: AlertmanagerConfigArgs): AlertmanagerCo
   if (args.email?.username !== undefined && args.email.passwordFile === undefined) {
     throw new Error('alertmanagerConfig: email.username needs email.passwordFile');
   }
-  const receivers: Receiver[] = ALERT_SEVERITIES.map((s) =>
+  const receivers: Receiver[] = SEVERITIES.map((s) =>
     receiver(args, receiverName(args.environment, s), s),
   );
   receivers.push(receiver(args, FALLBACK_RECEIVER, 'warning'));
@@ -145,7 +161,7 @@ export function alertmanagerConfig(args: AlertmanagerConfigArgs): AlertmanagerCo
       routes: [
         {
           matchers: [`environment="${args.environment}"`],
-          routes: ALERT_SEVERITIES.map((s) => ({
+          routes: SEVERITIES.map((s) => ({
             receiver: receiverName(args.environment, s),
             matchers: [`severity="${s}"`],
           })),

@@ -6,7 +6,9 @@
  * `promtool test rules`.
  */
 
-export type Severity = 'critical' | 'warning' | 'info';
+/** Alert severities, from most to least urgent. */
+export const SEVERITIES = ['critical', 'warning', 'info'] as const;
+export type Severity = (typeof SEVERITIES)[number];
 
 /** One alerting rule as Prometheus reads it. */
 export interface AlertRule {
@@ -29,19 +31,45 @@ export interface RuleGroup<R = AlertRule> {
   rules: R[];
 }
 
-/** The thresholds the rules use (the stack's `pavemaster:monitoring.thresholds`). */
-export interface RuleThresholds {
-  errorRatio: number;
-  latencyP95Seconds: number;
-  noTrafficMinutes: number;
-  restartsPerHour: number;
-  replicaMismatchMinutes: number;
-  nodeCpuRatio: number;
-  nodeMemoryRatio: number;
-  nodeDiskRatio: number;
-  pvcRatio: number;
-  probeSlowSeconds: number;
+/** Alert thresholds: what counts as bad enough to wake someone (`pavemaster:monitoring.thresholds`). */
+export interface AlertThresholds {
+  /** 5xx responses as a fraction of all requests of a slot, over 5 minutes (0-1). @default 0.05 */
+  readonly errorRatio: number;
+  /** The 95th percentile request latency of a slot, in seconds. @default 1 */
+  readonly latencyP95Seconds: number;
+  /** Minutes without a single request to the active slot before PavemasterNoTraffic fires. @default 60 */
+  readonly noTrafficMinutes: number;
+  /** Container restarts within an hour before PavemasterPodRestarting fires. @default 5 */
+  readonly restartsPerHour: number;
+  /** Minutes a Deployment may run fewer available replicas than it wants. @default 15 */
+  readonly replicaMismatchMinutes: number;
+  /** Node CPU busy fraction (0-1). @default 0.9 */
+  readonly nodeCpuRatio: number;
+  /** Node memory used fraction (0-1). @default 0.9 */
+  readonly nodeMemoryRatio: number;
+  /** Node filesystem used fraction (0-1). @default 0.85 */
+  readonly nodeDiskRatio: number;
+  /** PersistentVolume used fraction (0-1). @default 0.85 */
+  readonly pvcRatio: number;
+  /** Seconds a blackbox probe may take before ProbeSlow fires. @default 2 */
+  readonly probeSlowSeconds: number;
 }
+
+export const ALERT_THRESHOLD_DEFAULTS: AlertThresholds = {
+  errorRatio: 0.05,
+  latencyP95Seconds: 1,
+  noTrafficMinutes: 60,
+  restartsPerHour: 5,
+  replicaMismatchMinutes: 15,
+  nodeCpuRatio: 0.9,
+  nodeMemoryRatio: 0.9,
+  nodeDiskRatio: 0.85,
+  pvcRatio: 0.85,
+  probeSlowSeconds: 2,
+};
+
+/** The thresholds that are fractions (0, 1]; the others are positive amounts. */
+export const RATIO_THRESHOLDS = ['errorRatio', 'nodeCpuRatio', 'nodeMemoryRatio', 'nodeDiskRatio', 'pvcRatio'] as const;
 
 /** What the rules are built from. */
 export interface RuleArgs {
@@ -57,7 +85,7 @@ export interface RuleArgs {
     shipperNamespace: string;
   };
   /** Alerting thresholds. */
-  thresholds: RuleThresholds;
+  thresholds: AlertThresholds;
   /** Where runbook links point; each alert's link is `<runbookBase>#<alert name in lowercase>`. */
   runbookBase: string;
 }

@@ -46,7 +46,34 @@ interface Intended {
  * The differences this tree means to make against the baseline. None of them replaces or deletes anything: new
  * aliases keep moved resources' identities; dependencies only order registrations.
  */
-const INTENDED: readonly Intended[] = [];
+const INTENDED: readonly Intended[] = [
+  {
+    urn: /BlueGreenApp\$pavemaster:platform:Namespace(\$[^:]+:[^:]+:[A-Za-z]+)?::pavemaster-namespace/,
+    field: /^aliases$/,
+    why:
+      'the app namespace moves under the BlueGreenApp that now creates it ("app-namespace" at the top of the ' +
+      'stack before), with an alias: each stack component creates its own namespaces',
+  },
+  {
+    urn: /Monitoring\$pavemaster:platform:Namespace(\$[^:]+:[^:]+:[A-Za-z]+)?::monitoring(-node)?-namespace/,
+    field: /^aliases$/,
+    why: 'the monitoring namespaces move under the Monitoring component that now creates them, with an alias',
+  },
+  {
+    urn: /LogShipper\$kubernetes:rbac\.authorization\.k8s\.io\/v1:ClusterRole(Binding)?::logging-shipper-(role|binding)$/,
+    field: /^aliases$/,
+    why:
+      "Filebeat's ClusterRole and binding take the workload toolkit's names (<name>-role, <name>-binding, as " +
+      "Prometheus's and kube-state-metrics' always had) with an alias from -clusterrole/-clusterrolebinding",
+  },
+  {
+    urn: /pavemaster:(app:BlueGreenApp::pavemaster(-1)?|monitoring:Monitoring::monitoring)$/,
+    field: /^dependencies$/,
+    why:
+      'the component no longer depends on a namespace created before it (it creates its own, or, for a bench ' +
+      'app, runs in one); every child still depends on its Namespace through the namespace name it uses',
+  },
+];
 
 const baseline = JSON.parse(
   fs.readFileSync(path.join(__dirname, 'fixtures', 'baseline.json'), 'utf8'),

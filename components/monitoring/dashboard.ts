@@ -1,0 +1,190 @@
+/**
+ * Grafana dashboards as code, the builder: a panel is a title, a kind, a unit and PromQL queries; rows lay panels
+ * out on Grafana's 24-column grid. The dashboards themselves are in `dashboards/`, one file each. The tests parse
+ * every query with `promtool`.
+ */
+
+/** The uid of the provisioned Prometheus datasource that every panel queries. */
+export const PROMETHEUS_DATASOURCE_UID = 'prometheus';
+
+export type PanelKind = 'timeseries' | 'stat' | 'table';
+
+/** One query of a panel. */
+export interface Query {
+  /** PromQL. */
+  expr: string;
+  /** The series name shown in the legend, e.g. "{{slot}}". */
+  legend?: string;
+  /** Query as an instant (tables, stats) rather than a range. */
+  instant?: boolean;
+}
+
+/** What an author writes for a panel. */
+export interface PanelSpec {
+  title: string;
+  kind?: PanelKind;
+  /** A Grafana unit: "reqps", "s", "bytes", "percentunit", "short", "cores"... Default "short". */
+  unit?: string;
+  description?: string;
+  /** Width in grid columns (1-24). Default 12. */
+  width?: number;
+  queries: Query[];
+  /** Stack the series (shares of a whole). */
+  stacked?: boolean;
+}
+
+/** A titled row of panels. */
+export interface RowSpec {
+  title: string;
+  panels: PanelSpec[];
+}
+
+interface GridPos {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+interface Target {
+  refId: string;
+  expr: string;
+  legendFormat?: string;
+  instant?: boolean;
+  range?: boolean;
+  datasource: { type: 'prometheus'; uid: string };
+}
+
+/** A panel as Grafana stores it. */
+export interface Panel {
+  id: number;
+  type: PanelKind | 'row';
+  title: string;
+  gridPos: GridPos;
+  description?: string;
+  collapsed?: boolean;
+  datasource?: { type: 'prometheus'; uid: string };
+  targets?: Target[];
+  fieldConfig?: {
+    defaults: { unit: string; custom?: { stacking?: { mode: 'normal' | 'none' }; fillOpacity?: number } };
+    overrides: never[];
+  };
+  options?: Record<string, unknown>;
+}
+
+/** A dashboard as Grafana stores it. */
+export interface Dashboard {
+  uid: string;
+  title: string;
+  tags: string[];
+  timezone: 'browser';
+  schemaVersion: number;
+  version: number;
+  editable: boolean;
+  time: { from: string; to: string };
+  refresh: string;
+  panels: Panel[];
+}
+
+const PANEL_HEIGHT = 8;
+const datasource = { type: 'prometheus' as const, uid: PROMETHEUS_DATASOURCE_UID };
+
+function panel(spec: PanelSpec, id: number, gridPos: GridPos): Panel {
+  const kind = spec.kind ?? 'timeseries';
+  const instant = kind !== 'timeseries';
+  return {
+    id,
+    type: kind,
+    title: spec.title,
+    gridPos,
+    ...(spec.description !== undefined ? { description: spec.description } : {}),
+    datasource,
+    targets: spec.queries.map((q, i) => ({
+      refId: String.fromCharCode(65 + i),
+      expr: q.expr,
+      ...(q.legend !== undefined ? { legendFormat: q.legend } : {}),
+      ...((q.instant ?? instant) ? { instant: true, range: false } : {}),
+      datasource,
+    })),
+    fieldConfig: {
+      defaults: {
+        unit: spec.unit ?? 'short',
+        ...(kind === 'timeseries'
+          ? {
+              custom: {
+                fillOpacity: spec.stacked ? 30 : 10,
+                stacking: { mode: spec.stacked ? 'normal' : 'none' },
+              },
+            }
+          : {}),
+      },
+      overrides: [],
+    },
+    options:
+      kind === 'table'
+        ? { showHeader: true }
+        : kind === 'stat'
+          ? { reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false }, colorMode: 'value' }
+          : { legend: { displayMode: 'table', placement: 'bottom', calcs: ['mean', 'max', 'lastNotNull'] } },
+  };
+}
+
+/** Lays rows of panels out on the grid, left to right, wrapping at 24 columns. */
+export function dashboard(uid: string, title: string, tags: string[], rows: RowSpec[]): Dashboard {
+  const panels: Panel[] = [];
+  let id = 1;
+  let y = 0;
+  for (const row of rows) {
+    panels.push({
+      id: id++,
+      type: 'row',
+      title: row.title,
+      collapsed: false,
+      gridPos: { x: 0, y, w: 24, h: 1 },
+    });
+    y += 1;
+    let x = 0;
+    for (const spec of row.panels) {
+      const w = spec.width ?? 12;
+      if (!Number.isInteger(w) || w < 1 || w > 24) {
+        throw new Error(`dashboard ${uid}: panel "${spec.title}" has width ${w}, not 1-24`);
+      }
+      if (spec.queries.length === 0) {
+        throw new Error(`dashboard ${uid}: panel "${spec.title}" has no query`);
+      }
+      if (x + w > 24) {
+        x = 0;
+        y += PANEL_HEIGHT;
+      }
+      panels.push(panel(spec, id++, { x, y, w, h: PANEL_HEIGHT }));
+      x += w;
+    }
+    y += PANEL_HEIGHT;
+  }
+  return {
+    uid,
+    title,
+    tags: ['pavemaster', ...tags],
+    timezone: 'browser',
+    schemaVersion: 39,
+    version: 1,
+    editable: false,
+    time: { from: 'now-6h', to: 'now' },
+    refresh: '30s',
+    panels,
+  };
+}
+
+/** Every PromQL expression of a dashboard (the tests parse them all). */
+export function dashboardQueries(d: Dashboard): { panel: string; expr: string }[] {
+  return d.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
+}
+
+/** What the dashboards are built from. */
+export interface DashboardArgs {
+  /** The app's namespace. */
+  appNamespace: string;
+  /** The app's name (the `app` label). */
+  appName: string;
+}
+

@@ -1,0 +1,277 @@
+/**
+ * The workload toolkit: plain functions for the pieces every workload component of the project repeats, so that
+ * each component's file says only what is particular to it. Spec builders return objects; the few that create
+ * resources (Services, PodDisruptionBudgets, RBAC, Secrets) take the resource name and options from the calling
+ * component, so every object keeps its component as parent and its name derived from the component's name.
+ * Nothing here is a ComponentResource: a new parent would change every child's URN.
+ */
+import * as k8s from '@pulumi/kubernetes';
+import * as pulumi from '@pulumi/pulumi';
+import { ContainerResources, toResourceRequirements } from './resources';
+import { restrictedContainerSecurityContext } from './security';
+
+type Container = k8s.types.input.core.v1.Container;
+type EnvVar = k8s.types.input.core.v1.EnvVar;
+type ServicePort = k8s.types.input.core.v1.ServicePort;
+type Affinity = k8s.types.input.core.v1.Affinity;
+type Volume = k8s.types.input.core.v1.Volume;
+
+/** How the pods of one workload spread over nodes (cdk8s-plus's names for intent). */
+export type AntiAffinity = 'none' | 'preferred' | 'required';
+
+/**
+ * Pod anti-affinity on the node (`kubernetes.io/hostname`): `required` never puts two of the selected pods on one
+ * node, `preferred` avoids it when it can, `none` says nothing.
+ */
+export function antiAffinity(mode: AntiAffinity, selector: Record<string, string>): Affinity | undefined {
+  const term = { labelSelector: { matchLabels: selector }, topologyKey: 'kubernetes.io/hostname' };
+  if (mode === 'required') {
+    return { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] } };
+  }
+  if (mode === 'preferred') {
+    return {
+      podAntiAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }],
+      },
+    };
+  }
+  return undefined;
+}
+
+/**
+ * A container under the restricted Pod Security Standard (no privilege escalation, every capability dropped,
+ * read-only root filesystem, RuntimeDefault seccomp) with its requests and limits and `IfNotPresent` pulls.
+ * Everything else (command, ports, probes, mounts) is the caller's.
+ */
+export function restrictedContainer(
+  spec: Omit<Container, 'resources' | 'securityContext' | 'imagePullPolicy'> & {
+    /** Requests and limits. */
+    resources: ContainerResources;
+    /** Overrides of the restricted security context (e.g. a uid). */
+    securityContext?: k8s.types.input.core.v1.SecurityContext;
+  },
+): Container {
+  const { resources, securityContext, ...rest } = spec;
+  return {
+    ...rest,
+    imagePullPolicy: 'IfNotPresent',
+    resources: toResourceRequirements(resources),
+    securityContext: { ...restrictedContainerSecurityContext(), ...securityContext },
+  };
+}
+
+/** Environment variables read from keys of one Secret: variable name → key. */
+export function envFromSecret(secretName: pulumi.Input<string>, keys: Record<string, string>): EnvVar[] {
+  return Object.entries(keys).map(([name, key]) => ({
+    name,
+    valueFrom: { secretKeyRef: { name: secretName, key } },
+  }));
+}
+
+/** Environment variables from keys of several Secrets: variable name → { secret, key }, sorted by name. */
+export function envFromSecretRefs(refs: Record<string, { secret: pulumi.Input<string>; key: string }>): EnvVar[] {
+  return Object.entries(refs)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, ref]) => ({ name, valueFrom: { secretKeyRef: { name: ref.secret, key: ref.key } } }));
+}
+
+/** Plain environment variables, sorted by name (a stable order keeps the pod template unchanged). */
+export function envValues(values: Record<string, string>): EnvVar[] {
+  return Object.entries(values)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, value]) => ({ name, value }));
+}
+
+/** An emptyDir volume with a size limit (a scratch or cache directory on a read-only root filesystem). */
+export function scratchVolume(name: string, sizeLimit: string, medium?: 'Memory'): Volume {
+  return { name, emptyDir: { ...(medium !== undefined ? { medium } : {}), sizeLimit } };
+}
+
+/** What every object of a workload shares: its namespace and labels. */
+export interface ObjectScope {
+  /** metadata.name of the object. */
+  objectName: pulumi.Input<string>;
+  namespace: pulumi.Input<string>;
+  labels: Record<string, string>;
+}
+
+/** A ClusterIP Service in front of the selected pods. */
+export function clusterService(
+  name: string,
+  args: ObjectScope & {
+    selector: Record<string, string>;
+    ports: ServicePort[];
+    /** Set `type: ClusterIP` explicitly (as some components always have). Default: the API server's default. */
+    explicitType?: boolean;
+  },
+  opts: pulumi.CustomResourceOptions,
+): k8s.core.v1.Service {
+  return new k8s.core.v1.Service(
+    name,
+    {
+      metadata: { name: args.objectName, namespace: args.namespace, labels: args.labels },
+      spec: {
+        ...(args.explicitType ? { type: 'ClusterIP' } : {}),
+        selector: args.selector,
+        ports: args.ports,
+      },
+    },
+    opts,
+  );
+}
+
+/**
+ * A headless Service: stable DNS names for a StatefulSet's pods. With `publishNotReadyAddresses`, peers find each
+ * other before they are ready (clusters that are not ready until they have formed).
+ */
+export function headlessService(
+  name: string,
+  args: ObjectScope & {
+    selector: Record<string, string>;
+    ports: ServicePort[];
+    publishNotReadyAddresses?: boolean;
+  },
+  opts: pulumi.CustomResourceOptions,
+): k8s.core.v1.Service {
+  return new k8s.core.v1.Service(
+    name,
+    {
+      metadata: { name: args.objectName, namespace: args.namespace, labels: args.labels },
+      spec: {
+        clusterIP: 'None',
+        ...(args.publishNotReadyAddresses ? { publishNotReadyAddresses: true } : {}),
+        selector: args.selector,
+        ports: args.ports,
+      },
+    },
+    opts,
+  );
+}
+
+/** A PodDisruptionBudget: a node drain never takes more than `maxUnavailable` of the selected pods at once. */
+export function podDisruptionBudget(
+  name: string,
+  args: ObjectScope & { selector: Record<string, string>; maxUnavailable?: number },
+  opts: pulumi.CustomResourceOptions,
+): k8s.policy.v1.PodDisruptionBudget {
+  return new k8s.policy.v1.PodDisruptionBudget(
+    name,
+    {
+      metadata: { name: args.objectName, namespace: args.namespace, labels: args.labels },
+      spec: { maxUnavailable: args.maxUnavailable ?? 1, selector: { matchLabels: args.selector } },
+    },
+    opts,
+  );
+}
+
+/** A PodDisruptionBudget of one pod at a time, only when there is more than one replica to keep. */
+export function pdbWhenReplicated(
+  name: string,
+  args: ObjectScope & { selector: Record<string, string>; replicas: number },
+  opts: pulumi.CustomResourceOptions,
+): k8s.policy.v1.PodDisruptionBudget | undefined {
+  return args.replicas > 1 ? podDisruptionBudget(name, args, opts) : undefined;
+}
+
+/** A StatefulSet's volume claim template: one ReadWriteOnce claim per replica. */
+export function volumeClaim(args: {
+  name: string;
+  labels: Record<string, string>;
+  storage: string;
+  /** The StorageClass; the cluster's default class when unset. */
+  storageClass?: string;
+}): k8s.types.input.core.v1.PersistentVolumeClaim {
+  return {
+    metadata: { name: args.name, labels: args.labels },
+    spec: {
+      accessModes: ['ReadWriteOnce'],
+      ...(args.storageClass !== undefined ? { storageClassName: args.storageClass } : {}),
+      resources: { requests: { storage: args.storage } },
+    },
+  };
+}
+
+/** What happens to a StatefulSet's claims when it is deleted or scaled down: kept when the data is protected. */
+export function claimRetention(protect: boolean): k8s.types.input.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy {
+  const policy = protect ? 'Retain' : 'Delete';
+  return { whenDeleted: policy, whenScaled: policy };
+}
+
+/** A ServiceAccount; `automount` states whether its token is mounted by default (unset: the API's default). */
+export function serviceAccount(
+  name: string,
+  args: ObjectScope & { automount?: boolean },
+  opts: pulumi.CustomResourceOptions,
+): k8s.core.v1.ServiceAccount {
+  return new k8s.core.v1.ServiceAccount(
+    name,
+    {
+      metadata: { name: args.objectName, namespace: args.namespace, labels: args.labels },
+      ...(args.automount !== undefined ? { automountServiceAccountToken: args.automount } : {}),
+    },
+    opts,
+  );
+}
+
+/**
+ * Cluster-wide read access for one ServiceAccount: a ClusterRole with exactly `rules` and its binding, both
+ * named `roleName` (cluster-wide names: include the namespace to keep two stacks apart), as `<name>-role` and
+ * `<name>-binding`.
+ */
+export function clusterReader(
+  name: string,
+  args: {
+    roleName: pulumi.Input<string>;
+    labels: Record<string, string>;
+    rules: k8s.types.input.rbac.v1.PolicyRule[];
+    serviceAccount: { name: pulumi.Input<string>; namespace: pulumi.Input<string> };
+  },
+  opts: pulumi.CustomResourceOptions,
+  aliases: { role?: pulumi.Alias[]; binding?: pulumi.Alias[] } = {},
+): { role: k8s.rbac.v1.ClusterRole; binding: k8s.rbac.v1.ClusterRoleBinding } {
+  const role = new k8s.rbac.v1.ClusterRole(
+    `${name}-role`,
+    { metadata: { name: args.roleName, labels: args.labels }, rules: args.rules },
+    { ...opts, aliases: aliases.role },
+  );
+  const binding = new k8s.rbac.v1.ClusterRoleBinding(
+    `${name}-binding`,
+    {
+      metadata: { name: args.roleName, labels: args.labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name },
+      subjects: [{ kind: 'ServiceAccount', ...args.serviceAccount }],
+    },
+    { ...opts, aliases: aliases.binding },
+  );
+  return { role, binding };
+}
+
+/** An Opaque Secret of string values; the caller marks which values are Pulumi secrets (a user name is not). */
+export function opaqueSecret(
+  name: string,
+  args: ObjectScope & { data: pulumi.Input<Record<string, pulumi.Input<string>>> },
+  opts: pulumi.CustomResourceOptions,
+): k8s.core.v1.Secret {
+  return new k8s.core.v1.Secret(
+    name,
+    {
+      metadata: { name: args.objectName, namespace: args.namespace, labels: args.labels },
+      type: 'Opaque',
+      stringData: args.data,
+    },
+    opts,
+  );
+}
+
+/** A ConfigMap of text files. */
+export function configFiles(
+  name: string,
+  args: ObjectScope & { data: Record<string, pulumi.Input<string>> },
+  opts: pulumi.CustomResourceOptions,
+): k8s.core.v1.ConfigMap {
+  return new k8s.core.v1.ConfigMap(
+    name,
+    { metadata: { name: args.objectName, namespace: args.namespace, labels: args.labels }, data: args.data },
+    opts,
+  );
+}
