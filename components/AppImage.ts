@@ -14,51 +14,48 @@
 import * as path from 'path';
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
+import { isRegistryHost, isTag, parseRepository, pinnedReference } from './shared/image';
+
+export { pinnedReference } from './shared/image';
 
 /** Credentials for pushing to a private registry. */
 export interface RegistryCredentials {
   /** The registry host (and port), e.g. "registry.example.com". Required. */
-  server: string;
+  readonly server: string;
   /** The user name. Required. */
-  username: pulumi.Input<string>;
+  readonly username: pulumi.Input<string>;
   /** The password or token: always handled as a Pulumi secret. Required. */
-  password: pulumi.Input<string>;
+  readonly password: pulumi.Input<string>;
 }
 
 export interface AppImageArgs {
   /** The Docker build context: a directory relative to the Pulumi project (the program's working directory). Required. */
-  context: string;
-  /** The Dockerfile, relative to the build context. Default "Dockerfile". */
-  dockerfile?: string;
+  readonly context: string;
+  /** The Dockerfile, relative to the build context. @default "Dockerfile" */
+  readonly dockerfile?: string;
   /** The repository to push to, "[registry/]path" without tag or digest, e.g. "registry.example.com/pavemaster/web". Required. */
-  repository: string;
+  readonly repository: string;
   /** The tag to push, e.g. the release version "1.4.2". Never "latest": a release must be traceable. Required. */
-  tag: string;
-  /** The one platform to build for (the cluster's nodes). Default "linux/amd64". */
-  platform?: string;
-  /** Build arguments (`--build-arg`). Plain values only: a secret never belongs in an image layer. Default none. */
-  buildArgs?: Record<string, string>;
-  /** Credentials of the registry; default none (the Docker daemon's own login is used). */
-  registry?: RegistryCredentials;
+  readonly tag: string;
+  /** The one platform to build for (the cluster's nodes). @default "linux/amd64" */
+  readonly platform?: string;
+  /** Build arguments (`--build-arg`). Plain values only: a secret never belongs in an image layer. @default none */
+  readonly buildArgs?: Record<string, string>;
+  /** Credentials of the registry. @default none: the Docker daemon's own login */
+  readonly registry?: RegistryCredentials;
   /**
-   * Build (and push) during `pulumi preview` too. Default false: a preview shows the image as "to be built" and
+   * Build (and push) during `pulumi preview` too; without it, a preview shows the image as "to be built" and
    * never needs a Docker engine or registry access.
+   * @default false
    */
-  buildOnPreview?: boolean;
+  readonly buildOnPreview?: boolean;
 }
 
 /** The arguments with every default applied. */
 export type ResolvedAppImageArgs = Required<Omit<AppImageArgs, 'registry'>> & Pick<AppImageArgs, 'registry'>;
 
-// The distribution reference grammar's pieces (see stacks/validators.ts for the whole reference).
-const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
-const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*)(?::[0-9]+)?`;
-const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*';
-const REPOSITORY = new RegExp(`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
-const TAG = /^[\w][\w.-]{0,127}$/;
 const PLATFORM = /^[a-z0-9]+\/[a-z0-9]+(?:\/[a-z0-9]+)?$/;
 const BUILD_ARG = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const REPO_DIGEST = /^(.+)@(sha256:[a-f0-9]{64})$/;
 
 /** Applies the defaults and validates the arguments; throws one error listing every bad argument. */
 export function resolveAppImageArgs(name: string, args: AppImageArgs): ResolvedAppImageArgs {
@@ -83,12 +80,12 @@ export function resolveAppImageArgs(name: string, args: AppImageArgs): ResolvedA
   ) {
     problems.push(`dockerfile "${resolved.dockerfile}" must be a path inside the build context`);
   }
-  if (!REPOSITORY.test(resolved.repository) || resolved.repository.length > 255) {
+  if (parseRepository(resolved.repository) === undefined) {
     problems.push(
       `repository "${resolved.repository}" must be "[registry/]path" in lower case, without tag or digest`,
     );
   }
-  if (!TAG.test(resolved.tag)) {
+  if (!isTag(resolved.tag)) {
     problems.push(
       `tag "${resolved.tag}" must be a Docker tag: letters, digits, "_", "." and "-", at most 128`,
     );
@@ -103,28 +100,13 @@ export function resolveAppImageArgs(name: string, args: AppImageArgs): ResolvedA
       problems.push(`build argument "${key}" must be a name of letters, digits and "_"`);
     }
   }
-  if (resolved.registry !== undefined && !new RegExp(`^${DOMAIN}$`).test(resolved.registry.server)) {
+  if (resolved.registry !== undefined && !isRegistryHost(resolved.registry.server)) {
     problems.push(`registry server "${resolved.registry.server}" must be a host name with an optional port`);
   }
   if (problems.length > 0) {
     throw new Error(`AppImage ${name}: invalid arguments:\n  - ${problems.join('\n  - ')}`);
   }
   return resolved;
-}
-
-/**
- * Turns the provider's `repoDigest` ("repository@sha256:<hex>") into the reference the Deployments run,
- * "repository:tag@sha256:<hex>": the tag stays readable, the digest decides what runs. Throws on anything that
- * is not a sha256 repo digest, so an unpinned reference can never reach a Deployment.
- */
-export function pinnedReference(repository: string, tag: string, repoDigest: string): string {
-  const match = REPO_DIGEST.exec(repoDigest);
-  if (!match) {
-    throw new Error(
-      `image ${repository}:${tag}: the registry returned no sha256 digest (got "${repoDigest}")`,
-    );
-  }
-  return `${repository}:${tag}@${match[2]}`;
 }
 
 export class AppImage extends pulumi.ComponentResource {

@@ -142,7 +142,10 @@ export interface BlueGreenAppArgs extends BlueGreenAppOptions {
    * Secret values the component stores in a Secret `<app>-env` and exposes as environment variables; the names
    * are plain, the values stay Pulumi secrets. @default none
    */
-  readonly secretValues?: { readonly names: readonly string[]; readonly values: pulumi.Input<Record<string, string>> };
+  readonly secretValues?: {
+    readonly names: readonly string[];
+    readonly values: pulumi.Input<Record<string, string>>;
+  };
   /** Namespaces whose pods may reach the app (ingress controller, monitoring). @default none besides its own */
   readonly allowIngressFromNamespaces?: readonly pulumi.Input<string>[];
 }
@@ -173,7 +176,10 @@ export const BLUE_GREEN_APP_DEFAULTS: Omit<ResolvedBlueGreenAppOptions, 'appName
 };
 
 /** Applies the defaults, once. `name` is the component's name (the default app name). */
-export function resolveBlueGreenAppOptions(name: string, o: BlueGreenAppOptions): ResolvedBlueGreenAppOptions {
+export function resolveBlueGreenAppOptions(
+  name: string,
+  o: BlueGreenAppOptions,
+): ResolvedBlueGreenAppOptions {
   const base = withDefaults(BLUE_GREEN_APP_DEFAULTS, o);
   return {
     ...base,
@@ -189,14 +195,16 @@ export function resolveBlueGreenAppOptions(name: string, o: BlueGreenAppOptions)
 export function checkBlueGreenAppOptions(a: ResolvedBlueGreenAppOptions): ArgProblem[] {
   const c = new ArgChecks();
   if (!isSlot(a.activeSlot)) {
-    c.fail('activeSlot', a.activeSlot, 'one of "blue", "green"');
+    c.fail('activeSlot', a.activeSlot, `one of ${SLOTS.map((slot) => `"${slot}"`).join(', ')}`);
   }
   c.check('appName', a.appName, (v) => checkDnsLabel(v, 50));
   c.check('replicas', a.replicas, (v) => checkWholeNumber(v, 1));
   c.check('idleReplicas', a.idleReplicas, (v) => checkWholeNumber(v, 0, a.replicas));
   c.check('port', a.port, checkUnprivilegedPort);
   c.check('pdbMaxUnavailable', a.pdbMaxUnavailable, (v) =>
-    checkWholeNumber(v, 1) === undefined ? undefined : 'a whole number of at least 1 (zero blocks every node drain)',
+    checkWholeNumber(v, 1) === undefined
+      ? undefined
+      : 'a whole number of at least 1 (zero blocks every node drain)',
   );
   a.egress.forEach((peer, i) => {
     if (peer.ports.length === 0) {
@@ -266,7 +274,9 @@ export function slotDeploymentSpec(
     strategy: {
       type: 'RollingUpdate',
       rollingUpdate:
-        a.antiAffinity === 'required' ? { maxSurge: 0, maxUnavailable: 1 } : { maxSurge: '25%', maxUnavailable: 0 },
+        a.antiAffinity === 'required'
+          ? { maxSurge: 0, maxUnavailable: 1 }
+          : { maxSurge: '25%', maxUnavailable: 0 },
     },
     template: {
       metadata: {
@@ -296,8 +306,18 @@ export function slotDeploymentSpec(
             ],
             resources: a.resources,
             startupProbe: { ...probe(a.healthPath), periodSeconds: 5, failureThreshold: 30 },
-            livenessProbe: { ...probe(a.healthPath), periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
-            readinessProbe: { ...probe(a.readyPath), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
+            livenessProbe: {
+              ...probe(a.healthPath),
+              periodSeconds: 10,
+              timeoutSeconds: 2,
+              failureThreshold: 3,
+            },
+            readinessProbe: {
+              ...probe(a.readyPath),
+              periodSeconds: 5,
+              timeoutSeconds: 2,
+              failureThreshold: 2,
+            },
             // Drain in-flight requests before the pod leaves the endpoints.
             lifecycle: { preStop: { sleep: { seconds: 5 } } },
             volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
@@ -338,7 +358,11 @@ export function slotServiceArgs(
 }
 
 /** The Ingress of the public host, to the active Service. */
-export function ingressArgs(a: Resolved, host: string, activeService: pulumi.Input<string>): k8s.networking.v1.IngressArgs {
+export function ingressArgs(
+  a: Resolved,
+  host: string,
+  activeService: pulumi.Input<string>,
+): k8s.networking.v1.IngressArgs {
   return {
     metadata: {
       name: a.appName,
@@ -354,7 +378,11 @@ export function ingressArgs(a: Resolved, host: string, activeService: pulumi.Inp
           host,
           http: {
             paths: [
-              { path: '/', pathType: 'Prefix', backend: { service: { name: activeService, port: { name: 'http' } } } },
+              {
+                path: '/',
+                pathType: 'Prefix',
+                backend: { service: { name: activeService, port: { name: 'http' } } },
+              },
             ],
           },
         },
@@ -499,8 +527,16 @@ export class BlueGreenApp extends pulumi.ComponentResource {
     });
 
     const afterRollout = { ...stateful, dependsOn: [this.deployments.blue, this.deployments.green] };
-    const active = new k8s.core.v1.Service(`${name}-active`, slotServiceArgs(a, 'active', a.activeSlot), afterRollout);
-    const preview = new k8s.core.v1.Service(`${name}-preview`, slotServiceArgs(a, 'preview', idle), afterRollout);
+    const active = new k8s.core.v1.Service(
+      `${name}-active`,
+      slotServiceArgs(a, 'active', a.activeSlot),
+      afterRollout,
+    );
+    const preview = new k8s.core.v1.Service(
+      `${name}-preview`,
+      slotServiceArgs(a, 'preview', idle),
+      afterRollout,
+    );
     this.services = { active, preview };
 
     if (a.host !== undefined) {
@@ -523,7 +559,9 @@ export class BlueGreenApp extends pulumi.ComponentResource {
     this.deploymentNames = pulumi
       .all([this.deployments.blue.metadata.name, this.deployments.green.metadata.name])
       .apply(([blue, green]) => ({ blue, green }));
-    this.url = pulumi.output(a.host === undefined ? undefined : `${a.tlsSecretName ? 'https' : 'http'}://${a.host}`);
+    this.url = pulumi.output(
+      a.host === undefined ? undefined : `${a.tlsSecretName ? 'https' : 'http'}://${a.host}`,
+    );
 
     this.registerOutputs({
       activeSlot: this.activeSlot,

@@ -7,7 +7,11 @@ import { BlueGreenApp, BlueGreenAppArgs } from '../components/BlueGreenApp';
 import { Settings } from '../stacks/settings';
 
 /** Creates the extra apps, each a copy of the main one's arguments in the main one's namespace. */
-export function deployBenchApps(settings: Settings, main: BlueGreenApp, args: BlueGreenAppArgs): BlueGreenApp[] {
+export function deployBenchApps(
+  settings: Settings,
+  main: BlueGreenApp,
+  args: BlueGreenAppArgs,
+): BlueGreenApp[] {
   const apps: BlueGreenApp[] = [];
   for (let i = 1; i < settings.app.benchServices; i++) {
     const appName = `${settings.app.appName}-${i}`;

@@ -55,7 +55,11 @@ function deployLogging(s: Settings): Logging | undefined {
 }
 
 /** The monitoring stack, watching the app (and the logging stack, whose datasource Grafana gets). */
-function deployMonitoring(s: Settings, app: BlueGreenApp, logging: Logging | undefined): Monitoring | undefined {
+function deployMonitoring(
+  s: Settings,
+  app: BlueGreenApp,
+  logging: Logging | undefined,
+): Monitoring | undefined {
   if (!s.monitoring.enabled) {
     return undefined;
   }
@@ -70,7 +74,9 @@ function deployMonitoring(s: Settings, app: BlueGreenApp, logging: Logging | und
       previewService: app.previewServiceName,
       url: app.url,
     },
-    logging: s.logging.enabled ? { namespace: s.logging.namespace, shipperNamespace: s.logging.nodeNamespace } : undefined,
+    logging: s.logging.enabled
+      ? { namespace: s.logging.namespace, shipperNamespace: s.logging.nodeNamespace }
+      : undefined,
     elasticsearch: logging?.grafanaDatasource,
     protect: s.production,
   });

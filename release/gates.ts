@@ -16,7 +16,10 @@ import {
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
 } from '../components/shared/security';
+import { appSelector, Slot } from '../components/shared/slots';
+import { envFromSecretRefs, envValues } from '../components/shared/workload';
 import { ReleaseSettings } from '../stacks/release';
+import type { DeploymentObject, EndpointSliceObject, JobObject, PodObject } from './kube';
 
 export type GateName = 'ready' | 'backup' | 'migration' | 'smoke';
 export type JobGate = Exclude<GateName, 'ready'>;
@@ -42,17 +45,8 @@ export type JobState = 'absent' | 'running' | 'succeeded' | 'failed';
 /** What to do with a gate's Job given its current state. */
 export type JobDecision = 'create' | 'skip' | 'wait' | 'recreate';
 
-interface JobStatusLike {
-  status?: {
-    succeeded?: number;
-    failed?: number;
-    active?: number;
-    conditions?: { type: string; status: string; reason?: string; message?: string }[];
-  };
-}
-
 /** A Job's state from its `status`. */
-export function jobState(job: JobStatusLike | undefined): JobState {
+export function jobState(job: Pick<JobObject, 'status'> | undefined): JobState {
   if (job === undefined) {
     return 'absent';
   }
@@ -119,7 +113,7 @@ export interface JobManifestInput {
   namespace: string;
   gate: JobGate;
   releaseId: string;
-  slot: 'blue' | 'green';
+  slot: Slot;
   image: string;
   command: string[];
   env?: Record<string, string>;
@@ -142,7 +136,7 @@ export function jobManifest(input: JobManifestInput): Record<string, unknown> {
     'app.kubernetes.io/name': input.app,
     'app.kubernetes.io/component': `release-${input.gate}`,
     'app.kubernetes.io/managed-by': 'pavemaster-release',
-    app: input.app,
+    ...appSelector(input.app),
     [GATE_LABEL]: input.gate,
     'pavemaster.io/release-id': input.releaseId,
   };
@@ -171,17 +165,7 @@ export function jobManifest(input: JobManifestInput): Record<string, unknown> {
               image: input.image,
               imagePullPolicy: 'IfNotPresent',
               command: input.command,
-              env: [
-                ...Object.entries(input.env ?? {})
-                  .sort(([a], [b]) => a.localeCompare(b))
-                  .map(([k, v]) => ({ name: k, value: v })),
-                ...Object.entries(input.secretEnv ?? {})
-                  .sort(([a], [b]) => a.localeCompare(b))
-                  .map(([k, ref]) => ({
-                    name: k,
-                    valueFrom: { secretKeyRef: { name: ref.secret, key: ref.key } },
-                  })),
-              ],
+              env: [...envValues(input.env ?? {}), ...envFromSecretRefs(input.secretEnv ?? {})],
               // No ephemeral-storage request, like the app's containers: the only writable path is the /tmp
               // emptyDir with its sizeLimit (policy/scanners/kube-score.yaml explains the choice).
               resources: {
@@ -228,9 +212,11 @@ export function smokeEgressPolicy(app: string, namespace: string, port: number):
       labels: { 'app.kubernetes.io/name': app, 'app.kubernetes.io/managed-by': 'pavemaster-release' },
     },
     spec: {
-      podSelector: { matchLabels: { app, [GATE_LABEL]: 'smoke' } },
+      podSelector: { matchLabels: { ...appSelector(app), [GATE_LABEL]: 'smoke' } },
       policyTypes: ['Egress'],
-      egress: [{ to: [{ podSelector: { matchLabels: { app } } }], ports: [{ protocol: 'TCP', port }] }],
+      egress: [
+        { to: [{ podSelector: { matchLabels: appSelector(app) } }], ports: [{ protocol: 'TCP', port }] },
+      ],
     },
   };
 }
@@ -238,30 +224,8 @@ export function smokeEgressPolicy(app: string, namespace: string, port: number):
 // ---------------------------------------------------------------------------------------------------------------
 // Readiness of a slot, from the live objects.
 
-interface PodLike {
-  metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
-  status?: { phase?: string; conditions?: { type: string; status: string }[] };
-}
-interface DeploymentLike {
-  metadata: { name: string; generation?: number; annotations?: Record<string, string> };
-  spec?: { replicas?: number };
-  status?: {
-    observedGeneration?: number;
-    replicas?: number;
-    updatedReplicas?: number;
-    readyReplicas?: number;
-    availableReplicas?: number;
-  };
-}
-interface EndpointSliceLike {
-  endpoints?: {
-    conditions?: { ready?: boolean; terminating?: boolean };
-    targetRef?: { kind?: string; name?: string };
-  }[];
-}
-
 /** The pod names an EndpointSlice list currently sends traffic to (ready endpoints). */
-export function readyEndpointPods(slices: readonly EndpointSliceLike[]): string[] {
+export function readyEndpointPods(slices: readonly EndpointSliceObject[]): string[] {
   const names = new Set<string>();
   for (const slice of slices) {
     for (const ep of slice.endpoints ?? []) {
@@ -274,7 +238,7 @@ export function readyEndpointPods(slices: readonly EndpointSliceLike[]): string[
 }
 
 /** Ready, not terminating pods. */
-export function readyPods(pods: readonly PodLike[]): PodLike[] {
+export function readyPods(pods: readonly PodObject[]): PodObject[] {
   return pods.filter(
     (p) =>
       p.metadata.deletionTimestamp === undefined &&
@@ -297,9 +261,9 @@ export interface SlotReadiness {
  * pods.
  */
 export function slotReadiness(input: {
-  deployment: DeploymentLike | undefined;
-  pods: readonly PodLike[];
-  slices: readonly EndpointSliceLike[];
+  deployment: DeploymentObject | undefined;
+  pods: readonly PodObject[];
+  slices: readonly EndpointSliceObject[];
   version?: string;
 }): SlotReadiness {
   const reasons: string[] = [];

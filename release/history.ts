@@ -3,10 +3,8 @@
  * backend included) into release versions: which slot was active and what each slot ran. `rollback --to N`
  * restores the release keys of version N from its recorded config.
  */
-import { imageVersion } from '../stacks/validators';
-
-export type Slot = 'blue' | 'green';
-export const SLOTS: readonly Slot[] = ['blue', 'green'];
+import { imageVersion } from '../components/shared/image';
+import { DEFAULT_SLOT, isSlot, Slot, SLOTS } from '../components/shared/slots';
 
 /** A config value as history records it: `{ value, secret }` (Automation API) or plain text. */
 export type RecordedConfigValue = { value: string; secret?: boolean } | string;
@@ -88,7 +86,7 @@ export function toReleaseVersion(entry: HistoryEntryLike): ReleaseVersion {
     result: entry.result,
     startTime: time(entry.startTime) ?? '',
     endTime: time(entry.endTime),
-    activeSlot: active === 'green' ? 'green' : 'blue',
+    activeSlot: isSlot(active) ? active : DEFAULT_SLOT,
     images,
     versions,
     releaseIds,
@@ -162,8 +160,8 @@ export function planRestore(recorded: readonly HistoryEntryLike[], version: numb
     }
   }
   if (set.activeSlot === undefined) {
-    // Pulumi.yaml's default.
-    set.activeSlot = 'blue';
+    // What the program runs when the key is unset.
+    set.activeSlot = DEFAULT_SLOT;
     remove.splice(remove.indexOf('activeSlot'), 1);
   }
   return { version, set, remove };

@@ -92,8 +92,11 @@ export interface DeploymentObject {
 }
 
 export interface EndpointSliceObject {
-  metadata: { name: string };
-  endpoints?: { conditions?: { ready?: boolean }; targetRef?: { kind?: string; name?: string } }[];
+  metadata?: { name: string };
+  endpoints?: {
+    conditions?: { ready?: boolean; terminating?: boolean };
+    targetRef?: { kind?: string; name?: string };
+  }[];
 }
 
 export interface JobObject {
@@ -189,11 +192,18 @@ export class Kube {
     );
   }
 
-  /** Readiness of a slot behind a Service. */
-  async slotReadiness(app: string, slot: string, service: string, version?: string): Promise<SlotReadiness> {
+  /** Readiness of a slot (its Deployment and the pods its selector selects) behind a Service. */
+  async slotReadiness(
+    slot: { deployment: string; selector: Record<string, string> },
+    service: string,
+    version?: string,
+  ): Promise<SlotReadiness> {
+    const labels = Object.entries(slot.selector)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
     const [deployment, pods, slices] = await Promise.all([
-      this.get<DeploymentObject>('deployment', `${app}-${slot}`),
-      this.list<PodObject>('pods', `app=${app},slot=${slot}`),
+      this.get<DeploymentObject>('deployment', slot.deployment),
+      this.list<PodObject>('pods', labels),
       this.list<EndpointSliceObject>('endpointslices', `kubernetes.io/service-name=${service}`),
     ]);
     return slotReadiness({ deployment, pods, slices, version });

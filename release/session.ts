@@ -1,19 +1,25 @@
 /**
  * One stack opened for a release step: the Automation API stack (LocalWorkspace on the project directory, so
- * config changes land in the stack's `Pulumi.<stack>.yaml`), its typed settings, kubectl bound to its namespace
- * and the release log.
+ * config changes land in the stack's `Pulumi.<stack>.yaml`), its typed settings (exactly what the program reads:
+ * `loadSettings`, and nothing else), the names of the slots' objects (from the stack's outputs), kubectl bound to
+ * its namespace and the release log.
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ConcurrentUpdateError, LocalWorkspace, Stack } from '@pulumi/pulumi/automation';
-import { otherSlot, Slot } from '../stacks/app';
-import { ParseContext } from '../stacks/context';
-import { Fields } from '../stacks/fields';
-import { Problems } from '../stacks/problems';
-import { parseRelease, RELEASE_KEYS, ReleaseSettings } from '../stacks/release';
+import { ConcurrentUpdateError, LocalWorkspace, OutputMap, Stack } from '@pulumi/pulumi/automation';
+import {
+  otherSlot,
+  perSlot,
+  Slot,
+  SlotObjectNames,
+  slotObjectNames,
+  slotSelector,
+} from '../components/shared/slots';
+import { ReleaseSettings } from '../stacks/release';
 import { loadSettings, NAMESPACE, Settings } from '../stacks/settings';
 import { EngineEventLike } from './events';
+import { HistoryEntryLike } from './history';
 import { Kube } from './kube';
 import { isLockError, LockHolder, lockMessage, parseLockHolders } from './lock';
 import { ReleaseLog } from './log';
@@ -52,6 +58,23 @@ export interface SessionOptions {
   engineOutput?: (text: string) => void;
 }
 
+/**
+ * The names of the slots' objects as the deployed stack exports them (`activeServiceName`, `previewServiceName`,
+ * `blueDeploymentName`, `greenDeploymentName`); the contract's names for a stack that has not exported them yet.
+ */
+export function objectNamesFromOutputs(app: string, outputs: OutputMap): SlotObjectNames {
+  const names = slotObjectNames(app);
+  const text = (key: string, fallback: string) => {
+    const v = outputs[key]?.value as unknown;
+    return typeof v === 'string' && v !== '' ? v : fallback;
+  };
+  return {
+    activeService: text('activeServiceName', names.activeService),
+    previewService: text('previewServiceName', names.previewService),
+    deployments: perSlot((slot) => text(`${slot}DeploymentName`, names.deployments[slot])),
+  };
+}
+
 /** What one `pulumi up` did. */
 export interface UpResult {
   /** Non-`same` operations by kind. */
@@ -81,9 +104,10 @@ function errorText(e: unknown): string {
 
 export class Session {
   settings!: Settings;
-  release!: ReleaseSettings;
   raw: Record<string, string> = {};
   kube!: Kube;
+  /** The slots' objects, as the stack's outputs name them. */
+  objects!: SlotObjectNames;
   private unappliedFile: Buffer | undefined;
   readonly out: (line: string) => void;
 
@@ -103,6 +127,7 @@ export class Session {
     );
     const session = new Session(name, stack, opts, new ReleaseLog(opts.workDir, name, command, opts.logEcho));
     await session.reload();
+    session.objects = objectNamesFromOutputs(session.app, await stack.outputs());
     return session;
   }
 
@@ -116,31 +141,14 @@ export class Session {
         raw[key.slice(prefix.length)] = v.value;
       }
     }
-    const parsed = this.parse(raw);
+    this.settings = loadSettings(this.name, raw);
     this.raw = raw;
-    this.settings = parsed.settings;
-    this.release = parsed.release;
     this.kube = new Kube(this.settings.namespace);
   }
 
-  /** Validates a whole config the way the program will (every problem at once); throws a ConfigError. */
-  parse(raw: Record<string, string>): { settings: Settings; release: ReleaseSettings } {
-    const appRaw: Record<string, string> = {};
-    const releaseRaw: Record<string, string> = {};
-    for (const [k, v] of Object.entries(raw)) {
-      ((RELEASE_KEYS as readonly string[]).includes(k) ? releaseRaw : appRaw)[k] = v;
-    }
-    const settings = loadSettings(this.name, appRaw);
-    const problems = new Problems();
-    const ctx: ParseContext = {
-      stack: this.name,
-      environment: settings.environment,
-      production: settings.production,
-      namespace: settings.namespace,
-    };
-    const release = parseRelease(new Fields(`${NAMESPACE}:`, releaseRaw, problems), ctx);
-    problems.throwIfAny(this.name);
-    return { settings, release };
+  /** How the release command gates and checks releases of this stack (`pavemaster:release`). */
+  get release(): ReleaseSettings {
+    return this.settings.release;
   }
 
   /** The stack file: `Pulumi.<stack>.yaml` in the project. */
@@ -149,7 +157,7 @@ export class Session {
   }
 
   get app(): string {
-    return this.settings.app.name;
+    return this.settings.app.appName;
   }
   get activeSlot(): Slot {
     return this.settings.app.activeSlot;
@@ -158,10 +166,14 @@ export class Session {
     return otherSlot(this.activeSlot);
   }
   get activeService(): string {
-    return this.app;
+    return this.objects.activeService;
   }
   get previewService(): string {
-    return `${this.app}-preview`;
+    return this.objects.previewService;
+  }
+  /** A slot's Deployment and the selector of its pods, for readiness checks. */
+  slotObjects(slot: Slot): { deployment: string; selector: Record<string, string> } {
+    return { deployment: this.objects.deployments[slot], selector: slotSelector(this.app, slot) };
   }
   /** The `version` label a slot's pods should carry. */
   version(slot: Slot): string {
@@ -171,10 +183,10 @@ export class Session {
     return this.settings.app.slots[slot].image;
   }
   versions(): Record<Slot, string> {
-    return { blue: this.version('blue'), green: this.version('green') };
+    return perSlot((slot) => this.version(slot));
   }
   images(): Record<Slot, string> {
-    return { blue: this.image('blue'), green: this.image('green') };
+    return perSlot((slot) => this.image(slot));
   }
 
   /** Writes config keys to `Pulumi.<stack>.yaml` (and removes others), then reloads the settings. */
@@ -185,7 +197,7 @@ export class Session {
       delete next[k];
     }
     try {
-      this.parse(next);
+      loadSettings(this.name, next);
     } catch (e) {
       throw new ReleaseError(
         `the change was not written: ${e instanceof Error ? e.message : String(e)}`,
@@ -228,13 +240,14 @@ export class Session {
     const events: EngineEventLike[] = [];
     const started = Date.now();
     try {
-      await this.locked(() =>
+      const result = await this.locked(() =>
         this.stack.up({
           message,
           onEvent: (e) => events.push(e),
           onOutput: this.opts.engineOutput,
         }),
       );
+      this.objects = objectNamesFromOutputs(this.app, result.outputs);
     } catch (e) {
       if (e instanceof ReleaseError && e.exitCode === EXIT.locked && this.unappliedFile !== undefined) {
         // Nothing ran: put the stack file back so it still says what is deployed.
@@ -261,6 +274,11 @@ export class Session {
       touched.push(m.urn);
     }
     return { changes, touched, durationMs: Date.now() - started, events };
+  }
+
+  /** The stack's update history (`pulumi stack history`), under the lock message rules. */
+  async history(): Promise<HistoryEntryLike[]> {
+    return await this.locked(() => this.stack.history());
   }
 
   /** `pulumi preview`'s engine events. */

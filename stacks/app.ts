@@ -130,7 +130,8 @@ function readImageBuild(root: Fields, activeSlot: Slot): ImageBuildSettings | un
     context: b.string('context', 'app'),
     dockerfile: b.string('dockerfile', 'Dockerfile'),
     repository: b.string('repository', '', {
-      check: (r) => (parseRepository(r) !== undefined ? undefined : 'an image repository without tag or digest'),
+      check: (r) =>
+        parseRepository(r) !== undefined ? undefined : 'an image repository without tag or digest',
     }),
     slot: b.string<Slot>('slot', otherSlot(activeSlot), { oneOf: SLOTS }),
   };

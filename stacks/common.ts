@@ -37,7 +37,11 @@ export function readResources(parent: Fields, name: string, def: ContainerResour
 export function reportArgProblems(fields: Fields, problems: readonly ArgProblem[]): void {
   for (const p of problems) {
     const key = fields.key(p.path);
-    if (!fields.problems.list.some((q) => q.key === key || q.key.startsWith(`${key}.`) || q.key.startsWith(`${key}[`))) {
+    if (
+      !fields.problems.list.some(
+        (q) => q.key === key || q.key.startsWith(`${key}.`) || q.key.startsWith(`${key}[`),
+      )
+    ) {
       fields.problems.add(key, p.value, p.allowed);
     }
   }

@@ -11,7 +11,13 @@ import {
   resolveLoggingOptions,
   ResolvedLoggingOptions,
 } from '../components/logging/Logging';
-import { checkDnsLabel, checkHeap, checkHostName, checkLabelValue, checkStorage } from '../components/shared/checks';
+import {
+  checkDnsLabel,
+  checkHeap,
+  checkHostName,
+  checkLabelValue,
+  checkStorage,
+} from '../components/shared/checks';
 import { ContainerResources } from '../components/shared/resources';
 import { readResources, reportArgProblems } from './common';
 import { ParseContext } from './context';
@@ -51,7 +57,10 @@ function readService(
   ctx: ParseContext,
   requireDigest: boolean,
 ): { image: string; resources: ContainerResources } {
-  return { resources: readResources(f, 'resources', def.resources), image: readImage(f, 'image', def.image, ctx, requireDigest) };
+  return {
+    resources: readResources(f, 'resources', def.resources),
+    image: readImage(f, 'image', def.image, ctx, requireDigest),
+  };
 }
 
 function readImage(f: Fields, name: string, def: string, ctx: ParseContext, requireDigest: boolean): string {
@@ -68,7 +77,10 @@ function readImage(f: Fields, name: string, def: string, ctx: ParseContext, requ
 /** Reads the logging section. */
 export function parseLogging(root: Fields, ctx: ParseContext): LoggingSettings {
   const { rules } = PROFILES[ctx.environment];
-  const d = resolveLoggingOptions({ namespace: `${ctx.namespace}-logging`, ...PROFILES[ctx.environment].logging });
+  const d = resolveLoggingOptions({
+    namespace: `${ctx.namespace}-logging`,
+    ...PROFILES[ctx.environment].logging,
+  });
   const f = root.object('logging');
   const enabled = f.bool('enabled', true);
   const namespace = f.string<string>('namespace', d.namespace, { check: label });

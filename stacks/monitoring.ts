@@ -60,7 +60,8 @@ const checkStorageClass: Check<string> = (text) =>
 
 function readImages(parent: Fields, ctx: ParseContext, def: MonitoringImages): MonitoringImages {
   const f = parent.object('images');
-  const check = (text: string) => checkImage(text, { production: ctx.production, requireDigest: ctx.production });
+  const check = (text: string) =>
+    checkImage(text, { production: ctx.production, requireDigest: ctx.production });
   const out = {} as Record<keyof MonitoringImages, string>;
   for (const key of Object.keys(def) as (keyof MonitoringImages)[]) {
     out[key] = f.string(key, def[key], { check });
@@ -91,7 +92,10 @@ function readThresholds(parent: Fields, def: AlertThresholds): AlertThresholds {
   return out;
 }
 
-function readAlerting(parent: Fields, def: ResolvedMonitoringOptions['alerting']): ResolvedMonitoringOptions['alerting'] {
+function readAlerting(
+  parent: Fields,
+  def: ResolvedMonitoringOptions['alerting'],
+): ResolvedMonitoringOptions['alerting'] {
   const f = parent.object('alerting');
   const email = f.object('email');
   const emailSettings = {
@@ -102,7 +106,8 @@ function readAlerting(parent: Fields, def: ResolvedMonitoringOptions['alerting']
     username: email.optionalString('username'),
     requireTls: email.bool('requireTls', def.email.requireTls),
     severities: email.stringList('severities', def.email.severities, {
-      check: (s) => ((SEVERITIES as readonly string[]).includes(s) ? undefined : `one of ${SEVERITIES.join(', ')}`),
+      check: (s) =>
+        (SEVERITIES as readonly string[]).includes(s) ? undefined : `one of ${SEVERITIES.join(', ')}`,
     }) as Severity[],
   };
   email.finish();
@@ -111,7 +116,8 @@ function readAlerting(parent: Fields, def: ResolvedMonitoringOptions['alerting']
   const channels = slack.object('channels');
   const slackChannels: Partial<Record<Severity, string>> = {};
   for (const severity of SEVERITIES) {
-    const channel = channels.optionalString(severity, { check: checkSlackChannel }) ?? def.slack.channels[severity];
+    const channel =
+      channels.optionalString(severity, { check: checkSlackChannel }) ?? def.slack.channels[severity];
     if (channel !== undefined) {
       slackChannels[severity] = channel;
     }

@@ -54,7 +54,12 @@ export const PROFILES: Record<Environment, Profile> = {
   production: {
     app: { replicas: 3, resources: res('250m', '256Mi', '1', '512Mi'), antiAffinity: 'required' },
     monitoring: {
-      prometheus: { replicas: 2, retention: '30d', storage: '50Gi', resources: res('500m', '2Gi', '2', '4Gi') },
+      prometheus: {
+        replicas: 2,
+        retention: '30d',
+        storage: '50Gi',
+        resources: res('500m', '2Gi', '2', '4Gi'),
+      },
       alertmanager: { replicas: 3, storage: '2Gi', resources: res('50m', '64Mi', '200m', '128Mi') },
       grafana: { replicas: 2, resources: res('100m', '256Mi', '1', '512Mi') },
       kubeStateMetrics: { resources: res('50m', '128Mi', '500m', '256Mi') },

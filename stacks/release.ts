@@ -245,7 +245,9 @@ export function parseRelease(root: Fields, ctx: ParseContext): ReleaseSettings {
 
   const slots = perSlot((slot) => ({
     releaseId: root.optionalString(`${slot}ReleaseId`, { check: checkReleaseId }),
-    releasedAt: normalizeReleasedAtOrUndefined(root.optionalString(`${slot}ReleasedAt`, { check: checkTimestamp })),
+    releasedAt: normalizeReleasedAtOrUndefined(
+      root.optionalString(`${slot}ReleasedAt`, { check: checkTimestamp }),
+    ),
   }));
   return { prometheusUrl, readyTimeoutSeconds, backup, migration, smoke, jobs, postPromotion, slots };
 }

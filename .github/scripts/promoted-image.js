@@ -5,25 +5,35 @@
  * staging image instead of rebuilding. Refuses an image that is not pinned by digest.
  *
  *   node .github/scripts/promoted-image.js Pulumi.staging.yaml
+ *
+ * The slot contract and the image-reference grammar are the program's own (components/shared/), loaded through
+ * ts-node (a dev dependency, installed by `npm ci`), so this script can never read a slot or an image differently.
  */
 'use strict';
 const fs = require('fs');
+const path = require('path');
 const { parse } = require('yaml');
 
-const DIGEST_PINNED = /^[a-z0-9][a-z0-9._\-/:]*@sha256:[a-f0-9]{64}$/;
+require('ts-node').register({
+  transpileOnly: true,
+  project: path.join(__dirname, '..', '..', 'tsconfig.json'),
+});
+const { DEFAULT_SLOT, isSlot, SLOTS } = require('../../components/shared/slots');
+const { parseImageReference } = require('../../components/shared/image');
 
 function promotedImage(text) {
   const doc = parse(text) || {};
   const config = doc.config || {};
-  const slot = config['pavemaster:activeSlot'] || 'blue';
-  if (slot !== 'blue' && slot !== 'green') {
-    throw new Error(`pavemaster:activeSlot is "${slot}", not blue or green`);
+  const slot = config['pavemaster:activeSlot'] || DEFAULT_SLOT;
+  if (!isSlot(slot)) {
+    throw new Error(`pavemaster:activeSlot is "${slot}", not ${SLOTS.join(' or ')}`);
   }
   const image = config[`pavemaster:${slot}Image`];
   if (typeof image !== 'string' || image === '') {
     throw new Error(`pavemaster:${slot}Image is not set`);
   }
-  if (!DIGEST_PINNED.test(image)) {
+  const ref = parseImageReference(image);
+  if (ref === undefined || ref.digest === undefined) {
     throw new Error(
       `the ${slot} slot runs "${image}", which is not pinned by digest: production takes only digests`,
     );

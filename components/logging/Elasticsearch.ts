@@ -228,7 +228,10 @@ export class Elasticsearch extends pulumi.ComponentResource {
 
     const elasticSecret = opaqueSecret(
       `${name}-elastic`,
-      { ...scope(`${STS}-elastic`), data: { username: 'elastic', password: pulumi.secret(args.passwords.elastic) } },
+      {
+        ...scope(`${STS}-elastic`),
+        data: { username: 'elastic', password: pulumi.secret(args.passwords.elastic) },
+      },
       child,
     );
     // Only the setup Job reads this one: the passwords it sets for the service users.
@@ -248,7 +251,15 @@ export class Elasticsearch extends pulumi.ComponentResource {
 
     const certs = certificateJob(
       name,
-      { namespace: ns, sts: STS, headless: HEADLESS, secretName: CERT_SECRET, image: o.image, awaitCompletion: awaitJobs, apiServer },
+      {
+        namespace: ns,
+        sts: STS,
+        headless: HEADLESS,
+        secretName: CERT_SECRET,
+        image: o.image,
+        awaitCompletion: awaitJobs,
+        apiServer,
+      },
       this,
     );
 
@@ -278,7 +289,10 @@ export class Elasticsearch extends pulumi.ComponentResource {
     });
     const config = new k8s.core.v1.ConfigMap(
       `${name}-config`,
-      { metadata: { name: `${STS}-config`, namespace: ns, labels }, data: { 'elasticsearch.yml': configYml } },
+      {
+        metadata: { name: `${STS}-config`, namespace: ns, labels },
+        data: { 'elasticsearch.yml': configYml },
+      },
       child,
     );
     this.statefulSet = new k8s.apps.v1.StatefulSet(

@@ -89,7 +89,10 @@ export function exporterDeploymentSpec(
 export class ElasticsearchExporter extends pulumi.ComponentResource {
   constructor(name: string, args: ElasticsearchExporterArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super('pavemaster:logging:ElasticsearchExporter', name, {}, opts);
-    const o = { ...withDefaults(ELASTICSEARCH_EXPORTER_DEFAULTS, args), elasticsearchUrl: args.elasticsearchUrl };
+    const o = {
+      ...withDefaults(ELASTICSEARCH_EXPORTER_DEFAULTS, args),
+      elasticsearchUrl: args.elasticsearchUrl,
+    };
     const child = { parent: this };
     const ns = args.namespace;
     const { labels, selector } = roleLabels('exporter', APP);
@@ -97,12 +100,18 @@ export class ElasticsearchExporter extends pulumi.ComponentResource {
 
     const credentials = opaqueSecret(
       `${name}-credentials`,
-      { ...scope(`${APP}-elasticsearch`), data: { username: NAMES.exporterUser, password: pulumi.secret(args.password) } },
+      {
+        ...scope(`${APP}-elasticsearch`),
+        data: { username: NAMES.exporterUser, password: pulumi.secret(args.password) },
+      },
       child,
     );
     new k8s.apps.v1.Deployment(
       `${name}-deployment`,
-      { metadata: { name: APP, namespace: ns, labels }, spec: exporterDeploymentSpec(o, credentials.metadata.name) },
+      {
+        metadata: { name: APP, namespace: ns, labels },
+        spec: exporterDeploymentSpec(o, credentials.metadata.name),
+      },
       child,
     );
     clusterService(
@@ -120,7 +129,10 @@ export class ElasticsearchExporter extends pulumi.ComponentResource {
       {
         ...scope(APP),
         podSelector: selector,
-        ingress: metricsClients.length > 0 ? [{ from: [...metricsClients], ports: tcp(PORTS.elasticsearchExporter) }] : [],
+        ingress:
+          metricsClients.length > 0
+            ? [{ from: [...metricsClients], ports: tcp(PORTS.elasticsearchExporter) }]
+            : [],
         egress: [{ to: [rolePeer('elasticsearch', 'elasticsearch')], ports: tcp(PORTS.elasticsearchHttp) }],
       },
       child,

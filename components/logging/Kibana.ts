@@ -162,7 +162,10 @@ export class Kibana extends pulumi.ComponentResource {
     );
     new k8s.apps.v1.Deployment(
       `${name}-deployment`,
-      { metadata: { name: APP, namespace: ns, labels }, spec: kibanaDeploymentSpec(o, credentials.metadata.name) },
+      {
+        metadata: { name: APP, namespace: ns, labels },
+        spec: kibanaDeploymentSpec(o, credentials.metadata.name),
+      },
       child,
     );
     const service = clusterService(
@@ -183,7 +186,9 @@ export class Kibana extends pulumi.ComponentResource {
           metadata: { name: APP, namespace: ns, labels, annotations: { 'pulumi.com/skipAwait': 'true' } },
           spec: {
             ...(o.ingressClassName !== undefined ? { ingressClassName: o.ingressClassName } : {}),
-            ...(o.tlsSecretName !== undefined ? { tls: [{ hosts: [o.host], secretName: o.tlsSecretName }] } : {}),
+            ...(o.tlsSecretName !== undefined
+              ? { tls: [{ hosts: [o.host], secretName: o.tlsSecretName }] }
+              : {}),
             rules: [
               {
                 host: o.host,
@@ -232,7 +237,10 @@ export class Kibana extends pulumi.ComponentResource {
         podSelector: selector,
         ingress: [
           {
-            from: [...(args.ingressNamespaces ?? []).map((n) => namespacePeer(n)), rolePeer('kibana-setup', APP)],
+            from: [
+              ...(args.ingressNamespaces ?? []).map((n) => namespacePeer(n)),
+              rolePeer('kibana-setup', APP),
+            ],
             ports: tcp(PORTS.kibana),
           },
         ],

@@ -17,7 +17,13 @@ import * as pulumi from '@pulumi/pulumi';
 import { withDefaults } from '../shared/args';
 import { allowPolicy, tcp } from '../shared/network';
 import { ContainerResources } from '../shared/resources';
-import { clusterReader, configFiles, restrictedContainer, scratchVolume, serviceAccount } from '../shared/workload';
+import {
+  clusterReader,
+  configFiles,
+  restrictedContainer,
+  scratchVolume,
+  serviceAccount,
+} from '../shared/workload';
 import { LOGGING_IMAGES } from '../versions';
 import { ApiServerPeer, contentHash, rolePeer, roleLabels } from './common';
 import { PORTS } from './defaults';
@@ -60,7 +66,12 @@ export const FILEBEAT_CLUSTER_RULES: k8s.types.input.rbac.v1.PolicyRule[] = [
 /** The DaemonSet's spec: Filebeat on every node, reading the container logs read-only. */
 export function logShipperDaemonSetSpec(
   o: Required<LogShipperOptions>,
-  refs: { serviceAccountName: pulumi.Input<string>; configMapName: pulumi.Input<string>; configHash: string; registryDir: string },
+  refs: {
+    serviceAccountName: pulumi.Input<string>;
+    configMapName: pulumi.Input<string>;
+    configHash: string;
+    registryDir: string;
+  },
 ): k8s.types.input.apps.v1.DaemonSetSpec {
   const { labels, selector } = roleLabels('shipper', APP);
   const hostDir = (volume: string, path: string): k8s.types.input.core.v1.Volume => ({
@@ -87,7 +98,11 @@ export function logShipperDaemonSetSpec(
             // Filebeat's HTTP endpoint (stats as JSON) on 5066, for the kubelet's probes only: the port is not
             // declared and the namespace's default-deny admits no one else.
             readinessProbe: { httpGet: { path: '/', port: FILEBEAT_HTTP_PORT }, periodSeconds: 10 },
-            livenessProbe: { tcpSocket: { port: FILEBEAT_HTTP_PORT }, periodSeconds: 20, failureThreshold: 6 },
+            livenessProbe: {
+              tcpSocket: { port: FILEBEAT_HTTP_PORT },
+              periodSeconds: 20,
+              failureThreshold: 6,
+            },
             resources: o.resources,
             // Exception to runAsNonRoot (see the file comment): root without any capability.
             securityContext: { runAsNonRoot: false, runAsUser: 0, runAsGroup: 0 },
@@ -137,8 +152,15 @@ export class LogShipper extends pulumi.ComponentResource {
       { role: [{ name: `${name}-clusterrole` }], binding: [{ name: `${name}-clusterrolebinding` }] },
     );
 
-    const configText = filebeatConfig({ namespaces: [...args.shippedNamespaces], logstashHosts: [args.logstashHost] });
-    const config = configFiles(`${name}-config`, { ...scope(`${APP}-config`), data: { 'filebeat.yml': configText } }, child);
+    const configText = filebeatConfig({
+      namespaces: [...args.shippedNamespaces],
+      logstashHosts: [args.logstashHost],
+    });
+    const config = configFiles(
+      `${name}-config`,
+      { ...scope(`${APP}-config`), data: { 'filebeat.yml': configText } },
+      child,
+    );
     new k8s.apps.v1.DaemonSet(
       `${name}-daemonset`,
       {

@@ -16,7 +16,11 @@ import { ContainerResources } from '../shared/resources';
 import { ApiServerPeer, rolePeer } from './common';
 import { LOG_INDEX_PATTERN, NAMES, PORTS } from './defaults';
 import { ANY_API_SERVER, Elasticsearch, ELASTICSEARCH_DEFAULTS, ElasticsearchOptions } from './Elasticsearch';
-import { ELASTICSEARCH_EXPORTER_DEFAULTS, ElasticsearchExporter, ElasticsearchExporterOptions } from './ElasticsearchExporter';
+import {
+  ELASTICSEARCH_EXPORTER_DEFAULTS,
+  ElasticsearchExporter,
+  ElasticsearchExporterOptions,
+} from './ElasticsearchExporter';
 import { Kibana, KIBANA_DEFAULTS, KibanaOptions } from './Kibana';
 import { LOG_SHIPPER_DEFAULTS, LogShipper, LogShipperOptions } from './LogShipper';
 import { Logstash, LOGSTASH_DEFAULTS, LogstashOptions, MIN_QUEUE_BYTES } from './Logstash';
@@ -100,7 +104,9 @@ export const LOGGING_DEFAULTS: Omit<ResolvedLoggingOptions, 'nodeNamespace'> = {
 
 /** Applies the defaults, once; `grafanaPodLabels` replaces its default as a whole. */
 export function resolveLoggingOptions(o: DeepPartial<LoggingOptions>): ResolvedLoggingOptions {
-  const base = withDefaults(LOGGING_DEFAULTS, o as DeepPartial<typeof LOGGING_DEFAULTS>, ['grafanaPodLabels']);
+  const base = withDefaults(LOGGING_DEFAULTS, o as DeepPartial<typeof LOGGING_DEFAULTS>, [
+    'grafanaPodLabels',
+  ]);
   return { ...base, nodeNamespace: o.nodeNamespace ?? `${base.namespace}-node` };
 }
 
@@ -128,7 +134,11 @@ export function checkLoggingOptions(o: ResolvedLoggingOptions): ArgProblem[] {
   c.check('namespace', o.namespace, (v) => checkDnsLabel(v));
   c.check('nodeNamespace', o.nodeNamespace, (v) => checkDnsLabel(v));
   if (o.namespace === o.nodeNamespace) {
-    c.fail('nodeNamespace', o.nodeNamespace, 'a namespace other than namespace (it enforces the privileged level)');
+    c.fail(
+      'nodeNamespace',
+      o.nodeNamespace,
+      'a namespace other than namespace (it enforces the privileged level)',
+    );
   }
   c.check('retentionDays', o.retentionDays, (v) => checkWholeNumber(v, 1));
   const n = o.elasticsearch.replicas;
@@ -149,8 +159,16 @@ export function checkLoggingOptions(o: ResolvedLoggingOptions): ArgProblem[] {
 }
 
 /** The arguments with every default applied, checked; throws one error listing every bad argument. */
-export function resolveLoggingArgs(name: string, args: LoggingArgs): ResolvedLoggingOptions & LoggingArgs {
-  const r = { ...args, ...resolveLoggingOptions(args) };
+export function resolveLoggingArgs(
+  name: string,
+  args: LoggingArgs,
+): ResolvedLoggingOptions & LoggingArgs & Required<Pick<LoggingArgs, 'dropPaths' | 'apiServer'>> {
+  const r = {
+    ...args,
+    ...resolveLoggingOptions(args),
+    dropPaths: args.dropPaths ?? ['/healthz', '/readyz', '/metrics'],
+    apiServer: args.apiServer ?? ANY_API_SERVER,
+  };
   const c = new ArgChecks();
   c.check('environment', r.environment, (v) =>
     /^[a-z0-9_]+$/.test(v) ? undefined : 'lowercase letters, digits or "_" (a data stream namespace)',
@@ -189,8 +207,7 @@ export class Logging extends pulumi.ComponentResource {
     super('pavemaster:logging:Logging', name, {}, opts);
     const a = resolveLoggingArgs(name, args);
     const child = { parent: this };
-    const dropPaths = a.dropPaths ?? ['/healthz', '/readyz', '/metrics'];
-    const apiServer = a.apiServer ?? ANY_API_SERVER;
+    const { dropPaths, apiServer } = a;
 
     const ns = new PlatformNamespace(`${name}-namespace`, { name: a.namespace, protect: a.protect }, child);
     const nodeNs = new PlatformNamespace(
@@ -238,7 +255,9 @@ export class Logging extends pulumi.ComponentResource {
           rolePeer('logstash', 'logstash'),
           rolePeer('kibana', 'kibana'),
           rolePeer('exporter', 'elasticsearch-exporter'),
-          ...(a.monitoringNamespace !== undefined ? [namespacePeer(a.monitoringNamespace, a.grafanaPodLabels)] : []),
+          ...(a.monitoringNamespace !== undefined
+            ? [namespacePeer(a.monitoringNamespace, a.grafanaPodLabels)]
+            : []),
         ],
         apiServer,
       },
@@ -284,7 +303,11 @@ export class Logging extends pulumi.ComponentResource {
         setupImage: a.elasticsearch.image,
         elasticsearchUrl: es.url,
         kibanaSystemPassword: passwords.kibanaSystem,
-        encryptionKeys: { security: key('security'), savedObjects: key('saved-objects'), reporting: key('reporting') },
+        encryptionKeys: {
+          security: key('security'),
+          savedObjects: key('saved-objects'),
+          reporting: key('reporting'),
+        },
         elasticSecretName: es.elasticSecretName,
         ingressNamespaces: a.ingressNamespaces,
         awaitSetupJob: a.awaitSetupJobs,

@@ -153,7 +153,11 @@ export function logstashStatefulSetSpec(
             // The monitoring API (9600) is not declared: only the sidecar (localhost) and the kubelet use it.
             ports: [{ name: 'beats', containerPort: PORTS.beats }],
             resources: o.resources,
-            startupProbe: { httpGet: { path: '/', port: PORTS.logstashApi }, periodSeconds: 5, failureThreshold: 60 },
+            startupProbe: {
+              httpGet: { path: '/', port: PORTS.logstashApi },
+              periodSeconds: 5,
+              failureThreshold: 60,
+            },
             // Ready once the API answers; alive while the Beats port accepts connections.
             readinessProbe: { httpGet: { path: '/', port: PORTS.logstashApi }, periodSeconds: 10 },
             livenessProbe: { tcpSocket: { port: 'beats' }, periodSeconds: 20, failureThreshold: 6 },
@@ -217,7 +221,10 @@ export class Logstash extends pulumi.ComponentResource {
 
     const credentials = opaqueSecret(
       `${name}-credentials`,
-      { ...scope(`${APP}-elasticsearch`), data: { username: NAMES.writerUser, password: pulumi.secret(args.password) } },
+      {
+        ...scope(`${APP}-elasticsearch`),
+        data: { username: NAMES.writerUser, password: pulumi.secret(args.password) },
+      },
       child,
     );
     const pipeline = pulumi.output(args.elasticsearchUrl).apply((url) =>
@@ -243,9 +250,17 @@ export class Logstash extends pulumi.ComponentResource {
     );
 
     const beats = [{ name: 'beats', port: PORTS.beats, targetPort: 'beats' }];
-    const service = clusterService(`${name}-service`, { ...scope(APP), explicitType: true, selector, ports: beats }, child);
+    const service = clusterService(
+      `${name}-service`,
+      { ...scope(APP), explicitType: true, selector, ports: beats },
+      child,
+    );
     // The StatefulSet's governing Service: headless, so every replica has a stable DNS name.
-    const headless = headlessService(`${name}-headless`, { ...scope(`${APP}-headless`), selector, ports: beats }, child);
+    const headless = headlessService(
+      `${name}-headless`,
+      { ...scope(`${APP}-headless`), selector, ports: beats },
+      child,
+    );
 
     new k8s.apps.v1.StatefulSet(
       `${name}-statefulset`,
@@ -270,7 +285,9 @@ export class Logstash extends pulumi.ComponentResource {
         podSelector: selector,
         ingress: [
           { from: [...args.beatsClients], ports: tcp(PORTS.beats) },
-          ...(metricsClients.length > 0 ? [{ from: [...metricsClients], ports: tcp(PORTS.logstashMetrics) }] : []),
+          ...(metricsClients.length > 0
+            ? [{ from: [...metricsClients], ports: tcp(PORTS.logstashMetrics) }]
+            : []),
         ],
         egress: [{ to: [rolePeer('elasticsearch', 'elasticsearch')], ports: tcp(PORTS.elasticsearchHttp) }],
       },

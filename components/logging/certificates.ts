@@ -78,7 +78,12 @@ export function certificateJob(
   return new k8s.batch.v1.Job(
     `${name}-certs-job`,
     {
-      metadata: { name: objectName, namespace: ns, labels, annotations: jobAnnotations(args.awaitCompletion) },
+      metadata: {
+        name: objectName,
+        namespace: ns,
+        labels,
+        annotations: jobAnnotations(args.awaitCompletion),
+      },
       spec: {
         backoffLimit: 6,
         template: {
@@ -100,7 +105,10 @@ export function certificateJob(
                   { name: 'HOME', value: '/scratch' },
                   { name: 'ES_TMPDIR', value: '/scratch' },
                 ],
-                resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+                resources: {
+                  requests: { cpu: '100m', memory: '256Mi' },
+                  limits: { cpu: '1', memory: '512Mi' },
+                },
                 volumeMounts: [
                   { name: 'scripts', mountPath: '/scripts', readOnly: true },
                   { name: 'scratch', mountPath: '/scratch' },
@@ -162,4 +170,3 @@ rm -f secret.json node/node.key
 echo "Secret ${opts.secretName} created"
 `;
 }
-

@@ -75,7 +75,11 @@ export function setupJob(
                 name: 'setup',
                 image: args.image,
                 command: ['sh', '/setup/setup.sh'],
-                env: [...args.env, { name: 'BODIES', value: '/setup' }, { name: 'SCRATCH', value: '/scratch' }],
+                env: [
+                  ...args.env,
+                  { name: 'BODIES', value: '/setup' },
+                  { name: 'SCRATCH', value: '/scratch' },
+                ],
                 resources: SMALL_JOB_RESOURCES,
                 volumeMounts: [
                   { name: 'setup', mountPath: '/setup', readOnly: true },

@@ -128,7 +128,11 @@ export function alertmanagerStatefulSetSpec(
               { name: 'mesh-udp', containerPort: ALERTMANAGER_CLUSTER_PORT, protocol: 'UDP' },
             ],
             readinessProbe: { httpGet: { path: '/-/ready', port: 'web' }, periodSeconds: 10 },
-            livenessProbe: { httpGet: { path: '/-/healthy', port: 'web' }, periodSeconds: 15, failureThreshold: 6 },
+            livenessProbe: {
+              httpGet: { path: '/-/healthy', port: 'web' },
+              periodSeconds: 15,
+              failureThreshold: 6,
+            },
             volumeMounts: [
               {
                 name: 'config',
@@ -176,7 +180,10 @@ export class Alertmanager extends pulumi.ComponentResource {
     const { labels, selector } = serviceLabels('alertmanager', name, imageTag(args.image));
     const scope = (objectName: string) => ({ objectName, namespace: args.namespace, labels });
     this.podLabels = selector;
-    this.endpoints = Array.from({ length: o.replicas }, (_, i) => `${peerHost(o.namespaceName, i)}:${ALERTMANAGER_PORT}`);
+    this.endpoints = Array.from(
+      { length: o.replicas },
+      (_, i) => `${peerHost(o.namespaceName, i)}:${ALERTMANAGER_PORT}`,
+    );
 
     const configText = toYaml(args.config);
     const config = workload.configFiles(
@@ -225,7 +232,11 @@ export class Alertmanager extends pulumi.ComponentResource {
       },
       { parent: this, protect: o.protect },
     );
-    const service = workload.clusterService(`${name}-service`, { ...scope(OBJECT), selector, ports: [WEB] }, child);
+    const service = workload.clusterService(
+      `${name}-service`,
+      { ...scope(OBJECT), selector, ports: [WEB] },
+      child,
+    );
     workload.pdbWhenReplicated(`${name}-pdb`, { ...scope(OBJECT), selector, replicas: o.replicas }, child);
 
     const self = podsPeer(selector);

@@ -241,7 +241,10 @@ export class Grafana extends pulumi.ComponentResource {
     const datasources = pulumi
       .all([args.prometheusUrl, es?.url, es?.username])
       .apply(([promUrl, esUrl, esUser]) =>
-        datasourcesFile(promUrl, es !== undefined && esUrl !== undefined ? { ...es, url: esUrl, username: esUser } : undefined),
+        datasourcesFile(
+          promUrl,
+          es !== undefined && esUrl !== undefined ? { ...es, url: esUrl, username: esUser } : undefined,
+        ),
       );
     const dashboardFiles: Record<string, string> = {};
     for (const [file, d] of Object.entries(args.dashboards ?? {})) {
@@ -249,7 +252,10 @@ export class Grafana extends pulumi.ComponentResource {
     }
     const provisioning = workload.configFiles(
       `${name}-provisioning`,
-      { ...scope(`${objectName}-provisioning`), data: { 'datasources.yml': datasources, 'dashboards.yml': DASHBOARD_PROVIDERS } },
+      {
+        ...scope(`${objectName}-provisioning`),
+        data: { 'datasources.yml': datasources, 'dashboards.yml': DASHBOARD_PROVIDERS },
+      },
       child,
     );
     const dashboards = workload.configFiles(
@@ -275,10 +281,18 @@ export class Grafana extends pulumi.ComponentResource {
     );
     const service = workload.clusterService(
       `${name}-service`,
-      { ...scope(objectName), selector, ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }] },
+      {
+        ...scope(objectName),
+        selector,
+        ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+      },
       child,
     );
-    workload.pdbWhenReplicated(`${name}-pdb`, { ...scope(objectName), selector, replicas: o.replicas }, child);
+    workload.pdbWhenReplicated(
+      `${name}-pdb`,
+      { ...scope(objectName), selector, replicas: o.replicas },
+      child,
+    );
     allowPolicy(
       `${name}-network`,
       {

@@ -9,14 +9,26 @@ import { PlatformNamespace } from '../PlatformNamespace';
 import { ArgChecks, ArgProblem, DeepPartial, throwIfInvalid, withDefaults } from '../shared/args';
 import { checkDnsLabel, checkHostPort, portOf } from '../shared/checks';
 import { MONITORING_IMAGES } from '../versions';
-import { Alertmanager, ALERTMANAGER_DEFAULTS, ALERTMANAGER_SECRETS_DIR, AlertmanagerOptions, SLACK_WEBHOOK_KEY, SMTP_PASSWORD_KEY } from './Alertmanager';
+import {
+  Alertmanager,
+  ALERTMANAGER_DEFAULTS,
+  ALERTMANAGER_SECRETS_DIR,
+  AlertmanagerOptions,
+  SLACK_WEBHOOK_KEY,
+  SMTP_PASSWORD_KEY,
+} from './Alertmanager';
 import { alertmanagerConfig, AlertmanagerConfigArgs, EmailOptions, SlackOptions } from './alertmanagerConfig';
 import { blackboxConfig } from './blackboxConfig';
 import { BLACKBOX_DEFAULTS, BLACKBOX_PORT, BlackboxExporter, BlackboxOptions } from './blackboxExporter';
 import { serviceLabels } from './common';
 import { allDashboards } from './dashboards';
 import { ElasticsearchDatasource, Grafana, GRAFANA_DEFAULTS, GrafanaOptions } from './Grafana';
-import { KSM_PORT, KUBE_STATE_METRICS_DEFAULTS, KubeStateMetrics, KubeStateMetricsOptions } from './kubeStateMetrics';
+import {
+  KSM_PORT,
+  KUBE_STATE_METRICS_DEFAULTS,
+  KubeStateMetrics,
+  KubeStateMetricsOptions,
+} from './kubeStateMetrics';
 import { NODE_EXPORTER_DEFAULTS, NodeExporter, NodeExporterOptions } from './nodeExporter';
 import { Prometheus, PROMETHEUS_DEFAULTS, PrometheusOptions } from './Prometheus';
 import { ProbeTarget, prometheusConfig } from './prometheusConfig';
@@ -112,14 +124,23 @@ export interface ResolvedMonitoringOptions {
   blackbox: typeof BLACKBOX_DEFAULTS;
   images: MonitoringImages;
   thresholds: AlertThresholds;
-  alerting: { groupWait: string; groupInterval: string; repeatInterval: string; email: EmailOptions; slack: SlackOptions };
+  alerting: {
+    groupWait: string;
+    groupInterval: string;
+    repeatInterval: string;
+    email: EmailOptions;
+    slack: SlackOptions;
+  };
   runbookBaseUrl: string;
   slackWebhookUrl?: pulumi.Input<string>;
   smtpPassword?: pulumi.Input<string>;
 }
 
 /** The defaults; Slack's channels follow from the environment (see {@link resolveMonitoringOptions}). */
-export const MONITORING_DEFAULTS: Omit<ResolvedMonitoringOptions, 'evaluationInterval' | 'slackWebhookUrl' | 'smtpPassword'> = {
+export const MONITORING_DEFAULTS: Omit<
+  ResolvedMonitoringOptions,
+  'evaluationInterval' | 'slackWebhookUrl' | 'smtpPassword'
+> = {
   namespace: 'pavemaster-monitoring',
   scrapeInterval: '30s',
   prometheus: PROMETHEUS_DEFAULTS,
@@ -154,7 +175,13 @@ export function resolveMonitoringOptions(
   o: DeepPartial<MonitoringOptions>,
 ): ResolvedMonitoringOptions {
   const base = withDefaults(
-    { ...MONITORING_DEFAULTS, alerting: { ...MONITORING_DEFAULTS.alerting, slack: { enabled: true, channels: defaultSlackChannels(environment) } } },
+    {
+      ...MONITORING_DEFAULTS,
+      alerting: {
+        ...MONITORING_DEFAULTS.alerting,
+        slack: { enabled: true, channels: defaultSlackChannels(environment) },
+      },
+    },
     o as DeepPartial<typeof MONITORING_DEFAULTS>,
   );
   return {
@@ -171,9 +198,17 @@ export function checkMonitoringOptions(o: ResolvedMonitoringOptions): ArgProblem
   // node-exporter's namespace is this name plus "-node": keep room for it.
   c.check('namespace', o.namespace, (v) => checkDnsLabel(v, 58));
   for (const key of RATIO_THRESHOLDS) {
-    c.check(`thresholds.${key}`, o.thresholds[key], (v) => (v > 0 && v <= 1 ? undefined : 'a ratio in (0, 1]'));
+    c.check(`thresholds.${key}`, o.thresholds[key], (v) =>
+      v > 0 && v <= 1 ? undefined : 'a ratio in (0, 1]',
+    );
   }
-  for (const key of ['latencyP95Seconds', 'noTrafficMinutes', 'restartsPerHour', 'replicaMismatchMinutes', 'probeSlowSeconds'] as const) {
+  for (const key of [
+    'latencyP95Seconds',
+    'noTrafficMinutes',
+    'restartsPerHour',
+    'replicaMismatchMinutes',
+    'probeSlowSeconds',
+  ] as const) {
     c.check(`thresholds.${key}`, o.thresholds[key], (v) => (v > 0 ? undefined : 'a positive number'));
   }
   const email = o.alerting.email;
@@ -229,13 +264,19 @@ export function receivers(o: ResolvedMonitoringOptions): {
 
 /** What the blackbox exporter probes: the public URL (when there is one), the active and preview health endpoints. */
 export function probeTargets(app: WatchedApp): pulumi.Output<ProbeTarget[]> {
-  return pulumi
-    .all([app.activeService, app.previewService, app.url])
-    .apply(([active, preview, url]) => [
-      ...(url !== undefined ? [{ name: 'public', url: `${url.replace(/\/$/, '')}${app.healthPath}` }] : []),
-      { name: 'active', url: `http://${active}.${app.namespace}.svc${app.healthPath}`, namespace: app.namespace },
-      { name: 'preview', url: `http://${preview}.${app.namespace}.svc${app.healthPath}`, namespace: app.namespace },
-    ]);
+  return pulumi.all([app.activeService, app.previewService, app.url]).apply(([active, preview, url]) => [
+    ...(url !== undefined ? [{ name: 'public', url: `${url.replace(/\/$/, '')}${app.healthPath}` }] : []),
+    {
+      name: 'active',
+      url: `http://${active}.${app.namespace}.svc${app.healthPath}`,
+      namespace: app.namespace,
+    },
+    {
+      name: 'preview',
+      url: `http://${preview}.${app.namespace}.svc${app.healthPath}`,
+      namespace: app.namespace,
+    },
+  ]);
 }
 
 /** The Alertmanager configuration of the receivers, and the Secret files they read. */
@@ -260,10 +301,28 @@ function alerting(
     }
   }
   if (r.slack !== undefined) {
-    config.slack = { apiUrlFile: `${ALERTMANAGER_SECRETS_DIR}/${SLACK_WEBHOOK_KEY}`, channels: r.slack.channels };
+    config.slack = {
+      apiUrlFile: `${ALERTMANAGER_SECRETS_DIR}/${SLACK_WEBHOOK_KEY}`,
+      channels: r.slack.channels,
+    };
     secrets[SLACK_WEBHOOK_KEY] = r.slack.webhookUrl;
   }
   return { config, secrets };
+}
+
+/** The options with every default applied, checked with the wiring; throws one error listing every bad argument. */
+export function validateMonitoringArgs(name: string, args: MonitoringArgs): ResolvedMonitoringOptions {
+  const o = resolveMonitoringOptions(args.environment, args);
+  const c = new ArgChecks();
+  for (const [what, ns] of [
+    ['app.namespace', args.app.namespace],
+    ['logging.namespace', args.logging?.namespace],
+    ['logging.shipperNamespace', args.logging?.shipperNamespace],
+  ] as const) {
+    c.check(what, ns, (v) => checkDnsLabel(v));
+  }
+  throwIfInvalid(`Monitoring ${name}`, [...checkMonitoringOptions(o), ...c.problems]);
+  return o;
 }
 
 export class Monitoring extends pulumi.ComponentResource {
@@ -282,16 +341,7 @@ export class Monitoring extends pulumi.ComponentResource {
 
   constructor(name: string, args: MonitoringArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super('pavemaster:monitoring:Monitoring', name, {}, opts);
-    const o = resolveMonitoringOptions(args.environment, args);
-    const c = new ArgChecks();
-    for (const [what, ns] of [
-      ['app.namespace', args.app.namespace],
-      ['logging.namespace', args.logging?.namespace],
-      ['logging.shipperNamespace', args.logging?.shipperNamespace],
-    ] as const) {
-      c.check(what, ns, (v) => checkDnsLabel(v));
-    }
-    throwIfInvalid(`Monitoring ${name}`, [...checkMonitoringOptions(o), ...c.problems]);
+    const o = validateMonitoringArgs(name, args);
     const child = { parent: this };
     const protect = args.protect ?? false;
     const nsName = o.namespace;
@@ -316,7 +366,10 @@ export class Monitoring extends pulumi.ComponentResource {
     for (const warning of r.warnings) {
       void pulumi.log.warn(warning);
     }
-    this.receivers = [...(r.email !== undefined ? ['email'] : []), ...(r.slack !== undefined ? ['slack'] : [])];
+    this.receivers = [
+      ...(r.email !== undefined ? ['email'] : []),
+      ...(r.slack !== undefined ? ['slack'] : []),
+    ];
     const am = alerting(args.environment, o, r);
 
     // Selector labels follow from a service's resource name: the NetworkPolicies of components created before
@@ -380,7 +433,11 @@ export class Monitoring extends pulumi.ComponentResource {
         alertmanagers: alertmanager.endpoints,
         kubeStateMetrics: `kube-state-metrics.${nsName}.svc:${KSM_PORT}`,
         blackbox: o.blackbox.enabled
-          ? { address: `blackbox-exporter.${nsName}.svc:${BLACKBOX_PORT}`, interval: o.blackbox.interval, targets: probes }
+          ? {
+              address: `blackbox-exporter.${nsName}.svc:${BLACKBOX_PORT}`,
+              interval: o.blackbox.interval,
+              targets: probes,
+            }
           : undefined,
         rulesDir: '/etc/prometheus/rules',
       }),

@@ -154,7 +154,11 @@ export class Prometheus extends pulumi.ComponentResource {
 
   constructor(name: string, args: PrometheusArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super('pavemaster:monitoring:Prometheus', name, {}, opts);
-    const o = { ...withDefaults(PROMETHEUS_DEFAULTS, args), image: args.image, protect: args.protect ?? false };
+    const o = {
+      ...withDefaults(PROMETHEUS_DEFAULTS, args),
+      image: args.image,
+      protect: args.protect ?? false,
+    };
     if (!Number.isInteger(o.replicas) || o.replicas < 1) {
       throw new Error(`Prometheus ${name}: replicas ${o.replicas} is not a whole number of at least 1`);
     }
@@ -186,7 +190,11 @@ export class Prometheus extends pulumi.ComponentResource {
       { ...scope(`${OBJECT}-config`), data: { 'prometheus.yml': configText } },
       child,
     );
-    const rules = workload.configFiles(`${name}-rules`, { ...scope(`${OBJECT}-rules`), data: ruleFiles }, child);
+    const rules = workload.configFiles(
+      `${name}-rules`,
+      { ...scope(`${OBJECT}-rules`), data: ruleFiles },
+      child,
+    );
 
     const headless = workload.headlessService(
       `${name}-headless`,
@@ -207,7 +215,11 @@ export class Prometheus extends pulumi.ComponentResource {
       },
       { parent: this, protect: o.protect },
     );
-    const service = workload.clusterService(`${name}-service`, { ...scope(OBJECT), selector, ports: [WEB] }, child);
+    const service = workload.clusterService(
+      `${name}-service`,
+      { ...scope(OBJECT), selector, ports: [WEB] },
+      child,
+    );
     workload.pdbWhenReplicated(`${name}-pdb`, { ...scope(OBJECT), selector, replicas: o.replicas }, child);
 
     allowPolicy(
@@ -215,7 +227,9 @@ export class Prometheus extends pulumi.ComponentResource {
       {
         ...scope(OBJECT),
         podSelector: selector,
-        ingress: [{ from: [podsPeer(selector), ...(args.queriers ?? []).map(podsPeer)], ports: tcp(PROMETHEUS_PORT) }],
+        ingress: [
+          { from: [podsPeer(selector), ...(args.queriers ?? []).map(podsPeer)], ports: tcp(PROMETHEUS_PORT) },
+        ],
         egress: [
           // Scrape targets: every pod of this namespace and of the namespaces it monitors, on their own ports.
           { to: [{ podSelector: {} }, ...(args.scrapeNamespaces ?? []).map((ns) => namespacePeer(ns))] },

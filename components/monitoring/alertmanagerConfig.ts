@@ -147,9 +147,7 @@ export function alertmanagerConfig(args: AlertmanagerConfigArgs): AlertmanagerCo
   if (args.email?.username !== undefined && args.email.passwordFile === undefined) {
     throw new Error('alertmanagerConfig: email.username needs email.passwordFile');
   }
-  const receivers: Receiver[] = SEVERITIES.map((s) =>
-    receiver(args, receiverName(args.environment, s), s),
-  );
+  const receivers: Receiver[] = SEVERITIES.map((s) => receiver(args, receiverName(args.environment, s), s));
   receivers.push(receiver(args, FALLBACK_RECEIVER, 'warning'));
   return {
     route: {

@@ -187,4 +187,3 @@ export interface DashboardArgs {
   /** The app's name (the `app` label). */
   appName: string;
 }
-

@@ -116,4 +116,3 @@ export class NodeExporter extends pulumi.ComponentResource {
     this.registerOutputs({});
   }
 }
-

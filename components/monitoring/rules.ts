@@ -5,6 +5,7 @@
  * Thresholds come from the stack settings. The tests check the groups with `promtool check rules` and
  * `promtool test rules`.
  */
+import { SLOTS } from '../shared/slots';
 
 /** Alert severities, from most to least urgent. */
 export const SEVERITIES = ['critical', 'warning', 'info'] as const;
@@ -69,7 +70,13 @@ export const ALERT_THRESHOLD_DEFAULTS: AlertThresholds = {
 };
 
 /** The thresholds that are fractions (0, 1]; the others are positive amounts. */
-export const RATIO_THRESHOLDS = ['errorRatio', 'nodeCpuRatio', 'nodeMemoryRatio', 'nodeDiskRatio', 'pvcRatio'] as const;
+export const RATIO_THRESHOLDS = [
+  'errorRatio',
+  'nodeCpuRatio',
+  'nodeMemoryRatio',
+  'nodeDiskRatio',
+  'pvcRatio',
+] as const;
 
 /** What the rules are built from. */
 export interface RuleArgs {
@@ -176,7 +183,7 @@ export function alertRuleGroups(args: RuleArgs): RuleGroup[] {
         alert(
           'PavemasterIdleSlotNotReady',
           'warning',
-          `(probe_success{probe="preview",${app}} == 0) and on (namespace) (min by (namespace) (kube_deployment_spec_replicas{${app},deployment=~"${args.appName}-(blue|green)"}) > 0)`,
+          `(probe_success{probe="preview",${app}} == 0) and on (namespace) (min by (namespace) (kube_deployment_spec_replicas{${app},deployment=~"${args.appName}-(${SLOTS.join('|')})"}) > 0)`,
           '10m',
           'The idle slot is not ready for a promotion',
           'The health check through the preview Service ({{ $labels.instance }}) has failed for 10 minutes: promoting the idle slot now would send traffic to pods that are not ready.',

@@ -75,7 +75,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 /** Outputs and resources are values, never merged into. */
 function pulumiLike(value: object): boolean {
-  return '__pulumiOutput' in value || '__pulumiResource' in value || typeof (value as { then?: unknown }).then === 'function';
+  return (
+    '__pulumiOutput' in value ||
+    '__pulumiResource' in value ||
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 /**

@@ -73,7 +73,11 @@ export function checkUnprivilegedPort(port: number): string | undefined {
 }
 
 /** A whole number of at least `min`. */
-export function checkWholeNumber(value: number, min: number, max = Number.MAX_SAFE_INTEGER): string | undefined {
+export function checkWholeNumber(
+  value: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): string | undefined {
   return Number.isInteger(value) && value >= min && value <= max
     ? undefined
     : max === Number.MAX_SAFE_INTEGER
@@ -112,8 +116,7 @@ export function parseQuantity(text: string): number | undefined {
     return undefined;
   }
   const [, sign, digits, suffix = ''] = match;
-  const factor =
-    BINARY_SUFFIXES[suffix] ?? DECIMAL_SUFFIXES[suffix] ?? 10 ** Number(suffix.slice(1));
+  const factor = BINARY_SUFFIXES[suffix] ?? DECIMAL_SUFFIXES[suffix] ?? 10 ** Number(suffix.slice(1));
   const value = Number(digits) * factor;
   return sign === '-' ? -value : value;
 }
@@ -197,5 +200,7 @@ export function checkHostPort(text: string): string | undefined {
 
 /** The port of a "host:port" address, or `undefined`. */
 export function portOf(address: string): number | undefined {
-  return checkHostPort(address) === undefined ? Number(address.slice(address.lastIndexOf(':') + 1)) : undefined;
+  return checkHostPort(address) === undefined
+    ? Number(address.slice(address.lastIndexOf(':') + 1))
+    : undefined;
 }

@@ -123,7 +123,9 @@ export function pinnedReference(repository: string, tag: string, repoDigest: str
   const at = repoDigest.lastIndexOf('@');
   const digest = at >= 0 ? repoDigest.slice(at + 1) : '';
   if (at <= 0 || !DIGEST.test(digest)) {
-    throw new Error(`image ${repository}:${tag}: the registry returned no sha256 digest (got "${repoDigest}")`);
+    throw new Error(
+      `image ${repository}:${tag}: the registry returned no sha256 digest (got "${repoDigest}")`,
+    );
   }
   return `${repository}:${tag}@${digest}`;
 }

@@ -27,7 +27,8 @@ export function recommendedLabels(opts: RecommendedLabelArgs): Record<string, st
 }
 
 /** The recommended label keys a selector may use: the ones that never change over an object's life. */
-export type SelectorKey = 'app.kubernetes.io/name' | 'app.kubernetes.io/instance' | 'app.kubernetes.io/component';
+export type SelectorKey =
+  'app.kubernetes.io/name' | 'app.kubernetes.io/instance' | 'app.kubernetes.io/component';
 
 /**
  * A workload's labels and the subset that selects its pods. The selector leaves out the version (a Deployment's

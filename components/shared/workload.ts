@@ -69,7 +69,9 @@ export function envFromSecret(secretName: pulumi.Input<string>, keys: Record<str
 }
 
 /** Environment variables from keys of several Secrets: variable name → { secret, key }, sorted by name. */
-export function envFromSecretRefs(refs: Record<string, { secret: pulumi.Input<string>; key: string }>): EnvVar[] {
+export function envFromSecretRefs(
+  refs: Record<string, { secret: pulumi.Input<string>; key: string }>,
+): EnvVar[] {
   return Object.entries(refs)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([name, ref]) => ({ name, valueFrom: { secretKeyRef: { name: ref.secret, key: ref.key } } }));
@@ -192,7 +194,9 @@ export function volumeClaim(args: {
 }
 
 /** What happens to a StatefulSet's claims when it is deleted or scaled down: kept when the data is protected. */
-export function claimRetention(protect: boolean): k8s.types.input.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy {
+export function claimRetention(
+  protect: boolean,
+): k8s.types.input.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy {
   const policy = protect ? 'Retain' : 'Delete';
   return { whenDeleted: policy, whenScaled: policy };
 }

@@ -8,6 +8,7 @@
  * An exception matches on kind, name AND namespace: the same name in another namespace, or another kind, gets
  * no exception. Changing this list is a security review: docs/security.md repeats it.
  */
+import { checkDnsLabel } from '../../components/shared/checks';
 
 /** A control of the restricted standard that an exception may relax. */
 export type Relaxation =
@@ -36,8 +37,10 @@ export interface NodeAgentException {
   reason: string;
 }
 
-/** Namespaces node agents live in: `<something>-node`. */
-export const NODE_AGENT_NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?-node$/;
+/** Namespaces node agents live in: `<something>-node`, a namespace name (RFC 1123 label). */
+export function isNodeAgentNamespace(namespace: string): boolean {
+  return namespace.endsWith('-node') && namespace !== '-node' && checkDnsLabel(namespace) === undefined;
+}
 
 export const NODE_AGENT_EXCEPTIONS: readonly NodeAgentException[] = [
   {
@@ -73,7 +76,7 @@ export function relaxationsFor(w: {
   name: string;
   namespace: string;
 }): ReadonlySet<Relaxation> {
-  if (!NODE_AGENT_NAMESPACE.test(w.namespace)) {
+  if (!isNodeAgentNamespace(w.namespace)) {
     return new Set();
   }
   const found = NODE_AGENT_EXCEPTIONS.find((e) => e.kind === w.kind && e.name === w.name);

@@ -5,9 +5,8 @@
  * to exactly one slot and a promotion or rollback is one selector change.
  */
 import { PolicyResource, StackValidationPolicy } from '@pulumi/policy';
+import { APP_LABEL, isSlot, otherSlot, SLOT_LABEL, SLOTS } from '../../components/shared/slots';
 import { at, identity, kindOf, stringMap } from '../lib/kubernetes';
-
-const SLOTS = ['blue', 'green'] as const;
 
 /** Every break of the blue/green contract: [message, urn]. */
 export function blueGreenViolations(resources: readonly PolicyResource[]): [string, string][] {
@@ -18,14 +17,14 @@ export function blueGreenViolations(resources: readonly PolicyResource[]): [stri
       continue;
     }
     const labels = stringMap(at(r.props, 'metadata.labels'));
-    const slot = labels.slot;
+    const slot = labels[SLOT_LABEL];
     if (slot === undefined) {
       continue;
     }
     const { name, namespace } = identity(r.props, r.name);
     const who = `Deployment ${namespace}/${name}`;
-    const app = labels.app;
-    if (!(SLOTS as readonly string[]).includes(slot)) {
+    const app = labels[APP_LABEL];
+    if (!isSlot(slot)) {
       out.push([`${who} has slot "${slot}"; a slot is blue or green.`, r.urn]);
       continue;
     }
@@ -35,10 +34,10 @@ export function blueGreenViolations(resources: readonly PolicyResource[]): [stri
     }
     const selector = stringMap(at(r.props, 'spec.selector.matchLabels'));
     const podLabels = stringMap(at(r.props, 'spec.template.metadata.labels'));
-    if (selector.app !== app || selector.slot !== slot) {
+    if (selector[APP_LABEL] !== app || selector[SLOT_LABEL] !== slot) {
       out.push([`${who} does not select its pods by app=${app} and slot=${slot}.`, r.urn]);
     }
-    if (podLabels.app !== app || podLabels.slot !== slot) {
+    if (podLabels[APP_LABEL] !== app || podLabels[SLOT_LABEL] !== slot) {
       out.push([`${who} does not label its pods app=${app} and slot=${slot}.`, r.urn]);
     }
     const key = `${namespace}/${app}`;
@@ -51,7 +50,7 @@ export function blueGreenViolations(resources: readonly PolicyResource[]): [stri
   }
   for (const [key, bySlot] of slotted) {
     for (const slot of SLOTS) {
-      const twin = slot === 'blue' ? 'green' : 'blue';
+      const twin = otherSlot(slot);
       const present = bySlot.get(slot);
       if (present !== undefined && !bySlot.has(twin)) {
         out.push([`App ${key} has a ${slot} Deployment but no ${twin} twin.`, present.urn]);
@@ -64,10 +63,10 @@ export function blueGreenViolations(resources: readonly PolicyResource[]): [stri
     }
     const { name, namespace } = identity(r.props, r.name);
     const selector = stringMap(at(r.props, 'spec.selector'));
-    if (selector.app === undefined || !slotted.has(`${namespace}/${selector.app}`)) {
+    if (selector[APP_LABEL] === undefined || !slotted.has(`${namespace}/${selector[APP_LABEL]}`)) {
       continue;
     }
-    if (!(SLOTS as readonly string[]).includes(selector.slot ?? '')) {
+    if (!isSlot(selector[SLOT_LABEL])) {
       out.push([
         `Service ${namespace}/${name} selects app=${selector.app} without a slot: it would send traffic to both slots.`,
         r.urn,

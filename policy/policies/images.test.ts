@@ -1,5 +1,6 @@
 import { goodContainer, goodPodSpec, validateResource, workloadResource, messages } from '../test/fakes';
-import { imageProblem, imagesPolicy, parseImage } from './images';
+import { parseImageReference } from '../../components/shared/image';
+import { imageProblem, imagesPolicy } from './images';
 
 const DIGEST = `sha256:${'b'.repeat(64)}`;
 
@@ -9,12 +10,16 @@ function withImage(image: string) {
 
 describe('image-pinning', () => {
   it('parses registries with ports, tags and digests', () => {
-    expect(parseImage(`reg.example:5000/team/app:1.2@${DIGEST}`)).toEqual({
+    expect(parseImageReference(`reg.example:5000/team/app:1.2@${DIGEST}`)).toEqual({
+      registry: 'reg.example:5000',
       repository: 'reg.example:5000/team/app',
       tag: '1.2',
       digest: DIGEST,
     });
-    expect(parseImage('reg.example:5000/team/app')).toEqual({ repository: 'reg.example:5000/team/app' });
+    expect(parseImageReference('reg.example:5000/team/app')).toEqual({
+      registry: 'reg.example:5000',
+      repository: 'reg.example:5000/team/app',
+    });
   });
 
   it('passes a digest-pinned image in production', async () => {
@@ -66,5 +71,11 @@ describe('image-pinning', () => {
 
   it('refuses malformed digests', () => {
     expect(imageProblem('app:1@sha256:abc', false)).toContain('malformed digest');
+  });
+
+  it('refuses what registries refuse: an uppercase repository is no registry host but a bad path', () => {
+    expect(imageProblem('Pavemaster/web:1.0.0', false)).toContain('lowercase repository');
+    expect(imageProblem('registry.example.com/Team/web:1.0.0', false)).toContain('lowercase repository');
+    expect(imageProblem('pavemaster/web:1.0.0', false)).toBeUndefined();
   });
 });

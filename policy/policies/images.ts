@@ -3,6 +3,7 @@
  * pinned by digest (a tag can be moved; a digest cannot).
  */
 import { ResourceValidationPolicy } from '@pulumi/policy';
+import { IMAGE_REFERENCE_FORM, parseImageReference } from '../../components/shared/image';
 import { containers, describe, str, Workload, workload } from '../lib/kubernetes';
 
 /** An image repository allowed to run by exact tag while its digest cannot be pinned yet, with the reason. */
@@ -24,40 +25,23 @@ export interface ImagePinningConfig {
   digestExemptions?: DigestExemption[];
 }
 
-/** The parts of an image reference "[registry/]repository[:tag][@algorithm:digest]". */
-export interface ImageRef {
-  repository: string;
-  tag?: string;
-  digest?: string;
-}
-
-export function parseImage(image: string): ImageRef {
-  const at = image.indexOf('@');
-  const named = at >= 0 ? image.slice(0, at) : image;
-  const digest = at >= 0 ? image.slice(at + 1) : undefined;
-  const lastSlash = named.lastIndexOf('/');
-  const colon = named.indexOf(':', lastSlash + 1);
-  return colon >= 0
-    ? { repository: named.slice(0, colon), tag: named.slice(colon + 1), digest }
-    : { repository: named, digest };
-}
-
 const SHA256 = /^sha256:[a-f0-9]{64}$/;
 
-/** What is wrong with one image reference, or undefined. */
+/** What is wrong with one image reference, or undefined (the reference grammar is components/shared/image.ts). */
 export function imageProblem(image: string, requireDigest: boolean): string | undefined {
-  const ref = parseImage(image);
-  if (ref.digest !== undefined && !SHA256.test(ref.digest)) {
+  const at = image.indexOf('@');
+  if (at >= 0 && !SHA256.test(image.slice(at + 1))) {
     return `"${image}" has a malformed digest (want sha256:<64 hex digits>)`;
+  }
+  const ref = parseImageReference(image);
+  if (ref === undefined) {
+    return `"${image}" is not ${IMAGE_REFERENCE_FORM}`;
   }
   if (ref.tag === 'latest') {
     return `"${image}" uses the tag latest`;
   }
   if (ref.tag === undefined && ref.digest === undefined) {
     return `"${image}" has neither tag nor digest (that is latest)`;
-  }
-  if (ref.tag === '') {
-    return `"${image}" has an empty tag`;
   }
   if (requireDigest && ref.digest === undefined) {
     return `"${image}" is not pinned by digest (@sha256:...), which this stack requires`;
@@ -73,7 +57,8 @@ export function imageViolations(w: Workload, config: ImagePinningConfig): string
   const out: string[] = [];
   for (const c of containers(w.podSpec)) {
     const image = str(c.spec.image);
-    const digestNeeded = requireDigest && !(image !== undefined && exempt.has(parseImage(image).repository));
+    const repository = image !== undefined ? parseImageReference(image)?.repository : undefined;
+    const digestNeeded = requireDigest && !(repository !== undefined && exempt.has(repository));
     const problem =
       image === undefined || image.trim() === '' ? 'sets no image' : imageProblem(image, digestNeeded);
     if (problem !== undefined) {

@@ -3,8 +3,8 @@
  * it registers: type, name, resolved inputs and parent. Unit tests assert on these records; the manifest
  * renderer turns the Kubernetes ones into YAML.
  */
+import * as path from 'path';
 import * as pulumi from '@pulumi/pulumi';
-import { buildStack } from '../../infra/stack';
 import { loadSettings, Settings } from '../../stacks/settings';
 
 /** One registered resource. */
@@ -89,19 +89,48 @@ export async function record(
   return order;
 }
 
-/** Builds the whole stack from raw config values (keys without the `pavemaster:` prefix). */
+/**
+ * Runs the program itself (`infra/index.ts`, what Pulumi runs) for a stack with the given raw config values (keys
+ * without the `pavemaster:` prefix), with a fresh copy of its modules, and returns what it registered and exported.
+ */
 export async function recordStack(
   stack: string,
   raw: Record<string, string>,
-): Promise<{ settings: Settings; resources: Registered[] }> {
+  opts: { secretKeys?: readonly string[] } = {},
+): Promise<{ settings: Settings; resources: Registered[]; outputs: Record<string, unknown> }> {
   const settings = loadSettings(stack, raw);
+  let outputs: Record<string, unknown> = {};
   const resources = await record(
     () => {
-      buildStack(settings);
+      const values: Record<string, string> = {};
+      for (const [k, v] of Object.entries(raw)) {
+        values[`pavemaster:${k}`] = v;
+      }
+      pulumi.runtime.setAllConfig(
+        values,
+        (opts.secretKeys ?? []).map((k) => `pavemaster:${k}`),
+      );
+      const load = () => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        outputs = require('../../infra/index') as Record<string, unknown>;
+      };
+      // Under jest, a fresh module registry per stack (the program runs at import); elsewhere the plain cache.
+      if (typeof jest !== 'undefined') {
+        jest.isolateModules(load);
+      } else {
+        const repo = path.resolve(__dirname, '..', '..') + path.sep;
+        for (const key of Object.keys(require.cache)) {
+          const rel = key.startsWith(repo) ? key.slice(repo.length) : '';
+          if (/^(infra|components|stacks)[\\/]/.test(rel)) {
+            delete require.cache[key];
+          }
+        }
+        load();
+      }
     },
     { stack },
   );
-  return { settings, resources };
+  return { settings, resources, outputs };
 }
 
 /** The resources of a type. */

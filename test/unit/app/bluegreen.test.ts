@@ -275,16 +275,20 @@ describe('conventions', () => {
     }
   });
 
-  test('the app namespace enforces the restricted Pod Security Standard and denies by default', async () => {
+  test('the app creates its namespace, which enforces the restricted Pod Security Standard and denies by default', async () => {
     const { resources } = await recordStack('staging', stackConfig('staging'));
-    const ns = find(resources, 'kubernetes:core/v1:Namespace', 'app-namespace');
+    const ns = find(resources, 'kubernetes:core/v1:Namespace', 'pavemaster-namespace');
+    expect(find(resources, 'pavemaster:platform:Namespace', 'pavemaster-namespace').parent).toEqual({
+      type: 'pavemaster:app:BlueGreenApp',
+      name: 'pavemaster',
+    });
     expect(at(ns.inputs, 'metadata.labels')).toMatchObject({
       'pod-security.kubernetes.io/enforce': 'restricted',
     });
     const deny = find(
       resources,
       'kubernetes:networking.k8s.io/v1:NetworkPolicy',
-      'app-namespace-default-deny',
+      'pavemaster-namespace-default-deny',
     );
     expect(at(deny.inputs, 'spec')).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
   });
@@ -315,7 +319,9 @@ describe('conventions', () => {
         replicas: 0,
         port: 80,
       }),
-    ).toThrow(/slots\.blue\.version[\s\S]*replicas 0[\s\S]*port 80/);
+    ).toThrow(
+      /BlueGreenApp web: invalid arguments:(?=[\s\S]*replicas = 0: a whole number of at least 1)(?=[\s\S]*port = 80: an unprivileged port)(?=[\s\S]*slots\.blue\.version = "not a label!")/,
+    );
   });
 
   test('bench-only benchServices deploys that many independent blue/green apps', async () => {

@@ -1,13 +1,16 @@
+/**
+ * The shared checks (components/shared/checks.ts, components/shared/image.ts) that stacks/, components/, the
+ * policy pack and the scripts all use, and the config-only ones of stacks/validators.ts.
+ */
 import {
   checkCpu,
+  checkDnsLabel,
   checkHostName,
-  checkImage,
   checkMemory,
-  imageVersion,
-  parseImage,
   parseQuantity,
-  suggest,
-} from '../../../stacks/validators';
+} from '../../../components/shared/checks';
+import { imageVersion, parseImageReference } from '../../../components/shared/image';
+import { checkImage, suggest } from '../../../stacks/validators';
 
 describe('Kubernetes quantities', () => {
   test.each([
@@ -49,20 +52,37 @@ describe('Kubernetes quantities', () => {
 describe('image references', () => {
   test.each([
     ['pavemaster/web:1.0.0', { repository: 'pavemaster/web', tag: '1.0.0' }],
-    ['registry.example:5000/team/web:v2', { repository: 'registry.example:5000/team/web', tag: 'v2' }],
+    [
+      'registry.example:5000/team/web:v2',
+      { registry: 'registry.example:5000', repository: 'registry.example:5000/team/web', tag: 'v2' },
+    ],
+    ['localhost/web:1', { registry: 'localhost', repository: 'localhost/web', tag: '1' }],
+    ['[::1]:5000/web', { registry: '[::1]:5000', repository: '[::1]:5000/web' }],
     ['web', { repository: 'web' }],
     [`web@sha256:${'b'.repeat(64)}`, { repository: 'web', digest: `sha256:${'b'.repeat(64)}` }],
     [`a/b:1@sha256:${'c'.repeat(64)}`, { repository: 'a/b', tag: '1', digest: `sha256:${'c'.repeat(64)}` }],
   ])('%s parses', (text, ref) => {
-    expect(parseImage(text)).toEqual(ref);
+    expect(parseImageReference(text)).toEqual(ref);
   });
 
-  test.each(['', 'Web:1', 'web:', 'web::1', 'web@sha256:abc', 'a//b:1', '-web:1', 'web:-tag', 'web:1 2'])(
-    '%j is malformed',
-    (text) => {
-      expect(parseImage(text)).toBeUndefined();
-    },
-  );
+  test.each([
+    '',
+    'Web:1',
+    'web:',
+    'web::1',
+    'web@sha256:abc',
+    'a//b:1',
+    '-web:1',
+    'web:-tag',
+    'web:1 2',
+    // Not a registry "Pavemaster" (no ".", ":" or "localhost"): a Docker Hub path, which must be lowercase.
+    'Pavemaster/web',
+    'Pavemaster/web:1.0.0',
+    'registry.example.com/Team/web:1',
+    `${'a'.repeat(256)}:1`,
+  ])('%j is malformed', (text) => {
+    expect(parseImageReference(text)).toBeUndefined();
+  });
 
   test('production refuses latest, untagged and, when required, undigested images', () => {
     const prod = { production: true, requireDigest: false };
@@ -77,6 +97,16 @@ describe('image references', () => {
     expect(imageVersion('web:1.4.2')).toBe('1.4.2');
     expect(imageVersion(`web@sha256:${'0123456789ab'.repeat(5)}abcd`)).toBe('0123456789ab');
   });
+});
+
+test('DNS labels are at most 63 (or the given) characters of lowercase letters, digits and "-"', () => {
+  expect(checkDnsLabel('pavemaster-staging')).toBeUndefined();
+  expect(checkDnsLabel('a'.repeat(63))).toBeUndefined();
+  expect(checkDnsLabel('a'.repeat(64))).toMatch(/at most 63/);
+  expect(checkDnsLabel('a'.repeat(51), 50)).toMatch(/at most 50/);
+  for (const bad of ['Pave', '-a', 'a-', 'a_b', '']) {
+    expect(checkDnsLabel(bad)).toBeDefined();
+  }
 });
 
 describe('host names', () => {

@@ -5,7 +5,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { pinnedReference, resolveAppImageArgs } from '../../../components/AppImage';
 import { BlueGreenApp } from '../../../components/BlueGreenApp';
-import { buildSlotImages, resolveSlotImages } from '../../../infra/image';
+import { slotImages } from '../../../infra/image';
 import { loadSettings } from '../../../stacks/settings';
 import { record } from '../../support/harness';
 import { stackConfig } from '../../support/stackConfig';
@@ -78,7 +78,7 @@ function unwrap<T>(value: pulumi.Input<T>): Promise<T> {
   });
 }
 
-describe('resolveSlotImages with pavemaster:imageBuild', () => {
+describe('slotImages with pavemaster:imageBuild', () => {
   const settings = () =>
     loadSettings(
       'staging',
@@ -95,7 +95,7 @@ describe('resolveSlotImages with pavemaster:imageBuild', () => {
 
   it('registers one docker Image with the build arguments and feeds its digest to the target slot', async () => {
     const { seen, result } = await runWithDockerMocks(async () => {
-      const images = resolveSlotImages(settings());
+      const { images } = slotImages(settings());
       return { blue: await unwrap(images.blue), green: await unwrap(images.green) };
     });
     const dockerImages = seen.filter((r) => r.type === 'docker:index/image:Image');
@@ -122,7 +122,7 @@ describe('resolveSlotImages with pavemaster:imageBuild', () => {
   it('targets the idle slot by default', async () => {
     const raw = stackConfig('staging', { imageBuild: { repository: REPOSITORY }, activeSlot: 'green' });
     const { seen, result } = await runWithDockerMocks(async () => {
-      const { images, built } = buildSlotImages(loadSettings('staging', raw));
+      const { images, built } = slotImages(loadSettings('staging', raw));
       return { blue: await unwrap(images.blue), green: await unwrap(images.green), ref: built !== undefined };
     });
     expect(result).toEqual({
@@ -136,7 +136,7 @@ describe('resolveSlotImages with pavemaster:imageBuild', () => {
 
   it('keeps registry credentials secret', async () => {
     const { seen } = await runWithDockerMocks(() => {
-      buildSlotImages(settings(), {
+      slotImages(settings(), {
         registry: { server: 'registry.example.com', username: 'ci', password: 'not-a-real-password' },
       });
       return Promise.resolve(undefined);
@@ -150,7 +150,7 @@ describe('resolveSlotImages with pavemaster:imageBuild', () => {
   });
 });
 
-describe('resolveSlotImages feeding BlueGreenApp', () => {
+describe('slotImages feeding BlueGreenApp', () => {
   it('runs the built digest in the target slot’s Deployment and the configured image in the other', async () => {
     const settings = loadSettings(
       'staging',
@@ -160,7 +160,7 @@ describe('resolveSlotImages feeding BlueGreenApp', () => {
       }),
     );
     const { seen } = await runWithDockerMocks(() => {
-      const images = resolveSlotImages(settings);
+      const { images } = slotImages(settings);
       new BlueGreenApp('pavemaster', {
         namespace: 'pavemaster-staging',
         activeSlot: settings.app.activeSlot,
@@ -181,12 +181,12 @@ describe('resolveSlotImages feeding BlueGreenApp', () => {
   });
 });
 
-describe('resolveSlotImages without pavemaster:imageBuild', () => {
+describe('slotImages without pavemaster:imageBuild', () => {
   it.each(['staging', 'production'])('registers no docker resource in %s', async (stack) => {
     const settings = loadSettings(stack, stackConfig(stack));
     let images: Record<string, pulumi.Input<string>> = {};
     const resources = await record(() => {
-      images = resolveSlotImages(settings);
+      images = slotImages(settings).images;
     });
     expect(resources.filter((r) => r.type.startsWith('docker:'))).toEqual([]);
     expect(resources.filter((r) => r.type === 'pavemaster:app:AppImage')).toEqual([]);

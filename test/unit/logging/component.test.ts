@@ -2,7 +2,7 @@
  * The Logging component's own arguments: defaults applied in one place, and every bad argument refused at once
  * (the component reads no config; stacks/logging.ts validates config before it gets here).
  */
-import { DEFAULT_IMAGES } from '../../../components/logging/defaults';
+import { LOGGING_IMAGES } from '../../../components/versions';
 import { resolveLoggingArgs } from '../../../components/logging/Logging';
 
 const base = { namespace: 'logs', environment: 'staging', appNamespaces: ['app'] };
@@ -12,7 +12,7 @@ describe('Logging arguments', () => {
     const a = resolveLoggingArgs('logging', base);
     expect(a.nodeNamespace).toBe('logs-node');
     expect(a.elasticsearch).toMatchObject({ replicas: 1, heap: '512m', bootstrapped: false });
-    expect(a.elasticsearch.image).toBe(DEFAULT_IMAGES.elasticsearch);
+    expect(a.elasticsearch.image).toBe(LOGGING_IMAGES.elasticsearch);
     expect(a.retentionDays).toBe(7);
     expect(a.dropPaths).toEqual(['/healthz', '/readyz', '/metrics']);
     expect(a.protect).toBe(false);
@@ -36,14 +36,14 @@ describe('Logging arguments', () => {
       message = (e as Error).message;
     }
     for (const part of [
-      'nodeNamespace must differ',
-      'environment "pave-master"',
-      'appNamespaces names no namespace',
-      'retentionDays 0',
-      'elasticsearch.replicas 2',
-      'elasticsearch.heap "2g" is more than half the memory limit "1Gi"',
-      'logstash.heap "big"',
-      'logstash.queueSize "1Mi"',
+      'nodeNamespace = "logs": a namespace other than namespace',
+      'environment = "pave-master": lowercase letters',
+      'appNamespaces = []: at least one namespace',
+      'retentionDays = 0: a whole number of at least 1',
+      'elasticsearch.replicas = 2: 1 or an odd number',
+      'elasticsearch.heap = "2g": a heap of at most half the memory limit (elasticsearch.resources.limits.memory = "1Gi"',
+      'logstash.heap = "big": a JVM size',
+      'logstash.queueSize = "1Mi": a queue volume of at least "256Mi"',
     ]) {
       expect(message).toContain(part);
     }

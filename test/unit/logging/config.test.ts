@@ -28,7 +28,7 @@ import {
   setupFiles,
   setupScript,
 } from '../../../components/logging/elastic';
-import { certificateScript } from '../../../components/logging/Elasticsearch';
+import { certificateScript } from '../../../components/logging/certificates';
 import { filebeatConfig, logstashPipeline, logstashSettings } from '../../../components/logging/pipeline';
 
 const run = promisify(execFile);

@@ -2,8 +2,8 @@
  * The `pavemaster:logging` section: per-environment defaults, and every bad value reported as a problem that
  * names its full key, all at once, before any resource is registered.
  */
-import { DEFAULT_IMAGES } from '../../../components/logging/defaults';
-import { parseJvmSize } from '../../../stacks/logging';
+import { LOGGING_IMAGES } from '../../../components/versions';
+import { parseJvmSize } from '../../../components/shared/checks';
 import { ConfigError } from '../../../stacks/problems';
 import { loadSettings } from '../../../stacks/settings';
 import { stackConfig } from '../../support/stackConfig';
@@ -30,7 +30,7 @@ describe('logging settings defaults', () => {
     expect(l.retentionDays).toBe(7);
     expect(l.protect).toBe(false);
     expect(l.awaitSetupJobs).toBe(false);
-    expect(l.elasticsearch.image).toBe(DEFAULT_IMAGES.elasticsearch);
+    expect(l.elasticsearch.image).toBe(LOGGING_IMAGES.elasticsearch);
   });
 
   it('production: three nodes, 30 days, protected, heap within half the limit', () => {
@@ -65,7 +65,7 @@ describe('logging settings defaults', () => {
   });
 
   it('Elasticsearch, Logstash and Kibana default images are pinned by a sha256 digest', () => {
-    for (const image of [DEFAULT_IMAGES.elasticsearch, DEFAULT_IMAGES.logstash, DEFAULT_IMAGES.kibana]) {
+    for (const image of [LOGGING_IMAGES.elasticsearch, LOGGING_IMAGES.logstash, LOGGING_IMAGES.kibana]) {
       expect(image).toMatch(/^[a-z]+:8\.19\.22@sha256:[a-f0-9]{64}$/);
     }
   });

@@ -161,7 +161,7 @@ describe.each(['staging', 'production'] as const)('%s logging stack', (stack) =>
     const role = find(
       resources,
       'kubernetes:rbac.authorization.k8s.io/v1:ClusterRole',
-      'logging-shipper-clusterrole',
+      'logging-shipper-role',
     );
     expect(role.inputs.rules).toEqual([
       { apiGroups: [''], resources: ['pods', 'namespaces', 'nodes'], verbs: ['get', 'list', 'watch'] },

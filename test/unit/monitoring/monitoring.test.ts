@@ -8,10 +8,16 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as pulumi from '@pulumi/pulumi';
 import { parse } from 'yaml';
-import { MonitoringArgs, validateMonitoringArgs } from '../../../components/monitoring/Monitoring';
+import {
+  checkMonitoringOptions,
+  Monitoring,
+  MonitoringArgs,
+  receivers,
+  resolveMonitoringOptions,
+  validateMonitoringArgs,
+} from '../../../components/monitoring/Monitoring';
 import { PROMETHEUS_CLUSTER_RULES } from '../../../components/monitoring/Prometheus';
 import { alertNames, alertRuleGroups } from '../../../components/monitoring/rules';
-import { deployMonitoring, MonitoringOutputs } from '../../../infra/monitoring';
 import { ConfigError } from '../../../stacks/problems';
 import { loadSettings } from '../../../stacks/settings';
 import { at, find, isSecret, ofType, record, recordStack, Registered } from '../../support/harness';
@@ -320,11 +326,29 @@ describe.each(['staging', 'production'] as const)('%s monitoring stack', (stack)
     const app = settings.app;
     expect(targets).toEqual([
       ['public', `${production ? 'https' : 'http'}://${app.host}${app.healthPath}`],
-      ['active', `http://${app.name}.${settings.namespace}.svc${app.healthPath}`],
-      ['preview', `http://${app.name}-preview.${settings.namespace}.svc${app.healthPath}`],
+      ['active', `http://${app.appName}.${settings.namespace}.svc${app.healthPath}`],
+      ['preview', `http://${app.appName}-preview.${settings.namespace}.svc${app.healthPath}`],
     ]);
   });
 });
+
+/** The Monitoring component as the program builds it from a stack's settings, watching a given app. */
+function monitoringArgs(stack: string, extra: Partial<MonitoringArgs> = {}): MonitoringArgs {
+  const settings = loadSettings(stack, stackConfig(stack));
+  return {
+    ...settings.monitoring,
+    environment: settings.environment,
+    app: {
+      namespace: settings.namespace,
+      name: 'pavemaster',
+      healthPath: '/healthz',
+      activeService: 'pavemaster',
+      previewService: 'pavemaster-preview',
+      url: undefined,
+    },
+    ...extra,
+  };
+}
 
 describe('receivers without their secrets', () => {
   it('are left out of the Alertmanager config, with a warning, never a placeholder', async () => {
@@ -333,17 +357,9 @@ describe('receivers without their secrets', () => {
       warnings.push(message);
       return Promise.resolve();
     });
-    let outputs: MonitoringOutputs | undefined;
-    const settings = loadSettings('staging', stackConfig('staging'));
+    let monitoring: Monitoring | undefined;
     const resources = await record(() => {
-      outputs = deployMonitoring(settings, {
-        appNamespace: pulumi.output(settings.namespace),
-        app: {
-          activeServiceName: pulumi.output('pavemaster'),
-          previewServiceName: pulumi.output('pavemaster-preview'),
-          url: pulumi.output(undefined),
-        },
-      });
+      monitoring = new Monitoring('monitoring', monitoringArgs('staging'));
     });
     warn.mockRestore();
     const text = (
@@ -354,11 +370,34 @@ describe('receivers without their secrets', () => {
     )['alertmanager.yml'];
     expect(text).not.toContain('slack_configs');
     expect(text).not.toContain('email_configs');
-    expect(outputs?.alertReceivers).toEqual([]);
+    expect(monitoring?.receivers).toEqual([]);
     // Grafana's generated admin password is exported, as a secret.
-    const password = outputs?.grafanaAdminPassword;
+    const password = monitoring?.grafanaAdminPassword;
     expect(password === undefined ? false : await pulumi.isSecret(password)).toBe(true);
     expect(warnings.join('\n')).toContain('pavemaster:slackWebhookUrl is not set');
+  });
+
+  it('are decided by one pure function: an SMTP user needs its password, Slack its webhook', () => {
+    const o = resolveMonitoringOptions('staging', {
+      alerting: {
+        email: {
+          enabled: true,
+          to: ['a@b.example'],
+          from: 'c@b.example',
+          smarthost: 'smtp.b.example:25',
+          username: 'u',
+        },
+      },
+    });
+    expect(receivers(o)).toMatchObject({ email: undefined, slack: undefined });
+    expect(receivers({ ...o, smtpPassword: 'p', slackWebhookUrl: 'https://hooks.example/x' })).toMatchObject({
+      email: { username: 'u', password: 'p', smarthost: 'smtp.b.example:25' },
+      slack: {
+        webhookUrl: 'https://hooks.example/x',
+        channels: { critical: '#pavemaster-staging-critical' },
+      },
+      warnings: [],
+    });
   });
 });
 
@@ -366,23 +405,21 @@ describe('the Elasticsearch datasource', () => {
   it('is provisioned from the logging stack outputs, its password only in a Secret', async () => {
     // No receiver is configured here: the warnings about it are expected.
     const warn = jest.spyOn(pulumi.log, 'warn').mockImplementation(() => Promise.resolve());
-    const settings = loadSettings('staging', stackConfig('staging'));
     const resources = await record(() => {
-      deployMonitoring(settings, {
-        appNamespace: pulumi.output(settings.namespace),
-        app: {
-          activeServiceName: pulumi.output('pavemaster'),
-          previewServiceName: pulumi.output('pavemaster-preview'),
-          url: pulumi.output(undefined),
-        },
-        logging: {
-          namespace: pulumi.output('pavemaster-staging-logging'),
-          elasticsearchUrl: pulumi.output('http://elasticsearch.pavemaster-staging-logging.svc:9200'),
-          kibanaUrl: pulumi.output('http://kibana.pavemaster-staging-logging.svc:5601'),
-          grafanaCredentials: { username: 'grafana_reader', password: pulumi.secret('es-reader-password') },
-          elasticPassword: pulumi.secret('elastic-superuser-password'),
-        },
-      });
+      new Monitoring(
+        'monitoring',
+        monitoringArgs('staging', {
+          elasticsearch: {
+            url: 'http://elasticsearch.pavemaster-staging-logging.svc:9200',
+            namespace: 'pavemaster-staging-logging',
+            port: 9200,
+            username: 'grafana_reader',
+            password: pulumi.secret('es-reader-password'),
+            index: 'logs-pavemaster-*',
+            timeField: '@timestamp',
+          },
+        }),
+      );
     });
     warn.mockRestore();
     const provisioning = byObjectName(resources, 'kubernetes:core/v1:ConfigMap', 'grafana-provisioning');
@@ -518,31 +555,24 @@ describe('runbooks', () => {
 
 describe('the Monitoring component', () => {
   it('refuses arguments it cannot default, listing every bad one', () => {
-    const settings = loadSettings('staging', stackConfig('staging')).monitoring;
-    const args: MonitoringArgs = {
+    const args = monitoringArgs('staging', {
       namespace: 'Bad_Namespace',
-      namespaceName: 'Bad_Namespace',
-      environment: 'staging',
-      app: { namespace: 'app', name: 'pavemaster', probes: [] },
-      prometheus: { ...settings.prometheus, image: settings.images.prometheus },
-      alertmanager: { ...settings.alertmanager, image: settings.images.alertmanager },
-      grafana: { ...settings.grafana, image: settings.images.grafana },
-      kubeStateMetrics: { ...settings.kubeStateMetrics, image: settings.images.kubeStateMetrics },
-      thresholds: { ...settings.thresholds, errorRatio: 5 },
-      alerting: {
-        groupWait: '30s',
-        groupInterval: '5m',
-        repeatInterval: '4h',
-        email: { to: [], from: 'a@b.example', smarthost: 'smtp', requireTls: true, severities: ['critical'] },
-      },
-    };
+      thresholds: { errorRatio: 5 },
+      alerting: { email: { enabled: true, to: [], from: 'a@b.example', smarthost: 'smtp' } },
+    });
+    expect(checkMonitoringOptions(resolveMonitoringOptions('staging', args)).map((p) => p.path)).toEqual([
+      'namespace',
+      'thresholds.errorRatio',
+      'alerting.email.to',
+      'alerting.email.smarthost',
+    ]);
     expect(() => validateMonitoringArgs('m', args)).toThrow(
       [
         'Monitoring m: invalid arguments:',
-        '  - namespaceName "Bad_Namespace" is not an RFC 1123 label',
-        '  - thresholds.errorRatio 5 is not a ratio in (0, 1]',
-        '  - alerting.email.to names no recipient',
-        '  - alerting.email.smarthost "smtp" is not "host:port"',
+        '  - namespace = "Bad_Namespace": an RFC 1123 label: at most 58 lowercase letters, digits and "-", starting and ending with a letter or digit',
+        '  - thresholds.errorRatio = 5: a ratio in (0, 1]',
+        '  - alerting.email.to = []: at least one recipient when alerting.email.enabled is true',
+        '  - alerting.email.smarthost = "smtp": a server "host:port", e.g. "smtp.example.com:587"',
       ].join('\n'),
     );
   });

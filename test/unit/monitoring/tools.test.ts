@@ -135,7 +135,7 @@ describe.each(['staging', 'production'] as const)('%s: Prometheus configuration 
     const s = r.settings;
     const cases = alertCases({
       appNamespace: s.namespace,
-      appName: s.app.name,
+      appName: s.app.appName,
       activeSlot: s.app.activeSlot,
       loggingNamespace: s.logging.namespace,
       shipperNamespace: s.logging.nodeNamespace,
@@ -190,7 +190,7 @@ describe('the rule checkers catch broken rules', () => {
     const s = r.settings;
     const cases = alertCases({
       appNamespace: s.namespace,
-      appName: s.app.name,
+      appName: s.app.appName,
       activeSlot: s.app.activeSlot,
       loggingNamespace: s.logging.namespace,
       shipperNamespace: s.logging.nodeNamespace,

@@ -1,5 +1,6 @@
 import { loadSettings } from '../../../stacks/settings';
-import { DEFAULT_ALERTS_QUERY, releaseAnnotations } from '../../../stacks/release';
+import { releaseAnnotations } from '../../../components/shared/release';
+import { DEFAULT_ALERTS_QUERY } from '../../../stacks/release';
 import { stackConfig } from '../../support/stackConfig';
 import { parseReleaseFor } from './support';
 
