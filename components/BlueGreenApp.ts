@@ -16,7 +16,7 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { PlatformNamespace } from './PlatformNamespace';
-import { ArgChecks, ArgProblem, throwIfInvalid, withDefaults } from './shared/args';
+import { ArgChecks, ArgProblem, Resolved, throwIfInvalid, withDefaults } from './shared/args';
 import { checkDnsLabel, checkLabelValue, checkUnprivilegedPort, checkWholeNumber } from './shared/checks';
 import { recommendedLabels } from './shared/labels';
 import { namespacePeer, tcp } from './shared/network';
@@ -150,11 +150,11 @@ export interface BlueGreenAppArgs extends BlueGreenAppOptions {
   readonly allowIngressFromNamespaces?: readonly pulumi.Input<string>[];
 }
 
-type Optional = 'host' | 'tlsSecretName' | 'ingressClassName';
-
 /** The options with every default applied. */
-export type ResolvedBlueGreenAppOptions = Required<Omit<BlueGreenAppOptions, Optional>> &
-  Pick<BlueGreenAppOptions, Optional>;
+export type ResolvedBlueGreenAppOptions = Resolved<
+  BlueGreenAppOptions,
+  'host' | 'tlsSecretName' | 'ingressClassName'
+>;
 
 /** The defaults of every option that has a fixed one (appName and idleReplicas follow from other values). */
 export const BLUE_GREEN_APP_DEFAULTS: Omit<ResolvedBlueGreenAppOptions, 'appName' | 'idleReplicas'> = {
@@ -231,7 +231,7 @@ export function resolveBlueGreenAppArgs(
   return a;
 }
 
-type Resolved = ReturnType<typeof resolveBlueGreenAppArgs>;
+type AppArgs = ReturnType<typeof resolveBlueGreenAppArgs>;
 
 /** The labels of the app's objects. */
 export function appLabels(app: string): Record<string, string> {
@@ -244,7 +244,7 @@ export function slotLabels(app: string, slot: Slot, version: string): Record<str
 }
 
 /** The app's environment: plain values, references to existing Secrets, then the values of `<app>-env`. */
-export function appEnv(a: Resolved, envSecretName?: pulumi.Input<string>): k8s.types.input.core.v1.EnvVar[] {
+export function appEnv(a: AppArgs, envSecretName?: pulumi.Input<string>): k8s.types.input.core.v1.EnvVar[] {
   const stored = envSecretName !== undefined ? [...(a.secretValues?.names ?? [])].sort() : [];
   return [
     ...envValues(a.env),
@@ -255,7 +255,7 @@ export function appEnv(a: Resolved, envSecretName?: pulumi.Input<string>): k8s.t
 
 /** One slot's Deployment spec: the slot's image and version behind the slot's selector. */
 export function slotDeploymentSpec(
-  a: Resolved,
+  a: AppArgs,
   slot: Slot,
   refs: { serviceAccountName: pulumi.Input<string>; env: k8s.types.input.core.v1.EnvVar[] },
 ): k8s.types.input.apps.v1.DeploymentSpec {
@@ -330,11 +330,7 @@ export function slotDeploymentSpec(
 }
 
 /** The active or preview Service: selects one slot's pods. */
-export function slotServiceArgs(
-  a: Resolved,
-  role: 'active' | 'preview',
-  slot: Slot,
-): k8s.core.v1.ServiceArgs {
+export function slotServiceArgs(a: AppArgs, role: 'active' | 'preview', slot: Slot): k8s.core.v1.ServiceArgs {
   const names = slotObjectNames(a.appName);
   return {
     metadata: {
@@ -359,7 +355,7 @@ export function slotServiceArgs(
 
 /** The Ingress of the public host, to the active Service. */
 export function ingressArgs(
-  a: Resolved,
+  a: AppArgs,
   host: string,
   activeService: pulumi.Input<string>,
 ): k8s.networking.v1.IngressArgs {
@@ -392,7 +388,7 @@ export function ingressArgs(
 }
 
 /** Who may reach the app's pods: its own namespace and the allowed namespaces, on the app's port only. */
-export function ingressPolicyArgs(a: Resolved): k8s.networking.v1.NetworkPolicyArgs {
+export function ingressPolicyArgs(a: AppArgs): k8s.networking.v1.NetworkPolicyArgs {
   return {
     metadata: { name: `${a.appName}-allow-ingress`, namespace: a.namespace, labels: appLabels(a.appName) },
     spec: {
@@ -409,7 +405,7 @@ export function ingressPolicyArgs(a: Resolved): k8s.networking.v1.NetworkPolicyA
 }
 
 /** What the app's pods may reach besides DNS. */
-export function egressPolicyArgs(a: Resolved): k8s.networking.v1.NetworkPolicyArgs {
+export function egressPolicyArgs(a: AppArgs): k8s.networking.v1.NetworkPolicyArgs {
   return {
     metadata: { name: `${a.appName}-allow-egress`, namespace: a.namespace, labels: appLabels(a.appName) },
     spec: {

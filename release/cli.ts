@@ -18,18 +18,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import {
-  deploy,
-  history,
-  preview,
-  previewPromote,
-  promote,
-  recover,
-  ReleaseOptions,
-  rollback,
-  rollbackTo,
-  status,
-} from './commands';
+import * as commands from './commands';
 import { EXIT, ReleaseError } from './session';
 
 const USAGE = `usage:
@@ -110,7 +99,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
     const str = (name: string) => (typeof args.flags[name] === 'string' ? args.flags[name] : undefined);
-    const opts: ReleaseOptions = {
+    const opts: commands.ReleaseOptions = {
       workDir: str('work-dir') ? path.resolve(str('work-dir') as string) : findProjectDir(process.cwd()),
       commit: args.flags.commit === true,
       prometheusUrl: str('prometheus-url'),
@@ -119,15 +108,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     switch (args.command) {
       case 'deploy': {
         const [stack, image] = need(args, 2, '<stack> <image>');
-        await deploy(stack, image, { ...opts, version: str('version'), releaseId: str('release-id') });
+        await commands.deploy(stack, image, {
+          ...opts,
+          version: str('version'),
+          releaseId: str('release-id'),
+        });
         return 0;
       }
       case 'promote': {
         const [stack] = need(args, 1, '<stack>');
         if (args.flags.preview) {
-          process.stdout.write(await previewPromote(stack, opts));
+          process.stdout.write(await commands.previewPromote(stack, opts));
         } else {
-          await promote(stack, opts);
+          await commands.promote(stack, opts);
         }
         return 0;
       }
@@ -141,23 +134,23 @@ export async function main(argv: readonly string[]): Promise<number> {
               EXIT.usage,
             );
           }
-          await rollbackTo(stack, Number(to), opts);
+          await commands.rollbackTo(stack, Number(to), opts);
         } else {
-          await rollback(stack, opts);
+          await commands.rollback(stack, opts);
         }
         return 0;
       }
       case 'history':
-        await history(need(args, 1, '<stack>')[0], opts);
+        await commands.history(need(args, 1, '<stack>')[0], opts);
         return 0;
       case 'status':
-        await status(need(args, 1, '<stack>')[0], opts);
+        await commands.status(need(args, 1, '<stack>')[0], opts);
         return 0;
       case 'preview':
-        process.stdout.write(await preview(need(args, 1, '<stack>')[0], opts));
+        process.stdout.write(await commands.preview(need(args, 1, '<stack>')[0], opts));
         return 0;
       case 'recover':
-        await recover(need(args, 1, '<stack>')[0], opts);
+        await commands.recover(need(args, 1, '<stack>')[0], opts);
         return 0;
       default:
         throw new ReleaseError(`unknown command "${args.command}"\n${USAGE}`, EXIT.usage);

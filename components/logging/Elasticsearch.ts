@@ -11,29 +11,17 @@
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { withDefaults } from '../shared/args';
+import { Resolved, withDefaults } from '../shared/args';
 import { allowPolicy, tcp } from '../shared/network';
 import { ContainerResources } from '../shared/resources';
 import { restrictedPodSecurityContext } from '../shared/security';
-import {
-  AntiAffinity,
-  antiAffinity,
-  claimRetention,
-  clusterService,
-  envFromSecret,
-  headlessService,
-  opaqueSecret,
-  podDisruptionBudget,
-  restrictedContainer,
-  scratchVolume,
-  volumeClaim,
-} from '../shared/workload';
+import * as workload from '../shared/workload';
 import { LOGGING_IMAGES } from '../versions';
 import { certificateJob } from './certificates';
-import { ApiServerPeer, contentHash, rolePeer, roleLabels } from './common';
+import { ApiServerPeer, configCopyInit, contentHash, rolePeer, roleLabels } from './common';
 import { ELASTIC_UID, PORTS } from './defaults';
 import { elasticsearchSetupRequests, LifecycleOptions, PLACEHOLDERS } from './elastic';
-import { setupJob, SMALL_JOB_RESOURCES } from './setupJob';
+import { setupJob } from './setupJob';
 
 /** Generated passwords the Elasticsearch component stores and the setup Job applies. */
 export interface ElasticsearchPasswords {
@@ -70,12 +58,11 @@ export interface ElasticsearchOptions {
    */
   readonly bootstrapped?: boolean;
   /** How nodes spread over Kubernetes nodes. @default "preferred" */
-  readonly antiAffinity?: AntiAffinity;
+  readonly antiAffinity?: workload.AntiAffinity;
 }
 
 /** The options with every default applied. */
-export type ResolvedElasticsearchOptions = Required<Omit<ElasticsearchOptions, 'storageClass'>> &
-  Pick<ElasticsearchOptions, 'storageClass'>;
+export type ResolvedElasticsearchOptions = Resolved<ElasticsearchOptions, 'storageClass'>;
 
 export const ELASTICSEARCH_DEFAULTS: ResolvedElasticsearchOptions = {
   replicas: 1,
@@ -117,94 +104,6 @@ export function elasticsearchUrl(namespace: string): string {
   return `http://${STS}.${namespace}.svc:${PORTS.elasticsearchHttp}`;
 }
 
-/** The StatefulSet's spec: the nodes, their config copy step, probes, volumes and claims. */
-export function elasticsearchStatefulSetSpec(
-  o: ResolvedElasticsearchOptions & { protect: boolean },
-  refs: { configMapName: pulumi.Input<string>; elasticSecretName: pulumi.Input<string>; configHash: string },
-): k8s.types.input.apps.v1.StatefulSetSpec {
-  const { labels, selector } = roleLabels('elasticsearch', STS);
-  const readiness = [
-    'sh',
-    '-c',
-    // The password goes to curl on stdin, not on its command line.
-    `printf 'user = "elastic:%s"\\n' "$ELASTIC_PASSWORD" | curl -s -K - -o /dev/null -w '%{http_code}' 'http://127.0.0.1:${PORTS.elasticsearchHttp}/_cluster/health?local=true' | grep -q '^200$'`,
-  ];
-  return {
-    serviceName: HEADLESS,
-    replicas: o.replicas,
-    // Every master-eligible node must start for a new cluster to elect a master.
-    podManagementPolicy: 'Parallel',
-    updateStrategy: { type: 'RollingUpdate' },
-    selector: { matchLabels: selector },
-    persistentVolumeClaimRetentionPolicy: claimRetention(o.protect),
-    template: {
-      // A changed elasticsearch.yml (e.g. `bootstrapped`) rolls the nodes one by one.
-      metadata: { labels, annotations: { 'pavemaster.io/config-hash': refs.configHash } },
-      spec: {
-        automountServiceAccountToken: false,
-        enableServiceLinks: false,
-        securityContext: restrictedPodSecurityContext(ELASTIC_UID),
-        terminationGracePeriodSeconds: 120,
-        affinity: antiAffinity(o.antiAffinity, selector),
-        // The root filesystem stays read-only: the image's config directory is copied to an emptyDir, where
-        // the entrypoint may write the keystore (bootstrap password) and our elasticsearch.yml replaces its.
-        initContainers: [
-          restrictedContainer({
-            name: 'config',
-            image: o.image,
-            command: [
-              'sh',
-              '-c',
-              'cp -R /usr/share/elasticsearch/config/. /config/ && cp /es-config/elasticsearch.yml /config/elasticsearch.yml',
-            ],
-            resources: SMALL_JOB_RESOURCES,
-            volumeMounts: [
-              { name: 'config', mountPath: '/config' },
-              { name: 'es-config', mountPath: '/es-config', readOnly: true },
-            ],
-          }),
-        ],
-        containers: [
-          restrictedContainer({
-            name: 'elasticsearch',
-            image: o.image,
-            env: [
-              { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-              { name: 'ES_JAVA_OPTS', value: `-Xms${o.heap} -Xmx${o.heap}` },
-              ...envFromSecret(refs.elasticSecretName, { ELASTIC_PASSWORD: 'password' }),
-            ],
-            ports: [
-              { name: 'http', containerPort: PORTS.elasticsearchHttp },
-              { name: 'transport', containerPort: PORTS.elasticsearchTransport },
-            ],
-            resources: o.resources,
-            startupProbe: { tcpSocket: { port: 'http' }, periodSeconds: 5, failureThreshold: 60 },
-            readinessProbe: { exec: { command: readiness }, periodSeconds: 10, timeoutSeconds: 5 },
-            livenessProbe: { tcpSocket: { port: 'transport' }, periodSeconds: 20, failureThreshold: 6 },
-            volumeMounts: [
-              { name: 'data', mountPath: '/usr/share/elasticsearch/data' },
-              { name: 'config', mountPath: '/usr/share/elasticsearch/config' },
-              { name: 'certs', mountPath: '/usr/share/elasticsearch/config/certs', readOnly: true },
-              { name: 'logs', mountPath: '/usr/share/elasticsearch/logs' },
-              { name: 'tmp', mountPath: '/tmp' },
-            ],
-          }),
-        ],
-        volumes: [
-          { name: 'es-config', configMap: { name: refs.configMapName } },
-          scratchVolume('config', '64Mi'),
-          { name: 'certs', secret: { secretName: CERT_SECRET, defaultMode: 0o440 } },
-          scratchVolume('logs', '1Gi'),
-          scratchVolume('tmp', '1Gi'),
-        ],
-      },
-    },
-    volumeClaimTemplates: [
-      volumeClaim({ name: 'data', labels, storage: o.storageSize, storageClass: o.storageClass }),
-    ],
-  };
-}
-
 /** The Elasticsearch cluster of the logging stack. */
 export class Elasticsearch extends pulumi.ComponentResource {
   /** The in-cluster HTTP URL. */
@@ -226,7 +125,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
     const { labels, selector } = roleLabels('elasticsearch', STS);
     const scope = (objectName: string) => ({ objectName, namespace: ns, labels });
 
-    const elasticSecret = opaqueSecret(
+    const elasticSecret = workload.opaqueSecret(
       `${name}-elastic`,
       {
         ...scope(`${STS}-elastic`),
@@ -235,7 +134,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
       child,
     );
     // Only the setup Job reads this one: the passwords it sets for the service users.
-    const usersSecret = opaqueSecret(
+    const usersSecret = workload.opaqueSecret(
       `${name}-users`,
       {
         ...scope(`${STS}-service-users`),
@@ -264,7 +163,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
     );
 
     const http = { name: 'http', port: PORTS.elasticsearchHttp, targetPort: 'http' };
-    headlessService(
+    workload.headlessService(
       `${name}-headless`,
       {
         ...scope(HEADLESS),
@@ -275,7 +174,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
       },
       child,
     );
-    const service = clusterService(
+    const service = workload.clusterService(
       `${name}-service`,
       { ...scope(STS), explicitType: true, selector, ports: [http] },
       child,
@@ -295,20 +194,18 @@ export class Elasticsearch extends pulumi.ComponentResource {
       },
       child,
     );
-    this.statefulSet = new k8s.apps.v1.StatefulSet(
-      `${name}-statefulset`,
-      {
-        metadata: { name: STS, namespace: ns, labels },
-        spec: elasticsearchStatefulSetSpec(o, {
-          configMapName: config.metadata.name,
-          elasticSecretName: elasticSecret.metadata.name,
-          configHash: contentHash(configYml),
-        }),
-      },
+    this.statefulSet = workload.statefulSet(
+      name,
+      scope(STS),
+      elasticsearchStatefulSetSpec(o, {
+        configMapName: config.metadata.name,
+        elasticSecretName: elasticSecret.metadata.name,
+        configHash: contentHash(configYml),
+      }),
       { parent: this, protect: o.protect, dependsOn: [certs] },
     );
     // One node at a time: with three nodes the other two keep a quorum; a single node can still be drained.
-    podDisruptionBudget(`${name}-pdb`, { ...scope(STS), selector }, child);
+    workload.podDisruptionBudget(`${name}-pdb`, { ...scope(STS), selector }, child);
 
     setupJob(
       `${name}-setup`,
@@ -324,8 +221,8 @@ export class Elasticsearch extends pulumi.ComponentResource {
         env: [
           { name: 'TARGET_URL', value: `http://${STS}:${PORTS.elasticsearchHttp}` },
           { name: 'SETUP_USER', value: 'elastic' },
-          ...envFromSecret(elasticSecret.metadata.name, { SETUP_PASSWORD: 'password' }),
-          ...envFromSecret(
+          ...workload.envFromSecret(elasticSecret.metadata.name, { SETUP_PASSWORD: 'password' }),
+          ...workload.envFromSecret(
             usersSecret.metadata.name,
             Object.fromEntries(Object.values(PLACEHOLDERS).map((key) => [key, key])),
           ),
@@ -369,6 +266,80 @@ export class Elasticsearch extends pulumi.ComponentResource {
       elasticSecretName: this.elasticSecretName,
     });
   }
+}
+
+/** The StatefulSet's spec: the nodes, their config copy step, probes, volumes and claims. */
+export function elasticsearchStatefulSetSpec(
+  o: ResolvedElasticsearchOptions & { protect: boolean },
+  refs: { configMapName: pulumi.Input<string>; elasticSecretName: pulumi.Input<string>; configHash: string },
+): k8s.types.input.apps.v1.StatefulSetSpec {
+  const { labels, selector } = roleLabels('elasticsearch', STS);
+  const readiness = [
+    'sh',
+    '-c',
+    // The password goes to curl on stdin, not on its command line.
+    `printf 'user = "elastic:%s"\\n' "$ELASTIC_PASSWORD" | curl -s -K - -o /dev/null -w '%{http_code}' 'http://127.0.0.1:${PORTS.elasticsearchHttp}/_cluster/health?local=true' | grep -q '^200$'`,
+  ];
+  return {
+    // Every master-eligible node must start for a new cluster to elect a master.
+    ...workload.parallelStatefulSet({ ...o, serviceName: HEADLESS, selector }),
+    updateStrategy: { type: 'RollingUpdate' },
+    template: {
+      // A changed elasticsearch.yml (e.g. `bootstrapped`) rolls the nodes one by one.
+      metadata: { labels, annotations: { 'pavemaster.io/config-hash': refs.configHash } },
+      spec: {
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        securityContext: restrictedPodSecurityContext(ELASTIC_UID),
+        terminationGracePeriodSeconds: 120,
+        affinity: workload.antiAffinity(o.antiAffinity, selector),
+        // The root filesystem stays read-only: the image's config directory is copied to an emptyDir, where
+        // the entrypoint may write the keystore (bootstrap password) and our elasticsearch.yml replaces its.
+        initContainers: [
+          configCopyInit(o.image, '/usr/share/elasticsearch/config', {
+            volume: 'es-config',
+            name: 'elasticsearch.yml',
+          }),
+        ],
+        containers: [
+          workload.restrictedContainer({
+            name: 'elasticsearch',
+            image: o.image,
+            env: [
+              { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+              { name: 'ES_JAVA_OPTS', value: `-Xms${o.heap} -Xmx${o.heap}` },
+              ...workload.envFromSecret(refs.elasticSecretName, { ELASTIC_PASSWORD: 'password' }),
+            ],
+            ports: [
+              { name: 'http', containerPort: PORTS.elasticsearchHttp },
+              { name: 'transport', containerPort: PORTS.elasticsearchTransport },
+            ],
+            resources: o.resources,
+            startupProbe: { tcpSocket: { port: 'http' }, periodSeconds: 5, failureThreshold: 60 },
+            readinessProbe: { exec: { command: readiness }, periodSeconds: 10, timeoutSeconds: 5 },
+            livenessProbe: { tcpSocket: { port: 'transport' }, periodSeconds: 20, failureThreshold: 6 },
+            volumeMounts: [
+              { name: 'data', mountPath: '/usr/share/elasticsearch/data' },
+              { name: 'config', mountPath: '/usr/share/elasticsearch/config' },
+              { name: 'certs', mountPath: '/usr/share/elasticsearch/config/certs', readOnly: true },
+              { name: 'logs', mountPath: '/usr/share/elasticsearch/logs' },
+              { name: 'tmp', mountPath: '/tmp' },
+            ],
+          }),
+        ],
+        volumes: [
+          { name: 'es-config', configMap: { name: refs.configMapName } },
+          workload.scratchVolume('config', '64Mi'),
+          { name: 'certs', secret: { secretName: CERT_SECRET, defaultMode: 0o440 } },
+          workload.scratchVolume('logs', '1Gi'),
+          workload.scratchVolume('tmp', '1Gi'),
+        ],
+      },
+    },
+    volumeClaimTemplates: [
+      workload.volumeClaim({ name: 'data', labels, storage: o.storageSize, storageClass: o.storageClass }),
+    ],
+  };
 }
 
 /**

@@ -6,20 +6,14 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { withDefaults } from '../shared/args';
 import { allowPolicy, tcp } from '../shared/network';
-import { ContainerResources } from '../shared/resources';
 import { restrictedPodSecurityContext } from '../shared/security';
-import { clusterService, envFromSecret, opaqueSecret, restrictedContainer } from '../shared/workload';
+import * as workload from '../shared/workload';
 import { LOGGING_IMAGES } from '../versions';
-import { rolePeer, roleLabels } from './common';
+import { roleLabels, TO_ELASTICSEARCH } from './common';
 import { NAMES, PORTS } from './defaults';
 
-/** What a stack decides about the exporter (`pavemaster:logging.exporter`). */
-export interface ElasticsearchExporterOptions {
-  /** The exporter image. @default the pinned elasticsearch-exporter */
-  readonly image?: string;
-  /** Requests and limits. @default 10m/32Mi requested, 100m/64Mi limit */
-  readonly resources?: ContainerResources;
-}
+/** What a stack decides about the exporter (`pavemaster:logging.exporter`): its image and resources. */
+export type ElasticsearchExporterOptions = workload.ImageOptions;
 
 export const ELASTICSEARCH_EXPORTER_DEFAULTS: Required<ElasticsearchExporterOptions> = {
   image: LOGGING_IMAGES.elasticsearchExporter,
@@ -64,7 +58,7 @@ export function exporterDeploymentSpec(
         enableServiceLinks: false,
         securityContext: restrictedPodSecurityContext(EXPORTER_UID),
         containers: [
-          restrictedContainer({
+          workload.restrictedContainer({
             name: 'exporter',
             image: o.image,
             args: [
@@ -74,7 +68,10 @@ export function exporterDeploymentSpec(
               `--web.listen-address=:${PORTS.elasticsearchExporter}`,
             ],
             // The exporter reads its credentials from these variables, so the URI carries none.
-            env: envFromSecret(credentialsSecret, { ES_USERNAME: 'username', ES_PASSWORD: 'password' }),
+            env: workload.envFromSecret(credentialsSecret, {
+              ES_USERNAME: 'username',
+              ES_PASSWORD: 'password',
+            }),
             ports: [{ name: 'metrics', containerPort: PORTS.elasticsearchExporter }],
             resources: o.resources,
             readinessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, periodSeconds: 10 },
@@ -98,7 +95,7 @@ export class ElasticsearchExporter extends pulumi.ComponentResource {
     const { labels, selector } = roleLabels('exporter', APP);
     const scope = (objectName: string) => ({ objectName, namespace: ns, labels });
 
-    const credentials = opaqueSecret(
+    const credentials = workload.opaqueSecret(
       `${name}-credentials`,
       {
         ...scope(`${APP}-elasticsearch`),
@@ -106,15 +103,8 @@ export class ElasticsearchExporter extends pulumi.ComponentResource {
       },
       child,
     );
-    new k8s.apps.v1.Deployment(
-      `${name}-deployment`,
-      {
-        metadata: { name: APP, namespace: ns, labels },
-        spec: exporterDeploymentSpec(o, credentials.metadata.name),
-      },
-      child,
-    );
-    clusterService(
+    workload.deployment(name, scope(APP), exporterDeploymentSpec(o, credentials.metadata.name), child);
+    workload.clusterService(
       `${name}-service`,
       {
         ...scope(APP),
@@ -133,7 +123,7 @@ export class ElasticsearchExporter extends pulumi.ComponentResource {
           metricsClients.length > 0
             ? [{ from: [...metricsClients], ports: tcp(PORTS.elasticsearchExporter) }]
             : [],
-        egress: [{ to: [rolePeer('elasticsearch', 'elasticsearch')], ports: tcp(PORTS.elasticsearchHttp) }],
+        egress: [TO_ELASTICSEARCH],
       },
       child,
     );

@@ -5,19 +5,13 @@
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { withDefaults } from '../shared/args';
+import { Resolved, withDefaults } from '../shared/args';
 import { allowPolicy, namespacePeer, tcp } from '../shared/network';
 import { ContainerResources } from '../shared/resources';
 import { restrictedPodSecurityContext } from '../shared/security';
-import {
-  clusterService,
-  envFromSecret,
-  opaqueSecret,
-  restrictedContainer,
-  scratchVolume,
-} from '../shared/workload';
+import * as workload from '../shared/workload';
 import { LOGGING_IMAGES } from '../versions';
-import { rolePeer, roleLabels } from './common';
+import { rolePeer, roleLabels, TO_ELASTICSEARCH } from './common';
 import { ELASTIC_UID, NAMES, PORTS } from './defaults';
 import { kibanaSetupRequests } from './elastic';
 import { setupJob } from './setupJob';
@@ -36,9 +30,8 @@ export interface KibanaOptions {
   readonly tlsSecretName?: string;
 }
 
-type Optional = 'host' | 'ingressClassName' | 'tlsSecretName';
 /** The options with every default applied. */
-export type ResolvedKibanaOptions = Required<Omit<KibanaOptions, Optional>> & Pick<KibanaOptions, Optional>;
+export type ResolvedKibanaOptions = Resolved<KibanaOptions, 'host' | 'ingressClassName' | 'tlsSecretName'>;
 
 export const KIBANA_DEFAULTS: ResolvedKibanaOptions = {
   image: LOGGING_IMAGES.kibana,
@@ -93,7 +86,7 @@ export function kibanaDeploymentSpec(
         enableServiceLinks: false,
         securityContext: restrictedPodSecurityContext(ELASTIC_UID),
         containers: [
-          restrictedContainer({
+          workload.restrictedContainer({
             name: 'kibana',
             image: o.image,
             env: [
@@ -104,7 +97,7 @@ export function kibanaDeploymentSpec(
                 name: 'ELASTICSEARCH_HOSTS',
                 value: pulumi.output(o.elasticsearchUrl).apply((u) => `["${u}"]`),
               },
-              ...envFromSecret(credentialsSecret, {
+              ...workload.envFromSecret(credentialsSecret, {
                 ELASTICSEARCH_USERNAME: 'username',
                 ELASTICSEARCH_PASSWORD: 'password',
                 XPACK_SECURITY_ENCRYPTIONKEY: 'securityKey',
@@ -128,7 +121,7 @@ export function kibanaDeploymentSpec(
             ],
           }),
         ],
-        volumes: [scratchVolume('data', '1Gi'), scratchVolume('tmp', '1Gi')],
+        volumes: [workload.scratchVolume('data', '1Gi'), workload.scratchVolume('tmp', '1Gi')],
       },
     },
   };
@@ -146,7 +139,7 @@ export class Kibana extends pulumi.ComponentResource {
     const { labels, selector } = roleLabels('kibana', APP);
     const scope = (objectName: string) => ({ objectName, namespace: ns, labels });
 
-    const credentials = opaqueSecret(
+    const credentials = workload.opaqueSecret(
       `${name}-credentials`,
       {
         ...scope(`${APP}-elasticsearch`),
@@ -160,15 +153,8 @@ export class Kibana extends pulumi.ComponentResource {
       },
       child,
     );
-    new k8s.apps.v1.Deployment(
-      `${name}-deployment`,
-      {
-        metadata: { name: APP, namespace: ns, labels },
-        spec: kibanaDeploymentSpec(o, credentials.metadata.name),
-      },
-      child,
-    );
-    const service = clusterService(
+    workload.deployment(name, scope(APP), kibanaDeploymentSpec(o, credentials.metadata.name), child);
+    const service = workload.clusterService(
       `${name}-service`,
       {
         ...scope(APP),
@@ -224,7 +210,7 @@ export class Kibana extends pulumi.ComponentResource {
         env: [
           { name: 'TARGET_URL', value: `http://${APP}:${PORTS.kibana}` },
           { name: 'SETUP_USER', value: 'elastic' },
-          ...envFromSecret(args.elasticSecretName, { SETUP_PASSWORD: 'password' }),
+          ...workload.envFromSecret(args.elasticSecretName, { SETUP_PASSWORD: 'password' }),
         ],
       },
       { parent: this, dependsOn: [service], deleteBeforeReplace: true },
@@ -244,7 +230,7 @@ export class Kibana extends pulumi.ComponentResource {
             ports: tcp(PORTS.kibana),
           },
         ],
-        egress: [{ to: [rolePeer('elasticsearch', 'elasticsearch')], ports: tcp(PORTS.elasticsearchHttp) }],
+        egress: [TO_ELASTICSEARCH],
       },
       child,
     );

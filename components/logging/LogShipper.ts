@@ -16,26 +16,14 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { withDefaults } from '../shared/args';
 import { allowPolicy, tcp } from '../shared/network';
-import { ContainerResources } from '../shared/resources';
-import {
-  clusterReader,
-  configFiles,
-  restrictedContainer,
-  scratchVolume,
-  serviceAccount,
-} from '../shared/workload';
+import * as workload from '../shared/workload';
 import { LOGGING_IMAGES } from '../versions';
 import { ApiServerPeer, contentHash, rolePeer, roleLabels } from './common';
 import { PORTS } from './defaults';
 import { FILEBEAT_HTTP_PORT, filebeatConfig } from './pipeline';
 
-/** What a stack decides about the shipper (`pavemaster:logging.shipper`). */
-export interface LogShipperOptions {
-  /** The Filebeat image. @default the 8.19 image, pinned by tag */
-  readonly image?: string;
-  /** Requests and limits. @default 50m/100Mi requested, 200m/200Mi limit */
-  readonly resources?: ContainerResources;
-}
+/** What a stack decides about the shipper (`pavemaster:logging.shipper`): its image and resources. */
+export type LogShipperOptions = workload.ImageOptions;
 
 export const LOG_SHIPPER_DEFAULTS: Required<LogShipperOptions> = {
   image: LOGGING_IMAGES.filebeat,
@@ -90,7 +78,7 @@ export function logShipperDaemonSetSpec(
         terminationGracePeriodSeconds: 30,
         securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
         containers: [
-          restrictedContainer({
+          workload.restrictedContainer({
             name: 'filebeat',
             image: o.image,
             args: ['-c', '/etc/filebeat/filebeat.yml', '-e', '--path.data', '/usr/share/filebeat/data'],
@@ -121,7 +109,7 @@ export function logShipperDaemonSetSpec(
           hostDir('containers', '/var/log/containers'),
           hostDir('pods', '/var/log/pods'),
           { name: 'registry', hostPath: { path: refs.registryDir, type: 'DirectoryOrCreate' } },
-          scratchVolume('tmp', '64Mi'),
+          workload.scratchVolume('tmp', '64Mi'),
         ],
       },
     },
@@ -138,8 +126,8 @@ export class LogShipper extends pulumi.ComponentResource {
     const scope = (objectName: string) => ({ objectName, namespace: ns, labels });
     const clusterName = `${args.namespaceName}-filebeat`;
 
-    const account = serviceAccount(`${name}-sa`, scope(APP), child);
-    clusterReader(
+    const account = workload.serviceAccount(`${name}-sa`, scope(APP), child);
+    workload.clusterReader(
       name,
       {
         roleName: clusterName,
@@ -156,22 +144,20 @@ export class LogShipper extends pulumi.ComponentResource {
       namespaces: [...args.shippedNamespaces],
       logstashHosts: [args.logstashHost],
     });
-    const config = configFiles(
+    const config = workload.configFiles(
       `${name}-config`,
       { ...scope(`${APP}-config`), data: { 'filebeat.yml': configText } },
       child,
     );
-    new k8s.apps.v1.DaemonSet(
-      `${name}-daemonset`,
-      {
-        metadata: { name: APP, namespace: ns, labels },
-        spec: logShipperDaemonSetSpec(o, {
-          serviceAccountName: account.metadata.name,
-          configMapName: config.metadata.name,
-          configHash: contentHash(configText),
-          registryDir: `/var/lib/${clusterName}`,
-        }),
-      },
+    workload.daemonSet(
+      name,
+      scope(APP),
+      logShipperDaemonSetSpec(o, {
+        serviceAccountName: account.metadata.name,
+        configMapName: config.metadata.name,
+        configHash: contentHash(configText),
+        registryDir: `/var/lib/${clusterName}`,
+      }),
       child,
     );
 

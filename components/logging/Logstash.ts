@@ -15,22 +15,11 @@ import { parseQuantity } from '../shared/checks';
 import { allowPolicy, tcp } from '../shared/network';
 import { ContainerResources } from '../shared/resources';
 import { restrictedPodSecurityContext } from '../shared/security';
-import {
-  claimRetention,
-  clusterService,
-  envFromSecret,
-  headlessService,
-  opaqueSecret,
-  podDisruptionBudget,
-  restrictedContainer,
-  scratchVolume,
-  volumeClaim,
-} from '../shared/workload';
+import * as workload from '../shared/workload';
 import { LOGGING_IMAGES } from '../versions';
-import { contentHash, rolePeer, roleLabels } from './common';
+import { configCopyInit, contentHash, roleLabels, TO_ELASTICSEARCH } from './common';
 import { ELASTIC_UID, NAMES, PORTS } from './defaults';
 import { logstashPipeline, logstashSettings } from './pipeline';
-import { SMALL_JOB_RESOURCES } from './setupJob';
 
 /** What a stack decides about Logstash (`pavemaster:logging.logstash`). */
 export interface LogstashOptions {
@@ -89,114 +78,6 @@ export interface LogstashArgs extends LogstashOptions {
 
 const APP = 'logstash';
 
-/** The StatefulSet's spec: Logstash with its persistent queue, and the exporter sidecar. */
-export function logstashStatefulSetSpec(
-  o: ResolvedLogstashOptions & { protect: boolean; storageClass?: string },
-  refs: {
-    serviceName: pulumi.Input<string>;
-    configMapName: pulumi.Input<string>;
-    credentialsSecret: pulumi.Input<string>;
-    configHash: pulumi.Input<string>;
-  },
-): k8s.types.input.apps.v1.StatefulSetSpec {
-  const { labels, selector } = roleLabels('logstash', APP);
-  const configItem = (key: string) => ({ name: refs.configMapName, items: [{ key, path: key }] });
-  return {
-    serviceName: refs.serviceName,
-    replicas: o.replicas,
-    podManagementPolicy: 'Parallel',
-    selector: { matchLabels: selector },
-    persistentVolumeClaimRetentionPolicy: claimRetention(o.protect),
-    template: {
-      metadata: {
-        labels,
-        annotations: {
-          'prometheus.io/scrape': 'true',
-          'prometheus.io/port': String(PORTS.logstashMetrics),
-          'prometheus.io/path': '/metrics',
-          // Restart on a changed pipeline or settings: Logstash does not reload them (reload is off).
-          'pavemaster.io/config-hash': refs.configHash,
-        },
-      },
-      spec: {
-        automountServiceAccountToken: false,
-        enableServiceLinks: false,
-        securityContext: restrictedPodSecurityContext(ELASTIC_UID),
-        // Time to drain in-flight batches into the persistent queue.
-        terminationGracePeriodSeconds: 60,
-        // The root filesystem stays read-only: the image's config directory is copied to an emptyDir (its
-        // entrypoint rewrites logstash.yml from the environment at start), with our logstash.yml over it.
-        initContainers: [
-          restrictedContainer({
-            name: 'config',
-            image: o.image,
-            command: [
-              'sh',
-              '-c',
-              'cp -R /usr/share/logstash/config/. /config/ && cp /settings/logstash.yml /config/logstash.yml',
-            ],
-            resources: SMALL_JOB_RESOURCES,
-            volumeMounts: [
-              { name: 'config', mountPath: '/config' },
-              { name: 'settings', mountPath: '/settings', readOnly: true },
-            ],
-          }),
-        ],
-        containers: [
-          restrictedContainer({
-            name: 'logstash',
-            image: o.image,
-            env: [
-              { name: 'LS_JAVA_OPTS', value: `-Xms${o.heap} -Xmx${o.heap} -Djava.io.tmpdir=/tmp` },
-              ...envFromSecret(refs.credentialsSecret, { ES_USER: 'username', ES_PASSWORD: 'password' }),
-            ],
-            // The monitoring API (9600) is not declared: only the sidecar (localhost) and the kubelet use it.
-            ports: [{ name: 'beats', containerPort: PORTS.beats }],
-            resources: o.resources,
-            startupProbe: {
-              httpGet: { path: '/', port: PORTS.logstashApi },
-              periodSeconds: 5,
-              failureThreshold: 60,
-            },
-            // Ready once the API answers; alive while the Beats port accepts connections.
-            readinessProbe: { httpGet: { path: '/', port: PORTS.logstashApi }, periodSeconds: 10 },
-            livenessProbe: { tcpSocket: { port: 'beats' }, periodSeconds: 20, failureThreshold: 6 },
-            volumeMounts: [
-              { name: 'queue', mountPath: '/usr/share/logstash/data' },
-              { name: 'config', mountPath: '/usr/share/logstash/config' },
-              { name: 'pipeline', mountPath: '/usr/share/logstash/pipeline', readOnly: true },
-              { name: 'logs', mountPath: '/usr/share/logstash/logs' },
-              { name: 'tmp', mountPath: '/tmp' },
-            ],
-          }),
-          restrictedContainer({
-            name: 'exporter',
-            image: o.exporterImage,
-            env: [
-              { name: 'LOGSTASH_URL', value: `http://127.0.0.1:${PORTS.logstashApi}` },
-              { name: 'PORT', value: String(PORTS.logstashMetrics) },
-            ],
-            ports: [{ name: 'metrics', containerPort: PORTS.logstashMetrics }],
-            resources: o.exporterResources,
-            readinessProbe: { httpGet: { path: '/metrics', port: 'metrics' }, periodSeconds: 30 },
-            livenessProbe: { tcpSocket: { port: 'metrics' }, periodSeconds: 20 },
-          }),
-        ],
-        volumes: [
-          { name: 'pipeline', configMap: configItem('logstash.conf') },
-          { name: 'settings', configMap: configItem('logstash.yml') },
-          scratchVolume('config', '64Mi'),
-          scratchVolume('logs', '512Mi'),
-          scratchVolume('tmp', '512Mi'),
-        ],
-      },
-    },
-    volumeClaimTemplates: [
-      volumeClaim({ name: 'queue', labels, storage: o.queueSize, storageClass: o.storageClass }),
-    ],
-  };
-}
-
 export class Logstash extends pulumi.ComponentResource {
   /** The Beats Service's name. */
   readonly serviceName: pulumi.Output<string>;
@@ -219,7 +100,7 @@ export class Logstash extends pulumi.ComponentResource {
       throw new Error(`Logstash ${name}: queueSize "${o.queueSize}" is not a storage quantity`);
     }
 
-    const credentials = opaqueSecret(
+    const credentials = workload.opaqueSecret(
       `${name}-credentials`,
       {
         ...scope(`${APP}-elasticsearch`),
@@ -250,32 +131,30 @@ export class Logstash extends pulumi.ComponentResource {
     );
 
     const beats = [{ name: 'beats', port: PORTS.beats, targetPort: 'beats' }];
-    const service = clusterService(
+    const service = workload.clusterService(
       `${name}-service`,
       { ...scope(APP), explicitType: true, selector, ports: beats },
       child,
     );
     // The StatefulSet's governing Service: headless, so every replica has a stable DNS name.
-    const headless = headlessService(
+    const headless = workload.headlessService(
       `${name}-headless`,
       { ...scope(`${APP}-headless`), selector, ports: beats },
       child,
     );
 
-    new k8s.apps.v1.StatefulSet(
-      `${name}-statefulset`,
-      {
-        metadata: { name: APP, namespace: ns, labels },
-        spec: logstashStatefulSetSpec(o, {
-          serviceName: headless.metadata.name,
-          configMapName: config.metadata.name,
-          credentialsSecret: credentials.metadata.name,
-          configHash: pipeline.apply((p) => contentHash(p, settings)),
-        }),
-      },
+    workload.statefulSet(
+      name,
+      scope(APP),
+      logstashStatefulSetSpec(o, {
+        serviceName: headless.metadata.name,
+        configMapName: config.metadata.name,
+        credentialsSecret: credentials.metadata.name,
+        configHash: pipeline.apply((p) => contentHash(p, settings)),
+      }),
       { parent: this, protect: o.protect },
     );
-    podDisruptionBudget(`${name}-pdb`, { ...scope(APP), selector }, child);
+    workload.podDisruptionBudget(`${name}-pdb`, { ...scope(APP), selector }, child);
 
     const metricsClients = args.metricsClients ?? [];
     allowPolicy(
@@ -289,7 +168,7 @@ export class Logstash extends pulumi.ComponentResource {
             ? [{ from: [...metricsClients], ports: tcp(PORTS.logstashMetrics) }]
             : []),
         ],
-        egress: [{ to: [rolePeer('elasticsearch', 'elasticsearch')], ports: tcp(PORTS.elasticsearchHttp) }],
+        egress: [TO_ELASTICSEARCH],
       },
       child,
     );
@@ -298,4 +177,98 @@ export class Logstash extends pulumi.ComponentResource {
     this.beatsHost = pulumi.interpolate`${service.metadata.name}.${ns}.svc:${PORTS.beats}`;
     this.registerOutputs({ serviceName: this.serviceName, beatsHost: this.beatsHost });
   }
+}
+
+/** The StatefulSet's spec: Logstash with its persistent queue, and the exporter sidecar. */
+export function logstashStatefulSetSpec(
+  o: ResolvedLogstashOptions & { protect: boolean; storageClass?: string },
+  refs: {
+    serviceName: pulumi.Input<string>;
+    configMapName: pulumi.Input<string>;
+    credentialsSecret: pulumi.Input<string>;
+    configHash: pulumi.Input<string>;
+  },
+): k8s.types.input.apps.v1.StatefulSetSpec {
+  const { labels, selector } = roleLabels('logstash', APP);
+  const configItem = (key: string) => ({ name: refs.configMapName, items: [{ key, path: key }] });
+  return {
+    ...workload.parallelStatefulSet({ ...o, serviceName: refs.serviceName, selector }),
+    template: {
+      metadata: {
+        labels,
+        annotations: {
+          'prometheus.io/scrape': 'true',
+          'prometheus.io/port': String(PORTS.logstashMetrics),
+          'prometheus.io/path': '/metrics',
+          // Restart on a changed pipeline or settings: Logstash does not reload them (reload is off).
+          'pavemaster.io/config-hash': refs.configHash,
+        },
+      },
+      spec: {
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        securityContext: restrictedPodSecurityContext(ELASTIC_UID),
+        // Time to drain in-flight batches into the persistent queue.
+        terminationGracePeriodSeconds: 60,
+        // The root filesystem stays read-only: the image's config directory is copied to an emptyDir (its
+        // entrypoint rewrites logstash.yml from the environment at start), with our logstash.yml over it.
+        initContainers: [
+          configCopyInit(o.image, '/usr/share/logstash/config', { volume: 'settings', name: 'logstash.yml' }),
+        ],
+        containers: [
+          workload.restrictedContainer({
+            name: 'logstash',
+            image: o.image,
+            env: [
+              { name: 'LS_JAVA_OPTS', value: `-Xms${o.heap} -Xmx${o.heap} -Djava.io.tmpdir=/tmp` },
+              ...workload.envFromSecret(refs.credentialsSecret, {
+                ES_USER: 'username',
+                ES_PASSWORD: 'password',
+              }),
+            ],
+            // The monitoring API (9600) is not declared: only the sidecar (localhost) and the kubelet use it.
+            ports: [{ name: 'beats', containerPort: PORTS.beats }],
+            resources: o.resources,
+            startupProbe: {
+              httpGet: { path: '/', port: PORTS.logstashApi },
+              periodSeconds: 5,
+              failureThreshold: 60,
+            },
+            // Ready once the API answers; alive while the Beats port accepts connections.
+            readinessProbe: { httpGet: { path: '/', port: PORTS.logstashApi }, periodSeconds: 10 },
+            livenessProbe: { tcpSocket: { port: 'beats' }, periodSeconds: 20, failureThreshold: 6 },
+            volumeMounts: [
+              { name: 'queue', mountPath: '/usr/share/logstash/data' },
+              { name: 'config', mountPath: '/usr/share/logstash/config' },
+              { name: 'pipeline', mountPath: '/usr/share/logstash/pipeline', readOnly: true },
+              { name: 'logs', mountPath: '/usr/share/logstash/logs' },
+              { name: 'tmp', mountPath: '/tmp' },
+            ],
+          }),
+          workload.restrictedContainer({
+            name: 'exporter',
+            image: o.exporterImage,
+            env: [
+              { name: 'LOGSTASH_URL', value: `http://127.0.0.1:${PORTS.logstashApi}` },
+              { name: 'PORT', value: String(PORTS.logstashMetrics) },
+            ],
+            ports: [{ name: 'metrics', containerPort: PORTS.logstashMetrics }],
+            resources: o.exporterResources,
+            readinessProbe: { httpGet: { path: '/metrics', port: 'metrics' }, periodSeconds: 30 },
+            livenessProbe: { tcpSocket: { port: 'metrics' }, periodSeconds: 20 },
+          }),
+        ],
+        volumes: [
+          { name: 'pipeline', configMap: configItem('logstash.conf') },
+          { name: 'settings', configMap: configItem('logstash.yml') },
+          workload.scratchVolume('config', '64Mi'),
+          workload.scratchVolume('logs', '512Mi'),
+          workload.scratchVolume('tmp', '512Mi'),
+        ],
+      },
+    },
+    volumeClaimTemplates: [
+      workload.volumeClaim({ name: 'queue', labels, storage: o.queueSize, storageClass: o.storageClass }),
+    ],
+  };
 }

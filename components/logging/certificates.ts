@@ -9,9 +9,9 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { allowPolicy, tcp } from '../shared/network';
-import { restrictedPodSecurityContext } from '../shared/security';
-import { configFiles, restrictedContainer, scratchVolume, serviceAccount } from '../shared/workload';
-import { ApiServerPeer, contentHash, jobAnnotations, roleLabels } from './common';
+import * as workload from '../shared/workload';
+import { ApiServerPeer, contentHash, roleLabels } from './common';
+import { scriptJob } from './setupJob';
 
 /** The certificate Job and what it needs (ServiceAccount, Role, binding, script, NetworkPolicy). */
 export function certificateJob(
@@ -43,7 +43,7 @@ export function certificateJob(
     'localhost',
   ];
   const script = certificateScript({ secretName: args.secretName, dnsNames, labels });
-  const account = serviceAccount(`${name}-certs-sa`, { ...scope, automount: false }, child);
+  const account = workload.serviceAccount(`${name}-certs-sa`, { ...scope, automount: false }, child);
   const role = new k8s.rbac.v1.Role(
     `${name}-certs-role`,
     {
@@ -65,7 +65,11 @@ export function certificateJob(
     },
     child,
   );
-  const config = configFiles(`${name}-certs-script`, { ...scope, data: { 'certs.sh': script } }, child);
+  const config = workload.configFiles(
+    `${name}-certs-script`,
+    { ...scope, data: { 'certs.sh': script } },
+    child,
+  );
   allowPolicy(
     `${name}-certs-netpol`,
     {
@@ -75,53 +79,27 @@ export function certificateJob(
     },
     child,
   );
-  return new k8s.batch.v1.Job(
+  return scriptJob(
     `${name}-certs-job`,
     {
-      metadata: {
-        name: objectName,
-        namespace: ns,
-        labels,
-        annotations: jobAnnotations(args.awaitCompletion),
-      },
-      spec: {
-        backoffLimit: 6,
-        template: {
-          metadata: { labels, annotations: { 'pavemaster.io/setup-hash': contentHash(script) } },
-          spec: {
-            serviceAccountName: account.metadata.name,
-            // The only pod of the Elasticsearch namespace that talks to the API server.
-            automountServiceAccountToken: true,
-            restartPolicy: 'OnFailure',
-            enableServiceLinks: false,
-            // Jobs only read the image's tools and write to their scratch emptyDir: the project's high uid works.
-            securityContext: restrictedPodSecurityContext(),
-            containers: [
-              restrictedContainer({
-                name: 'certutil',
-                image: args.image,
-                command: ['sh', '/scripts/certs.sh'],
-                env: [
-                  { name: 'HOME', value: '/scratch' },
-                  { name: 'ES_TMPDIR', value: '/scratch' },
-                ],
-                resources: {
-                  requests: { cpu: '100m', memory: '256Mi' },
-                  limits: { cpu: '1', memory: '512Mi' },
-                },
-                volumeMounts: [
-                  { name: 'scripts', mountPath: '/scripts', readOnly: true },
-                  { name: 'scratch', mountPath: '/scratch' },
-                ],
-              }),
-            ],
-            volumes: [
-              { name: 'scripts', configMap: { name: config.metadata.name, defaultMode: 0o555 } },
-              scratchVolume('scratch', '64Mi', 'Memory'),
-            ],
-          },
-        },
-      },
+      ...scope,
+      image: args.image,
+      container: 'certutil',
+      configMapName: config.metadata.name,
+      dir: 'scripts',
+      file: 'certs.sh',
+      mode: 0o555,
+      hash: contentHash(script),
+      env: [
+        { name: 'HOME', value: '/scratch' },
+        { name: 'ES_TMPDIR', value: '/scratch' },
+      ],
+      resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+      scratchSize: '64Mi',
+      backoffLimit: 6,
+      awaitCompletion: args.awaitCompletion,
+      // The only pod of the Elasticsearch namespace that talks to the API server.
+      serviceAccountName: account.metadata.name,
     },
     { parent, dependsOn: [binding], deleteBeforeReplace: true },
   );

@@ -2,7 +2,9 @@
 import { createHash } from 'crypto';
 import * as k8s from '@pulumi/kubernetes';
 import { labelsWithSelector } from '../shared/labels';
-import { namespacePeer } from '../shared/network';
+import { namespacePeer, tcp } from '../shared/network';
+import { restrictedContainer } from '../shared/workload';
+import { PORTS } from './defaults';
 
 /** The roles of the logging stack's pods; each is the `app.kubernetes.io/component` label of its pods. */
 export type LoggingRole =
@@ -62,3 +64,38 @@ export function jobAnnotations(awaitCompletion: boolean): Record<string, string>
 export function contentHash(...parts: string[]): string {
   return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 16);
 }
+
+/** Requests and limits of the small init and setup containers. */
+export const SMALL_JOB_RESOURCES = {
+  requests: { cpu: '10m', memory: '32Mi' },
+  limits: { cpu: '200m', memory: '64Mi' },
+};
+
+/**
+ * The init container of an Elastic image that keeps its root filesystem read-only: it copies the image's config
+ * directory to the writable `config` emptyDir (where the image's entrypoint may still write, e.g. a keystore) and
+ * lays our own file over it, from the volume `file.volume` mounted at `/<file.volume>`.
+ */
+export function configCopyInit(
+  image: string,
+  configDir: string,
+  file: { volume: string; name: string },
+): k8s.types.input.core.v1.Container {
+  const from = `/${file.volume}`;
+  return restrictedContainer({
+    name: 'config',
+    image,
+    command: ['sh', '-c', `cp -R ${configDir}/. /config/ && cp ${from}/${file.name} /config/${file.name}`],
+    resources: SMALL_JOB_RESOURCES,
+    volumeMounts: [
+      { name: 'config', mountPath: '/config' },
+      { name: file.volume, mountPath: from, readOnly: true },
+    ],
+  });
+}
+
+/** The egress rule of Elasticsearch's clients: its HTTP port on its nodes. */
+export const TO_ELASTICSEARCH: k8s.types.input.networking.v1.NetworkPolicyEgressRule = {
+  to: [rolePeer('elasticsearch', 'elasticsearch')],
+  ports: tcp(PORTS.elasticsearchHttp),
+};

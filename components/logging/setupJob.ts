@@ -1,20 +1,91 @@
 /**
- * The setup Job of the logging stack: runs `setup.sh` (see `elastic.ts`) from a ConfigMap against Elasticsearch
- * or Kibana, applying the requests the ConfigMap holds (fixed ids, so re-running overwrites). Elasticsearch and
- * Kibana each run one, with their own requests and target.
+ * The logging stack's Jobs: a script from a ConfigMap, run once in the Elasticsearch image with a memory-backed
+ * scratch directory (`scriptJob`). The setup Jobs (`setupJob`) apply the requests their ConfigMap holds (see
+ * `elastic.ts`; fixed ids, so re-running overwrites) to Elasticsearch or Kibana; `certificates.ts` makes the
+ * transport certificates with one.
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
+import { ContainerResources } from '../shared/resources';
 import { restrictedPodSecurityContext } from '../shared/security';
-import { restrictedContainer, scratchVolume } from '../shared/workload';
-import { contentHash, jobAnnotations, roleLabels } from './common';
+import * as workload from '../shared/workload';
+import { contentHash, jobAnnotations, roleLabels, SMALL_JOB_RESOURCES } from './common';
 import { setupFiles, setupScript, SetupRequest } from './elastic';
 
-/** Requests and limits of the small init and setup containers. */
-export const SMALL_JOB_RESOURCES = {
-  requests: { cpu: '10m', memory: '32Mi' },
-  limits: { cpu: '200m', memory: '64Mi' },
-};
+/**
+ * A Job running `sh <dir>/<file>` from a ConfigMap mounted at `/<dir>`, retried on failure, with `/scratch` in
+ * memory. Its pod template carries a hash of the script: a changed script replaces the (immutable) Job.
+ */
+export function scriptJob(
+  name: string,
+  args: {
+    namespace: string;
+    objectName: string;
+    labels: Record<string, string>;
+    image: string;
+    /** The container's name. */
+    container: string;
+    /** The ConfigMap, its mount directory (`/<dir>`, also the volume's name), the script in it and its mode. */
+    configMapName: pulumi.Input<string>;
+    dir: string;
+    file: string;
+    mode: number;
+    hash: string;
+    env: k8s.types.input.core.v1.EnvVar[];
+    resources: ContainerResources;
+    scratchSize: string;
+    backoffLimit: number;
+    awaitCompletion: boolean;
+    /** A ServiceAccount whose token the pod mounts (only for a Job that talks to the API server). */
+    serviceAccountName?: pulumi.Input<string>;
+  },
+  opts: pulumi.CustomResourceOptions,
+): k8s.batch.v1.Job {
+  const { labels } = args;
+  return new k8s.batch.v1.Job(
+    name,
+    {
+      metadata: {
+        name: args.objectName,
+        namespace: args.namespace,
+        labels,
+        annotations: jobAnnotations(args.awaitCompletion),
+      },
+      spec: {
+        backoffLimit: args.backoffLimit,
+        template: {
+          metadata: { labels, annotations: { 'pavemaster.io/setup-hash': args.hash } },
+          spec: {
+            ...(args.serviceAccountName !== undefined ? { serviceAccountName: args.serviceAccountName } : {}),
+            automountServiceAccountToken: args.serviceAccountName !== undefined,
+            enableServiceLinks: false,
+            restartPolicy: 'OnFailure',
+            // Jobs only read the image's tools and write to their scratch emptyDir: the project's high uid works.
+            securityContext: restrictedPodSecurityContext(),
+            containers: [
+              workload.restrictedContainer({
+                name: args.container,
+                image: args.image,
+                command: ['sh', `/${args.dir}/${args.file}`],
+                env: args.env,
+                resources: args.resources,
+                volumeMounts: [
+                  { name: args.dir, mountPath: `/${args.dir}`, readOnly: true },
+                  { name: 'scratch', mountPath: '/scratch' },
+                ],
+              }),
+            ],
+            volumes: [
+              { name: args.dir, configMap: { name: args.configMapName, defaultMode: args.mode } },
+              workload.scratchVolume('scratch', args.scratchSize, 'Memory'),
+            ],
+          },
+        },
+      },
+    },
+    opts,
+  );
+}
 
 /** A setup Job `<name>-job` and its ConfigMap `<name>`: the requests' bodies and the script that sends them. */
 export function setupJob(
@@ -48,52 +119,24 @@ export function setupJob(
     },
     { parent: opts.parent },
   );
-  return new k8s.batch.v1.Job(
+  return scriptJob(
     `${name}-job`,
     {
-      metadata: {
-        name: args.objectName,
-        namespace: args.namespace,
-        labels,
-        annotations: jobAnnotations(args.awaitCompletion),
-      },
-      spec: {
-        backoffLimit: 10,
-        template: {
-          metadata: {
-            labels,
-            annotations: { 'pavemaster.io/setup-hash': contentHash(script, ...Object.values(files)) },
-          },
-          spec: {
-            automountServiceAccountToken: false,
-            enableServiceLinks: false,
-            restartPolicy: 'OnFailure',
-            // Jobs only read the image's tools and write to their scratch emptyDir: the project's high uid works.
-            securityContext: restrictedPodSecurityContext(),
-            containers: [
-              restrictedContainer({
-                name: 'setup',
-                image: args.image,
-                command: ['sh', '/setup/setup.sh'],
-                env: [
-                  ...args.env,
-                  { name: 'BODIES', value: '/setup' },
-                  { name: 'SCRATCH', value: '/scratch' },
-                ],
-                resources: SMALL_JOB_RESOURCES,
-                volumeMounts: [
-                  { name: 'setup', mountPath: '/setup', readOnly: true },
-                  { name: 'scratch', mountPath: '/scratch' },
-                ],
-              }),
-            ],
-            volumes: [
-              { name: 'setup', configMap: { name: config.metadata.name, defaultMode: 0o444 } },
-              scratchVolume('scratch', '16Mi', 'Memory'),
-            ],
-          },
-        },
-      },
+      namespace: args.namespace,
+      objectName: args.objectName,
+      labels,
+      image: args.image,
+      container: 'setup',
+      configMapName: config.metadata.name,
+      dir: 'setup',
+      file: 'setup.sh',
+      mode: 0o444,
+      hash: contentHash(script, ...Object.values(files)),
+      env: [...args.env, { name: 'BODIES', value: '/setup' }, { name: 'SCRATCH', value: '/scratch' }],
+      resources: SMALL_JOB_RESOURCES,
+      scratchSize: '16Mi',
+      backoffLimit: 10,
+      awaitCompletion: args.awaitCompletion,
     },
     opts,
   );

@@ -6,10 +6,9 @@
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { withDefaults } from '../shared/args';
+import { Resolved, withDefaults } from '../shared/args';
 import { imageTag } from '../shared/image';
 import { allowPolicy, tcp } from '../shared/network';
-import { ContainerResources } from '../shared/resources';
 import * as workload from '../shared/workload';
 import { AlertmanagerConfig } from './alertmanagerConfig';
 import { ANYWHERE, checksum, monitoringContainer, podSecurity, podsPeer, serviceLabels } from './common';
@@ -23,21 +22,16 @@ export const ALERTMANAGER_SECRETS_DIR = '/etc/alertmanager/secrets';
 export const SMTP_PASSWORD_KEY = 'smtp-password';
 export const SLACK_WEBHOOK_KEY = 'slack-webhook-url';
 
-/** What a stack decides about Alertmanager (`pavemaster:monitoring.alertmanager`). */
-export interface AlertmanagerOptions {
-  /** Replicas; more than one forms a gossip cluster (production runs an odd number, at least three). @default 1 */
-  readonly replicas?: number;
-  /** The size of each replica's volume (silences, notification log). @default "1Gi" */
-  readonly storage?: string;
-  /** The StorageClass. @default the cluster's default class */
-  readonly storageClass?: string;
-  /** Requests and limits. @default 20m/32Mi requested, 100m/64Mi limit */
-  readonly resources?: ContainerResources;
-}
+/**
+ * What a stack decides about Alertmanager (`pavemaster:monitoring.alertmanager`). More than one replica forms a
+ * gossip cluster (production runs an odd number, at least three); each keeps silences and the notification log on
+ * its volume.
+ */
+export type AlertmanagerOptions = workload.StatefulOptions;
 
-export type ResolvedAlertmanagerOptions = Required<Omit<AlertmanagerOptions, 'storageClass'>> &
-  Pick<AlertmanagerOptions, 'storageClass'>;
+export type ResolvedAlertmanagerOptions = Resolved<AlertmanagerOptions, 'storageClass'>;
 
+/** One replica, a 1Gi volume, 20m/32Mi requested and 100m/64Mi limit. */
 export const ALERTMANAGER_DEFAULTS: ResolvedAlertmanagerOptions = {
   replicas: 1,
   storage: '1Gi',
@@ -99,11 +93,7 @@ export function alertmanagerStatefulSetSpec(
         ]
       : ['--cluster.listen-address='];
   return {
-    replicas: o.replicas,
-    serviceName: refs.serviceName,
-    podManagementPolicy: 'Parallel',
-    selector: { matchLabels: selector },
-    persistentVolumeClaimRetentionPolicy: workload.claimRetention(o.protect),
+    ...workload.parallelStatefulSet({ ...o, serviceName: refs.serviceName, selector }),
     template: {
       metadata: { labels, annotations: { 'pavemaster.io/config-checksum': refs.configChecksum } },
       spec: {
@@ -219,25 +209,22 @@ export class Alertmanager extends pulumi.ComponentResource {
       },
       child,
     );
-    new k8s.apps.v1.StatefulSet(
-      `${name}-statefulset`,
-      {
-        metadata: { name: OBJECT, namespace: args.namespace, labels },
-        spec: alertmanagerStatefulSetSpec(o, labels, selector, {
-          serviceName: peers.metadata.name,
-          configMapName: config.metadata.name,
-          secretName: secret.metadata.name,
-          configChecksum: checksum(configText, ...secretKeys),
-        }),
-      },
+    workload.statefulSet(
+      name,
+      scope(OBJECT),
+      alertmanagerStatefulSetSpec(o, labels, selector, {
+        serviceName: peers.metadata.name,
+        configMapName: config.metadata.name,
+        secretName: secret.metadata.name,
+        configChecksum: checksum(configText, ...secretKeys),
+      }),
       { parent: this, protect: o.protect },
     );
-    const service = workload.clusterService(
-      `${name}-service`,
-      { ...scope(OBJECT), selector, ports: [WEB] },
+    const service = workload.serviceWithPdb(
+      name,
+      { ...scope(OBJECT), selector, ports: [WEB], replicas: o.replicas },
       child,
     );
-    workload.pdbWhenReplicated(`${name}-pdb`, { ...scope(OBJECT), selector, replicas: o.replicas }, child);
 
     const self = podsPeer(selector);
     allowPolicy(

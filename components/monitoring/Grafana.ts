@@ -263,34 +263,28 @@ export class Grafana extends pulumi.ComponentResource {
       { ...scope(`${objectName}-dashboards`), data: dashboardFiles },
       child,
     );
-    new k8s.apps.v1.Deployment(
-      `${name}-deployment`,
-      {
-        metadata: { name: objectName, namespace: args.namespace, labels },
-        spec: grafanaDeploymentSpec(o, labels, selector, {
-          secretName: secret.metadata.name,
-          provisioningMapName: provisioning.metadata.name,
-          dashboardsMapName: dashboards.metadata.name,
-          configChecksum: pulumi
-            .output(datasources)
-            .apply((ds) => checksum(ds, DASHBOARD_PROVIDERS, ...Object.values(dashboardFiles))),
-          elasticsearchPassword: es?.password !== undefined,
-        }),
-      },
+    workload.deployment(
+      name,
+      scope(objectName),
+      grafanaDeploymentSpec(o, labels, selector, {
+        secretName: secret.metadata.name,
+        provisioningMapName: provisioning.metadata.name,
+        dashboardsMapName: dashboards.metadata.name,
+        configChecksum: pulumi
+          .output(datasources)
+          .apply((ds) => checksum(ds, DASHBOARD_PROVIDERS, ...Object.values(dashboardFiles))),
+        elasticsearchPassword: es?.password !== undefined,
+      }),
       child,
     );
-    const service = workload.clusterService(
-      `${name}-service`,
+    const service = workload.serviceWithPdb(
+      name,
       {
         ...scope(objectName),
         selector,
         ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+        replicas: o.replicas,
       },
-      child,
-    );
-    workload.pdbWhenReplicated(
-      `${name}-pdb`,
-      { ...scope(objectName), selector, replicas: o.replicas },
       child,
     );
     allowPolicy(

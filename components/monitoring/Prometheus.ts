@@ -5,10 +5,9 @@
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { withDefaults } from '../shared/args';
+import { Resolved, withDefaults } from '../shared/args';
 import { imageTag } from '../shared/image';
 import { allowPolicy, namespacePeer, tcp } from '../shared/network';
-import { ContainerResources } from '../shared/resources';
 import * as workload from '../shared/workload';
 import { ANYWHERE, checksum, monitoringContainer, podSecurity, podsPeer, serviceLabels } from './common';
 import { PrometheusConfig, toYaml } from './prometheusConfig';
@@ -29,23 +28,18 @@ export const PROMETHEUS_CLUSTER_RULES: k8s.types.input.rbac.v1.PolicyRule[] = [
   { nonResourceURLs: ['/metrics'], verbs: ['get'] },
 ];
 
-/** What a stack decides about Prometheus (`pavemaster:monitoring.prometheus`). */
-export interface PrometheusOptions {
-  /** Replicas; each scrapes everything and keeps its own copy (an HA pair in production). @default 1 */
-  readonly replicas?: number;
+/**
+ * What a stack decides about Prometheus (`pavemaster:monitoring.prometheus`): each replica scrapes everything and
+ * keeps its own copy on its volume (an HA pair in production), for `retention`.
+ */
+export interface PrometheusOptions extends workload.StatefulOptions {
   /** How long samples are kept (a Prometheus duration). @default "7d" */
   readonly retention?: string;
-  /** The size of each replica's volume claim. @default "10Gi" */
-  readonly storage?: string;
-  /** The StorageClass of the claims. @default the cluster's default class */
-  readonly storageClass?: string;
-  /** Requests and limits. @default 200m/512Mi requested, 1 CPU/1Gi limit */
-  readonly resources?: ContainerResources;
 }
 
-export type ResolvedPrometheusOptions = Required<Omit<PrometheusOptions, 'storageClass'>> &
-  Pick<PrometheusOptions, 'storageClass'>;
+export type ResolvedPrometheusOptions = Resolved<PrometheusOptions, 'storageClass'>;
 
+/** One replica, 7 days, a 10Gi volume, 200m/512Mi requested and 1 CPU/1Gi limit. */
 export const PROMETHEUS_DEFAULTS: ResolvedPrometheusOptions = {
   replicas: 1,
   retention: '7d',
@@ -92,12 +86,8 @@ export function prometheusStatefulSetSpec(
     failureThreshold,
   });
   return {
-    replicas: o.replicas,
-    serviceName: refs.serviceName,
-    podManagementPolicy: 'Parallel',
-    selector: { matchLabels: selector },
     // Deleting or scaling down the set keeps the data in production; staging cleans up after itself.
-    persistentVolumeClaimRetentionPolicy: workload.claimRetention(o.protect),
+    ...workload.parallelStatefulSet({ ...o, serviceName: refs.serviceName, selector }),
     template: {
       metadata: { labels, annotations: { 'pavemaster.io/config-checksum': refs.configChecksum } },
       spec: {
@@ -201,26 +191,23 @@ export class Prometheus extends pulumi.ComponentResource {
       { ...scope(`${OBJECT}-headless`), selector, ports: [WEB] },
       child,
     );
-    this.statefulSet = new k8s.apps.v1.StatefulSet(
-      `${name}-statefulset`,
-      {
-        metadata: { name: OBJECT, namespace: args.namespace, labels },
-        spec: prometheusStatefulSetSpec(o, labels, selector, {
-          serviceAccountName: sa.metadata.name,
-          serviceName: headless.metadata.name,
-          configMapName: config.metadata.name,
-          rulesMapName: rules.metadata.name,
-          configChecksum: configText.apply((c) => checksum(c, ...Object.values(ruleFiles))),
-        }),
-      },
+    this.statefulSet = workload.statefulSet(
+      name,
+      scope(OBJECT),
+      prometheusStatefulSetSpec(o, labels, selector, {
+        serviceAccountName: sa.metadata.name,
+        serviceName: headless.metadata.name,
+        configMapName: config.metadata.name,
+        rulesMapName: rules.metadata.name,
+        configChecksum: configText.apply((c) => checksum(c, ...Object.values(ruleFiles))),
+      }),
       { parent: this, protect: o.protect },
     );
-    const service = workload.clusterService(
-      `${name}-service`,
-      { ...scope(OBJECT), selector, ports: [WEB] },
+    const service = workload.serviceWithPdb(
+      name,
+      { ...scope(OBJECT), selector, ports: [WEB], replicas: o.replicas },
       child,
     );
-    workload.pdbWhenReplicated(`${name}-pdb`, { ...scope(OBJECT), selector, replicas: o.replicas }, child);
 
     allowPolicy(
       `${name}-network`,

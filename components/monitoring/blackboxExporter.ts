@@ -1,5 +1,4 @@
 /** The blackbox exporter: Prometheus asks it to probe a URL (the app's public, active and preview endpoints). */
-import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { imageTag } from '../shared/image';
 import { allowPolicy, namespacePeer, tcp } from '../shared/network';
@@ -52,36 +51,31 @@ export class BlackboxExporter extends pulumi.ComponentResource {
       { ...scope(`${objectName}-config`), data: { 'blackbox.yml': configText } },
       child,
     );
-    new k8s.apps.v1.Deployment(
-      `${name}-deployment`,
+    workload.deployment(
+      name,
+      scope(objectName),
       {
-        metadata: { name: objectName, namespace: args.namespace, labels },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: selector },
-          template: {
-            metadata: { labels, annotations: { 'pavemaster.io/config-checksum': checksum(configText) } },
-            spec: {
-              automountServiceAccountToken: false,
-              securityContext: podSecurity(),
-              containers: [
-                monitoringContainer({
-                  name: 'blackbox-exporter',
-                  image: args.image,
-                  resources: args.resources,
-                  args: [
-                    '--config.file=/etc/blackbox/blackbox.yml',
-                    `--web.listen-address=:${BLACKBOX_PORT}`,
-                  ],
-                  ports: [{ name: 'http', containerPort: BLACKBOX_PORT, protocol: 'TCP' }],
-                  readinessProbe: { httpGet: { path: '/-/healthy', port: 'http' }, periodSeconds: 10 },
-                  // Liveness only asks whether the process still accepts connections; readiness that it is healthy.
-                  livenessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 15, failureThreshold: 4 },
-                  volumeMounts: [{ name: 'config', mountPath: '/etc/blackbox', readOnly: true }],
-                }),
-              ],
-              volumes: [{ name: 'config', configMap: { name: config.metadata.name } }],
-            },
+        replicas: 1,
+        selector: { matchLabels: selector },
+        template: {
+          metadata: { labels, annotations: { 'pavemaster.io/config-checksum': checksum(configText) } },
+          spec: {
+            automountServiceAccountToken: false,
+            securityContext: podSecurity(),
+            containers: [
+              monitoringContainer({
+                name: 'blackbox-exporter',
+                image: args.image,
+                resources: args.resources,
+                args: ['--config.file=/etc/blackbox/blackbox.yml', `--web.listen-address=:${BLACKBOX_PORT}`],
+                ports: [{ name: 'http', containerPort: BLACKBOX_PORT, protocol: 'TCP' }],
+                readinessProbe: { httpGet: { path: '/-/healthy', port: 'http' }, periodSeconds: 10 },
+                // Liveness only asks whether the process still accepts connections; readiness that it is healthy.
+                livenessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 15, failureThreshold: 4 },
+                volumeMounts: [{ name: 'config', mountPath: '/etc/blackbox', readOnly: true }],
+              }),
+            ],
+            volumes: [{ name: 'config', configMap: { name: config.metadata.name } }],
           },
         },
       },

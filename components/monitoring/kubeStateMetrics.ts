@@ -82,40 +82,38 @@ export class KubeStateMetrics extends pulumi.ComponentResource {
       },
       child,
     );
-    new k8s.apps.v1.Deployment(
-      `${name}-deployment`,
+    workload.deployment(
+      name,
+      scope,
       {
-        metadata: { name: OBJECT, namespace: args.namespace, labels },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: selector },
-          template: {
-            metadata: { labels },
-            spec: {
-              serviceAccountName: sa.metadata.name,
-              automountServiceAccountToken: true,
-              securityContext: podSecurity(),
-              containers: [
-                monitoringContainer({
-                  name: 'kube-state-metrics',
-                  image: args.image,
-                  resources: args.resources,
-                  args: [
-                    `--port=${KSM_PORT}`,
-                    `--telemetry-port=${KSM_TELEMETRY_PORT}`,
-                    `--resources=${KSM_RESOURCES.join(',')}`,
-                    `--metric-labels-allowlist=pods=[${labelAllow}],deployments=[${labelAllow}]`,
-                    `--metric-annotations-allowlist=deployments=[${annotations}]`,
-                  ],
-                  ports: [
-                    { name: 'http-metrics', containerPort: KSM_PORT, protocol: 'TCP' },
-                    { name: 'telemetry', containerPort: KSM_TELEMETRY_PORT, protocol: 'TCP' },
-                  ],
-                  readinessProbe: { httpGet: { path: '/', port: KSM_TELEMETRY_PORT }, periodSeconds: 10 },
-                  livenessProbe: { httpGet: { path: '/healthz', port: KSM_PORT }, periodSeconds: 15 },
-                }),
-              ],
-            },
+        replicas: 1,
+        selector: { matchLabels: selector },
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName: sa.metadata.name,
+            automountServiceAccountToken: true,
+            securityContext: podSecurity(),
+            containers: [
+              monitoringContainer({
+                name: 'kube-state-metrics',
+                image: args.image,
+                resources: args.resources,
+                args: [
+                  `--port=${KSM_PORT}`,
+                  `--telemetry-port=${KSM_TELEMETRY_PORT}`,
+                  `--resources=${KSM_RESOURCES.join(',')}`,
+                  `--metric-labels-allowlist=pods=[${labelAllow}],deployments=[${labelAllow}]`,
+                  `--metric-annotations-allowlist=deployments=[${annotations}]`,
+                ],
+                ports: [
+                  { name: 'http-metrics', containerPort: KSM_PORT, protocol: 'TCP' },
+                  { name: 'telemetry', containerPort: KSM_TELEMETRY_PORT, protocol: 'TCP' },
+                ],
+                readinessProbe: { httpGet: { path: '/', port: KSM_TELEMETRY_PORT }, periodSeconds: 10 },
+                livenessProbe: { httpGet: { path: '/healthz', port: KSM_PORT }, periodSeconds: 15 },
+              }),
+            ],
           },
         },
       },

@@ -5,11 +5,11 @@
  * container itself stays as tight as the rest: non-root, no capability, no privilege escalation, read-only root
  * filesystem.
  */
-import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { imageTag } from '../shared/image';
 import { allowPolicy, namespacePeer, tcp } from '../shared/network';
 import { ContainerResources } from '../shared/resources';
+import * as workload from '../shared/workload';
 import { monitoringContainer, podSecurity, serviceLabels } from './common';
 import { ExporterArgs } from './kubeStateMetrics';
 
@@ -39,58 +39,56 @@ export class NodeExporter extends pulumi.ComponentResource {
     const child = { parent: this };
     const objectName = 'node-exporter';
     const { labels, selector } = serviceLabels('node-exporter', name, imageTag(args.image));
-    new k8s.apps.v1.DaemonSet(
-      `${name}-daemonset`,
+    workload.daemonSet(
+      name,
+      { objectName, namespace: args.namespace, labels },
       {
-        metadata: { name: objectName, namespace: args.namespace, labels },
-        spec: {
-          selector: { matchLabels: selector },
-          updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
-          template: {
-            metadata: { labels },
-            spec: {
-              automountServiceAccountToken: false,
-              // EXCEPTION to restricted Pod Security: host namespaces and a hostPath volume, to read the node.
-              hostNetwork: true,
-              hostPID: true,
-              dnsPolicy: 'ClusterFirstWithHostNet',
-              securityContext: podSecurity(),
-              tolerations: [{ operator: 'Exists' }],
-              priorityClassName: 'system-node-critical',
-              containers: [
-                monitoringContainer({
-                  name: 'node-exporter',
-                  image: args.image,
-                  resources: args.resources,
-                  args: [
-                    `--web.listen-address=:${NODE_EXPORTER_PORT}`,
-                    '--path.rootfs=/host/root',
-                    '--path.procfs=/host/root/proc',
-                    '--path.sysfs=/host/root/sys',
-                    '--no-collector.wifi',
-                    '--no-collector.hwmon',
-                    '--collector.filesystem.mount-points-exclude=^/(dev|proc|sys|run/k3s/containerd/.+|var/lib/docker/.+|var/lib/kubelet/.+)($|/)',
-                  ],
-                  ports: [{ name: 'metrics', containerPort: NODE_EXPORTER_PORT, protocol: 'TCP' }],
-                  readinessProbe: { httpGet: { path: '/', port: NODE_EXPORTER_PORT }, periodSeconds: 10 },
-                  // Liveness only asks whether the process still accepts connections; readiness that it serves.
-                  livenessProbe: {
-                    tcpSocket: { port: NODE_EXPORTER_PORT },
-                    periodSeconds: 15,
-                    failureThreshold: 4,
+        selector: { matchLabels: selector },
+        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
+        template: {
+          metadata: { labels },
+          spec: {
+            automountServiceAccountToken: false,
+            // EXCEPTION to restricted Pod Security: host namespaces and a hostPath volume, to read the node.
+            hostNetwork: true,
+            hostPID: true,
+            dnsPolicy: 'ClusterFirstWithHostNet',
+            securityContext: podSecurity(),
+            tolerations: [{ operator: 'Exists' }],
+            priorityClassName: 'system-node-critical',
+            containers: [
+              monitoringContainer({
+                name: 'node-exporter',
+                image: args.image,
+                resources: args.resources,
+                args: [
+                  `--web.listen-address=:${NODE_EXPORTER_PORT}`,
+                  '--path.rootfs=/host/root',
+                  '--path.procfs=/host/root/proc',
+                  '--path.sysfs=/host/root/sys',
+                  '--no-collector.wifi',
+                  '--no-collector.hwmon',
+                  '--collector.filesystem.mount-points-exclude=^/(dev|proc|sys|run/k3s/containerd/.+|var/lib/docker/.+|var/lib/kubelet/.+)($|/)',
+                ],
+                ports: [{ name: 'metrics', containerPort: NODE_EXPORTER_PORT, protocol: 'TCP' }],
+                readinessProbe: { httpGet: { path: '/', port: NODE_EXPORTER_PORT }, periodSeconds: 10 },
+                // Liveness only asks whether the process still accepts connections; readiness that it serves.
+                livenessProbe: {
+                  tcpSocket: { port: NODE_EXPORTER_PORT },
+                  periodSeconds: 15,
+                  failureThreshold: 4,
+                },
+                volumeMounts: [
+                  {
+                    name: 'root',
+                    mountPath: '/host/root',
+                    readOnly: true,
+                    mountPropagation: 'HostToContainer',
                   },
-                  volumeMounts: [
-                    {
-                      name: 'root',
-                      mountPath: '/host/root',
-                      readOnly: true,
-                      mountPropagation: 'HostToContainer',
-                    },
-                  ],
-                }),
-              ],
-              volumes: [{ name: 'root', hostPath: { path: '/', type: 'Directory' } }],
-            },
+                ],
+              }),
+            ],
+            volumes: [{ name: 'root', hostPath: { path: '/', type: 'Directory' } }],
           },
         },
       },

@@ -62,6 +62,9 @@ export function throwIfInvalid(component: string, problems: readonly ArgProblem[
   }
 }
 
+/** Options with every default applied: all fields set, except those without a default (`Unset`). */
+export type Resolved<T, Unset extends keyof T = never> = Required<Omit<T, Unset>> & Pick<T, Unset>;
+
 /** A value with every nested field optional: what a caller may leave to the defaults. */
 export type DeepPartial<T> = T extends readonly unknown[]
   ? T

@@ -89,6 +89,29 @@ export function scratchVolume(name: string, sizeLimit: string, medium?: 'Memory'
   return { name, emptyDir: { ...(medium !== undefined ? { medium } : {}), sizeLimit } };
 }
 
+/** What a stack decides about a simple service: its image and its container's requests and limits. */
+export interface ImageOptions {
+  /** The image. @default the version pinned in components/versions.ts */
+  readonly image?: string;
+  /** Requests and limits. @default the component's own (its `*_DEFAULTS`) */
+  readonly resources?: ContainerResources;
+}
+
+/**
+ * What a stack decides about a replicated, stateful service: its replicas, each with a volume claim of a size and
+ * class, and its container's requests and limits. The component's `*_DEFAULTS` table gives each default.
+ */
+export interface StatefulOptions {
+  /** Replicas, each with its own volume claim. @default the component's own (1 for every service) */
+  readonly replicas?: number;
+  /** The size of each replica's volume claim. @default the component's own */
+  readonly storage?: string;
+  /** The StorageClass of the claims. @default the cluster's default class */
+  readonly storageClass?: string;
+  /** Requests and limits. @default the component's own */
+  readonly resources?: ContainerResources;
+}
+
 /** What every object of a workload shares: its namespace and labels. */
 export interface ObjectScope {
   /** metadata.name of the object. */
@@ -97,29 +120,35 @@ export interface ObjectScope {
   labels: Record<string, string>;
 }
 
-/** A ClusterIP Service in front of the selected pods. */
-export function clusterService(
+/** What a Service of a workload says: its scope, the pods it selects and their ports. */
+export type ServiceArgs = ObjectScope & { selector: Record<string, string>; ports: ServicePort[] };
+
+function service(
   name: string,
-  args: ObjectScope & {
-    selector: Record<string, string>;
-    ports: ServicePort[];
-    /** Set `type: ClusterIP` explicitly (as some components always have). Default: the API server's default. */
-    explicitType?: boolean;
-  },
+  args: ServiceArgs,
+  spec: Partial<k8s.types.input.core.v1.ServiceSpec>,
   opts: pulumi.CustomResourceOptions,
 ): k8s.core.v1.Service {
   return new k8s.core.v1.Service(
     name,
     {
       metadata: { name: args.objectName, namespace: args.namespace, labels: args.labels },
-      spec: {
-        ...(args.explicitType ? { type: 'ClusterIP' } : {}),
-        selector: args.selector,
-        ports: args.ports,
-      },
+      spec: { ...spec, selector: args.selector, ports: args.ports },
     },
     opts,
   );
+}
+
+/**
+ * A ClusterIP Service in front of the selected pods. `explicitType` writes `type: ClusterIP` (as some components
+ * always have) instead of leaving it to the API server's default.
+ */
+export function clusterService(
+  name: string,
+  args: ServiceArgs & { explicitType?: boolean },
+  opts: pulumi.CustomResourceOptions,
+): k8s.core.v1.Service {
+  return service(name, args, args.explicitType ? { type: 'ClusterIP' } : {}, opts);
 }
 
 /**
@@ -128,26 +157,14 @@ export function clusterService(
  */
 export function headlessService(
   name: string,
-  args: ObjectScope & {
-    selector: Record<string, string>;
-    ports: ServicePort[];
-    publishNotReadyAddresses?: boolean;
-  },
+  args: ServiceArgs & { publishNotReadyAddresses?: boolean },
   opts: pulumi.CustomResourceOptions,
 ): k8s.core.v1.Service {
-  return new k8s.core.v1.Service(
-    name,
-    {
-      metadata: { name: args.objectName, namespace: args.namespace, labels: args.labels },
-      spec: {
-        clusterIP: 'None',
-        ...(args.publishNotReadyAddresses ? { publishNotReadyAddresses: true } : {}),
-        selector: args.selector,
-        ports: args.ports,
-      },
-    },
-    opts,
-  );
+  const spec = {
+    clusterIP: 'None',
+    ...(args.publishNotReadyAddresses ? { publishNotReadyAddresses: true } : {}),
+  };
+  return service(name, args, spec, opts);
 }
 
 /** A PodDisruptionBudget: a node drain never takes more than `maxUnavailable` of the selected pods at once. */
@@ -173,6 +190,29 @@ export function pdbWhenReplicated(
   opts: pulumi.CustomResourceOptions,
 ): k8s.policy.v1.PodDisruptionBudget | undefined {
   return args.replicas > 1 ? podDisruptionBudget(name, args, opts) : undefined;
+}
+
+/**
+ * The head of a StatefulSet spec whose pods start together (`Parallel`: a cluster's members must find each other,
+ * and replicas of a scraper are independent) and whose claims are kept when the data is protected.
+ */
+export function parallelStatefulSet(args: {
+  replicas: number;
+  /** The governing (headless) Service. */
+  serviceName: pulumi.Input<string>;
+  selector: Record<string, string>;
+  protect: boolean;
+}): Pick<
+  k8s.types.input.apps.v1.StatefulSetSpec,
+  'replicas' | 'serviceName' | 'podManagementPolicy' | 'selector' | 'persistentVolumeClaimRetentionPolicy'
+> {
+  return {
+    replicas: args.replicas,
+    serviceName: args.serviceName,
+    podManagementPolicy: 'Parallel',
+    selector: { matchLabels: args.selector },
+    persistentVolumeClaimRetentionPolicy: claimRetention(args.protect),
+  };
 }
 
 /** A StatefulSet's volume claim template: one ReadWriteOnce claim per replica. */
@@ -278,4 +318,51 @@ export function configFiles(
     { metadata: { name: args.objectName, namespace: args.namespace, labels: args.labels }, data: args.data },
     opts,
   );
+}
+
+function metadata(scope: ObjectScope): k8s.types.input.meta.v1.ObjectMeta {
+  return { name: scope.objectName, namespace: scope.namespace, labels: scope.labels };
+}
+
+/** A component's StatefulSet, `<name>-statefulset`, with the spec its component builds. */
+export function statefulSet(
+  name: string,
+  scope: ObjectScope,
+  spec: k8s.types.input.apps.v1.StatefulSetSpec,
+  opts: pulumi.CustomResourceOptions,
+): k8s.apps.v1.StatefulSet {
+  return new k8s.apps.v1.StatefulSet(`${name}-statefulset`, { metadata: metadata(scope), spec }, opts);
+}
+
+/** A component's Deployment, `<name>-deployment`, with the spec its component builds. */
+export function deployment(
+  name: string,
+  scope: ObjectScope,
+  spec: k8s.types.input.apps.v1.DeploymentSpec,
+  opts: pulumi.CustomResourceOptions,
+): k8s.apps.v1.Deployment {
+  return new k8s.apps.v1.Deployment(`${name}-deployment`, { metadata: metadata(scope), spec }, opts);
+}
+
+/** A component's DaemonSet, `<name>-daemonset`, with the spec its component builds. */
+export function daemonSet(
+  name: string,
+  scope: ObjectScope,
+  spec: k8s.types.input.apps.v1.DaemonSetSpec,
+  opts: pulumi.CustomResourceOptions,
+): k8s.apps.v1.DaemonSet {
+  return new k8s.apps.v1.DaemonSet(`${name}-daemonset`, { metadata: metadata(scope), spec }, opts);
+}
+
+/**
+ * The front of a replicated service: a ClusterIP Service `<name>-service` in front of its pods and, when it runs
+ * more than one replica, a PodDisruptionBudget `<name>-pdb` of one pod at a time.
+ */
+export function serviceWithPdb(
+  name: string,
+  args: ServiceArgs & { replicas: number },
+  opts: pulumi.CustomResourceOptions,
+): k8s.core.v1.Service {
+  pdbWhenReplicated(`${name}-pdb`, args, opts);
+  return clusterService(`${name}-service`, args, opts);
 }
