@@ -19,7 +19,7 @@ import {
 import { appSelector, Slot } from '../components/shared/slots';
 import { envFromSecretRefs, envValues } from '../components/shared/workload';
 import { ReleaseSettings } from '../stacks/release';
-import type { DeploymentObject, EndpointSliceObject, JobObject, PodObject } from './kube';
+import type { DeploymentObject, EndpointSliceObject, JobObject, PodObject } from './objects';
 
 export type GateName = 'ready' | 'backup' | 'migration' | 'smoke';
 export type JobGate = Exclude<GateName, 'ready'>;

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'child_process';
 import { readyEndpointPods, slotReadiness, SlotReadiness } from './gates';
+import type { DeploymentObject, EndpointSliceObject, PodObject, ServiceLike } from './objects';
 
 export interface RunResult {
   code: number;
@@ -58,56 +59,7 @@ interface ObjectList<T> {
   items: T[];
 }
 
-export interface ServiceLike {
-  metadata: { name: string };
-  spec?: { selector?: Record<string, string> };
-}
-
-export interface PodObject {
-  metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
-  status?: {
-    phase?: string;
-    conditions?: { type: string; status: string }[];
-    containerStatuses?: {
-      state?: { terminated?: { exitCode?: number; reason?: string; message?: string } };
-    }[];
-  };
-}
-
-export interface DeploymentObject {
-  metadata: {
-    name: string;
-    generation?: number;
-    annotations?: Record<string, string>;
-    labels?: Record<string, string>;
-  };
-  spec?: { replicas?: number; template?: { spec?: { containers?: { name: string; image?: string }[] } } };
-  status?: {
-    observedGeneration?: number;
-    replicas?: number;
-    updatedReplicas?: number;
-    readyReplicas?: number;
-    availableReplicas?: number;
-  };
-}
-
-export interface EndpointSliceObject {
-  metadata?: { name: string };
-  endpoints?: {
-    conditions?: { ready?: boolean; terminating?: boolean };
-    targetRef?: { kind?: string; name?: string };
-  }[];
-}
-
-export interface JobObject {
-  metadata: { name: string };
-  status?: {
-    succeeded?: number;
-    failed?: number;
-    active?: number;
-    conditions?: { type: string; status: string; reason?: string; message?: string }[];
-  };
-}
+export type { DeploymentObject, EndpointSliceObject, JobObject, PodObject, ServiceLike } from './objects';
 
 /** kubectl, bound to one namespace. */
 export class Kube {

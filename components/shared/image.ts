@@ -109,6 +109,11 @@ export function isRegistryHost(text: string): boolean {
   return REGISTRY.test(text);
 }
 
+/** True for a well-formed manifest digest ("sha256:<64 lowercase hex>"). */
+export function isDigest(text: string): boolean {
+  return DIGEST.test(text);
+}
+
 /** True for a well-formed tag. */
 export function isTag(text: string): boolean {
   return TAG.test(text);

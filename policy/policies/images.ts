@@ -3,7 +3,7 @@
  * pinned by digest (a tag can be moved; a digest cannot).
  */
 import { ResourceValidationPolicy } from '@pulumi/policy';
-import { IMAGE_REFERENCE_FORM, parseImageReference } from '../../components/shared/image';
+import { IMAGE_REFERENCE_FORM, isDigest, parseImageReference } from '../../components/shared/image';
 import { containers, describe, str, Workload, workload } from '../lib/kubernetes';
 
 /** An image repository allowed to run by exact tag while its digest cannot be pinned yet, with the reason. */
@@ -25,12 +25,10 @@ export interface ImagePinningConfig {
   digestExemptions?: DigestExemption[];
 }
 
-const SHA256 = /^sha256:[a-f0-9]{64}$/;
-
 /** What is wrong with one image reference, or undefined (the reference grammar is components/shared/image.ts). */
 export function imageProblem(image: string, requireDigest: boolean): string | undefined {
   const at = image.indexOf('@');
-  if (at >= 0 && !SHA256.test(image.slice(at + 1))) {
+  if (at >= 0 && !isDigest(image.slice(at + 1))) {
     return `"${image}" has a malformed digest (want sha256:<64 hex digits>)`;
   }
   const ref = parseImageReference(image);

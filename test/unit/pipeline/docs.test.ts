@@ -26,7 +26,7 @@ function checkMermaid(...files: string[]) {
 describe('diagrams', () => {
   it('parses the architecture diagrams', async () => {
     const result = await checkMermaid('docs/architecture.md');
-    expect(result.stdout).toContain('check-mermaid: 2 diagram(s), 0 failed');
+    expect(result.stdout).toContain('check-mermaid: 3 diagram(s), 0 failed');
     expect(result.code).toBe(0);
   }, 90_000);
 

@@ -14,16 +14,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import * as pulumi from '@pulumi/pulumi';
-import {
-  previousUrns,
-  Render,
-  RenderedResource,
-  RENDER_CASES,
-  render,
-  treeStackConfig,
-} from '../../support/render';
-import { REPO } from '../../support/stackConfig';
+import { previousUrns, Render, RenderedResource, RENDER_CASES } from '../../support/render';
+import { renderHere } from '../../support/renderHere';
 
 jest.setTimeout(10 * 60 * 1000);
 
@@ -78,29 +70,6 @@ const INTENDED: readonly Intended[] = [
 const baseline = JSON.parse(
   fs.readFileSync(path.join(__dirname, 'fixtures', 'baseline.json'), 'utf8'),
 ) as Baseline;
-
-/** Renders this tree's case with a fresh copy of its modules. */
-async function renderHere(id: string): Promise<Render> {
-  const c = RENDER_CASES.find((x) => x.id === id);
-  if (c === undefined) {
-    throw new Error(`no render case ${id}`);
-  }
-  return render(
-    { stack: c.stack, config: treeStackConfig(REPO, c.stack, c.overrides), secretKeys: c.secretKeys },
-    () => {
-      let exported: unknown;
-      jest.isolateModules(() => {
-        // The fresh module registry has its own @pulumi/pulumi: silence the expected receiver warnings there.
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const fresh = require('@pulumi/pulumi') as typeof pulumi;
-        jest.spyOn(fresh.log, 'warn').mockImplementation(() => Promise.resolve());
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        exported = require('../../../infra/index');
-      });
-      return exported;
-    },
-  );
-}
 
 /** Every leaf path where two JSON values differ ("spec.template.metadata.labels.version"). */
 function differences(a: unknown, b: unknown, at = ''): string[] {
