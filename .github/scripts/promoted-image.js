@@ -6,20 +6,12 @@
  *
  *   node .github/scripts/promoted-image.js Pulumi.staging.yaml
  *
- * The slot contract and the image-reference grammar are the program's own (components/shared/), loaded through
- * ts-node (a dev dependency, installed by `npm ci`), so this script can never read a slot or an image differently.
+ * The slot contract and the image-reference grammar are the program's own (see contract.js).
  */
 'use strict';
 const fs = require('fs');
-const path = require('path');
 const { parse } = require('yaml');
-
-require('ts-node').register({
-  transpileOnly: true,
-  project: path.join(__dirname, '..', '..', 'tsconfig.json'),
-});
-const { DEFAULT_SLOT, isSlot, SLOTS } = require('../../components/shared/slots');
-const { parseImageReference } = require('../../components/shared/image');
+const { DEFAULT_SLOT, isSlot, parseImageReference, SLOTS } = require('./contract');
 
 function promotedImage(text) {
   const doc = parse(text) || {};

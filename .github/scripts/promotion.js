@@ -19,19 +19,18 @@ const fs = require('fs');
 const path = require('path');
 const { promotedImage } = require('./promoted-image');
 const { activeSlot, stackConfig } = require('./stack-file');
-
-const DIGEST_PINNED = /^[a-z0-9][a-z0-9._\-/:]*@(sha256:[a-f0-9]{64})$/;
+const { parseImageReference } = require('./contract');
 
 function recordFile(stack, dir = process.cwd()) {
   return path.join(dir, '.github', 'promoted', `${stack}.json`);
 }
 
 function digestOf(image) {
-  const m = DIGEST_PINNED.exec(image);
-  if (!m) {
+  const digest = parseImageReference(image)?.digest;
+  if (digest === undefined) {
     throw new Error(`"${image}" is not pinned by digest (repository:tag@sha256:...)`);
   }
-  return m[1];
+  return digest;
 }
 
 /** The record for `image` promoted on `stack` (checked against the stack file). */

@@ -2,7 +2,7 @@
 /*
  * Reads release facts from a committed stack file (Pulumi.<stack>.yaml), for the workflow scripts:
  *
- *   node .github/scripts/stack-file.js active-slot <stack>     the slot that takes traffic (default blue)
+ *   node .github/scripts/stack-file.js active-slot <stack>     the slot that takes traffic (the contract's default when unset)
  *   node .github/scripts/stack-file.js image <stack> [slot]    a slot's image (default: the active slot's)
  *
  * Run from the repository root (the workflows' working directory).
@@ -10,8 +10,7 @@
 'use strict';
 const fs = require('fs');
 const { parse } = require('yaml');
-
-const SLOTS = ['blue', 'green'];
+const { DEFAULT_SLOT, isSlot, SLOTS } = require('./contract');
 
 /** The stack file's `pavemaster:*` config of a stack. */
 function stackConfig(stack, dir = process.cwd()) {
@@ -27,8 +26,8 @@ function stackConfig(stack, dir = process.cwd()) {
 }
 
 function activeSlot(config) {
-  const slot = config['pavemaster:activeSlot'] || 'blue';
-  if (!SLOTS.includes(slot)) {
+  const slot = config['pavemaster:activeSlot'] || DEFAULT_SLOT;
+  if (!isSlot(slot)) {
     throw new Error(`pavemaster:activeSlot is "${slot}", not ${SLOTS.join(' or ')}`);
   }
   return slot;
@@ -51,7 +50,7 @@ if (require.main === module) {
     }
     const config = stackConfig(stack);
     const slot = slotArg || activeSlot(config);
-    if (!SLOTS.includes(slot)) {
+    if (!isSlot(slot)) {
       throw new Error(`not a slot: ${slot}`);
     }
     process.stdout.write(`${what === 'active-slot' ? activeSlot(config) : slotImage(config, slot)}\n`);
