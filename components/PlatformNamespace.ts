@@ -16,7 +16,7 @@ export interface PlatformNamespaceArgs {
   /** The namespace's name (an RFC 1123 label). Required. */
   readonly name: string;
   /**
-   * The Pod Security Standard the namespace enforces. Default `restricted`. Only namespaces for node agents that
+   * The Pod Security Standard the namespace enforces. Only namespaces for node agents that
    * must read the host (node-exporter, the log shipper) use a weaker level, and they still warn and audit at
    * `restricted`.
    * @default "restricted"

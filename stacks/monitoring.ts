@@ -14,6 +14,7 @@ import {
   ResolvedMonitoringOptions,
 } from '../components/monitoring/Monitoring';
 import { AlertThresholds, Severity, SEVERITIES } from '../components/monitoring/rules';
+import { ContainerResources } from '../components/shared/resources';
 import { checkDnsLabel, checkDnsSubdomain, checkHostPort, checkStorage } from '../components/shared/checks';
 import { readResources, reportArgProblems } from './common';
 import { ParseContext } from './context';
@@ -54,6 +55,13 @@ const checkSlackChannel: Check<string> = (text) =>
 
 const checkWebhookUrl: Check<string> = (text) =>
   /^https:\/\/[^\s/]+\/\S*$/.test(text) ? undefined : 'an https:// Slack incoming-webhook URL';
+
+/** The defaults of a stateful service's options. */
+interface StatefulDefaults {
+  replicas: number;
+  storage: string;
+  resources: ContainerResources;
+}
 
 const checkStorageClass: Check<string> = (text) =>
   checkDnsSubdomain(text) === undefined ? undefined : 'a StorageClass name (RFC 1123 subdomain)';
@@ -142,37 +150,35 @@ export function parseMonitoring(root: Fields, ctx: ParseContext): MonitoringSett
   const d = resolveMonitoringOptions(ctx.environment, PROFILES[ctx.environment].monitoring);
   const f = root.object('monitoring');
   const why = ctx.production ? 'production runs monitoring highly available' : undefined;
-  const replicas = (fields: Fields, def: number, min: number, max: number, reason = why) =>
-    fields.int('replicas', def, { min, max, why: reason });
+
+  /** A stateful service's replicas (in [min, max]), claim size and class, and resources. */
+  const stateful = (fields: Fields, def: StatefulDefaults, min: number, max: number, reason = why) => ({
+    replicas: fields.int('replicas', def.replicas, { min, max, why: reason }),
+    storage: fields.string('storage', def.storage, { check: (v) => checkStorage(v) }),
+    storageClass: fields.optionalString('storageClass', { check: checkStorageClass }),
+    resources: readResources(fields, 'resources', def.resources),
+  });
 
   const p = f.object('prometheus');
   const prometheus = {
-    replicas: replicas(p, d.prometheus.replicas, rules.minMonitoringReplicas, 5),
+    ...stateful(p, d.prometheus, rules.minMonitoringReplicas, 5),
     retention: p.string('retention', d.prometheus.retention, { check: checkDuration }),
-    storage: p.string('storage', d.prometheus.storage, { check: (v) => checkStorage(v) }),
-    storageClass: p.optionalString('storageClass', { check: checkStorageClass }),
-    resources: readResources(p, 'resources', d.prometheus.resources),
   };
   p.finish();
 
   const a = f.object('alertmanager');
-  const alertmanager = {
-    replicas: replicas(
-      a,
-      d.alertmanager.replicas,
-      rules.minAlertmanagerReplicas,
-      7,
-      ctx.production ? 'production runs a clustered Alertmanager of at least three' : undefined,
-    ),
-    storage: a.string('storage', d.alertmanager.storage, { check: (v) => checkStorage(v) }),
-    storageClass: a.optionalString('storageClass', { check: checkStorageClass }),
-    resources: readResources(a, 'resources', d.alertmanager.resources),
-  };
+  const alertmanager = stateful(
+    a,
+    d.alertmanager,
+    rules.minAlertmanagerReplicas,
+    7,
+    ctx.production ? 'production runs a clustered Alertmanager of at least three' : undefined,
+  );
   a.finish();
 
   const g = f.object('grafana');
   const grafana = {
-    replicas: replicas(g, d.grafana.replicas, rules.minMonitoringReplicas, 5),
+    replicas: g.int('replicas', d.grafana.replicas, { min: rules.minMonitoringReplicas, max: 5, why }),
     resources: readResources(g, 'resources', d.grafana.resources),
   };
   g.finish();

@@ -17,7 +17,7 @@ export interface PipelineOptions {
   /** The environment variables holding Logstash's Elasticsearch user and password. */
   userEnv: string;
   passwordEnv: string;
-  /** The Beats port. Default 5044. */
+  /** The Beats port. @default 5044 */
   beatsPort?: number;
 }
 

@@ -23,10 +23,10 @@ export interface Query {
 export interface PanelSpec {
   title: string;
   kind?: PanelKind;
-  /** A Grafana unit: "reqps", "s", "bytes", "percentunit", "short", "cores"... Default "short". */
+  /** A Grafana unit: "reqps", "s", "bytes", "percentunit", "short", "cores"... @default "short" */
   unit?: string;
   description?: string;
-  /** Width in grid columns (1-24). Default 12. */
+  /** Width in grid columns (1-24). @default 12 */
   width?: number;
   queries: Query[];
   /** Stack the series (shares of a whole). */
