@@ -1,4 +1,5 @@
 /** The blackbox exporter: Prometheus asks it to probe a URL (the app's public, active and preview endpoints). */
+import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { imageTag } from '../shared/image';
 import { allowPolicy, namespacePeer, tcp } from '../shared/network';
@@ -54,31 +55,10 @@ export class BlackboxExporter extends pulumi.ComponentResource {
     workload.deployment(
       name,
       scope(objectName),
-      {
-        replicas: 1,
-        selector: { matchLabels: selector },
-        template: {
-          metadata: { labels, annotations: { 'pavemaster.io/config-checksum': checksum(configText) } },
-          spec: {
-            automountServiceAccountToken: false,
-            securityContext: podSecurity(),
-            containers: [
-              monitoringContainer({
-                name: 'blackbox-exporter',
-                image: args.image,
-                resources: args.resources,
-                args: ['--config.file=/etc/blackbox/blackbox.yml', `--web.listen-address=:${BLACKBOX_PORT}`],
-                ports: [{ name: 'http', containerPort: BLACKBOX_PORT, protocol: 'TCP' }],
-                readinessProbe: { httpGet: { path: '/-/healthy', port: 'http' }, periodSeconds: 10 },
-                // Liveness only asks whether the process still accepts connections; readiness that it is healthy.
-                livenessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 15, failureThreshold: 4 },
-                volumeMounts: [{ name: 'config', mountPath: '/etc/blackbox', readOnly: true }],
-              }),
-            ],
-            volumes: [{ name: 'config', configMap: { name: config.metadata.name } }],
-          },
-        },
-      },
+      blackboxDeploymentSpec(args, labels, selector, {
+        configMapName: config.metadata.name,
+        configChecksum: checksum(configText),
+      }),
       child,
     );
     const service = workload.clusterService(
@@ -107,4 +87,38 @@ export class BlackboxExporter extends pulumi.ComponentResource {
     this.address = pulumi.interpolate`${service.metadata.name}.${args.namespace}.svc:${BLACKBOX_PORT}`;
     this.registerOutputs({ address: this.address });
   }
+}
+
+/** The blackbox exporter's Deployment spec: one replica with its modules from the ConfigMap. */
+export function blackboxDeploymentSpec(
+  args: BlackboxExporterArgs,
+  labels: Record<string, string>,
+  selector: Record<string, string>,
+  refs: { configMapName: pulumi.Input<string>; configChecksum: string },
+): k8s.types.input.apps.v1.DeploymentSpec {
+  return {
+    replicas: 1,
+    selector: { matchLabels: selector },
+    template: {
+      metadata: { labels, annotations: { 'pavemaster.io/config-checksum': refs.configChecksum } },
+      spec: {
+        automountServiceAccountToken: false,
+        securityContext: podSecurity(),
+        containers: [
+          monitoringContainer({
+            name: 'blackbox-exporter',
+            image: args.image,
+            resources: args.resources,
+            args: ['--config.file=/etc/blackbox/blackbox.yml', `--web.listen-address=:${BLACKBOX_PORT}`],
+            ports: [{ name: 'http', containerPort: BLACKBOX_PORT, protocol: 'TCP' }],
+            readinessProbe: { httpGet: { path: '/-/healthy', port: 'http' }, periodSeconds: 10 },
+            // Liveness only asks whether the process still accepts connections; readiness that it is healthy.
+            livenessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 15, failureThreshold: 4 },
+            volumeMounts: [{ name: 'config', mountPath: '/etc/blackbox', readOnly: true }],
+          }),
+        ],
+        volumes: [{ name: 'config', configMap: { name: refs.configMapName } }],
+      },
+    },
+  };
 }

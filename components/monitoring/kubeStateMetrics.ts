@@ -68,8 +68,6 @@ export class KubeStateMetrics extends pulumi.ComponentResource {
     const child = { parent: this };
     const { labels, selector } = serviceLabels('kube-state-metrics', name, imageTag(args.image));
     const scope = { objectName: OBJECT, namespace: args.namespace, labels };
-    const labelAllow = (args.labelsAllowlist ?? ['app', 'slot', 'version']).join(',');
-    const annotations = (args.deploymentAnnotationsAllowlist ?? RELEASE_ANNOTATIONS).join(',');
 
     const sa = workload.serviceAccount(`${name}-sa`, { ...scope, automount: false }, child);
     workload.clusterReader(
@@ -85,38 +83,7 @@ export class KubeStateMetrics extends pulumi.ComponentResource {
     workload.deployment(
       name,
       scope,
-      {
-        replicas: 1,
-        selector: { matchLabels: selector },
-        template: {
-          metadata: { labels },
-          spec: {
-            serviceAccountName: sa.metadata.name,
-            automountServiceAccountToken: true,
-            securityContext: podSecurity(),
-            containers: [
-              monitoringContainer({
-                name: 'kube-state-metrics',
-                image: args.image,
-                resources: args.resources,
-                args: [
-                  `--port=${KSM_PORT}`,
-                  `--telemetry-port=${KSM_TELEMETRY_PORT}`,
-                  `--resources=${KSM_RESOURCES.join(',')}`,
-                  `--metric-labels-allowlist=pods=[${labelAllow}],deployments=[${labelAllow}]`,
-                  `--metric-annotations-allowlist=deployments=[${annotations}]`,
-                ],
-                ports: [
-                  { name: 'http-metrics', containerPort: KSM_PORT, protocol: 'TCP' },
-                  { name: 'telemetry', containerPort: KSM_TELEMETRY_PORT, protocol: 'TCP' },
-                ],
-                readinessProbe: { httpGet: { path: '/', port: KSM_TELEMETRY_PORT }, periodSeconds: 10 },
-                livenessProbe: { httpGet: { path: '/healthz', port: KSM_PORT }, periodSeconds: 15 },
-              }),
-            ],
-          },
-        },
-      },
+      kubeStateMetricsDeploymentSpec(args, labels, selector, sa.metadata.name),
       child,
     );
     const service = workload.clusterService(
@@ -143,4 +110,50 @@ export class KubeStateMetrics extends pulumi.ComponentResource {
     this.address = pulumi.interpolate`${service.metadata.name}.${args.namespace}.svc:${KSM_PORT}`;
     this.registerOutputs({ address: this.address });
   }
+}
+
+/**
+ * kube-state-metrics' Deployment spec: one replica reporting exactly KSM_RESOURCES, with the app's labels and the
+ * release annotations, its token mounted to read the API server.
+ */
+export function kubeStateMetricsDeploymentSpec(
+  args: KubeStateMetricsArgs,
+  labels: Record<string, string>,
+  selector: Record<string, string>,
+  serviceAccountName: pulumi.Input<string>,
+): k8s.types.input.apps.v1.DeploymentSpec {
+  const labelAllow = (args.labelsAllowlist ?? ['app', 'slot', 'version']).join(',');
+  const annotations = (args.deploymentAnnotationsAllowlist ?? RELEASE_ANNOTATIONS).join(',');
+  return {
+    replicas: 1,
+    selector: { matchLabels: selector },
+    template: {
+      metadata: { labels },
+      spec: {
+        serviceAccountName,
+        automountServiceAccountToken: true,
+        securityContext: podSecurity(),
+        containers: [
+          monitoringContainer({
+            name: 'kube-state-metrics',
+            image: args.image,
+            resources: args.resources,
+            args: [
+              `--port=${KSM_PORT}`,
+              `--telemetry-port=${KSM_TELEMETRY_PORT}`,
+              `--resources=${KSM_RESOURCES.join(',')}`,
+              `--metric-labels-allowlist=pods=[${labelAllow}],deployments=[${labelAllow}]`,
+              `--metric-annotations-allowlist=deployments=[${annotations}]`,
+            ],
+            ports: [
+              { name: 'http-metrics', containerPort: KSM_PORT, protocol: 'TCP' },
+              { name: 'telemetry', containerPort: KSM_TELEMETRY_PORT, protocol: 'TCP' },
+            ],
+            readinessProbe: { httpGet: { path: '/', port: KSM_TELEMETRY_PORT }, periodSeconds: 10 },
+            livenessProbe: { httpGet: { path: '/healthz', port: KSM_PORT }, periodSeconds: 15 },
+          }),
+        ],
+      },
+    },
+  };
 }

@@ -5,6 +5,7 @@
  * container itself stays as tight as the rest: non-root, no capability, no privilege escalation, read-only root
  * filesystem.
  */
+import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { imageTag } from '../shared/image';
 import { allowPolicy, namespacePeer, tcp } from '../shared/network';
@@ -42,56 +43,7 @@ export class NodeExporter extends pulumi.ComponentResource {
     workload.daemonSet(
       name,
       { objectName, namespace: args.namespace, labels },
-      {
-        selector: { matchLabels: selector },
-        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
-        template: {
-          metadata: { labels },
-          spec: {
-            automountServiceAccountToken: false,
-            // EXCEPTION to restricted Pod Security: host namespaces and a hostPath volume, to read the node.
-            hostNetwork: true,
-            hostPID: true,
-            dnsPolicy: 'ClusterFirstWithHostNet',
-            securityContext: podSecurity(),
-            tolerations: [{ operator: 'Exists' }],
-            priorityClassName: 'system-node-critical',
-            containers: [
-              monitoringContainer({
-                name: 'node-exporter',
-                image: args.image,
-                resources: args.resources,
-                args: [
-                  `--web.listen-address=:${NODE_EXPORTER_PORT}`,
-                  '--path.rootfs=/host/root',
-                  '--path.procfs=/host/root/proc',
-                  '--path.sysfs=/host/root/sys',
-                  '--no-collector.wifi',
-                  '--no-collector.hwmon',
-                  '--collector.filesystem.mount-points-exclude=^/(dev|proc|sys|run/k3s/containerd/.+|var/lib/docker/.+|var/lib/kubelet/.+)($|/)',
-                ],
-                ports: [{ name: 'metrics', containerPort: NODE_EXPORTER_PORT, protocol: 'TCP' }],
-                readinessProbe: { httpGet: { path: '/', port: NODE_EXPORTER_PORT }, periodSeconds: 10 },
-                // Liveness only asks whether the process still accepts connections; readiness that it serves.
-                livenessProbe: {
-                  tcpSocket: { port: NODE_EXPORTER_PORT },
-                  periodSeconds: 15,
-                  failureThreshold: 4,
-                },
-                volumeMounts: [
-                  {
-                    name: 'root',
-                    mountPath: '/host/root',
-                    readOnly: true,
-                    mountPropagation: 'HostToContainer',
-                  },
-                ],
-              }),
-            ],
-            volumes: [{ name: 'root', hostPath: { path: '/', type: 'Directory' } }],
-          },
-        },
-      },
+      nodeExporterDaemonSetSpec(args, labels, selector),
       child,
     );
     allowPolicy(
@@ -113,4 +65,62 @@ export class NodeExporter extends pulumi.ComponentResource {
     );
     this.registerOutputs({});
   }
+}
+
+/** node-exporter's DaemonSet spec: one pod per node, tolerating every taint, reading the host read-only. */
+export function nodeExporterDaemonSetSpec(
+  args: NodeExporterArgs,
+  labels: Record<string, string>,
+  selector: Record<string, string>,
+): k8s.types.input.apps.v1.DaemonSetSpec {
+  return {
+    selector: { matchLabels: selector },
+    updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
+    template: {
+      metadata: { labels },
+      spec: {
+        automountServiceAccountToken: false,
+        // EXCEPTION to restricted Pod Security: host namespaces and a hostPath volume, to read the node.
+        hostNetwork: true,
+        hostPID: true,
+        dnsPolicy: 'ClusterFirstWithHostNet',
+        securityContext: podSecurity(),
+        tolerations: [{ operator: 'Exists' }],
+        priorityClassName: 'system-node-critical',
+        containers: [
+          monitoringContainer({
+            name: 'node-exporter',
+            image: args.image,
+            resources: args.resources,
+            args: [
+              `--web.listen-address=:${NODE_EXPORTER_PORT}`,
+              '--path.rootfs=/host/root',
+              '--path.procfs=/host/root/proc',
+              '--path.sysfs=/host/root/sys',
+              '--no-collector.wifi',
+              '--no-collector.hwmon',
+              '--collector.filesystem.mount-points-exclude=^/(dev|proc|sys|run/k3s/containerd/.+|var/lib/docker/.+|var/lib/kubelet/.+)($|/)',
+            ],
+            ports: [{ name: 'metrics', containerPort: NODE_EXPORTER_PORT, protocol: 'TCP' }],
+            readinessProbe: { httpGet: { path: '/', port: NODE_EXPORTER_PORT }, periodSeconds: 10 },
+            // Liveness only asks whether the process still accepts connections; readiness that it serves.
+            livenessProbe: {
+              tcpSocket: { port: NODE_EXPORTER_PORT },
+              periodSeconds: 15,
+              failureThreshold: 4,
+            },
+            volumeMounts: [
+              {
+                name: 'root',
+                mountPath: '/host/root',
+                readOnly: true,
+                mountPropagation: 'HostToContainer',
+              },
+            ],
+          }),
+        ],
+        volumes: [{ name: 'root', hostPath: { path: '/', type: 'Directory' } }],
+      },
+    },
+  };
 }
