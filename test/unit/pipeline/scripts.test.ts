@@ -247,6 +247,8 @@ async function scratchStack(stackFile: string, secrets: Record<string, string> =
     recursive: true,
   });
   linkNodeModules(tmp.dir);
+  // The scripts read slots and image references from the program's contract (.github/scripts/contract.js).
+  fs.symlinkSync(path.join(REPO, 'components'), path.join(tmp.dir, 'components'));
   return { dir: tmp.dir, env, remove: tmp.remove };
 }
 
@@ -340,6 +342,7 @@ describe('.github/scripts/promotion.js: the digest staging promoted, for product
       recursive: true,
     });
     linkNodeModules(tmp.dir);
+    fs.symlinkSync(path.join(REPO, 'components'), path.join(tmp.dir, 'components'));
     const env = {
       ...process.env,
       GIT_AUTHOR_NAME: 't',
