@@ -1,115 +1,307 @@
 /**
- * Benchmark (not a test): how long `release promote` takes from its start until the active Service's
- * EndpointSlices list only the new slot's pods, beside a raw `kubectl patch` of the Service's selector on the
- * same cluster in the same run, and how many resources each promote touched. min/median/max over N runs.
+ * Promote and rollback beside the floor of a selector switch, a raw `kubectl patch` of the Service's selector, on
+ * the same cluster in the same run. Each is timed from its start to the moment the active Service's EndpointSlices
+ * list only the other slot's pods, seen by one EndpointSlice watch (bench/slices.ts).
  *
- *   source scripts/env.sh && npx ts-node bench/promote.ts [--runs N]
- *
- * Uses a throwaway stack `bench-promote` (config from Pulumi.staging.yaml) in a temporary project copy, with
- * the Job gates and the post-promotion window off, so what is timed is the readiness gate, the `pulumi up` of
- * the selector change and the EndpointSlice propagation.
+ * The stack is a throwaway copy (config from Pulumi.staging.yaml, two replicas per slot, the Job gates and the
+ * post-promotion window off, as the issue asks; the readiness check of the idle slot stays). Plain runs give the
+ * headline figures; instrumented runs give the breakdown: a `pulumi` wrapper first on PATH records every CLI call
+ * the release command makes (a few milliseconds of bash each), the program records its marks (bench/preload.ts),
+ * and a second watch sees when the API server took the selector patch. Nothing is traced: tracing the engine and
+ * the program doubles their time.
  */
-import { promote } from '../release/commands';
-import { Kube, poll } from '../release/kube';
-import { createSandbox, ensureCluster, envFromScript } from '../release/testing/sandbox';
+import { execFileSync, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { promote, rollback } from '../release/commands';
+import { now } from './cli';
+import type { ProgramMarks } from './preload';
+import { programCopy } from './project';
+import { selectorWatch, sliceWatch, Watch } from './slices';
+import { Table } from './table';
+import { programPhases } from './trace';
 
 const APP = 'pavemaster';
 
-function stats(xs: number[]): string {
-  const s = [...xs].sort((a, b) => a - b);
-  const median = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-  return `min ${s[0]} ms, median ${median} ms, max ${s[s.length - 1]} ms`;
+interface LogLine {
+  t: number;
+  step: string;
+  outcome: string;
 }
 
-async function main(): Promise<void> {
-  const i = process.argv.indexOf('--runs');
-  const runs = i > 0 ? Number(process.argv[i + 1]) : 5;
-  if (!Number.isInteger(runs) || runs < 1) {
-    throw new Error('--runs takes a positive whole number');
-  }
-  Object.assign(process.env, envFromScript());
-  await ensureCluster();
-  const sandbox = await createSandbox({
-    stackName: 'bench-promote',
-    fromStack: 'staging',
-    env: {},
-    overrides: {
-      namespace: 'bench-promote',
-      blueImage: 'pavemaster/web:1.0.0',
-      greenImage: 'pavemaster/web:2.0.0',
-      replicas: 2,
-      host: undefined,
-      monitoring: { enabled: false },
-      logging: { enabled: false },
-      release: { smoke: { enabled: false }, postPromotion: { windowSeconds: 0 } },
-    },
-  });
-  const kube = new Kube(sandbox.namespace);
-  const quiet = { workDir: sandbox.dir, out: () => undefined, logEcho: () => undefined };
-  const promoteMs: number[] = [];
-  const patchMs: number[] = [];
-  const touched: number[] = [];
-  try {
-    await sandbox.stack.up({ onOutput: () => undefined });
-    for (let run = 1; run <= runs; run++) {
-      const t0 = Date.now();
-      const result = await promote('bench-promote', quiet);
-      const sw = result.switched;
-      if (!sw) {
-        throw new Error('promote did not switch');
-      }
-      promoteMs.push(sw.switchedAt - t0);
-      touched.push(sw.up.touched.length);
+interface CliCall {
+  start: number;
+  end: number;
+  args: string;
+}
 
-      // The same move by hand: patch the active Service back, wait for its EndpointSlices, then restore.
-      const target = sw.from;
-      const pods = async (slot: string) =>
-        (await kube.list<{ metadata: { name: string } }>('pods', `app=${APP},slot=${slot}`))
-          .map((p) => p.metadata.name)
-          .sort()
-          .join(',');
-      const targetPods = await pods(target);
-      const patch = (slot: string) =>
-        kube.kubectlRun([
-          'patch',
-          'service',
-          APP,
-          '--type=merge',
-          '-p',
-          JSON.stringify({ spec: { selector: { slot } } }),
-        ]);
-      const p0 = Date.now();
-      await patch(target);
-      await poll(async () => ((await kube.endpointPods(APP)).join(',') === targetPods ? true : undefined), {
-        timeoutMs: 60000,
-        intervalMs: 20,
-        what: 'the patched Service to switch',
-      });
-      patchMs.push(Date.now() - p0);
-      await patch(sw.to);
-      await poll(
-        async () => ((await kube.endpointPods(APP)).join(',') === (await pods(sw.to)) ? true : undefined),
-        {
-          timeoutMs: 60000,
-          intervalMs: 20,
-          what: 'the Service to be restored',
-        },
-      );
-      process.stdout.write(
-        `run ${run}: promote ${sw.from}->${sw.to} ${promoteMs[run - 1]} ms (${touched[run - 1]} resources), kubectl patch ${patchMs[run - 1]} ms\n`,
+/** One release step (promote or rollback) and what it recorded. */
+interface StepRun {
+  t0: number;
+  switchAt: number;
+  end: number;
+  log: LogLine[];
+  calls: CliCall[];
+  marks: ProgramMarks[];
+  /** When the API server took the active Service's new selector (instrumented runs). */
+  patchedAt?: number;
+}
+
+function podsOf(namespace: string, slot: string): string {
+  return execFileSync(
+    'kubectl',
+    [
+      '-n',
+      namespace,
+      'get',
+      'pods',
+      '-l',
+      `app=${APP},slot=${slot}`,
+      '-o',
+      'jsonpath={.items[*].metadata.name}',
+    ],
+    { encoding: 'utf8' },
+  )
+    .split(/\s+/)
+    .filter((p) => p !== '')
+    .sort()
+    .join(',');
+}
+
+/** A `pulumi` first on PATH that records each call (start, end, arguments) into `dir`/calls.log. */
+function pulumiWrapper(dir: string): string {
+  const real = execFileSync('bash', ['-c', 'command -v pulumi'], { encoding: 'utf8' }).trim();
+  const bin = path.join(dir, 'bin');
+  fs.mkdirSync(bin, { recursive: true });
+  fs.writeFileSync(
+    path.join(bin, 'pulumi'),
+    `#!/bin/bash\ns=$(date +%s%N)\n"${real}" "$@"\nrc=$?\nprintf '%s %s %s\\n' "$s" "$(date +%s%N)" "$*" >> "${dir}/calls.log"\nexit $rc\n`,
+    { mode: 0o755 },
+  );
+  return bin;
+}
+
+function readCalls(dir: string): CliCall[] {
+  const file = path.join(dir, 'calls.log');
+  if (!fs.existsSync(file)) {
+    return [];
+  }
+  return fs
+    .readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const [s, e, ...args] = l.split(' ');
+      return { start: Number(s) / 1e6, end: Number(e) / 1e6, args: args.join(' ') };
+    });
+}
+
+async function timedStep(
+  which: 'promote' | 'rollback',
+  stack: string,
+  workDir: string,
+  watches: { slices: Watch; selector: Watch },
+  target: { slot: string; pods: string },
+  instrument: boolean,
+): Promise<StepRun> {
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'pavemaster-benchstep-'));
+  const log: LogLine[] = [];
+  const savedPath = process.env.PATH;
+  if (instrument) {
+    process.env.PATH = `${pulumiWrapper(scratch)}:${savedPath ?? ''}`;
+    process.env.PAVEMASTER_BENCH_MARKS = path.join(scratch, 'marks.jsonl');
+  }
+  const opts = {
+    workDir,
+    out: () => undefined,
+    logEcho: (line: string) => {
+      const r = JSON.parse(line) as { time: string; step: string; outcome: string };
+      log.push({ t: Date.parse(r.time), step: r.step, outcome: r.outcome });
+    },
+  };
+  try {
+    const t0 = now();
+    if (which === 'promote') {
+      await promote(stack, opts);
+    } else {
+      await rollback(stack, opts);
+    }
+    const end = now();
+    const switchAt = await watches.slices.waitFor(target.pods, t0);
+    const patchedAt = instrument ? await watches.selector.waitFor(target.slot, t0) : undefined;
+    const calls = readCalls(scratch);
+    const marksFile = path.join(scratch, 'marks.jsonl');
+    const marks = fs.existsSync(marksFile)
+      ? fs
+          .readFileSync(marksFile, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as ProgramMarks)
+      : [];
+    return { t0, switchAt, end, log, calls, marks, patchedAt };
+  } finally {
+    process.env.PATH = savedPath;
+    delete process.env.PAVEMASTER_BENCH_MARKS;
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+async function rawPatch(namespace: string, slot: string, watch: Watch, targetPods: string) {
+  const t0 = now();
+  const child = spawn(
+    'kubectl',
+    [
+      '-n',
+      namespace,
+      'patch',
+      'service',
+      APP,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { selector: { slot } } }),
+    ],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise<number>((r) => child.once('exit', () => r(now())));
+  const switchAt = await watch.waitFor(targetPods, t0);
+  const patched = await exited;
+  return { total: switchAt - t0, kubectl: patched - t0, propagation: Math.max(0, switchAt - patched) };
+}
+
+/** The breakdown of one instrumented step, in milliseconds, each phase up to the switch in order. */
+function stepBreakdown(r: StepRun, which: 'promote' | 'rollback'): Record<string, number> {
+  const at = (step: string, outcome: string): number | undefined =>
+    r.log.find((l) => l.step === step && l.outcome === outcome)?.t;
+  const switchStarted = at('switch', 'started');
+  const up = r.calls.find((c) => / up( |$)/.test(` ${c.args}`) && c.start >= (switchStarted ?? 0));
+  if (switchStarted === undefined || up === undefined || r.marks.length === 0) {
+    throw new Error(`no switch/up recorded for ${which}: ${JSON.stringify(r.log.map((l) => l.step))}`);
+  }
+  const marks = r.marks[r.marks.length - 1];
+  const p = programPhases(marks, up.start, up.end);
+  const patchedAt = r.patchedAt ?? NaN;
+  const out: Record<string, number> = {};
+  if (which === 'promote') {
+    const started = at('promote', 'started') ?? switchStarted;
+    out['open the stack (Automation API: workspace, stack select, config read)'] = started - r.t0;
+    out['gates (idle slot ready; Job gates off) and switch readiness check'] = switchStarted - started;
+  } else {
+    out['open the stack and readiness check'] = switchStarted - r.t0;
+  }
+  out['write the config (pulumi config set-all)'] = up.start - switchStarted;
+  out['pulumi up: CLI and engine start, to the program'] = p.toNode;
+  out['pulumi up: Node.js, SDK and program load'] = p.nodeStart + p.programLoad;
+  out['pulumi up: program evaluation'] = p.programEval;
+  out['pulumi up: engine steps to the Service patch (API server has the new selector)'] =
+    patchedAt - (marks.lastResource ?? patchedAt);
+  out['Service patch to EndpointSlice switch'] = r.switchAt - patchedAt;
+  out['(after the switch) rest of the command: Service await, state, endpoint check'] = r.end - r.switchAt;
+  return out;
+}
+
+export async function benchPromote(
+  table: Table,
+  runs: number,
+  log: (l: string) => void,
+  sample: () => void,
+): Promise<void> {
+  log('\npromote and rollback vs a raw kubectl patch of the selector');
+  const project = await programCopy('bench-promote', 'staging', {
+    namespace: 'bench-promote',
+    blueImage: 'pavemaster/web:1.0.0',
+    greenImage: 'pavemaster/web:2.0.0',
+    replicas: 2,
+    host: undefined,
+    monitoring: { enabled: false },
+    logging: { enabled: false },
+    release: { smoke: { enabled: false }, postPromotion: { windowSeconds: 0 } },
+  });
+  const ns = project.namespace;
+  const watches = { slices: sliceWatch(ns, APP), selector: selectorWatch(ns, APP) };
+  const stack = project.stackName;
+  const results = { promote: [] as StepRun[], rollback: [] as StepRun[] };
+  const instrumented = { promote: [] as StepRun[], rollback: [] as StepRun[] };
+  const raw: { total: number; kubectl: number; propagation: number }[] = [];
+  try {
+    Object.assign(process.env, project.env);
+    await project.sandbox?.stack.up({ onOutput: () => undefined });
+    await watches.slices.start();
+    await watches.selector.start();
+    const pods = { blue: podsOf(ns, 'blue'), green: podsOf(ns, 'green') };
+    for (let i = 0; i < runs; i++) {
+      for (const instrument of [false, true]) {
+        const bucket = instrument ? instrumented : results;
+        sample();
+        bucket.promote.push(
+          await timedStep(
+            'promote',
+            stack,
+            project.dir,
+            watches,
+            { slot: 'green', pods: pods.green },
+            instrument,
+          ),
+        );
+        if (!instrument) {
+          // The floor, twice per run: green -> blue and back, on the same Service, seen by the same watch.
+          sample();
+          raw.push(await rawPatch(ns, 'blue', watches.slices, pods.blue));
+          raw.push(await rawPatch(ns, 'green', watches.slices, pods.green));
+        }
+        sample();
+        bucket.rollback.push(
+          await timedStep(
+            'rollback',
+            stack,
+            project.dir,
+            watches,
+            { slot: 'blue', pods: pods.blue },
+            instrument,
+          ),
+        );
+      }
+      log(
+        `  run ${i + 1}: promote ${(results.promote[i].switchAt - results.promote[i].t0).toFixed(0)} ms, rollback ${(results.rollback[i].switchAt - results.rollback[i].t0).toFixed(0)} ms, kubectl patch ${raw[2 * i].total.toFixed(0)} / ${raw[2 * i + 1].total.toFixed(0)} ms`,
       );
     }
-    process.stdout.write(`\npromote start -> EndpointSlice switch (${runs} runs): ${stats(promoteMs)}\n`);
-    process.stdout.write(`kubectl patch   -> EndpointSlice switch (${runs} runs): ${stats(patchMs)}\n`);
-    process.stdout.write(
-      `resources touched per promote: min ${Math.min(...touched)}, max ${Math.max(...touched)}\n`,
-    );
   } finally {
-    await sandbox.cleanup();
+    watches.slices.stop();
+    watches.selector.stop();
+    await project.cleanup();
+  }
+  const patchMedian = [...raw.map((r) => r.total)].sort((a, b) => a - b)[Math.floor(raw.length / 2)];
+  table.add({
+    name: 'raw `kubectl patch` of the selector -> EndpointSlice switch',
+    unit: 'ms',
+    values: raw.map((r) => r.total),
+    note: 'the floor of a switch (two per run)',
+  });
+  table.add({ name: 'kubectl process and request', unit: 'ms', values: raw.map((r) => r.kubectl), depth: 1 });
+  table.add({
+    name: 'EndpointSlice propagation',
+    unit: 'ms',
+    values: raw.map((r) => r.propagation),
+    depth: 1,
+  });
+  for (const which of ['promote', 'rollback'] as const) {
+    table.add({
+      name: `${which} start -> EndpointSlice switch`,
+      unit: 'ms',
+      values: results[which].map((r) => r.switchAt - r.t0),
+      targets: [{ limit: 2 * patchMedian, text: `<= 2x kubectl patch (${(2 * patchMedian).toFixed(0)} ms)` }],
+      note: 'command start = the release step called in-process (the CLI process start is not included)',
+    });
+    const breakdowns = instrumented[which].map((r) => stepBreakdown(r, which));
+    for (const key of Object.keys(breakdowns[0] ?? {})) {
+      table.add({ name: key, unit: 'ms', values: breakdowns.map((b) => b[key]), depth: 1 });
+    }
+    table.add({
+      name: `${which}: instrumented runs, start -> switch`,
+      unit: 'ms',
+      values: instrumented[which].map((r) => r.switchAt - r.t0),
+      depth: 1,
+      note: 'with the pulumi wrapper and the marks: the breakdown above adds up to this',
+    });
   }
 }
-
-main().catch((e: unknown) => {
-  process.stderr.write(`bench/promote: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  process.exit(1);
-});

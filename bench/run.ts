@@ -1,264 +1,361 @@
 /**
- * `npm run bench`: how long operators wait, measured on the real engine and the local cluster, each row beside
- * its baseline from the same run, min/median/max over several runs. Not a test: it asserts nothing and prints a
- * table. Run it after the quick start (`npm run up`), which builds the toolchain and starts the cluster.
+ * `npm run bench`: how long operators wait, measured on the real engine and the local cluster, each figure beside
+ * its baseline from the same run (min/median/max over the runs), with its target and the ratio, in one table.
+ * Not a test: it asserts nothing but that the measured commands did what they claim (a no-change preview changes
+ * nothing). Run it after the quick start (`npm run up`): it runs beside a deployed staging.
  *
- *   npm run bench -- [--runs N] [--only eval,nochange,growth,promote]
+ *   npm run bench -- [--runs N] [--only floor,nochange,growth,promote,eval]
  *
- * Rows:
- * - program evaluation (Node.js start -> last resource registered, from the program's own timing hook) and the
- *   whole `pulumi preview`, for staging and production, with each TypeScript path Pulumi supports: ts-node with
- *   type checking (Pulumi's default), ts-node transpile-only, ts-node with SWC (this project's default, set in
- *   Pulumi.yaml: type checking happens in `npm test`), and precompiled JavaScript;
- * - `pulumi preview` and `pulumi up` with no changes, for a deployed staging stack;
- * - growth: preview time and the language host's peak memory with 1, 10 and 50 blue/green apps
- *   (`pavemaster:benchServices`);
- * - promote start -> EndpointSlice switch beside a raw `kubectl patch` of the selector (bench/promote.ts).
+ * Sections (default: all but eval):
+ * - floor: the empty program (same runtime settings, same node_modules, same secrets provider): no-change
+ *   `pulumi preview` and `pulumi up`, the floor of engine, plugin and language-host start;
+ * - nochange: no-change `pulumi preview` and `pulumi up` of a deployed copy of staging (its node exporter left
+ *   out: it needs host port 9100 on every node, which the deployed staging holds);
+ * - growth: preview of a new stack with 1, 10 and 50 blue/green apps (`pavemaster:benchServices`), the program's
+ *   peak memory and the time per added resource;
+ * - promote: promote and rollback beside a raw `kubectl patch` of the selector (bench/promote.ts);
+ * - eval: program evaluation and preview for each TypeScript path Pulumi supports (ts-node with type checking,
+ *   transpile-only, SWC as this project runs it, precompiled JavaScript).
  *
- * Every stack lives in a throwaway project copy with its own file backend (release/testing/sandbox.ts): the real
- * stacks and the committed stack files are never touched.
+ * Each figure comes from plain runs; each breakdown from instrumented runs of the same command (OpenTelemetry
+ * spans of the engine and the program's own marks, bench/trace.ts), interleaved with the plain ones. Every copy
+ * is a throwaway project with its own backend (bench/project.ts), cleaned up at the end, on Ctrl-C, and by the
+ * next run after a kill.
  */
-import { execFileSync, spawnSync } from 'child_process';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { stringify } from 'yaml';
-import { createSandbox, ensureCluster, envFromScript, REPO, Sandbox } from '../release/testing/sandbox';
-import type { ProgramTiming } from '../infra/timing';
+import { ensureCluster, envFromScript, REPO } from '../release/testing/sandbox';
+import { CliRun, timedPulumi } from './cli';
+import { BenchProject, claimBench, emptyProgram, programCopy, releaseBench, withPreload } from './project';
+import { benchPromote } from './promote';
+import { median, Row, Table, Target } from './table';
+import { EnginePhases, Phases } from './trace';
 
-type Mode = 'typescript' | 'transpile-only' | 'swc' | 'javascript';
+const table = new Table();
+const log = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+const active = new Set<BenchProject>();
 
-interface Row {
-  name: string;
-  unit: 's' | 'MiB' | 'ms' | 'x';
-  values: number[];
-  note?: string;
+/** Machine load (1-minute average), sampled before each measured run of a section. */
+let loadSamples: number[] = [];
+const sampleLoad = (): void => {
+  loadSamples.push(os.loadavg()[0]);
+};
+function loadRow(section: string): void {
+  table.add({
+    name: `${section}: machine load (1-min average) during the runs`,
+    unit: 'load',
+    values: loadSamples,
+  });
+  loadSamples = [];
 }
 
-const rows: Row[] = [];
-const quiet = { onOutput: (): void => undefined };
-
-function stats(values: readonly number[]): { min: number; median: number; max: number } {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-  return { min: s[0], median: mid, max: s[s.length - 1] };
+async function withProject<T>(p: Promise<BenchProject> | BenchProject, fn: (p: BenchProject) => Promise<T>) {
+  const project = await p;
+  active.add(project);
+  try {
+    return await fn(project);
+  } finally {
+    active.delete(project);
+    await project.cleanup();
+  }
 }
 
-function add(name: string, unit: Row['unit'], values: number[], note?: string): void {
-  rows.push({ name, unit, values, note });
-  const { min, median, max } = stats(values);
-  process.stdout.write(
-    `  ${name}: median ${median.toFixed(2)} ${unit} (min ${min.toFixed(2)}, max ${max.toFixed(2)})\n`,
+/** The headline row (plain runs), its consecutive phases (plain runs) and what only tracing shows (traced runs). */
+function addMeasured(
+  name: string,
+  plain: CliRun[],
+  traced: CliRun[],
+  targets?: Target[],
+  note?: string,
+): Row {
+  const row = table.add({ name, unit: 's', values: plain.map((r) => r.wallMs / 1000), targets, note });
+  const sec = (runs: CliRun[], f: (r: CliRun) => number): number[] => runs.map((r) => f(r) / 1000);
+  const ph = (r: CliRun): Phases => r.phases as Phases;
+  const en = (r: CliRun): EnginePhases => r.engine as EnginePhases;
+  const sub = (label: string, values: number[], depth = 1, note?: string): void => {
+    table.add({ name: label, unit: 's', values, depth, note });
+  };
+  sub(
+    'CLI and engine start, to the Node.js program',
+    sec(plain, (r) => ph(r).toNode),
+  );
+  sub(
+    'CLI process start, to its first span',
+    sec(traced, (r) => en(r).cliStart),
+    2,
+    'traced',
+  );
+  sub(
+    'project, stack, secrets, state, language host',
+    sec(traced, (r) => en(r).engineStart),
+    2,
+    'traced',
+  );
+  sub(
+    'Run call to the Node.js process',
+    sec(traced, (r) => ph(r).toNode - en(r).cliStart - en(r).engineStart),
+    2,
+    'traced',
+  );
+  sub(
+    'Node.js and SDK start, to the program entry',
+    sec(plain, (r) => ph(r).nodeStart),
+  );
+  sub(
+    'program load: its modules, to the first resource',
+    sec(plain, (r) => ph(r).programLoad),
+  );
+  sub(
+    'program evaluation, to the last resource',
+    sec(plain, (r) => ph(r).programEval),
+  );
+  sub(
+    'engine steps after the last resource, to the program exit',
+    sec(plain, (r) => ph(r).engineTail),
+  );
+  sub(
+    'engine shutdown, to the CLI exit',
+    sec(plain, (r) => ph(r).shutdown),
+  );
+  const concurrent: [string, (e: EnginePhases) => number, ((e: EnginePhases) => number)?][] = [
+    ['(concurrent) resource plugin start', (e) => e.pluginStart],
+    ['(concurrent) provider Configure (cluster discovery)', (e) => e.providerConfigure],
+    [
+      '(concurrent) provider calls (Check, Diff, Read, Create, Update, Delete)',
+      (e) => e.providerCalls,
+      (e) => e.providerCallCount,
+    ],
+    [
+      '(concurrent) provider Create/Update/Delete (dry-run applies in a preview)',
+      (e) => e.applies,
+      (e) => e.applyCount,
+    ],
+  ];
+  for (const [label, f, count] of concurrent) {
+    const values = sec(traced, (r) => f(en(r)));
+    if (values.some((v) => v > 0)) {
+      sub(label, values, 1, `traced${count ? `; ${count(en(traced[0]))} calls` : ''}`);
+    }
+  }
+  sub(
+    'traced runs: total',
+    sec(traced, (r) => r.wallMs),
+    1,
+    'the same command with tracing on; the difference to the headline is the cost of tracing',
+  );
+  return row;
+}
+
+/** `runs` plain and `runs` traced runs of each command, interleaved. */
+async function measure(
+  project: BenchProject,
+  commands: Record<string, string[]>,
+  runs: number,
+  check?: (name: string, run: CliRun) => void,
+): Promise<Record<string, { plain: CliRun[]; traced: CliRun[] }>> {
+  const out: Record<string, { plain: CliRun[]; traced: CliRun[] }> = {};
+  for (const name of Object.keys(commands)) {
+    out[name] = { plain: [], traced: [] };
+  }
+  for (let i = 0; i < runs; i++) {
+    for (const instrument of [false, true]) {
+      for (const [name, args] of Object.entries(commands)) {
+        sampleLoad();
+        const r = await timedPulumi(project, args, { instrument });
+        check?.(name, r);
+        (instrument ? out[name].traced : out[name].plain).push(r);
+      }
+    }
+  }
+  return out;
+}
+
+/** The engine's floor: the empty program, no-change preview and up. */
+async function floor(runs: number): Promise<number> {
+  log('\nfloor: the empty program');
+  return withProject(emptyProgram('bench-floor'), async (p) => {
+    await timedPulumi(p, ['up', '--yes', '--skip-preview']);
+    const m = await measure(p, { preview: ['preview'], up: ['up', '--yes', '--skip-preview'] }, runs);
+    const row = addMeasured(
+      'floor: empty program, no-change `pulumi preview`',
+      m.preview.plain,
+      m.preview.traced,
+    );
+    addMeasured('floor: empty program, no-change `pulumi up`', m.up.plain, m.up.traced);
+    loadRow('floor');
+    return median(row.values);
+  });
+}
+
+const NO_CHANGE = /\b(\d+) unchanged\b/;
+const CHANGES = /\b\d+ to (create|update|delete|replace)\b|\b\d+ (created|updated|deleted|replaced)\b/;
+
+async function noChange(runs: number, floorSeconds: number | undefined): Promise<void> {
+  log('\nno-change preview and up of a deployed staging copy');
+  await withProject(
+    programCopy('bench-nochange', 'staging', {
+      namespace: 'bench-nochange',
+      monitoring: { nodeExporter: { enabled: false } },
+    }),
+    async (p) => {
+      await timedPulumi(p, ['up', '--yes', '--skip-preview']);
+      const m = await measure(
+        p,
+        {
+          preview: ['preview', '--expect-no-changes'],
+          up: ['up', '--yes', '--skip-preview', '--expect-no-changes'],
+        },
+        runs,
+        (name, r) => {
+          if (CHANGES.test(r.output) || !NO_CHANGE.test(r.output)) {
+            throw new Error(`a no-change ${name} changed something:\n${r.output.slice(-2000)}`);
+          }
+        },
+      );
+      const resources = NO_CHANGE.exec(m.preview.plain[0].output)?.[1] ?? '?';
+      const previewTargets: Target[] = [{ limit: 3.0, text: '<= 3.0 s' }];
+      if (floorSeconds !== undefined) {
+        previewTargets.unshift({
+          limit: 1.5 * floorSeconds,
+          text: `<= 1.5x floor (${(1.5 * floorSeconds).toFixed(2)} s)`,
+        });
+      }
+      addMeasured(
+        'staging copy: no-change `pulumi preview`',
+        m.preview.plain,
+        m.preview.traced,
+        previewTargets,
+        `${resources} resources (staging without its node exporter)`,
+      );
+      addMeasured('staging copy: no-change `pulumi up`', m.up.plain, m.up.traced, [
+        { limit: 4.0, text: '<= 4.0 s' },
+      ]);
+      loadRow('nochange');
+    },
   );
 }
 
-function printTable(): void {
-  const header = ['measurement', 'runs', 'min', 'median', 'max', 'unit', 'note'];
-  const body = rows.map((r) => {
-    const { min, median, max } = stats(r.values);
-    const f = (x: number) => (r.unit === 'ms' ? x.toFixed(0) : x.toFixed(2));
-    return [r.name, String(r.values.length), f(min), f(median), f(max), r.unit, r.note ?? ''];
-  });
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  process.stdout.write(`\n${line(header)}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n`);
-  for (const b of body) {
-    process.stdout.write(`${line(b)}\n`);
-  }
-}
-
-/** Points the sandbox's Pulumi.yaml at one of the TypeScript paths (and compiles for the JavaScript one). */
-function useMode(sandbox: Sandbox, mode: Mode): void {
-  const committed = fs.readFileSync(path.join(REPO, 'Pulumi.yaml'), 'utf8');
-  // The committed project runs the program through SWC (runtime.options.tsconfig); the other paths drop that.
-  const project = committed.replace(/^ {4}(# .*\n {4})*tsconfig: .*\n/m, '');
-  delete process.env.PULUMI_NODEJS_TRANSPILE_ONLY;
-  if (mode === 'swc') {
-    if (project === committed) {
-      throw new Error('Pulumi.yaml no longer sets runtime.options.tsconfig: update bench/run.ts');
-    }
-    fs.writeFileSync(path.join(sandbox.dir, 'Pulumi.yaml'), committed);
-  } else if (mode === 'javascript') {
-    execFileSync(path.join(REPO, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json', '--outDir', 'bin'], {
-      cwd: sandbox.dir,
-      stdio: 'inherit',
-    });
-    const js = project
-      .replace(/^main: infra\/$/m, 'main: bin/infra/')
-      .replace(/^ {2}options:\n/m, '  options:\n    typescript: false\n');
-    fs.writeFileSync(path.join(sandbox.dir, 'Pulumi.yaml'), js);
-  } else {
-    fs.writeFileSync(path.join(sandbox.dir, 'Pulumi.yaml'), project);
-    process.env.PULUMI_NODEJS_TRANSPILE_ONLY = mode === 'transpile-only' ? 'true' : 'false';
-  }
-}
-
-/** One `pulumi preview`: wall seconds and the program's own timing. */
-async function timedPreview(sandbox: Sandbox): Promise<{ wall: number; timing: ProgramTiming }> {
-  const file = path.join(os.tmpdir(), `pavemaster-timing-${process.pid}-${Date.now()}.jsonl`);
-  process.env.PAVEMASTER_TIMING_FILE = file;
-  const t0 = process.hrtime.bigint();
-  try {
-    await sandbox.stack.preview(quiet);
-  } finally {
-    delete process.env.PAVEMASTER_TIMING_FILE;
-  }
-  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-  const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n') : [];
-  fs.rmSync(file, { force: true });
-  if (lines.length === 0 || lines[0] === '') {
-    throw new Error('the program wrote no timing: is infra/timing.ts hooked into infra/index.ts?');
-  }
-  return { wall, timing: JSON.parse(lines[lines.length - 1]) as ProgramTiming };
-}
-
-async function programEvaluation(runs: number): Promise<void> {
-  process.stdout.write('\nprogram evaluation and preview per TypeScript path\n');
-  for (const stack of ['staging', 'production']) {
-    const sandbox = await createSandbox({
-      stackName: `bench-eval-${stack}`,
-      fromStack: stack,
-      env: {},
-      overrides: { namespace: `bench-eval-${stack}` },
-    });
-    try {
-      for (const mode of ['typescript', 'transpile-only', 'swc', 'javascript'] as const) {
-        useMode(sandbox, mode);
-        await timedPreview(sandbox); // warm the file-system cache and the compile cache of this mode
-        const evals: number[] = [];
-        const walls: number[] = [];
-        let resources = 0;
-        for (let i = 0; i < runs; i++) {
-          const { wall, timing } = await timedPreview(sandbox);
-          evals.push(timing.lastRegistration);
-          walls.push(wall);
-          resources = timing.resources;
-        }
-        add(`${stack}: eval, ${mode}`, 's', evals, `${resources} resources; node start -> last registration`);
-        add(`${stack}: preview, ${mode}`, 's', walls, mode === 'typescript' ? 'baseline' : undefined);
-      }
-    } finally {
-      await sandbox.cleanup();
-    }
-  }
-}
-
-async function noChange(runs: number): Promise<void> {
-  process.stdout.write('\nno-change preview and up (staging, deployed)\n');
-  const sandbox = await createSandbox({
-    stackName: 'bench-nochange',
-    fromStack: 'staging',
-    env: {},
-    overrides: { namespace: 'bench-nochange' },
-  });
-  try {
-    useMode(sandbox, 'swc');
-    await sandbox.stack.up(quiet);
-    const previews: number[] = [];
-    const ups: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      let t0 = process.hrtime.bigint();
-      const p = await sandbox.stack.preview({ ...quiet, expectNoChanges: true });
-      previews.push(Number(process.hrtime.bigint() - t0) / 1e9);
-      const changed = Object.entries(p.changeSummary).filter(([op, n]) => op !== 'same' && (n ?? 0) > 0);
-      if (changed.length > 0) {
-        throw new Error(`a no-change preview planned changes: ${JSON.stringify(p.changeSummary)}`);
-      }
-      t0 = process.hrtime.bigint();
-      await sandbox.stack.up(quiet);
-      ups.push(Number(process.hrtime.bigint() - t0) / 1e9);
-    }
-    add('staging: preview, no changes', 's', previews, 'target < 5 s');
-    add('staging: up, no changes', 's', ups);
-  } finally {
-    await sandbox.cleanup();
-  }
-}
-
 async function growth(runs: number): Promise<void> {
-  process.stdout.write('\ngrowth with the number of blue/green apps (preview of a new stack)\n');
-  const perSize: Record<number, number> = {};
+  log('\ngrowth with the number of blue/green apps (preview of a new stack)');
+  const perSize: Record<number, { t: number; resources: number }> = {};
   for (const services of [1, 10, 50]) {
-    const sandbox = await createSandbox({
-      stackName: `bench-growth-${services}`,
-      fromStack: 'staging',
-      env: {},
-      overrides: {
+    await withProject(
+      programCopy(`bench-growth-${services}`, 'staging', {
         namespace: `bench-growth-${services}`,
         benchServices: services,
         monitoring: { enabled: false },
         logging: { enabled: false },
+      }),
+      async (p) => {
+        await timedPulumi(p, ['preview']); // warm the file-system cache
+        const m = await measure(p, { preview: ['preview'] }, runs);
+        const resources = m.preview.plain[0].marks?.resources ?? 0;
+        const row = addMeasured(
+          `growth: preview of a new stack, ${services} app(s)`,
+          m.preview.plain,
+          m.preview.traced,
+          undefined,
+          `${resources} resources`,
+        );
+        perSize[services] = { t: median(row.values), resources };
+        table.add({
+          name: `growth: Node.js program peak RSS, ${services} app(s)`,
+          unit: 'MiB',
+          values: m.preview.plain.map((r) => r.marks?.peakRssMiB ?? NaN),
+          targets: services === 50 ? [{ limit: 300, text: '<= 300 MiB' }] : undefined,
+          note: "the language host's Node.js process",
+        });
       },
-    });
-    try {
-      useMode(sandbox, 'swc');
-      await timedPreview(sandbox);
-      const walls: number[] = [];
-      const rss: number[] = [];
-      let resources = 0;
-      for (let i = 0; i < runs; i++) {
-        const { wall, timing } = await timedPreview(sandbox);
-        walls.push(wall);
-        rss.push(timing.peakRssMiB);
-        resources = timing.resources;
-      }
-      perSize[services] = stats(walls).median;
-      add(`growth: preview, ${services} app(s)`, 's', walls, `${resources} resources`);
-      add(
-        `growth: language host peak RSS, ${services} app(s)`,
-        'MiB',
-        rss,
-        services === 50 ? 'target < 300 MiB' : undefined,
-      );
-    } finally {
-      await sandbox.cleanup();
-    }
+    );
   }
-  const ratio = (perSize[50] - perSize[1]) / Math.max(1e-9, perSize[10] - perSize[1]);
-  add('growth: (t50 - t1) / (t10 - t1)', 'x', [ratio], '5.44 = linear in apps; below = sublinear');
+  const ratio = (perSize[50].t - perSize[1].t) / Math.max(1e-9, perSize[10].t - perSize[1].t);
+  table.add({
+    name: 'growth: (t50 - t1) / (t10 - t1)',
+    unit: 'x',
+    values: [ratio],
+    targets: [{ limit: 5.44, text: '<= 5.44 (linear in apps)' }],
+  });
+  table.add({
+    name: 'growth: time per added resource, 1 -> 50 apps',
+    unit: 'ms',
+    values: [
+      ((perSize[50].t - perSize[1].t) * 1000) / Math.max(1, perSize[50].resources - perSize[1].resources),
+    ],
+    note: `${perSize[50].resources - perSize[1].resources} resources added`,
+  });
+  loadRow('growth');
 }
 
-function promote(runs: number): void {
-  process.stdout.write('\npromote vs raw kubectl patch (bench/promote.ts)\n');
-  const r = spawnSync(
-    path.join(REPO, 'node_modules', '.bin', 'ts-node'),
-    ['--transpile-only', path.join(REPO, 'bench', 'promote.ts'), '--runs', String(runs)],
-    {
-      cwd: REPO,
-      encoding: 'utf8',
-      env: process.env,
-    },
-  );
-  process.stdout.write(r.stdout);
-  if (r.status !== 0) {
-    throw new Error(`bench/promote.ts failed:\n${r.stderr}`);
+type Mode = 'typescript' | 'transpile-only' | 'swc' | 'javascript';
+
+/** Points a copy's Pulumi.yaml at one TypeScript path (and compiles for the JavaScript one). */
+function useMode(p: BenchProject, mode: Mode): Record<string, string> {
+  const committed = fs.readFileSync(path.join(REPO, 'Pulumi.yaml'), 'utf8');
+  // The committed project runs the program through SWC (runtime.options.tsconfig); the other paths drop that.
+  const project = committed.replace(/^ {4}(# .*\n {4})*tsconfig: .*\n/m, '');
+  if (project === committed) {
+    throw new Error('Pulumi.yaml no longer sets runtime.options.tsconfig: update bench/run.ts');
   }
-  const ms = (label: string): number[] =>
-    [...r.stdout.matchAll(new RegExp(`${label} (\\d+) ms`, 'g'))].map((m) => Number(m[1]));
-  const promotes = r.stdout.split('\n').flatMap((l) => {
-    const m = /^run \d+: promote \S+ (\d+) ms .* kubectl patch (\d+) ms/.exec(l);
-    return m ? [[Number(m[1]), Number(m[2])]] : [];
-  });
-  if (promotes.length === 0) {
-    throw new Error(`could not read bench/promote.ts output (${ms('promote').length} values)`);
+  let text = committed;
+  const env: Record<string, string> = {};
+  if (mode === 'javascript') {
+    execFileSync(path.join(REPO, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json', '--outDir', 'bin'], {
+      cwd: p.dir,
+      stdio: 'inherit',
+    });
+    text = project
+      .replace(/^main: infra\/$/m, 'main: bin/infra/')
+      .replace(/^ {2}options:\n/m, '  options:\n    typescript: false\n');
+    env.PAVEMASTER_BENCH_ENTRY = path.join(p.dir, 'bin', 'infra');
+  } else if (mode !== 'swc') {
+    text = project;
+    env.PULUMI_NODEJS_TRANSPILE_ONLY = mode === 'transpile-only' ? 'true' : 'false';
   }
-  add(
-    'promote start -> EndpointSlice switch',
-    'ms',
-    promotes.map(([p]) => p),
-  );
-  add(
-    'kubectl patch -> EndpointSlice switch',
-    'ms',
-    promotes.map(([, k]) => k),
-    'physical floor',
-  );
-  add(
-    'promote / kubectl patch',
-    'x',
-    promotes.map(([p, k]) => p / Math.max(1, k)),
-    'target < 3x',
-  );
+  fs.writeFileSync(path.join(p.dir, 'Pulumi.yaml'), withPreload(text));
+  return env;
+}
+
+async function programEvaluation(runs: number): Promise<void> {
+  log('\nprogram evaluation and preview per TypeScript path');
+  for (const stack of ['staging', 'production']) {
+    await withProject(
+      programCopy(`bench-eval-${stack}`, stack, {
+        namespace: `bench-eval-${stack}`,
+        monitoring: { nodeExporter: { enabled: false } },
+      }),
+      async (p) => {
+        for (const mode of ['typescript', 'transpile-only', 'swc', 'javascript'] as const) {
+          const env = useMode(p, mode);
+          await timedPulumi(p, ['preview'], { env }); // warm the file-system cache and the compile cache
+          const rs: CliRun[] = [];
+          for (let i = 0; i < runs; i++) {
+            sampleLoad();
+            rs.push(await timedPulumi(p, ['preview'], { env }));
+          }
+          const marks = rs.map((r) => r.marks);
+          table.add({
+            name: `${stack}: program evaluation, ${mode}`,
+            unit: 's',
+            values: marks.map((m) => ((m?.lastResource ?? NaN) - (m?.processStart ?? NaN)) / 1000),
+            note: `${marks[0]?.resources ?? '?'} resources; Node.js start -> last resource`,
+          });
+          table.add({
+            name: `${stack}: preview, ${mode}`,
+            unit: 's',
+            values: rs.map((r) => r.wallMs / 1000),
+            note: mode === 'typescript' ? "Pulumi's default" : undefined,
+            depth: 1,
+          });
+        }
+      },
+    );
+  }
+  loadRow('eval');
 }
 
 async function main(): Promise<void> {
@@ -266,22 +363,61 @@ async function main(): Promise<void> {
   const runsAt = args.indexOf('--runs');
   const runs = runsAt >= 0 ? Number(args[runsAt + 1]) : 3;
   const onlyAt = args.indexOf('--only');
-  const only = new Set(onlyAt >= 0 ? args[onlyAt + 1].split(',') : ['eval', 'nochange', 'growth', 'promote']);
+  const only = new Set(
+    onlyAt >= 0 ? args[onlyAt + 1].split(',') : ['floor', 'nochange', 'growth', 'promote'],
+  );
   if (!Number.isInteger(runs) || runs < 1) {
     throw new Error('--runs takes a whole number of at least 1');
   }
+  for (const s of only) {
+    if (!['floor', 'nochange', 'growth', 'promote', 'eval'].includes(s)) {
+      throw new Error(`--only: unknown section "${s}" (floor, nochange, growth, promote, eval)`);
+    }
+  }
   Object.assign(process.env, envFromScript());
   await ensureCluster();
-  const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node.js ${process.version}`;
-  process.stdout.write(
-    `PaveMaster benchmarks, ${new Date().toISOString()}, ${machine}, ${runs} runs per row\n`,
-  );
-  if (only.has('eval')) await programEvaluation(runs);
-  if (only.has('nochange')) await noChange(runs);
+  claimBench(log);
+  const interrupted = (signal: NodeJS.Signals): void => {
+    log(`\n${signal}: cleaning up the bench copies`);
+    void Promise.allSettled([...active].map((p) => p.cleanup())).then(() => {
+      releaseBench();
+      process.exit(130);
+    });
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+
+  const cpu = os.cpus();
+  const machine = `${cpu.length} cores (${cpu[0]?.model ?? 'unknown'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node.js ${process.version}, ${execFileSync('pulumi', ['version'], { encoding: 'utf8' }).trim()}`;
+  const started = new Date();
+  const loadAtStart = os.loadavg();
+  log(`PaveMaster benchmarks, ${started.toISOString()}, ${machine}, ${runs} runs per figure`);
+  log(`load average at start: ${loadAtStart.map((x) => x.toFixed(2)).join(' / ')} (1 / 5 / 15 min)`);
+  let floorSeconds: number | undefined;
+  if (only.has('floor')) floorSeconds = await floor(runs);
+  if (only.has('nochange')) await noChange(runs, floorSeconds);
   if (only.has('growth')) await growth(runs);
-  if (only.has('promote')) promote(Math.max(runs, 3));
-  printTable();
-  process.stdout.write(`\n${stringify({ machine, runs }).trim()}\n`);
+  if (only.has('promote')) {
+    await benchPromote(table, runs, log, sampleLoad);
+    loadRow('promote');
+  }
+  if (only.has('eval')) await programEvaluation(runs);
+  releaseBench();
+  const loadAtEnd = os.loadavg();
+  log(`\n${table.render()}\n`);
+  log(
+    stringify({
+      command: `npm run bench -- ${args.join(' ')}`.trim(),
+      machine,
+      started: started.toISOString(),
+      minutes: Number(((Date.now() - started.getTime()) / 60000).toFixed(1)),
+      runs,
+      loadAverage: {
+        start: loadAtStart.map((x) => Number(x.toFixed(2))),
+        end: loadAtEnd.map((x) => Number(x.toFixed(2))),
+      },
+    }).trim(),
+  );
 }
 
 main().catch((e: unknown) => {
