@@ -97,6 +97,30 @@ export function withPreload(projectYaml: string): string {
   return projectYaml.replace(/^ {2}options:\n/m, `  options:\n    nodeargs: --require ${preload()}\n`);
 }
 
+/**
+ * A real `node_modules` folder whose packages are symlinks into the repository's: Node.js and the language host
+ * resolve through them, and an `npm` run in the copy (npm tidies "extraneous" packages, and would do so through a
+ * symlinked folder) can only remove the links.
+ */
+function linkNodeModules(dir: string): void {
+  const src = path.join(REPO, 'node_modules');
+  const dst = path.join(dir, 'node_modules');
+  fs.mkdirSync(dst);
+  for (const entry of fs.readdirSync(src)) {
+    if (entry.startsWith('.')) {
+      continue;
+    }
+    if (entry.startsWith('@')) {
+      fs.mkdirSync(path.join(dst, entry));
+      for (const pkg of fs.readdirSync(path.join(src, entry))) {
+        fs.symlinkSync(path.join(src, entry, pkg), path.join(dst, entry, pkg), 'dir');
+      }
+    } else {
+      fs.symlinkSync(path.join(src, entry), path.join(dst, entry), 'dir');
+    }
+  }
+}
+
 /** Deletes what one copy left in the cluster and on disk. */
 function removeLeftover(dir: string, log: (l: string) => void): void {
   const stackFile = fs.existsSync(dir)
@@ -229,7 +253,7 @@ export function emptyProgram(stackName: string): BenchProject {
   for (const f of ['package.json', 'tsconfig.json', 'tsconfig.pulumi.json']) {
     fs.copyFileSync(path.join(REPO, f), path.join(dir, f));
   }
-  fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+  linkNodeModules(dir);
   fs.mkdirSync(path.join(dir, 'infra'));
   fs.writeFileSync(
     path.join(dir, 'infra', 'index.ts'),
