@@ -4,7 +4,7 @@
  * Not a test: it asserts nothing but that the measured commands did what they claim (a no-change preview changes
  * nothing). Run it after the quick start (`npm run up`): it runs beside a deployed staging.
  *
- *   npm run bench -- [--runs N] [--only floor,nochange,growth,promote,eval]
+ *   npm run bench -- [--runs N] [--only floor,nochange,growth,promote,eval] [--variant NAME:KEY=VALUE,...]...
  *
  * Sections (default: all but eval):
  * - floor: the empty program (same runtime settings, same node_modules, same secrets provider): no-change
@@ -151,24 +151,39 @@ function addMeasured(
   return row;
 }
 
-/** `runs` plain and `runs` traced runs of each command, interleaved. */
+/**
+ * Variants to compare in the same run (`--variant NAME:KEY=VALUE,KEY=VALUE`): the same commands with more
+ * environment (`$PATH` in a value is this process's PATH, so a variant can put another toolchain first). The first
+ * is the baseline: no extra environment.
+ */
+const variants: { name: string; env: Record<string, string> }[] = [{ name: '', env: {} }];
+const label = (variant: string, name: string): string => (variant ? `[${variant}] ${name}` : name);
+
+type Measured = Record<string, Record<string, { plain: CliRun[]; traced: CliRun[] }>>;
+
+/** `runs` plain and `runs` traced runs of each command in each variant, interleaved. */
 async function measure(
   project: BenchProject,
   commands: Record<string, string[]>,
   runs: number,
   check?: (name: string, run: CliRun) => void,
-): Promise<Record<string, { plain: CliRun[]; traced: CliRun[] }>> {
-  const out: Record<string, { plain: CliRun[]; traced: CliRun[] }> = {};
-  for (const name of Object.keys(commands)) {
-    out[name] = { plain: [], traced: [] };
+): Promise<Measured> {
+  const out: Measured = {};
+  for (const v of variants) {
+    out[v.name] = {};
+    for (const name of Object.keys(commands)) {
+      out[v.name][name] = { plain: [], traced: [] };
+    }
   }
   for (let i = 0; i < runs; i++) {
     for (const instrument of [false, true]) {
-      for (const [name, args] of Object.entries(commands)) {
-        sampleLoad();
-        const r = await timedPulumi(project, args, { instrument });
-        check?.(name, r);
-        (instrument ? out[name].traced : out[name].plain).push(r);
+      for (const v of variants) {
+        for (const [name, args] of Object.entries(commands)) {
+          sampleLoad();
+          const r = await timedPulumi(project, args, { instrument, env: v.env });
+          check?.(name, r);
+          (instrument ? out[v.name][name].traced : out[v.name][name].plain).push(r);
+        }
       }
     }
   }
@@ -181,14 +196,21 @@ async function floor(runs: number): Promise<number> {
   return withProject(emptyProgram('bench-floor'), async (p) => {
     await timedPulumi(p, ['up', '--yes', '--skip-preview']);
     const m = await measure(p, { preview: ['preview'], up: ['up', '--yes', '--skip-preview'] }, runs);
-    const row = addMeasured(
-      'floor: empty program, no-change `pulumi preview`',
-      m.preview.plain,
-      m.preview.traced,
-    );
-    addMeasured('floor: empty program, no-change `pulumi up`', m.up.plain, m.up.traced);
+    let floorMedian = NaN;
+    for (const v of variants) {
+      const mv = m[v.name];
+      const row = addMeasured(
+        label(v.name, 'floor: empty program, no-change `pulumi preview`'),
+        mv.preview.plain,
+        mv.preview.traced,
+      );
+      addMeasured(label(v.name, 'floor: empty program, no-change `pulumi up`'), mv.up.plain, mv.up.traced);
+      if (v.name === '') {
+        floorMedian = median(row.values);
+      }
+    }
     loadRow('floor');
-    return median(row.values);
+    return floorMedian;
   });
 }
 
@@ -217,7 +239,7 @@ async function noChange(runs: number, floorSeconds: number | undefined): Promise
           }
         },
       );
-      const resources = NO_CHANGE.exec(m.preview.plain[0].output)?.[1] ?? '?';
+      const resources = NO_CHANGE.exec(m[''].preview.plain[0].output)?.[1] ?? '?';
       const previewTargets: Target[] = [{ limit: 3.0, text: '<= 3.0 s' }];
       if (floorSeconds !== undefined) {
         previewTargets.unshift({
@@ -225,16 +247,19 @@ async function noChange(runs: number, floorSeconds: number | undefined): Promise
           text: `<= 1.5x floor (${(1.5 * floorSeconds).toFixed(2)} s)`,
         });
       }
-      addMeasured(
-        'staging copy: no-change `pulumi preview`',
-        m.preview.plain,
-        m.preview.traced,
-        previewTargets,
-        `${resources} resources (staging without its node exporter)`,
-      );
-      addMeasured('staging copy: no-change `pulumi up`', m.up.plain, m.up.traced, [
-        { limit: 4.0, text: '<= 4.0 s' },
-      ]);
+      for (const v of variants) {
+        const mv = m[v.name];
+        addMeasured(
+          label(v.name, 'staging copy: no-change `pulumi preview`'),
+          mv.preview.plain,
+          mv.preview.traced,
+          previewTargets,
+          `${resources} resources (staging without its node exporter)`,
+        );
+        addMeasured(label(v.name, 'staging copy: no-change `pulumi up`'), mv.up.plain, mv.up.traced, [
+          { limit: 4.0, text: '<= 4.0 s' },
+        ]);
+      }
       loadRow('nochange');
     },
   );
@@ -242,7 +267,10 @@ async function noChange(runs: number, floorSeconds: number | undefined): Promise
 
 async function growth(runs: number): Promise<void> {
   log('\ngrowth with the number of blue/green apps (preview of a new stack)');
-  const perSize: Record<number, { t: number; resources: number }> = {};
+  const perSize: Record<string, Record<number, { t: number; resources: number }>> = {};
+  for (const v of variants) {
+    perSize[v.name] = {};
+  }
   for (const services of [1, 10, 50]) {
     await withProject(
       programCopy(`bench-growth-${services}`, 'staging', {
@@ -254,40 +282,43 @@ async function growth(runs: number): Promise<void> {
       async (p) => {
         await timedPulumi(p, ['preview']); // warm the file-system cache
         const m = await measure(p, { preview: ['preview'] }, runs);
-        const resources = m.preview.plain[0].marks?.resources ?? 0;
-        const row = addMeasured(
-          `growth: preview of a new stack, ${services} app(s)`,
-          m.preview.plain,
-          m.preview.traced,
-          undefined,
-          `${resources} resources`,
-        );
-        perSize[services] = { t: median(row.values), resources };
-        table.add({
-          name: `growth: Node.js program peak RSS, ${services} app(s)`,
-          unit: 'MiB',
-          values: m.preview.plain.map((r) => r.marks?.peakRssMiB ?? NaN),
-          targets: services === 50 ? [{ limit: 300, text: '<= 300 MiB' }] : undefined,
-          note: "the language host's Node.js process",
-        });
+        for (const v of variants) {
+          const mv = m[v.name];
+          const resources = mv.preview.plain[0].marks?.resources ?? 0;
+          const row = addMeasured(
+            label(v.name, `growth: preview of a new stack, ${services} app(s)`),
+            mv.preview.plain,
+            mv.preview.traced,
+            undefined,
+            `${resources} resources`,
+          );
+          perSize[v.name][services] = { t: median(row.values), resources };
+          table.add({
+            name: label(v.name, `growth: Node.js program peak RSS, ${services} app(s)`),
+            unit: 'MiB',
+            values: mv.preview.plain.map((r) => r.marks?.peakRssMiB ?? NaN),
+            targets: services === 50 ? [{ limit: 300, text: '<= 300 MiB' }] : undefined,
+            note: "the language host's Node.js process",
+          });
+        }
       },
     );
   }
-  const ratio = (perSize[50].t - perSize[1].t) / Math.max(1e-9, perSize[10].t - perSize[1].t);
-  table.add({
-    name: 'growth: (t50 - t1) / (t10 - t1)',
-    unit: 'x',
-    values: [ratio],
-    targets: [{ limit: 5.44, text: '<= 5.44 (linear in apps)' }],
-  });
-  table.add({
-    name: 'growth: time per added resource, 1 -> 50 apps',
-    unit: 'ms',
-    values: [
-      ((perSize[50].t - perSize[1].t) * 1000) / Math.max(1, perSize[50].resources - perSize[1].resources),
-    ],
-    note: `${perSize[50].resources - perSize[1].resources} resources added`,
-  });
+  for (const v of variants) {
+    const s = perSize[v.name];
+    table.add({
+      name: label(v.name, 'growth: (t50 - t1) / (t10 - t1)'),
+      unit: 'x',
+      values: [(s[50].t - s[1].t) / Math.max(1e-9, s[10].t - s[1].t)],
+      targets: [{ limit: 5.44, text: '<= 5.44 (linear in apps)' }],
+    });
+    table.add({
+      name: label(v.name, 'growth: time per added resource, 1 -> 50 apps'),
+      unit: 'ms',
+      values: [((s[50].t - s[1].t) * 1000) / Math.max(1, s[50].resources - s[1].resources)],
+      note: `${s[50].resources - s[1].resources} resources added`,
+    });
+  }
   loadRow('growth');
 }
 
@@ -359,6 +390,7 @@ async function programEvaluation(runs: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  Object.assign(process.env, envFromScript());
   const args = process.argv.slice(2);
   const runsAt = args.indexOf('--runs');
   const runs = runsAt >= 0 ? Number(args[runsAt + 1]) : 3;
@@ -369,12 +401,29 @@ async function main(): Promise<void> {
   if (!Number.isInteger(runs) || runs < 1) {
     throw new Error('--runs takes a whole number of at least 1');
   }
+  args.forEach((a, i) => {
+    if (a === '--variant') {
+      const spec = args[i + 1] ?? '';
+      const colon = spec.indexOf(':');
+      if (colon <= 0) {
+        throw new Error(`--variant NAME:KEY=VALUE[,KEY=VALUE]: got "${spec}"`);
+      }
+      const env: Record<string, string> = {};
+      for (const kv of spec.slice(colon + 1).split(',')) {
+        const eq = kv.indexOf('=');
+        if (eq <= 0) {
+          throw new Error(`--variant ${spec}: "${kv}" is not KEY=VALUE`);
+        }
+        env[kv.slice(0, eq)] = kv.slice(eq + 1).replace(/\$PATH\b/g, process.env.PATH ?? '');
+      }
+      variants.push({ name: spec.slice(0, colon), env });
+    }
+  });
   for (const s of only) {
     if (!['floor', 'nochange', 'growth', 'promote', 'eval'].includes(s)) {
       throw new Error(`--only: unknown section "${s}" (floor, nochange, growth, promote, eval)`);
     }
   }
-  Object.assign(process.env, envFromScript());
   await ensureCluster();
   claimBench(log);
   const interrupted = (signal: NodeJS.Signals): void => {
