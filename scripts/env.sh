@@ -4,7 +4,8 @@
 #   source scripts/env.sh
 #
 # It is sourced by every other script and by the integration tests. It only
-# exports variables (and creates the empty local state folder); it builds and starts nothing (see scripts/toolchain and
+# exports variables (and creates the empty local state folder and the CLI's
+# disabled log folder, see PULUMI_HOME below); it builds and starts nothing (see scripts/toolchain and
 # scripts/cluster). Every path is computed here at run time.
 #
 #   PAVEMASTER_ROOT     the repository root
@@ -37,6 +38,16 @@ case ":${PATH}:" in
 esac
 
 export PULUMI_HOME="${PAVEMASTER_ROOT}/.pulumi-home"
+# Speed (issue 15): every CLI command writes an automatic debug log of every engine event (JSON, gzip, resource
+# inputs marshalled) into $PULUMI_HOME/logs, even at -v=0, and Pulumi 3.259 has no switch to turn it off; it costs
+# about a sixth of a no-change preview or up of staging here (bench `--variant`, README "Benchmarks"). When `logs`
+# is not a folder the CLI cannot create the file and runs without it, silently. PAVEMASTER_PULUMI_AUTO_LOG=1 keeps
+# the log (for a bug report to Pulumi); explicit `--logtostderr -v=N` and `--logflow` work either way.
+if [[ "${PAVEMASTER_PULUMI_AUTO_LOG:-}" == 1 ]]; then
+  if [[ -L "${PULUMI_HOME}/logs" ]]; then rm -f "${PULUMI_HOME}/logs" || true; fi
+elif [[ ! -L "${PULUMI_HOME}/logs" ]]; then
+  { mkdir -p "${PULUMI_HOME}" && rm -rf "${PULUMI_HOME}/logs" && ln -sfn /dev/null "${PULUMI_HOME}/logs"; } || true
+fi
 export PULUMI_BACKEND_URL="file://${PAVEMASTER_ROOT}/.pulumi-state"
 # The file backend refuses a state folder that does not exist (a fresh clone has none).
 mkdir -p "${PAVEMASTER_ROOT}/.pulumi-state"
