@@ -3,15 +3,25 @@
  * window after traffic moved, query Prometheus for the new slot's error ratio and p95 latency and for critical
  * alerts firing in the app's namespace; on a breach the release command flips traffic back and says why.
  *
- * When Prometheus cannot be reached the release stays as it is (with a warning) unless the stack sets
- * `requireCheck`, in which case an unverifiable release is flipped back too.
+ * Where Prometheus is: by default the stack's own (its `monitoring.prometheusUrl` output, an in-cluster
+ * `http://prometheus.<namespace>.svc:9090`), reached from the machine that runs the release through the API
+ * server's service proxy with the kubeconfig's credentials (`kubectl get --raw`), so no port-forward or
+ * ingress is needed. `pavemaster:release.prometheusUrl` (or `--prometheus-url`) names another one; an in-cluster
+ * URL there is reached through the proxy too, any other URL directly.
  *
- * `evaluateSample` and `decideWindow` are pure; `PrometheusClient` does the HTTP; `watchWindow` runs the loop
- * with an injectable clock.
+ * When Prometheus cannot be reached the release command says so loudly, before the switch and after it. A few
+ * unanswered queries in a row (like Argo Rollouts' consecutiveErrorLimit) end the window: the release is kept
+ * with a warning, or flipped back when the stack sets `requireCheck` (the default in production).
+ *
+ * `evaluateSample` and `decideWindow` are pure; `PrometheusClient` does the HTTP over a transport;
+ * `watchWindow` runs the loop with an injectable clock.
  */
 import * as http from 'http';
 import * as https from 'https';
+import { Slot } from '../components/shared/slots';
 import { PostPromotionSettings } from '../stacks/release';
+import { run } from './kube';
+import type { Session } from './session';
 
 /** One observation of the new slot. `undefined` values mean "no data" (e.g. no traffic yet). */
 export interface Sample {
@@ -61,24 +71,36 @@ export type WindowDecision =
   { action: 'keep'; detail: string } | { action: 'rollback'; detail: string } | { action: 'continue' };
 
 /**
- * Decides after each observation: a breach flips back at once; an unreachable Prometheus flips back only when
- * the check is required (otherwise the release is kept, with the reason); at the end of a clean window, keep.
+ * Unanswered queries in a row that end the window (Argo Rollouts' analysis stops at its consecutiveErrorLimit
+ * the same way): one lost query is no verdict, three are.
+ */
+export const CONSECUTIVE_ERROR_LIMIT = 3;
+
+/** The warning (or flip-back reason) for a Prometheus that did not answer. */
+export function unreachableDetail(error: string, requireCheck: boolean): string {
+  return requireCheck
+    ? `post-promotion check required but Prometheus is unreachable: ${error}`
+    : `WARNING: Prometheus is unreachable (${error}); the release is kept UNVERIFIED (set pavemaster:release.postPromotion.requireCheck to flip back instead)`;
+}
+
+/**
+ * Decides after each observation: a breach flips back at once; an unanswered query is tolerated until
+ * `CONSECUTIVE_ERROR_LIMIT` in a row or the end of the window, then flips back when the check is required
+ * (otherwise the release is kept, with the reason); at the end of a clean window, keep.
+ * `consecutiveErrors` counts this observation too.
  */
 export function decideWindow(
   obs: Observation,
   t: Thresholds & { requireCheck: boolean },
   last: boolean,
+  consecutiveErrors = obs.ok ? 0 : CONSECUTIVE_ERROR_LIMIT,
 ): WindowDecision {
   if (!obs.ok) {
-    return t.requireCheck
-      ? {
-          action: 'rollback',
-          detail: `post-promotion check required but Prometheus is unreachable: ${obs.error}`,
-        }
-      : {
-          action: 'keep',
-          detail: `Prometheus is unreachable (${obs.error}); the release is kept unverified (set pavemaster:release.postPromotion.requireCheck to flip back instead)`,
-        };
+    if (!last && consecutiveErrors < CONSECUTIVE_ERROR_LIMIT) {
+      return { action: 'continue' };
+    }
+    const detail = unreachableDetail(obs.error, t.requireCheck);
+    return t.requireCheck ? { action: 'rollback', detail } : { action: 'keep', detail };
   }
   const v = evaluateSample(obs.sample, t);
   if (v.breach) {
@@ -107,6 +129,16 @@ interface QueryResponse {
   data?: { resultType: string; result: { metric: Record<string, string>; value?: [number, string] }[] };
 }
 
+/**
+ * How a request reaches Prometheus: `get("api/v1/query?query=...")` resolves to the parsed JSON body or rejects
+ * with a reason an operator can act on.
+ */
+export interface PrometheusTransport {
+  /** What the messages call this Prometheus (URL, or the Service behind the API server's proxy). */
+  readonly description: string;
+  get(pathAndQuery: string): Promise<unknown>;
+}
+
 function getJson(url: URL, timeoutMs: number): Promise<unknown> {
   const mod = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
@@ -133,22 +165,156 @@ function getJson(url: URL, timeoutMs: number): Promise<unknown> {
   });
 }
 
+/** Plain HTTP(S) to a base URL the machine running the release can reach. */
+export function directTransport(baseUrl: string, timeoutMs = 5000): PrometheusTransport {
+  const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
+  return {
+    description: baseUrl,
+    get: (pathAndQuery) => getJson(new URL(pathAndQuery, base), timeoutMs),
+  };
+}
+
+/** A Service inside the cluster: namespace, name, port (number or name) and scheme. */
+export interface ServiceRef {
+  namespace: string;
+  service: string;
+  port: string;
+  scheme: 'http' | 'https';
+}
+
+/**
+ * An in-cluster URL, `http(s)://<service>.<namespace>.svc[.cluster.local][:port]`, as the Service it names;
+ * `undefined` for any other URL (which is then reached directly).
+ */
+export function inClusterService(url: string): ServiceRef | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return undefined;
+  }
+  const m =
+    /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(\.cluster\.local)?\.?$/.exec(
+      u.hostname,
+    );
+  if (!m || (u.pathname !== '/' && u.pathname !== '')) {
+    return undefined;
+  }
+  const scheme = u.protocol === 'https:' ? 'https' : 'http';
+  return { service: m[1], namespace: m[3], port: u.port || (scheme === 'https' ? '443' : '80'), scheme };
+}
+
+/** The API server path that proxies to a Service (`kubectl get --raw` takes it as is). */
+export function serviceProxyPath(ref: ServiceRef, pathAndQuery: string): string {
+  return `/api/v1/namespaces/${ref.namespace}/services/${ref.scheme}:${ref.service}:${ref.port}/proxy/${pathAndQuery.replace(/^\//, '')}`;
+}
+
+/**
+ * Through the API server's service proxy, with the credentials of the kubeconfig the release command uses
+ * (`kubectl get --raw`: client certificates, tokens and exec plugins work as for any kubectl call).
+ */
+export function serviceProxyTransport(
+  ref: ServiceRef,
+  opts: { kubectl?: string; env?: NodeJS.ProcessEnv; timeoutSeconds?: number } = {},
+): PrometheusTransport {
+  const kubectl = opts.kubectl ?? process.env.KUBECTL ?? 'kubectl';
+  const timeout = opts.timeoutSeconds ?? 10;
+  const description = `Service ${ref.namespace}/${ref.service}:${ref.port} through the API server's service proxy`;
+  return {
+    description,
+    async get(pathAndQuery) {
+      const r = await run(
+        kubectl,
+        ['get', '--raw', serviceProxyPath(ref, pathAndQuery), `--request-timeout=${timeout}s`],
+        { env: opts.env ?? process.env, timeoutMs: (timeout + 5) * 1000 },
+      );
+      if (r.code !== 0) {
+        const why = (r.stderr.trim() || r.stdout.trim() || `kubectl exit code ${r.code}`).split('\n')[0];
+        throw new Error(`${description}: ${why}`);
+      }
+      try {
+        return JSON.parse(r.stdout) as unknown;
+      } catch {
+        throw new Error(`${description}: not JSON: ${r.stdout.slice(0, 200)}`);
+      }
+    },
+  };
+}
+
+/** Where the post-promotion check's Prometheus is, and why; `transport` is absent when there is none. */
+export interface PrometheusTarget {
+  transport?: PrometheusTransport;
+  /** Where the address came from, or why there is none. */
+  source: string;
+}
+
+/**
+ * Picks the Prometheus of a release: the flag, else the stack's `pavemaster:release.prometheusUrl`, else the
+ * stack's own (`monitoring.prometheusUrl` output). In-cluster URLs go through the API server's service proxy.
+ */
+export function resolvePrometheus(opts: {
+  flagUrl?: string;
+  configUrl?: string;
+  /** The stack's `monitoring` output, if it runs its own monitoring. */
+  monitoringOutput?: unknown;
+  kubectl?: string;
+  env?: NodeJS.ProcessEnv;
+}): PrometheusTarget {
+  const own =
+    typeof opts.monitoringOutput === 'object' && opts.monitoringOutput !== null
+      ? (opts.monitoringOutput as { prometheusUrl?: unknown }).prometheusUrl
+      : undefined;
+  const [url, source] =
+    opts.flagUrl !== undefined
+      ? [opts.flagUrl, '--prometheus-url']
+      : opts.configUrl !== undefined
+        ? [opts.configUrl, 'pavemaster:release.prometheusUrl']
+        : typeof own === 'string' && own !== ''
+          ? [own, "the stack's own monitoring (output monitoring.prometheusUrl)"]
+          : [undefined, undefined];
+  if (url === undefined || source === undefined) {
+    return {
+      source:
+        'no Prometheus: the stack runs no monitoring of its own (pavemaster:monitoring.enabled) and sets no pavemaster:release.prometheusUrl',
+    };
+  }
+  const ref = inClusterService(url);
+  return ref
+    ? {
+        transport: serviceProxyTransport(ref, { kubectl: opts.kubectl, env: opts.env }),
+        source: `${source}: ${url}`,
+      }
+    : { transport: directTransport(url), source: `${source}: ${url}` };
+}
+
 /** A minimal instant-query client. */
 export class PrometheusClient {
-  constructor(
-    readonly baseUrl: string,
-    private readonly timeoutMs = 5000,
-  ) {}
+  readonly transport: PrometheusTransport;
+
+  /** A base URL (reached directly) or a transport. */
+  constructor(target: string | PrometheusTransport, timeoutMs = 5000) {
+    this.transport = typeof target === 'string' ? directTransport(target, timeoutMs) : target;
+  }
 
   /** Runs an instant query and returns its vector. */
   async query(promql: string): Promise<{ metric: Record<string, string>; value: number }[]> {
-    const url = new URL('api/v1/query', this.baseUrl.endsWith('/') ? this.baseUrl : `${this.baseUrl}/`);
-    url.searchParams.set('query', promql);
-    const body = (await getJson(url, this.timeoutMs)) as QueryResponse;
+    const body = (await this.transport.get(
+      `api/v1/query?${new URLSearchParams({ query: promql }).toString()}`,
+    )) as QueryResponse;
     if (body.status !== 'success' || body.data === undefined) {
       throw new Error(`Prometheus query failed: ${body.error ?? body.status}`);
     }
     return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value?.[1]) }));
+  }
+
+  /** Whether Prometheus answers a query at all (before the switch: a loud warning early, not after). */
+  async check(): Promise<string | undefined> {
+    try {
+      await this.query('vector(1)');
+      return undefined;
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
   }
 
   /** A sample of the slot: the first value of each query, NaN and no result read as "no data". */
@@ -184,16 +350,119 @@ export async function watchWindow(opts: {
   }
   const start = now();
   let count = 0;
+  let errors = 0;
   for (;;) {
     const obs = await opts.observe();
     count++;
+    errors = obs.ok ? 0 : errors + 1;
     const elapsed = (now() - start) / 1000;
     opts.onObservation?.(obs, elapsed);
     const last = elapsed + s.intervalSeconds > s.windowSeconds;
-    const d = decideWindow(obs, s, last);
+    const d = decideWindow(obs, s, last, errors);
     if (d.action !== 'continue') {
       return { ...d, observations: count };
     }
     await sleep(s.intervalSeconds * 1000);
   }
+}
+
+/** What `runPostPromotion` concluded, and where it looked. */
+export interface PostPromotionResult {
+  action: 'keep' | 'rollback';
+  detail: string;
+  observations: number;
+  /** Where Prometheus was looked for. */
+  source: string;
+  /** True when the release was kept without a verdict (Prometheus unreachable or none). */
+  unverified: boolean;
+}
+
+/** The queries of a slot, placeholders filled. */
+export function slotQueries(
+  p: Pick<PostPromotionSettings, 'errorRatioQuery' | 'p95Query' | 'alertsQuery'>,
+  vars: Record<'namespace' | 'app' | 'slot' | 'version', string>,
+): { errorRatio: string; p95: string; alerts: string } {
+  return {
+    errorRatio: fillQuery(p.errorRatioQuery, vars),
+    p95: fillQuery(p.p95Query, vars),
+    alerts: fillQuery(p.alertsQuery, vars),
+  };
+}
+
+/**
+ * Finds the stack's Prometheus and checks that it answers, before the switch, so an operator learns of an
+ * unverifiable release before traffic moves (printed as a WARNING line, logged as a warning).
+ */
+export async function preparePostPromotion(
+  s: Session,
+  flagUrl: string | undefined,
+): Promise<{ client?: PrometheusClient; source: string; problem?: string }> {
+  if (s.release.postPromotion.windowSeconds === 0) {
+    return { source: 'post-promotion check disabled (windowSeconds 0)' };
+  }
+  const outputs = await s.stack.outputs();
+  const target = resolvePrometheus({
+    flagUrl,
+    configUrl: s.release.prometheusUrl,
+    monitoringOutput: outputs.monitoring?.value,
+    kubectl: s.kube.kubectl,
+  });
+  const client = target.transport ? new PrometheusClient(target.transport) : undefined;
+  const problem = client ? await client.check() : target.source;
+  if (problem !== undefined) {
+    const required = s.release.postPromotion.requireCheck;
+    const line = `WARNING: the post-promotion check cannot reach Prometheus (${problem})${
+      required
+        ? '; requireCheck is set, so the release will be flipped back unless it answers after the switch'
+        : '; the release will be kept UNVERIFIED unless it answers after the switch'
+    }`;
+    s.log.write('post-promotion', 'warning', { detail: line });
+    s.out(line);
+  } else {
+    s.log.write('post-promotion', 'info', { detail: `Prometheus: ${target.source}` });
+  }
+  return { client, source: target.source, problem };
+}
+
+/** The post-promotion window of a slot that just took the traffic. */
+export async function runPostPromotion(
+  s: Session,
+  slot: Slot,
+  prepared: { client?: PrometheusClient; source: string },
+): Promise<PostPromotionResult> {
+  const p = s.release.postPromotion;
+  const queries = slotQueries(p, {
+    namespace: s.settings.namespace,
+    app: s.app,
+    slot,
+    version: s.version(slot),
+  });
+  const client = prepared.client;
+  const observe = async (): Promise<Observation> => {
+    if (client === undefined) {
+      return { ok: false, error: prepared.source };
+    }
+    try {
+      return { ok: true, sample: await client.sample(queries) };
+    } catch (e) {
+      return { ok: false, error: e instanceof Error ? e.message : String(e) };
+    }
+  };
+  s.log.write('post-promotion', 'started', {
+    detail: `${p.windowSeconds}s window, every ${p.intervalSeconds}s, max error ratio ${p.maxErrorRatio}, max p95 ${p.maxP95Seconds}s; ${prepared.source}`,
+  });
+  const r = await watchWindow({
+    settings: p,
+    observe,
+    onObservation: (obs, elapsed) =>
+      s.log.write('post-promotion:sample', obs.ok ? 'info' : 'warning', {
+        elapsedSeconds: Math.round(elapsed),
+        ...(obs.ok ? { sample: obs.sample } : { error: obs.error }),
+      }),
+  });
+  return {
+    ...r,
+    source: prepared.source,
+    unverified: r.action === 'keep' && r.detail.startsWith('WARNING'),
+  };
 }

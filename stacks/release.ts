@@ -71,7 +71,11 @@ export interface PostPromotionSettings {
   maxErrorRatio: number;
   /** The highest acceptable 95th percentile request latency of the new slot, in seconds. */
   maxP95Seconds: number;
-  /** Flip back when Prometheus cannot be queried (otherwise: warn and keep the release). */
+  /**
+   * Flip back when Prometheus cannot be queried (otherwise: a loud warning and the release is kept unverified).
+   * Default: true in production (a release there is never kept unverified without someone saying so), false in
+   * staging.
+   */
   requireCheck: boolean;
   /** PromQL for the error ratio; `{namespace}`, `{app}`, `{slot}`, `{version}` are filled in. */
   errorRatioQuery: string;
@@ -82,7 +86,11 @@ export interface PostPromotionSettings {
 }
 
 export interface ReleaseSettings {
-  /** The Prometheus base URL the release command queries (http or https), if any. */
+  /**
+   * The Prometheus the post-promotion check queries (http or https). Default: the stack's own (its
+   * `monitoring.prometheusUrl` output). An in-cluster URL (`http://<service>.<namespace>.svc:<port>`) is reached
+   * through the API server's service proxy with the kubeconfig's credentials; any other URL directly.
+   */
   prometheusUrl?: string;
   /** Seconds to wait for a slot to become Ready (Deployment and EndpointSlices). */
   readyTimeoutSeconds: number;
@@ -104,9 +112,15 @@ export const RELEASE_KEYS = [
   'greenReleasedAt',
 ] as const;
 
+/**
+ * The slot's 5xx share over the last minute. The app labels responses `status` (docs/monitoring.md's contract,
+ * the same label the alert rules read). A slot that never answered 5xx has no such series at all, so the
+ * numerator falls back to 0 (`or vector(0)`): "0 errors", not "no data"; without any traffic the ratio stays
+ * empty (no data).
+ */
 export const DEFAULT_ERROR_RATIO_QUERY =
-  'sum(rate(http_requests_total{namespace="{namespace}",app="{app}",slot="{slot}",code=~"5.."}[1m]))' +
-  ' / sum(rate(http_requests_total{namespace="{namespace}",app="{app}",slot="{slot}"}[1m]))';
+  '(sum(rate(http_requests_total{namespace="{namespace}",app="{app}",slot="{slot}",status=~"5.."}[1m]))' +
+  ' or vector(0)) / sum(rate(http_requests_total{namespace="{namespace}",app="{app}",slot="{slot}"}[1m]))';
 export const DEFAULT_P95_QUERY =
   'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket' +
   '{namespace="{namespace}",app="{app}",slot="{slot}"}[1m])))';
@@ -232,7 +246,7 @@ export function parseRelease(root: Fields, ctx: ParseContext): ReleaseSettings {
     intervalSeconds: p.int('intervalSeconds', 15, { min: 1, max: 3600 }),
     maxErrorRatio: p.number('maxErrorRatio', 0.01, { min: 0, max: 1 }),
     maxP95Seconds: p.number('maxP95Seconds', 1, { min: 0 }),
-    requireCheck: p.bool('requireCheck', false),
+    requireCheck: p.bool('requireCheck', ctx.production),
     errorRatioQuery: p.string('errorRatioQuery', DEFAULT_ERROR_RATIO_QUERY, { check: checkPlaceholders }),
     p95Query: p.string('p95Query', DEFAULT_P95_QUERY, { check: checkPlaceholders }),
     alertsQuery: p.string('alertsQuery', DEFAULT_ALERTS_QUERY, { check: checkPlaceholders }),

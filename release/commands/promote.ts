@@ -3,55 +3,20 @@
  * check with an automatic flip-back on a breach, and the scale-down; `--preview` shows what the switch changes.
  */
 import * as fs from 'fs';
-import { Slot } from '../../components/shared/slots';
 import { GateResult } from '../gates';
 import { runGates } from '../gateRunner';
 import { commitStackFile } from '../git';
 import { renderMarkdown, summarizePreview } from '../markdown';
-import { fillQuery, Observation, PrometheusClient, watchWindow } from '../postPromotion';
+import { PostPromotionResult, preparePostPromotion, runPostPromotion } from '../postPromotion';
 import { EXIT, ReleaseError, Session } from '../session';
 import { releaseFields, scaleIdleDown, scaleIdleUp, SwitchResult, switchTraffic } from '../traffic';
 import { newReleaseId, ReleaseOptions } from './options';
-
-async function postPromotion(s: Session, opts: ReleaseOptions, slot: Slot) {
-  const p = s.release.postPromotion;
-  const url = opts.prometheusUrl ?? s.release.prometheusUrl;
-  const vars = { namespace: s.settings.namespace, app: s.app, slot, version: s.version(slot) };
-  const queries = {
-    errorRatio: fillQuery(p.errorRatioQuery, vars),
-    p95: fillQuery(p.p95Query, vars),
-    alerts: fillQuery(p.alertsQuery, vars),
-  };
-  const client = url ? new PrometheusClient(url) : undefined;
-  const observe = async (): Promise<Observation> => {
-    if (client === undefined) {
-      return { ok: false, error: 'no Prometheus URL configured (pavemaster:release.prometheusUrl)' };
-    }
-    try {
-      return { ok: true, sample: await client.sample(queries) };
-    } catch (e) {
-      return { ok: false, error: e instanceof Error ? e.message : String(e) };
-    }
-  };
-  s.log.write('post-promotion', 'started', {
-    detail: `${p.windowSeconds}s window, every ${p.intervalSeconds}s, max error ratio ${p.maxErrorRatio}, max p95 ${p.maxP95Seconds}s`,
-  });
-  return watchWindow({
-    settings: p,
-    observe,
-    onObservation: (obs, elapsed) =>
-      s.log.write('post-promotion:sample', 'info', {
-        elapsedSeconds: Math.round(elapsed),
-        ...(obs.ok ? { sample: obs.sample } : { error: obs.error }),
-      }),
-  });
-}
 
 export interface PromoteResult {
   gates: GateResult[];
   switched?: SwitchResult;
   rolledBack?: SwitchResult;
-  postPromotion?: { action: 'keep' | 'rollback'; detail: string };
+  postPromotion?: PostPromotionResult;
 }
 
 /**
@@ -78,8 +43,9 @@ export async function promote(stackName: string, opts: ReleaseOptions): Promise<
       { gate: failed.gate, logs: failed.logs },
     );
   }
+  const prometheus = await preparePostPromotion(s, opts.prometheusUrl);
   const switched = await switchTraffic(s, to, `promote ${releaseId}`);
-  const check = await postPromotion(s, opts, to);
+  const check = await runPostPromotion(s, to, prometheus);
   const result: PromoteResult = { gates, switched, postPromotion: check };
   if (check.action === 'rollback') {
     s.log.write('post-promotion', 'failed', { detail: check.detail });
@@ -97,13 +63,7 @@ export async function promote(stackName: string, opts: ReleaseOptions): Promise<
       { result },
     );
   }
-  s.log.write(
-    'post-promotion',
-    check.detail.startsWith('Prometheus is unreachable') ? 'warning' : 'succeeded',
-    {
-      detail: check.detail,
-    },
-  );
+  s.log.write('post-promotion', check.unverified ? 'warning' : 'succeeded', { detail: check.detail });
   s.out(check.detail);
   await scaleIdleDown(s, restoreIdle);
   s.log.write('promote', 'succeeded', { detail: `${to} active with ${s.version(to)}` });

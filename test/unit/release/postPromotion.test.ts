@@ -1,13 +1,18 @@
 import * as http from 'http';
 import { AddressInfo } from 'net';
 import {
+  CONSECUTIVE_ERROR_LIMIT,
   decideWindow,
   evaluateSample,
   fillQuery,
+  inClusterService,
   Observation,
   PrometheusClient,
+  resolvePrometheus,
+  serviceProxyPath,
   watchWindow,
 } from '../../../release/postPromotion';
+import { DEFAULT_ERROR_RATIO_QUERY } from '../../../stacks/release';
 import { parseReleaseFor } from './support';
 
 const t = { maxErrorRatio: 0.01, maxP95Seconds: 0.5, requireCheck: false };
@@ -50,16 +55,27 @@ describe('decideWindow', () => {
     expect(decideWindow(ok(0), t, true)).toEqual({ action: 'keep', detail: 'post-promotion check passed' });
   });
 
-  it('keeps the release when Prometheus is unreachable, unless the stack requires the check', () => {
+  it('keeps the release when Prometheus is unreachable, loudly, unless the stack requires the check', () => {
     const down: Observation = { ok: false, error: 'connect ECONNREFUSED 127.0.0.1:9' };
     expect(decideWindow(down, t, false)).toMatchObject({
       action: 'keep',
-      detail: expect.stringContaining('unreachable'),
+      detail: expect.stringMatching(/^WARNING: Prometheus is unreachable \(connect ECONNREFUSED.*UNVERIFIED/),
     });
     expect(decideWindow(down, { ...t, requireCheck: true }, false)).toMatchObject({
       action: 'rollback',
       detail: expect.stringContaining('required'),
     });
+  });
+
+  it('tolerates unanswered queries until the limit in a row or the end of the window', () => {
+    const down: Observation = { ok: false, error: 'HTTP 503' };
+    for (let n = 1; n < CONSECUTIVE_ERROR_LIMIT; n++) {
+      expect(decideWindow(down, { ...t, requireCheck: true }, false, n)).toEqual({ action: 'continue' });
+    }
+    expect(decideWindow(down, { ...t, requireCheck: true }, false, CONSECUTIVE_ERROR_LIMIT).action).toBe(
+      'rollback',
+    );
+    expect(decideWindow(down, t, true, 1).action).toBe('keep');
   });
 });
 
@@ -98,6 +114,23 @@ describe('watchWindow', () => {
       detail: 'post-promotion breach: error ratio 0.3 > 0.01',
       observations: 3,
     });
+  });
+
+  it('goes on after a lost query, and ends after the limit of lost queries in a row', async () => {
+    const c = clock();
+    const lost: Observation = { ok: false, error: 'HTTP 503' };
+    const fine: Observation = { ok: true, sample: { errorRatio: 0, p95Seconds: 0.1, firingAlerts: [] } };
+    const seq = [lost, fine, lost, lost, fine];
+    const r = await watchWindow({ settings, ...c, observe: () => Promise.resolve(seq.shift() ?? fine) });
+    expect(r).toEqual({ action: 'keep', detail: 'post-promotion check passed', observations: 5 });
+    const c2 = clock();
+    const r2 = await watchWindow({
+      settings: { ...settings, requireCheck: true },
+      ...c2,
+      observe: () => Promise.resolve(lost),
+    });
+    expect(r2.action).toBe('rollback');
+    expect(r2.observations).toBe(CONSECUTIVE_ERROR_LIMIT);
   });
 
   it('does nothing with a zero window', async () => {
@@ -148,7 +181,7 @@ describe('PrometheusClient against a stub Prometheus on 127.0.0.1', () => {
     });
     expect(sample).toEqual({ errorRatio: 0.2, p95Seconds: undefined, firingAlerts: ['PaveMasterDown'] });
     expect(seen).toContain('ALERTS{alertstate="firing",severity="critical",namespace="ns"}');
-    expect(seen.some((q) => q.includes('slot="green"') && q.includes('code=~"5.."'))).toBe(true);
+    expect(seen.some((q) => q.includes('slot="green"') && q.includes('status=~"5.."'))).toBe(true);
   });
 
   it('reports an unreachable Prometheus as an error', async () => {
@@ -158,6 +191,63 @@ describe('PrometheusClient against a stub Prometheus on 127.0.0.1', () => {
     await new Promise<void>((r) => closed.close(() => r()));
     await expect(new PrometheusClient(`http://127.0.0.1:${port}`, 1000).query('up')).rejects.toThrow(
       /ECONNREFUSED/,
+    );
+  });
+});
+
+describe('where the post-promotion check finds Prometheus', () => {
+  it("filters the error ratio on the contract's `status` label, never `code`", () => {
+    expect(DEFAULT_ERROR_RATIO_QUERY).toContain('status=~"5.."');
+    expect(DEFAULT_ERROR_RATIO_QUERY).not.toMatch(/\bcode\b/);
+  });
+
+  it('requires the check in production by default, not in staging', () => {
+    expect(parseReleaseFor({}, { production: true }).postPromotion.requireCheck).toBe(true);
+    expect(parseReleaseFor({}).postPromotion.requireCheck).toBe(false);
+  });
+
+  it('reads an in-cluster URL as the Service it names', () => {
+    expect(inClusterService('http://prometheus.pavemaster-staging-monitoring.svc:9090')).toEqual({
+      service: 'prometheus',
+      namespace: 'pavemaster-staging-monitoring',
+      port: '9090',
+      scheme: 'http',
+    });
+    expect(inClusterService('https://prom.mon.svc.cluster.local')).toEqual({
+      service: 'prom',
+      namespace: 'mon',
+      port: '443',
+      scheme: 'https',
+    });
+    expect(inClusterService('http://127.0.0.1:9090')).toBeUndefined();
+    expect(inClusterService('https://prometheus.example.com')).toBeUndefined();
+    expect(inClusterService('http://prometheus.mon.svc:9090/prefix')).toBeUndefined();
+  });
+
+  it('builds the API server proxy path', () => {
+    const ref = { service: 'prometheus', namespace: 'mon', port: '9090', scheme: 'http' as const };
+    expect(serviceProxyPath(ref, 'api/v1/query?query=up')).toBe(
+      '/api/v1/namespaces/mon/services/http:prometheus:9090/proxy/api/v1/query?query=up',
+    );
+  });
+
+  it("prefers the flag, then the stack setting, then the stack's own monitoring; says when there is none", () => {
+    const own = { prometheusUrl: 'http://prometheus.ns-monitoring.svc:9090', grafanaUrl: 'x' };
+    expect(resolvePrometheus({ monitoringOutput: own }).transport?.description).toBe(
+      "Service ns-monitoring/prometheus:9090 through the API server's service proxy",
+    );
+    expect(resolvePrometheus({ monitoringOutput: own }).source).toContain('monitoring.prometheusUrl');
+    const configured = resolvePrometheus({ configUrl: 'http://127.0.0.1:9', monitoringOutput: own });
+    expect(configured.transport?.description).toBe('http://127.0.0.1:9');
+    expect(configured.source).toContain('pavemaster:release.prometheusUrl');
+    expect(
+      resolvePrometheus({ flagUrl: 'http://127.0.0.1:8', configUrl: 'http://127.0.0.1:9' }).transport
+        ?.description,
+    ).toBe('http://127.0.0.1:8');
+    const none = resolvePrometheus({});
+    expect(none.transport).toBeUndefined();
+    expect(none.source).toMatch(
+      /no Prometheus.*pavemaster:monitoring.enabled.*pavemaster:release.prometheusUrl/,
     );
   });
 });
