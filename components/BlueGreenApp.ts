@@ -19,7 +19,7 @@ import { PlatformNamespace } from './PlatformNamespace';
 import { ArgChecks, ArgProblem, Resolved, throwIfInvalid, withDefaults } from './shared/args';
 import { checkDnsLabel, checkLabelValue, checkUnprivilegedPort, checkWholeNumber } from './shared/checks';
 import { recommendedLabels } from './shared/labels';
-import { namespacePeer, tcp } from './shared/network';
+import { checkNetworkPeer, namespacePeer, NetworkPeer, networkPeer, tcp } from './shared/network';
 import { ContainerResources } from './shared/resources';
 import { restrictedPodSecurityContext } from './shared/security';
 import {
@@ -45,6 +45,7 @@ import {
 } from './shared/workload';
 
 export type { Slot } from './shared/slots';
+export type { NetworkPeer } from './shared/network';
 
 /** What one slot runs. */
 export interface SlotArgs {
@@ -56,16 +57,15 @@ export interface SlotArgs {
   readonly annotations?: Record<string, string>;
 }
 
-/** A peer the app may talk to (its database, an API), for the egress NetworkPolicy. */
-export interface EgressPeer {
-  /** Namespace of the peer. @default the app's own namespace */
-  readonly namespace?: string;
-  /** Labels selecting the peer's pods. @default every pod of that namespace */
-  readonly podLabels?: Record<string, string>;
-  /** An IP block instead of pods (e.g. a managed database), in CIDR form. @default none */
-  readonly cidr?: string;
-  /** TCP ports allowed. Required, at least one. */
+/**
+ * A peer the app may open connections to (its database, an API), for the egress NetworkPolicy: pods (by
+ * namespace and labels; `podLabels` alone: pods of the app's namespace) or an IP block, on some ports.
+ */
+export interface EgressPeer extends NetworkPeer {
+  /** The destination ports. Required, at least one, each from 1 to 65535. */
   readonly ports: readonly number[];
+  /** The ports' protocol. @default "TCP" */
+  readonly protocol?: 'TCP' | 'UDP';
 }
 
 /** A reference to a key of an existing Kubernetes Secret, exposed to the app as an environment variable. */
@@ -120,7 +120,15 @@ export interface BlueGreenAppOptions {
   readonly pdbMaxUnavailable?: number;
   /** The Services' type; anything but ClusterIP must be allowed by the stack. @default "ClusterIP" */
   readonly serviceType?: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
-  /** What the app may reach besides DNS. @default nothing */
+  /**
+   * Who else may reach the app's pods on its port, besides its own namespace and the monitoring namespace the
+   * program wires in: the ingress controller behind the Ingress (e.g. ingress-nginx's
+   * `{ namespace: "ingress-nginx", podLabels: { "app.kubernetes.io/name": "ingress-nginx" } }`), a load
+   * balancer's source range. Without one the Ingress has no controller that can reach the app.
+   * @default nobody else
+   */
+  readonly ingressFrom?: readonly NetworkPeer[];
+  /** What the app may open connections to besides cluster DNS (its database, APIs). @default nothing */
   readonly egress?: readonly EgressPeer[];
   /** Protect the Deployments and Services from deletion. @default false */
   readonly protect?: boolean;
@@ -171,6 +179,7 @@ export const BLUE_GREEN_APP_DEFAULTS: Omit<ResolvedBlueGreenAppOptions, 'appName
   antiAffinity: 'preferred',
   pdbMaxUnavailable: 1,
   serviceType: 'ClusterIP',
+  ingressFrom: [],
   egress: [],
   protect: false,
 };
@@ -206,9 +215,22 @@ export function checkBlueGreenAppOptions(a: ResolvedBlueGreenAppOptions): ArgPro
       ? undefined
       : 'a whole number of at least 1 (zero blocks every node drain)',
   );
+  a.ingressFrom.forEach((peer, i) =>
+    checkNetworkPeer(c, `ingressFrom[${i}]`, peer, { podLabelsAlone: false }),
+  );
   a.egress.forEach((peer, i) => {
-    if (peer.ports.length === 0) {
-      c.fail(`egress[${i}].ports`, peer.ports, 'at least one TCP port');
+    checkNetworkPeer(c, `egress[${i}]`, peer, { podLabelsAlone: true });
+    if (!Array.isArray(peer.ports) || peer.ports.length === 0) {
+      c.fail(`egress[${i}].ports`, peer.ports, 'at least one port');
+    } else {
+      peer.ports.forEach((port, j) =>
+        c.check(`egress[${i}].ports[${j}]`, port, (v) =>
+          Number.isInteger(v) && v >= 1 && v <= 65535 ? undefined : 'a port from 1 to 65535',
+        ),
+      );
+    }
+    if (peer.protocol !== undefined && peer.protocol !== 'TCP' && peer.protocol !== 'UDP') {
+      c.fail(`egress[${i}].protocol`, peer.protocol, 'one of "TCP", "UDP"');
     }
   });
   return [...c.problems];
@@ -387,7 +409,10 @@ export function ingressArgs(
   };
 }
 
-/** Who may reach the app's pods: its own namespace and the allowed namespaces, on the app's port only. */
+/**
+ * Who may reach the app's pods, on the app's port only: its own namespace, the namespaces the program allows
+ * (monitoring), and the stack's `ingressFrom` sources (the ingress controller).
+ */
 export function ingressPolicyArgs(a: AppArgs): k8s.networking.v1.NetworkPolicyArgs {
   return {
     metadata: { name: `${a.appName}-allow-ingress`, namespace: a.namespace, labels: appLabels(a.appName) },
@@ -396,7 +421,11 @@ export function ingressPolicyArgs(a: AppArgs): k8s.networking.v1.NetworkPolicyAr
       policyTypes: ['Ingress'],
       ingress: [
         {
-          from: [{ podSelector: {} }, ...(a.allowIngressFromNamespaces ?? []).map((ns) => namespacePeer(ns))],
+          from: [
+            { podSelector: {} },
+            ...(a.allowIngressFromNamespaces ?? []).map((ns) => namespacePeer(ns)),
+            ...a.ingressFrom.map(networkPeer),
+          ],
           ports: tcp(a.port),
         },
       ],
@@ -412,17 +441,8 @@ export function egressPolicyArgs(a: AppArgs): k8s.networking.v1.NetworkPolicyArg
       podSelector: { matchLabels: appSelector(a.appName) },
       policyTypes: ['Egress'],
       egress: a.egress.map((peer) => ({
-        to: [
-          peer.cidr !== undefined
-            ? { ipBlock: { cidr: peer.cidr } }
-            : {
-                namespaceSelector: peer.namespace
-                  ? { matchLabels: { 'kubernetes.io/metadata.name': peer.namespace } }
-                  : undefined,
-                podSelector: { matchLabels: peer.podLabels ?? {} },
-              },
-        ],
-        ports: tcp(...peer.ports),
+        to: [networkPeer(peer)],
+        ports: peer.ports.map((port) => ({ protocol: peer.protocol ?? 'TCP', port })),
       })),
     },
   };

@@ -22,6 +22,7 @@ import { DEFAULT_SLOT, otherSlot, perSlot, Slot, SLOTS } from '../components/sha
 import { readResources, reportArgProblems } from './common';
 import { ParseContext } from './context';
 import { Fields } from './fields';
+import { readEgress, readIngressFrom } from './network';
 import { PROFILES } from './profiles';
 import { checkImage } from './validators';
 
@@ -87,6 +88,8 @@ export const APP_KEYS = [
   'antiAffinity',
   'pdbMaxUnavailable',
   'serviceType',
+  'ingressFrom',
+  'egress',
   'allowExternalServices',
   'benchServices',
   'imageBuild',
@@ -226,6 +229,8 @@ export function parseApp(root: Fields, ctx: ParseContext): AppSettings {
         ? (['ClusterIP', 'NodePort', 'LoadBalancer'] as const)
         : (['ClusterIP'] as const),
     }),
+    ingressFrom: readIngressFrom(root, d.ingressFrom),
+    egress: readEgress(root, d.egress),
     benchServices: root.int('benchServices', 1, {
       min: 1,
       max: 200,

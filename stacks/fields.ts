@@ -255,6 +255,50 @@ export class Fields {
     return out;
   }
 
+  /** A list of whole numbers in [min, max] (digits as text accepted); each bad item is named by its index. */
+  intList(
+    name: string,
+    def: readonly number[],
+    opts: { min: number; max: number; what: string; item: string },
+  ): number[] {
+    const value = this.parsed(name);
+    if (value === undefined) {
+      return [...def];
+    }
+    if (!Array.isArray(value)) {
+      this.fail(name, value, `a list of ${opts.what}`);
+      return [...def];
+    }
+    const out: number[] = [];
+    value.forEach((item: unknown, i) => {
+      const n = this.numeric(item, /^\d+$/);
+      if (!Number.isInteger(n) || n < opts.min || n > opts.max) {
+        this.problems.add(`${this.key(name)}[${i}]`, item, `${opts.item} from ${opts.min} to ${opts.max}`);
+      } else {
+        out.push(n);
+      }
+    });
+    return out;
+  }
+
+  /**
+   * A list of objects (YAML sequence of mappings), each read with its own Fields whose prefix names its index
+   * (`pavemaster:egress[0].`); a value that is not such a list is a problem, and reads as an empty list.
+   */
+  objectList(name: string): Fields[] {
+    const value = this.parsed(name);
+    if (value === undefined) {
+      return [];
+    }
+    if (!Array.isArray(value) || !value.every(isObject)) {
+      this.fail(name, value, 'a list of objects (a YAML sequence of mappings)');
+      return [];
+    }
+    return value.map(
+      (item, i) => new Fields(`${this.key(name)}[${i}].`, item, this.problems, this.secretNames),
+    );
+  }
+
   /** Reports every field that was given but never read, with a suggestion for likely typos. */
   finish(): void {
     const known = [...this.known];

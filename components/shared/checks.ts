@@ -204,3 +204,81 @@ export function portOf(address: string): number | undefined {
     ? Number(address.slice(address.lastIndexOf(':') + 1))
     : undefined;
 }
+
+const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+
+/** A Kubernetes label key: an optional DNS-subdomain prefix and "/", then a name of at most 63 characters. */
+export function checkLabelKey(text: string): string | undefined {
+  const slash = text.lastIndexOf('/');
+  const prefix = slash >= 0 ? text.slice(0, slash) : undefined;
+  const name = slash >= 0 ? text.slice(slash + 1) : text;
+  if (
+    (prefix !== undefined && checkDnsSubdomain(prefix) !== undefined) ||
+    name.length > 63 ||
+    !LABEL_NAME.test(name)
+  ) {
+    return 'a Kubernetes label key: an optional DNS subdomain and "/", then at most 63 letters, digits, "-", "_" or "." starting and ending with a letter or digit, e.g. "app.kubernetes.io/name"';
+  }
+  return undefined;
+}
+
+/** The bytes of an IPv4 or IPv6 address, or `undefined`. */
+function ipBytes(text: string): number[] | undefined {
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(text)) {
+    const parts = text.split('.').map(Number);
+    return parts.every((p, i) => p <= 255 && String(p) === text.split('.')[i]) ? parts : undefined;
+  }
+  if (!/^[0-9a-fA-F:]+$/.test(text) || (text.match(/::/g) ?? []).length > 1) {
+    return undefined;
+  }
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const groups = (s: string): string[] => (s === '' ? [] : s.split(':'));
+  const h = groups(head);
+  const t = tail === undefined ? [] : groups(tail);
+  const missing = 8 - h.length - t.length;
+  if ((tail === undefined && missing !== 0) || (tail !== undefined && missing < 1)) {
+    return undefined;
+  }
+  const all = [...h, ...Array<string>(tail === undefined ? 0 : missing).fill('0'), ...t];
+  if (all.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) {
+    return undefined;
+  }
+  return all.flatMap((g) => [parseInt(g, 16) >> 8, parseInt(g, 16) & 255]);
+}
+
+/** An IP block in CIDR form, as a NetworkPolicy's ipBlock takes it: address and prefix length, e.g. "10.0.0.0/16". */
+export interface Cidr {
+  bytes: number[];
+  prefix: number;
+}
+
+/** Parses "address/prefix" (IPv4 or IPv6); `undefined` when it is not one. */
+export function parseCidr(text: string): Cidr | undefined {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(text);
+  const bytes = m ? ipBytes(m[1]) : undefined;
+  if (!m || !bytes || String(Number(m[2])) !== m[2] || Number(m[2]) > bytes.length * 8) {
+    return undefined;
+  }
+  return { bytes, prefix: Number(m[2]) };
+}
+
+/** True when every address of `inner` lies in `outer` (same family, longer or equal prefix, same leading bits). */
+export function cidrWithin(inner: Cidr, outer: Cidr): boolean {
+  if (inner.bytes.length !== outer.bytes.length || inner.prefix < outer.prefix) {
+    return false;
+  }
+  for (let bit = 0; bit < outer.prefix; bit++) {
+    const mask = 0x80 >> (bit % 8);
+    if ((inner.bytes[bit >> 3] & mask) !== (outer.bytes[bit >> 3] & mask)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** An IPv4 or IPv6 block in CIDR form. */
+export function checkCidr(text: string): string | undefined {
+  return parseCidr(text) === undefined
+    ? 'an IPv4 or IPv6 block in CIDR form, e.g. "10.20.0.0/16" or "fd00::/64"'
+    : undefined;
+}
