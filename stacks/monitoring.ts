@@ -13,6 +13,7 @@ import {
   resolveMonitoringOptions,
   ResolvedMonitoringOptions,
 } from '../components/monitoring/Monitoring';
+import { checkNodeExporterPort } from '../components/monitoring/nodeExporter';
 import { AlertThresholds, Severity, SEVERITIES } from '../components/monitoring/rules';
 import { ContainerResources } from '../components/shared/resources';
 import { checkDnsLabel, checkDnsSubdomain, checkHostPort, checkStorage } from '../components/shared/checks';
@@ -190,8 +191,14 @@ export function parseMonitoring(root: Fields, ctx: ParseContext): MonitoringSett
   const n = f.object('nodeExporter');
   const nodeExporter = {
     enabled: n.bool('enabled', d.nodeExporter.enabled),
+    port: n.int('port', d.nodeExporter.port, { min: 1024, max: 65535 }),
     resources: readResources(n, 'resources', d.nodeExporter.resources),
   };
+  const portProblem = checkNodeExporterPort(nodeExporter.port);
+  if (portProblem !== undefined) {
+    n.fail('port', nodeExporter.port, portProblem);
+    nodeExporter.port = d.nodeExporter.port;
+  }
   n.finish();
 
   const b = f.object('blackbox');

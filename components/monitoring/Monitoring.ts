@@ -29,7 +29,12 @@ import {
   KubeStateMetrics,
   KubeStateMetricsOptions,
 } from './kubeStateMetrics';
-import { NODE_EXPORTER_DEFAULTS, NodeExporter, NodeExporterOptions } from './nodeExporter';
+import {
+  checkNodeExporterPort,
+  NODE_EXPORTER_DEFAULTS,
+  NodeExporter,
+  NodeExporterOptions,
+} from './nodeExporter';
 import { Prometheus, PROMETHEUS_DEFAULTS, PrometheusOptions } from './Prometheus';
 import { ProbeTarget, prometheusConfig } from './prometheusConfig';
 import {
@@ -197,6 +202,7 @@ export function checkMonitoringOptions(o: ResolvedMonitoringOptions): ArgProblem
   const c = new ArgChecks();
   // node-exporter's namespace is this name plus "-node": keep room for it.
   c.check('namespace', o.namespace, (v) => checkDnsLabel(v, 58));
+  c.check('nodeExporter.port', o.nodeExporter.port, checkNodeExporterPort);
   for (const key of RATIO_THRESHOLDS) {
     c.check(`thresholds.${key}`, o.thresholds[key], (v) =>
       v > 0 && v <= 1 ? undefined : 'a ratio in (0, 1]',
@@ -402,6 +408,7 @@ export class Monitoring extends pulumi.ComponentResource {
           namespace: nodeNs.name,
           image: o.images.nodeExporter,
           resources: o.nodeExporter.resources,
+          port: o.nodeExporter.port,
           scraperNamespace: namespace,
           scraperLabels: promLabels,
         },
@@ -461,6 +468,7 @@ export class Monitoring extends pulumi.ComponentResource {
           ...(args.logging !== undefined ? [args.logging.namespace] : []),
           ...(nodeNs !== undefined ? [nodeNs.name] : []),
         ],
+        hostExporterPorts: [o.nodeExporter.port],
         queriers: [serviceLabels('grafana', `${name}-grafana`).selector],
         protect,
       },

@@ -12,6 +12,7 @@ import * as workload from '../shared/workload';
 import { ANYWHERE, checksum, monitoringContainer, podSecurity, podsPeer, serviceLabels } from './common';
 import { PrometheusConfig, toYaml } from './prometheusConfig';
 import { RuleGroup } from './rules';
+import { NODE_EXPORTER_PORT } from './nodeExporter';
 
 /** The port Prometheus serves on. */
 export const PROMETHEUS_PORT = 9090;
@@ -58,6 +59,12 @@ export interface PrometheusArgs extends PrometheusOptions {
   readonly ruleGroups: readonly RuleGroup[];
   /** Namespaces Prometheus scrapes pods in, besides its own (app, logging, node-exporter). @default none */
   readonly scrapeNamespaces?: readonly pulumi.Input<string>[];
+  /**
+   * Ports of exporters on the nodes' host network it scrapes (node-exporter's). Node addresses match no
+   * selector, so egress to these ports is open to any address.
+   * @default [9100]
+   */
+  readonly hostExporterPorts?: readonly number[];
   /** Pod labels (in this namespace) allowed to query Prometheus, e.g. Grafana's. @default none */
   readonly queriers?: readonly Record<string, string>[];
   /** Protect the StatefulSet and keep the volume claims on deletion and scale-down. @default false */
@@ -221,7 +228,10 @@ export class Prometheus extends pulumi.ComponentResource {
           // Scrape targets: every pod of this namespace and of the namespaces it monitors, on their own ports.
           { to: [{ podSelector: {} }, ...(args.scrapeNamespaces ?? []).map((ns) => namespacePeer(ns))] },
           // The API server, the kubelets and host-network exporters are node addresses: no selector reaches them.
-          { to: [ANYWHERE], ports: tcp(443, 6443, 10250, 9100) },
+          {
+            to: [ANYWHERE],
+            ports: tcp(443, 6443, 10250, ...(args.hostExporterPorts ?? [NODE_EXPORTER_PORT])),
+          },
         ],
       },
       child,

@@ -7,6 +7,7 @@
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
+import { ArgChecks, ArgProblem, throwIfInvalid } from '../shared/args';
 import { imageTag } from '../shared/image';
 import { allowPolicy, namespacePeer, tcp } from '../shared/network';
 import { ContainerResources } from '../shared/resources';
@@ -14,7 +15,27 @@ import * as workload from '../shared/workload';
 import { monitoringContainer, podSecurity, serviceLabels } from './common';
 import { ExporterArgs } from './kubeStateMetrics';
 
+/** node-exporter's customary port, the default of {@link NodeExporterOptions.port}. */
 export const NODE_EXPORTER_PORT = 9100;
+
+/**
+ * Ports a node agent on the host network must not take: the kubelet (10248, 10250, 10255), kube-proxy (10249,
+ * 10256), the scheduler and controller manager (10257, 10259) and etcd (2379, 2380).
+ */
+export const RESERVED_HOST_PORTS: readonly number[] = [
+  2379, 2380, 10248, 10249, 10250, 10255, 10256, 10257, 10259,
+];
+
+/** Why a host port is not acceptable for node-exporter, or undefined. */
+export function checkNodeExporterPort(port: number): string | undefined {
+  if (!Number.isInteger(port) || port < 1024 || port > 65535) {
+    return 'an integer in 1024-65535';
+  }
+  if (RESERVED_HOST_PORTS.includes(port)) {
+    return `a port no node component uses (not ${RESERVED_HOST_PORTS.join(', ')})`;
+  }
+  return undefined;
+}
 
 /** What a stack decides about node-exporter (`pavemaster:monitoring.nodeExporter`). */
 export interface NodeExporterOptions {
@@ -22,16 +43,33 @@ export interface NodeExporterOptions {
   readonly enabled?: boolean;
   /** Requests and limits. @default 20m/32Mi requested, 200m/64Mi limit */
   readonly resources?: ContainerResources;
+  /**
+   * The port it listens on, on every node's host network (1024-65535, none of the kubelet's, kube-proxy's,
+   * etcd's). A node has each host port once: a second stack in the same cluster (staging beside production)
+   * sets a port of its own, or its pods stay Pending and its update waits until the provider's timeout
+   * (docs/operations.md, "Two stacks in one cluster").
+   * @default 9100
+   */
+  readonly port?: number;
 }
 
 export const NODE_EXPORTER_DEFAULTS: Required<NodeExporterOptions> = {
   enabled: true,
+  port: NODE_EXPORTER_PORT,
   resources: { requests: { cpu: '20m', memory: '32Mi' }, limits: { cpu: '200m', memory: '64Mi' } },
 };
 
 export interface NodeExporterArgs extends ExporterArgs {
   /** The monitoring namespace, whose scraper may reach the exporters. Required. */
   readonly scraperNamespace: pulumi.Input<string>;
+  /** The host port it listens on. @default 9100 ({@link NodeExporterOptions.port}) */
+  readonly port?: number;
+}
+
+function portProblems(port: number): ArgProblem[] {
+  const c = new ArgChecks();
+  c.check('port', port, checkNodeExporterPort);
+  return [...c.problems];
 }
 
 export class NodeExporter extends pulumi.ComponentResource {
@@ -39,6 +77,8 @@ export class NodeExporter extends pulumi.ComponentResource {
     super('pavemaster:monitoring:NodeExporter', name, {}, opts);
     const child = { parent: this };
     const objectName = 'node-exporter';
+    const port = args.port ?? NODE_EXPORTER_PORT;
+    throwIfInvalid(`NodeExporter ${name}`, portProblems(port));
     const { labels, selector } = serviceLabels('node-exporter', name, imageTag(args.image));
     workload.daemonSet(
       name,
@@ -56,7 +96,7 @@ export class NodeExporter extends pulumi.ComponentResource {
         ingress: [
           {
             from: [namespacePeer(args.scraperNamespace, args.scraperLabels)],
-            ports: tcp(NODE_EXPORTER_PORT),
+            ports: tcp(port),
           },
         ],
         egress: [],
@@ -73,6 +113,7 @@ export function nodeExporterDaemonSetSpec(
   labels: Record<string, string>,
   selector: Record<string, string>,
 ): k8s.types.input.apps.v1.DaemonSetSpec {
+  const port = args.port ?? NODE_EXPORTER_PORT;
   return {
     selector: { matchLabels: selector },
     updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
@@ -93,7 +134,7 @@ export function nodeExporterDaemonSetSpec(
             image: args.image,
             resources: args.resources,
             args: [
-              `--web.listen-address=:${NODE_EXPORTER_PORT}`,
+              `--web.listen-address=:${port}`,
               '--path.rootfs=/host/root',
               '--path.procfs=/host/root/proc',
               '--path.sysfs=/host/root/sys',
@@ -101,11 +142,11 @@ export function nodeExporterDaemonSetSpec(
               '--no-collector.hwmon',
               '--collector.filesystem.mount-points-exclude=^/(dev|proc|sys|run/k3s/containerd/.+|var/lib/docker/.+|var/lib/kubelet/.+)($|/)',
             ],
-            ports: [{ name: 'metrics', containerPort: NODE_EXPORTER_PORT, protocol: 'TCP' }],
-            readinessProbe: { httpGet: { path: '/', port: NODE_EXPORTER_PORT }, periodSeconds: 10 },
+            ports: [{ name: 'metrics', containerPort: port, protocol: 'TCP' }],
+            readinessProbe: { httpGet: { path: '/', port }, periodSeconds: 10 },
             // Liveness only asks whether the process still accepts connections; readiness that it serves.
             livenessProbe: {
-              tcpSocket: { port: NODE_EXPORTER_PORT },
+              tcpSocket: { port },
               periodSeconds: 15,
               failureThreshold: 4,
             },
