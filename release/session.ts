@@ -17,6 +17,7 @@ import {
   slotSelector,
 } from '../components/shared/slots';
 import { ReleaseSettings } from '../stacks/release';
+import { withoutDeclaredDefaults } from '../stacks/schema';
 import { loadSettings, NAMESPACE, Settings } from '../stacks/settings';
 import { EngineEventLike } from './events';
 import { HistoryEntryLike } from './history';
@@ -141,8 +142,10 @@ export class Session {
         raw[key.slice(prefix.length)] = v.value;
       }
     }
-    this.settings = loadSettings(this.name, raw);
-    this.raw = raw;
+    // `pulumi config` lists Pulumi.yaml's placeholder defaults too: drop them, as the program does.
+    const given = withoutDeclaredDefaults(raw);
+    this.settings = loadSettings(this.name, given);
+    this.raw = given;
     this.kube = new Kube(this.settings.namespace);
   }
 

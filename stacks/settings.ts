@@ -10,6 +10,7 @@ import { Fields } from './fields';
 import { LOGGING_KEYS, LOGGING_SECRET_KEYS, LoggingSettings, parseLogging } from './logging';
 import { MONITORING_KEYS, MONITORING_SECRET_KEYS, MonitoringSettings, parseMonitoring } from './monitoring';
 import { Problems } from './problems';
+import { withoutDeclaredDefaults } from './schema';
 import { parseRelease, RELEASE_KEYS, ReleaseSettings } from './release';
 import { checkDnsLabel, checkEnvName } from '../components/shared/checks';
 
@@ -112,7 +113,10 @@ export function loadSettings(stack: string, raw: Readonly<Record<string, string>
   };
 }
 
-/** The running stack's `pavemaster:*` config, keyed without the namespace. */
+/**
+ * The running stack's `pavemaster:*` config, keyed without the namespace, without the placeholder defaults
+ * Pulumi merges in from Pulumi.yaml (stacks/schema.ts).
+ */
 export function readStackConfig(): Record<string, string> {
   const prefix = `${NAMESPACE}:`;
   const out: Record<string, string> = {};
@@ -121,5 +125,5 @@ export function readStackConfig(): Record<string, string> {
       out[key.slice(prefix.length)] = value;
     }
   }
-  return out;
+  return withoutDeclaredDefaults(out);
 }

@@ -52,12 +52,20 @@ describe('committed stack files', () => {
     expect(stackFileProblems(file, fs.readFileSync(path.join(REPO, file), 'utf8'))).toEqual([]);
   });
 
-  it('declares no default for a secret key in Pulumi.yaml', () => {
+  // Every key is declared (stacks/schema.ts); an optional secret key's only allowed default is the empty
+  // placeholder for "not set" ("" or {}), never a value.
+  it('declares no default value for a secret key in Pulumi.yaml', () => {
     const project = parse(fs.readFileSync(path.join(REPO, 'Pulumi.yaml'), 'utf8')) as {
       config?: Record<string, { default?: unknown }>;
     };
     const withDefault = Object.entries(project.config ?? {})
-      .filter(([key, decl]) => SECRET_KEYS.includes(key.replace(/^[^:]+:/, '')) && decl.default !== undefined)
+      .filter(
+        ([key, decl]) =>
+          SECRET_KEYS.includes(key.replace(/^[^:]+:/, '')) &&
+          decl.default !== undefined &&
+          decl.default !== '' &&
+          JSON.stringify(decl.default) !== '{}',
+      )
       .map(([key]) => key);
     expect(withDefault).toEqual([]);
   });

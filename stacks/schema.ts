@@ -1,0 +1,187 @@
+/**
+ * The declared schema of every top-level `pavemaster:*` key: the `config:` block of Pulumi.yaml, which
+ * test/unit/config/schema.test.ts keeps equal to this table (and to the keys the loader reads). With it, the
+ * Pulumi CLI checks each value's type before the program runs ("Stack 'x' with configuration key
+ * 'pavemaster:replicas' must be of type 'integer'"), and `pulumi config` lists every key with its default.
+ *
+ * Why some defaults are placeholders: Pulumi 3.259 treats a declared key without a default as required, and
+ * passes a declared default to the program as if the stack had set it. Many defaults here depend on the
+ * environment profile or on other keys (replicas, the namespace, the host), so their declared default is a
+ * placeholder that means "not set" (`""`, `0`, `-1`, `{}`, `[]`, each named in the description), and
+ * {@link withoutDeclaredDefaults} drops a value equal to its placeholder before the loader reads it. Fixed
+ * defaults (the port, the probe paths) are declared as they are.
+ *
+ * Why the secret keys ({@link SECRET_CONFIG_KEYS}) carry no `secret: true`: in Pulumi 3.259 a declared secret key
+ * is either required (no default) or fails every stack that leaves it unset ("must be encrypted as it's
+ * secret": the declared default is plain text). These keys are optional (an unset Slack webhook leaves the
+ * receiver out), so their descriptions say "Secret" and the loader keeps their values out of every message.
+ */
+
+/** Keys whose values are secrets; declared without `secret: true` (see above). */
+export const SECRET_CONFIG_KEYS: readonly string[] = ['appSecrets', 'slackWebhookUrl', 'smtpPassword'];
+
+/** The schema types Pulumi.yaml's `config:` block knows. */
+export type ConfigType = 'string' | 'integer' | 'boolean' | 'object' | 'array';
+
+/** One declared key, as written in Pulumi.yaml. */
+export interface ConfigDeclaration {
+  readonly type: ConfigType;
+  /** For arrays: the items' type. */
+  readonly items?: { readonly type: ConfigType };
+  readonly description: string;
+  /** The declared default; a placeholder for "not set" when `placeholder` is true. Absent: required. */
+  readonly default?: string | number | boolean | Record<string, never> | readonly never[];
+  /** The default means "not set": the loader's own default (from the profile or other keys) applies. */
+  readonly placeholder?: boolean;
+}
+
+const unset = { placeholder: true } as const;
+const str = (description: string, def = ''): ConfigDeclaration => ({
+  type: 'string',
+  description,
+  default: def,
+  ...(def === '' ? unset : {}),
+});
+const obj = (description: string): ConfigDeclaration => ({
+  type: 'object',
+  description,
+  default: {},
+  ...unset,
+});
+
+/** Every top-level key, in the order Pulumi.yaml lists them. */
+export const CONFIG_SCHEMA: Readonly<Record<string, ConfigDeclaration>> = {
+  environment: str(
+    'The environment profile, "staging" or "production". "" (the default): the stack name, which must then be one of the two.',
+  ),
+  namespace: str(
+    'The app namespace; the monitoring and logging namespaces derive from it. "" (the default): "pavemaster-<stack>".',
+  ),
+  appName: str('The app name (a DNS label of at most 50 characters).', 'pavemaster'),
+  activeSlot: str(
+    'The slot that takes traffic, "blue" or "green". Changed by `release promote` and `release rollback`.',
+    'blue',
+  ),
+  blueImage: {
+    type: 'string',
+    description:
+      'The image of the blue slot, "[registry/]repository[:tag][@sha256:digest]" (production: pinned by digest). Required.',
+  },
+  greenImage: { type: 'string', description: 'The image of the green slot. Required.' },
+  blueVersion: str('The blue slot\'s `version` label. "" (the default): the image tag.'),
+  greenVersion: str('The green slot\'s `version` label. "" (the default): the image tag.'),
+  replicas: {
+    type: 'integer',
+    description:
+      "Replicas of the active slot (1-100; production at least 2). 0 (the default): the profile's, staging 1, production 3.",
+    default: 0,
+    ...unset,
+  },
+  idleReplicas: {
+    type: 'integer',
+    description:
+      'Replicas of the idle slot (0 up to replicas; equal keeps it warm for an instant rollback). -1 (the default): as many as replicas.',
+    default: -1,
+    ...unset,
+  },
+  resources: obj(
+    "The app container's requests and limits, {requests: {cpu, memory}, limits: {cpu, memory}}. {} (the default): the profile's.",
+  ),
+  env: obj('Plain environment variables of the app, NAME: value. {} (the default): none.'),
+  secretEnv: obj(
+    'Environment variables from existing Kubernetes Secrets, NAME: {secret, key}. {} (the default): none.',
+  ),
+  appSecrets: obj(
+    'Secret: environment values the program stores in a Secret for the app, NAME: value. Set with `pulumi config set --secret --path`. {} (the default): none.',
+  ),
+  host: str('The Ingress host. "" (the default): "<appName>.<namespace>.localtest.me".'),
+  tlsSecretName: str('The TLS Secret of the Ingress. "" (the default): no TLS on the Ingress.'),
+  ingressClassName: str('The IngressClass. "" (the default): the cluster\'s default class.'),
+  port: { type: 'integer', description: 'The port the app listens on (1024-65535).', default: 8080 },
+  healthPath: str("The app's liveness path.", '/healthz'),
+  readyPath: str("The app's readiness path.", '/readyz'),
+  metricsPath: str("The app's Prometheus metrics path.", '/metrics'),
+  smokePaths: {
+    type: 'array',
+    items: { type: 'string' },
+    description: 'Paths the release smoke check requests. [] (the default): healthPath, readyPath and "/".',
+    default: [],
+    ...unset,
+  },
+  antiAffinity: str(
+    'Spread of the slot\'s pods over nodes, "none", "preferred" or "required". "" (the default): the profile\'s, staging "preferred", production "required".',
+  ),
+  pdbMaxUnavailable: {
+    type: 'integer',
+    description:
+      "The PodDisruptionBudget's maxUnavailable (1 up to replicas). 0 (the default): the component's default.",
+    default: 0,
+    ...unset,
+  },
+  serviceType: str(
+    'The Services\' type: "ClusterIP"; "NodePort" or "LoadBalancer" only with allowExternalServices.',
+    'ClusterIP',
+  ),
+  allowExternalServices: {
+    type: 'boolean',
+    description: 'Allow Services of type NodePort or LoadBalancer.',
+    default: false,
+  },
+  benchServices: {
+    type: 'integer',
+    description: 'Benchmarks only: how many copies of the app the stack deploys.',
+    default: 1,
+  },
+  imageBuild: obj(
+    "Build and push the target slot's image, {context, dockerfile, repository, slot}. {} (the default): deploy the configured images.",
+  ),
+  monitoring: obj(
+    "Prometheus, Alertmanager, Grafana and the exporters (docs/monitoring.md). {} (the default): the profile's.",
+  ),
+  slackWebhookUrl: str(
+    'Secret: the Slack incoming-webhook URL alerts are posted to. Set with `pulumi config set --secret`. "" (the default): no Slack receiver.',
+  ),
+  smtpPassword: str(
+    'Secret: the SMTP password of the email receiver. Set with `pulumi config set --secret`. "" (the default): none.',
+  ),
+  logging: obj(
+    "Elasticsearch, Logstash, Kibana and Filebeat (docs/logging.md). {} (the default): the profile's.",
+  ),
+  release: obj(
+    'How the release command gates and checks a release (docs/release.md). {} (the default): its defaults.',
+  ),
+  blueReleaseId: str('Written by the release command: the blue slot\'s release id. "" (the default): none.'),
+  blueReleasedAt: str(
+    'Written by the release command: when the blue slot was released. "" (the default): never.',
+  ),
+  greenReleaseId: str(
+    'Written by the release command: the green slot\'s release id. "" (the default): none.',
+  ),
+  greenReleasedAt: str(
+    'Written by the release command: when the green slot was released. "" (the default): never.',
+  ),
+};
+
+/** The text Pulumi passes the program for a declared default (objects and lists as JSON). */
+function asConfigText(value: NonNullable<ConfigDeclaration['default']>): string {
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+/**
+ * The raw config without the values that only repeat a placeholder default Pulumi merged in (or the user typed),
+ * so the loader applies its own default for them. Keys without the namespace, as the loader reads them.
+ */
+export function withoutDeclaredDefaults(raw: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    const declared = CONFIG_SCHEMA[key];
+    if (declared?.placeholder === true && declared.default !== undefined) {
+      const text = asConfigText(declared.default);
+      if (value === text || (text === '{}' && value.replace(/\s/g, '') === '{}')) {
+        continue;
+      }
+    }
+    out[key] = value;
+  }
+  return out;
+}
