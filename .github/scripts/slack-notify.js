@@ -62,11 +62,13 @@ function message({ stack, event, reason, image, slot, runUrl }) {
 
 function webhookUrl(stack) {
   try {
-    return execFileSync(
+    // Unset, the key reads as Pulumi.yaml's placeholder default "" (stacks/schema.ts): no webhook.
+    const url = execFileSync(
       'pulumi',
       ['config', 'get', 'pavemaster:slackWebhookUrl', '--stack', stack, '--non-interactive'],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
     ).trim();
+    return url === '' ? undefined : url;
   } catch (e) {
     const text = String(e.stderr || e.message);
     if (/not found|configuration key/i.test(text)) {
