@@ -59,8 +59,11 @@ export interface Settings {
  * Loads settings from raw config values keyed without the namespace (`replicas`, not `pavemaster:replicas`).
  * Throws a ConfigError listing every problem.
  */
-export function loadSettings(stack: string, raw: Readonly<Record<string, string>>): Settings {
+export function loadSettings(stack: string, given: Readonly<Record<string, string>>): Settings {
   const problems = new Problems();
+  // A placeholder default of Pulumi.yaml ("", 0, -1, {}, []) means "not set", however it arrived: merged in by
+  // Pulumi or typed by the user (stacks/schema.ts).
+  const raw = withoutDeclaredDefaults(given);
   const root = new Fields(`${NAMESPACE}:`, raw, problems, new Set(SECRET_KEYS));
 
   const defaultEnvironment = (ENVIRONMENTS as readonly string[]).includes(stack)
@@ -115,7 +118,7 @@ export function loadSettings(stack: string, raw: Readonly<Record<string, string>
 
 /**
  * The running stack's `pavemaster:*` config, keyed without the namespace, without the placeholder defaults
- * Pulumi merges in from Pulumi.yaml (stacks/schema.ts).
+ * Pulumi merges in from Pulumi.yaml (stacks/schema.ts; loadSettings drops them too).
  */
 export function readStackConfig(): Record<string, string> {
   const prefix = `${NAMESPACE}:`;
