@@ -249,6 +249,31 @@ describe('thin wrappers', () => {
     expect(bad).toEqual([]);
   });
 
+  it('checks the repository out before any step that runs one of its commands (a job starts with an empty workspace)', () => {
+    const missing: string[] = [];
+    for (const file of WORKFLOW_FILES) {
+      for (const [id, job] of Object.entries(jobs(load(file).doc))) {
+        if (job.uses !== undefined) {
+          continue; // a reusable workflow checks out itself
+        }
+        let checkedOut = false;
+        for (const s of steps(job)) {
+          if (str(s.uses).startsWith('actions/checkout@')) {
+            checkedOut = true;
+          }
+          const command = str(s.run);
+          if (
+            !checkedOut &&
+            /(?:^|\s)(?:node |bash )?(?:\.github\/scripts|scripts)\/|npm (?:ci|run|test)\b/.test(command)
+          ) {
+            missing.push(`${file} ${id}: ${command}`);
+          }
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
   it('calls the release command from one place only (.github/scripts/release.sh)', () => {
     const direct: string[] = [];
     for (const file of WORKFLOW_FILES) {
