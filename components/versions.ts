@@ -41,3 +41,20 @@ export const LOGGING_IMAGES = {
 
 /** The release command's smoke test: an image with `sh` and `curl`. */
 export const SMOKE_TEST_IMAGE = 'curlimages/curl:8.11.1';
+
+/**
+ * The smoke-test image staging runs: the same contract (`sh` and `curl`), built here from Debian's packages by
+ * scripts/images (curlimages/curl has no build source here), so staging's smoke Job runs for real on the local
+ * cluster's real node.
+ */
+export const LOCAL_SMOKE_TEST_IMAGE = 'pavemaster/curl:7.88.1';
+
+/**
+ * A pinned reference by its tag alone ("prom/prometheus:v3.13.1"): what staging names where the local registry
+ * serves the image. An image built here can never have upstream's digest, so a digest-pinned reference could not
+ * be served locally; the tag keeps the version in this one file.
+ */
+export function byTag(reference: string): string {
+  const at = reference.indexOf('@');
+  return at >= 0 ? reference.slice(0, at) : reference;
+}

@@ -16,6 +16,7 @@ import {
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
 } from '../components/shared/security';
+import { pullPolicyFor } from '../components/shared/image';
 import { appSelector, Slot } from '../components/shared/slots';
 import { envFromSecretRefs, envValues } from '../components/shared/workload';
 import { ReleaseSettings } from '../stacks/release';
@@ -163,7 +164,7 @@ export function jobManifest(input: JobManifestInput): Record<string, unknown> {
             {
               name: input.gate,
               image: input.image,
-              imagePullPolicy: 'IfNotPresent',
+              imagePullPolicy: pullPolicyFor(input.image),
               command: input.command,
               env: [...envValues(input.env ?? {}), ...envFromSecretRefs(input.secretEnv ?? {})],
               // No ephemeral-storage request, like the app's containers: the only writable path is the /tmp

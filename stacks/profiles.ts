@@ -9,6 +9,7 @@ import type { LoggingOptions } from '../components/logging/Logging';
 import type { MonitoringOptions } from '../components/monitoring/Monitoring';
 import type { DeepPartial } from '../components/shared/args';
 import type { ContainerResources } from '../components/shared/resources';
+import { LOCAL_SMOKE_TEST_IMAGE, MONITORING_IMAGES, SMOKE_TEST_IMAGE, byTag } from '../components/versions';
 import { Environment } from './context';
 
 /** What an environment changes, and the rules it sets. */
@@ -16,6 +17,10 @@ export interface Profile {
   app: BlueGreenAppOptions;
   monitoring: DeepPartial<MonitoringOptions>;
   logging: DeepPartial<LoggingOptions>;
+  release: {
+    /** The smoke test's image (`pavemaster:release.smoke.image` overrides it): an image with `sh` and `curl`. */
+    smokeImage: string;
+  };
   rules: {
     /** Fewest replicas of the app's active slot. */
     minReplicas: number;
@@ -40,8 +45,20 @@ const res = (cpu: string, memory: string, cpuLimit: string, memoryLimit: string)
 export const PROFILES: Record<Environment, Profile> = {
   staging: {
     app: { replicas: 1 },
-    monitoring: {},
+    // Staging names by tag what the local registry serves (scripts/images builds these tags), so on the local
+    // cluster these pods run for real; a digest-pinned reference could not be served there (a local build never
+    // has upstream's digest). Grafana, kube-state-metrics and the Elastic Stack have no build source here: they
+    // keep their digests and stay simulated. Production keeps every digest (rules.requireDigest).
+    monitoring: {
+      images: {
+        prometheus: byTag(MONITORING_IMAGES.prometheus),
+        alertmanager: byTag(MONITORING_IMAGES.alertmanager),
+        nodeExporter: byTag(MONITORING_IMAGES.nodeExporter),
+        blackboxExporter: byTag(MONITORING_IMAGES.blackboxExporter),
+      },
+    },
     logging: {},
+    release: { smokeImage: LOCAL_SMOKE_TEST_IMAGE },
     rules: {
       minReplicas: 1,
       requireDigest: false,
@@ -100,6 +117,7 @@ export const PROFILES: Record<Environment, Profile> = {
       kibana: { resources: res('250m', '1Gi', '1', '2Gi') },
       exporter: { resources: res('20m', '32Mi', '200m', '128Mi') },
     },
+    release: { smokeImage: SMOKE_TEST_IMAGE },
     rules: {
       minReplicas: 2,
       requireDigest: true,

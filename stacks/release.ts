@@ -13,10 +13,10 @@ import { checkHttpPath } from '../components/shared/checks';
 import { SlotRelease } from '../components/shared/release';
 import { ContainerResources } from '../components/shared/resources';
 import { perSlot, Slot } from '../components/shared/slots';
-import { SMOKE_TEST_IMAGE } from '../components/versions';
 import { readResources } from './common';
 import { ParseContext } from './context';
 import { Fields } from './fields';
+import { PROFILES } from './profiles';
 import { checkImage } from './validators';
 
 /** A one-shot gate Job run by the release command before traffic moves. */
@@ -212,7 +212,7 @@ export function parseRelease(root: Fields, ctx: ParseContext): ReleaseSettings {
   const smokePaths = s.has('paths') ? s.stringList('paths', [], { check: checkHttpPath }) : undefined;
   const smoke: SmokeSettings = {
     enabled: s.bool('enabled', true),
-    image: s.string('image', SMOKE_TEST_IMAGE, {
+    image: s.string('image', PROFILES[ctx.environment].release.smokeImage, {
       check: (text) => checkImage(text, { production: false, requireDigest: false }),
     }),
     paths: smokePaths,

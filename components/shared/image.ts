@@ -104,6 +104,17 @@ export function imageTag(text: string): string | undefined {
   return parseImageReference(text)?.tag;
 }
 
+/**
+ * The pull policy a reference calls for. Pinned by digest: `IfNotPresent`, since a cached copy is exactly the bytes
+ * named and a pod start never waits on the registry. By tag only: `Always`, since a tag can move (a rebuilt image
+ * pushed under the same tag); the kubelet then resolves the tag at every container start, so every pod started
+ * after a push runs the same bytes instead of whatever each node cached, and unchanged layers are not fetched
+ * again (one manifest request). Kubernetes defaults `:latest` to `Always` for the same reason.
+ */
+export function pullPolicyFor(reference: string): 'Always' | 'IfNotPresent' {
+  return parseImageReference(reference)?.digest !== undefined ? 'IfNotPresent' : 'Always';
+}
+
 /** True for a well-formed registry host with an optional port ("registry.example.com", "localhost:5000"). */
 export function isRegistryHost(text: string): boolean {
   return REGISTRY.test(text);

@@ -7,6 +7,7 @@
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
+import { pullPolicyFor } from './image';
 import { ContainerResources, toResourceRequirements } from './resources';
 import { restrictedContainerSecurityContext } from './security';
 
@@ -40,7 +41,8 @@ export function antiAffinity(mode: AntiAffinity, selector: Record<string, string
 
 /**
  * A container under the restricted Pod Security Standard (no privilege escalation, every capability dropped,
- * read-only root filesystem, RuntimeDefault seccomp) with its requests and limits and `IfNotPresent` pulls.
+ * read-only root filesystem, RuntimeDefault seccomp) with its requests and limits, and the pull policy its image
+ * reference calls for (`IfNotPresent` when pinned by digest, `Always` by tag only: see {@link pullPolicyFor}).
  * Everything else (command, ports, probes, mounts) is the caller's.
  */
 export function restrictedContainer(
@@ -52,9 +54,15 @@ export function restrictedContainer(
   },
 ): Container {
   const { resources, securityContext, ...rest } = spec;
+  const image = rest.image;
   return {
     ...rest,
-    imagePullPolicy: 'IfNotPresent',
+    imagePullPolicy:
+      image === undefined
+        ? undefined
+        : typeof image === 'string'
+          ? pullPolicyFor(image)
+          : pulumi.output(image).apply((i) => (i === undefined ? undefined : pullPolicyFor(i))),
     resources: toResourceRequirements(resources),
     securityContext: { ...restrictedContainerSecurityContext(), ...securityContext },
   };

@@ -13,7 +13,8 @@ describe('pavemaster:release', () => {
       readyTimeoutSeconds: 600,
       backup: { command: [] },
       migration: { command: [] },
-      smoke: { enabled: true, image: 'curlimages/curl:8.11.1', paths: undefined },
+      // Staging's smoke image is the one the local registry builds and serves (stacks/profiles.ts).
+      smoke: { enabled: true, image: 'pavemaster/curl:7.88.1', paths: undefined },
       jobs: { backoffLimit: 0, ttlSecondsAfterFinished: 86400, runAsUser: 10001 },
       postPromotion: {
         windowSeconds: 60,
@@ -25,6 +26,7 @@ describe('pavemaster:release', () => {
     });
     expect(r.postPromotion.alertsQuery).toBe(DEFAULT_ALERTS_QUERY);
     expect(parseReleaseFor({}, { production: true }).postPromotion.windowSeconds).toBe(300);
+    expect(parseReleaseFor({}, { production: true }).smoke.image).toBe('curlimages/curl:8.11.1');
   });
 
   it('reads every field and each slot release id and time', () => {

@@ -65,6 +65,22 @@ const INTENDED: readonly Intended[] = [
       'the component no longer depends on a namespace created before it (it creates its own, or, for a bench ' +
       'app, runs in one); every child still depends on its Namespace through the namespace name it uses',
   },
+  {
+    urn: /^urn:pulumi:staging::pavemaster::.*\$pavemaster:monitoring:(Prometheus|Alertmanager|NodeExporter|BlackboxExporter)\$kubernetes:apps\/v1:(StatefulSet|DaemonSet|Deployment)::/,
+    field: /^inputs\.spec\.template\.spec\.containers\.\d+\.image$/,
+    why:
+      'staging names Prometheus, Alertmanager, node-exporter and the blackbox exporter by tag (stacks/profiles.ts): ' +
+      "the local registry serves its own builds under those tags, and a local build can never have upstream's " +
+      'digest, so on the local cluster these pods run for real; production keeps the digests',
+  },
+  {
+    urn: /./,
+    field: /^inputs\.spec\.template\.spec\.(initContainers|containers)\.\d+\.imagePullPolicy$/,
+    why:
+      'the pull policy follows the reference (components/shared/image.ts pullPolicyFor): a tag-only image is ' +
+      'pulled Always, because a tag can move and IfNotPresent would keep whatever a node cached; a digest-pinned ' +
+      'one stays IfNotPresent (a one-time rollout of the tag-only workloads on the next up)',
+  },
 ];
 
 const baseline = JSON.parse(
