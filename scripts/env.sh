@@ -10,9 +10,15 @@
 #
 #   PAVEMASTER_ROOT     the repository root
 #   PAVEMASTER_CACHE    cache folder outside the repo (default ~/.cache/pavemaster);
-#                       the toolchain lives in $PAVEMASTER_CACHE/toolchain
-#   PATH                $PAVEMASTER_CACHE/toolchain/bin first (pulumi, its language
-#                       host, kubectl, kwokctl, etcd, kube-*)
+#                       the toolchain's builds live in $PAVEMASTER_CACHE/toolchain
+#                       (PAVEMASTER_TOOLCHAIN), one folder per build fingerprint
+#   PAVEMASTER_TOOLCHAIN_BIN
+#                       <repo>/.local/toolchain/bin: this checkout's links to the
+#                       builds of its own toolchain/ wrappers (scripts/toolchain)
+#   PATH                PAVEMASTER_TOOLCHAIN_BIN first (pulumi, its language
+#                       host, kubectl, kwokctl, etcd, kube-*), then the shared
+#                       $PAVEMASTER_TOOLCHAIN/bin (a fallback for scratch copies
+#                       of a checkout that never ran scripts/toolchain)
 #   PULUMI_HOME         <repo>/.pulumi-home   (plugins; gitignored)
 #   PULUMI_BACKEND_URL  file://<repo>/.pulumi-state   (local state; gitignored)
 #   PULUMI_CONFIG_PASSPHRASE
@@ -30,11 +36,16 @@ export PAVEMASTER_ROOT
 
 export PAVEMASTER_CACHE="${PAVEMASTER_CACHE:-${HOME}/.cache/pavemaster}"
 export PAVEMASTER_TOOLCHAIN="${PAVEMASTER_CACHE}/toolchain"
+export PAVEMASTER_TOOLCHAIN_BIN="${PAVEMASTER_ROOT}/.local/toolchain/bin"
 export PAVEMASTER_CLUSTER_NAME="${PAVEMASTER_CLUSTER_NAME:-pavemaster}"
 
 case ":${PATH}:" in
   *":${PAVEMASTER_TOOLCHAIN}/bin:"*) ;;
   *) export PATH="${PAVEMASTER_TOOLCHAIN}/bin:${PATH}" ;;
+esac
+case ":${PATH}:" in
+  *":${PAVEMASTER_TOOLCHAIN_BIN}:"*) ;;
+  *) export PATH="${PAVEMASTER_TOOLCHAIN_BIN}:${PATH}" ;;
 esac
 
 export PULUMI_HOME="${PAVEMASTER_ROOT}/.pulumi-home"
