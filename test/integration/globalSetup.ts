@@ -68,9 +68,10 @@ export default function globalSetup(): void {
       );
     }
   } else if (wantReal && sh('node', ['status']).code !== 0) {
-    // A running cluster without its real node (started with --no-real-node, or the node stopped): add it.
-    const images = sh('images', []);
-    const node = images.code === 0 ? sh('node', ['start']) : images;
+    // A running cluster without its real node (started with --no-real-node, or the node stopped): add it the
+    // way `scripts/cluster start` does: serve the images, point the placement rule at them (a cluster started
+    // without its node has an empty list, which would keep every pod on kwok nodes), then start the node.
+    const node = sh('cluster', ['start', '--real-node']);
     if (node.code === 0) {
       started.push('node');
     } else {
