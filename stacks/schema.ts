@@ -122,6 +122,20 @@ export const CONFIG_SCHEMA: Readonly<Record<string, ConfigDeclaration>> = {
     'The Services\' type: "ClusterIP"; "NodePort" or "LoadBalancer" only with allowExternalServices.',
     'ClusterIP',
   ),
+  ingressFrom: {
+    type: 'array',
+    items: { type: 'object' },
+    description:
+      "Who else may reach the app (an ingress controller), a list of {namespace | namespaceLabels, podLabels} or {cidr, except}; the app's namespace and monitoring always may. [] (the default): nobody else.",
+    default: [],
+  },
+  egress: {
+    type: 'array',
+    items: { type: 'object' },
+    description:
+      'What the app may reach besides cluster DNS (its database), a list of peers as in ingressFrom with {ports, protocol}. [] (the default): nothing else.',
+    default: [],
+  },
   allowExternalServices: {
     type: 'boolean',
     description: 'Allow Services of type NodePort or LoadBalancer.',
