@@ -121,6 +121,10 @@ beforeAll(async () => {
       release: {
         prometheusUrl: stub.url,
         readyTimeoutSeconds: 120,
+        // The gate Jobs stay simulated (kwok Stages decide them) even when the cluster runs a real node: the
+        // app's image is served locally, so the placement rule would run them for real, and the reference app has
+        // no ./bin/migrate. This test is about the release command; real gate pods are the end-to-end tests'.
+        jobs: { podAnnotations: { 'pavemaster.local/placement': 'kwok' } },
         migration: { command: ['./bin/migrate', 'up'], timeoutSeconds: 60 },
         smoke: { timeoutSeconds: 60 },
         postPromotion: { windowSeconds: 3, intervalSeconds: 1, maxErrorRatio: 0.05, maxP95Seconds: 1 },
