@@ -7,7 +7,7 @@
  * Why some defaults are placeholders: Pulumi 3.259 treats a declared key without a default as required, and
  * passes a declared default to the program as if the stack had set it. Many defaults here depend on the
  * environment profile or on other keys (replicas, the namespace, the host), so their declared default is a
- * placeholder that means "not set" (`""`, `0`, `-1`, `{}`, `[]`, each named in the description), and
+ * placeholder that means "not set" (`""`, `-1`, `{}`, `[]`, each named in the description), and
  * {@link withoutDeclaredDefaults} drops a value equal to its placeholder before the loader reads it. Fixed
  * defaults (the port, the probe paths) are declared as they are.
  *
@@ -73,8 +73,8 @@ export const CONFIG_SCHEMA: Readonly<Record<string, ConfigDeclaration>> = {
   replicas: {
     type: 'integer',
     description:
-      "Replicas of the active slot (1-100; production at least 2). 0 (the default): the profile's, staging 1, production 3.",
-    default: 0,
+      "Replicas of the active slot (1-100; production at least 2). -1 (the default): the profile's, staging 1, production 3.",
+    default: -1,
     ...unset,
   },
   idleReplicas: {
@@ -114,8 +114,8 @@ export const CONFIG_SCHEMA: Readonly<Record<string, ConfigDeclaration>> = {
   pdbMaxUnavailable: {
     type: 'integer',
     description:
-      "The PodDisruptionBudget's maxUnavailable (1 up to replicas). 0 (the default): the component's default.",
-    default: 0,
+      "The PodDisruptionBudget's maxUnavailable (1 up to replicas). -1 (the default): the component's default.",
+    default: -1,
     ...unset,
   },
   serviceType: str(

@@ -129,8 +129,13 @@ describe('Pulumi.yaml config schema', () => {
   );
 
   test('a placeholder is dropped, any other value is kept', () => {
+    // A typed 0 is not a placeholder: it must reach the validator, which refuses zero replicas.
+    expect(withoutDeclaredDefaults({ replicas: '0', pdbMaxUnavailable: '0' })).toEqual({
+      replicas: '0',
+      pdbMaxUnavailable: '0',
+    });
     expect(
-      withoutDeclaredDefaults({ replicas: '0', idleReplicas: '-1', monitoring: '{}', smokePaths: '[]' }),
+      withoutDeclaredDefaults({ replicas: '-1', idleReplicas: '-1', monitoring: '{}', smokePaths: '[]' }),
     ).toEqual({});
     expect(
       withoutDeclaredDefaults({ replicas: '2', idleReplicas: '0', port: '8080', host: 'a.example' }),
