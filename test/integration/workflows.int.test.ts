@@ -1,0 +1,627 @@
+/**
+ * The delivery workflows' jobs, run step by step from the real workflow files by the local runner
+ * (test/unit/pipeline/runner) against the local cluster and a local file backend:
+ *
+ *   - pull request: both stacks' policy-gated previews (each with its own policy/config/<stack>.json) and the
+ *     one Markdown comment, posted to a local stand-in of GitHub's REST API, created once and edited in place on
+ *     the next push, with the traffic line;
+ *   - staging (deploy-staging.yml, a manual run without load test): the reference app built by the local image
+ *     builder (standing in for docker/build-push-action) and pushed to the local registry, its digest deployed to
+ *     the idle slot, gates, promote, the post-promotion check, the promotion record, the stack file pushed back
+ *     to develop, and Slack; then a release (release.yml as deploy-staging.yml calls it) whose post-promotion
+ *     check breaches (exit 4): the rollback step fires, the job fails, traffic stays on the old slot, and Slack
+ *     hears of the flip-back once;
+ *   - production (deploy-production.yml on a push to main): nothing runs until a reviewer of the `production`
+ *     environment approves; then it deploys exactly the digest staging recorded, promotes, and checks.
+ *
+ * What is GitHub's own stays outside (see each stand-in in test/unit/pipeline/runner/actions.ts): the checkout is
+ * a clone of a local bare repository, the pull-request comment API is a local server on 127.0.0.1, Slack is a
+ * local HTTPS sink. The pods here are kwok's (simulated): the post-deployment smoke test and the load test need
+ * the real node and are exercised by the staging job test on it (workflows-realnode.int.test.ts).
+ */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { parseDocument } from 'yaml';
+import { startStubPrometheus, StubPrometheus } from '../../release/testing/stubPrometheus';
+import {
+  artifacts,
+  boundary,
+  BoundaryLog,
+  buildPush,
+  checkout,
+  pulumiCli,
+  setupNode,
+} from '../unit/pipeline/runner/actions';
+import { Origin } from '../unit/pipeline/runner/origin';
+import { JobRecord, LocalRunner, RunnerConfig } from '../unit/pipeline/runner/runner';
+import { GitHubApi, startGitHubApi } from '../unit/pipeline/support/githubApi';
+import { SlackSink, startSlackSink } from '../unit/pipeline/support/slackSink';
+import { linkNodeModules } from '../unit/pipeline/tools';
+import { repoRoot, run, runOk, toolEnv } from './helpers';
+
+jest.setTimeout(30 * 60 * 1000);
+
+const REPOSITORY = 'acme/pavemaster';
+const TOKEN = 'ghs_workflowJobTestsLocalToken';
+const PASSPHRASE = 'pavemaster-local-only';
+const DIGEST1 = `sha256:${'1'.repeat(64)}`;
+const DIGEST3 = `sha256:${'3'.repeat(64)}`;
+const image = (tag: string, digest: string) => `ghcr.io/acme/pavemaster/web:${tag}@${digest}`;
+
+let root: string;
+let origin: Origin;
+let backend: string;
+let slack: SlackSink;
+let prometheus: StubPrometheus;
+/** The image the staging job built and promoted (what production must deploy). */
+let promoted = '';
+const log: string[] = [];
+
+/** What a runner on this machine starts from: PATH without the toolchain (pulumi/actions adds it). */
+function baseEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env = toolEnv();
+  const toolchainBin = path.join(env.PAVEMASTER_TOOLCHAIN ?? '', 'bin');
+  return {
+    PATH: (env.PATH ?? '')
+      .split(':')
+      .filter((p) => p !== toolchainBin)
+      .join(':'),
+    HOME: os.homedir(),
+    // The runner image's plugin cache (on GitHub the engine downloads the plugins itself).
+    PULUMI_HOME: env.PULUMI_HOME ?? '',
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: 'true',
+    PULUMI_SKIP_UPDATE_CHECK: 'true',
+    NO_COLOR: '1',
+    NODE_EXTRA_CA_CERTS: slack.caFile,
+    PAVEMASTER_CACHE: env.PAVEMASTER_CACHE ?? '',
+    ...extra,
+  };
+}
+
+/**
+ * A repository and a file backend of their own for a group of tests (their stacks share the names staging and
+ * production, and their branches would conflict).
+ */
+function freshRepository(): void {
+  const dir = fs.mkdtempSync(path.join(root, 'repo-'));
+  origin = Origin.create(repoRoot, dir);
+  fs.mkdirSync(path.join(dir, 'state'));
+  backend = `file://${path.join(dir, 'state')}`;
+}
+
+function kubeconfig(): string {
+  return fs.readFileSync(toolEnv().KUBECONFIG ?? '', 'utf8');
+}
+
+/** Runs the Pulumi CLI on a clone of the stand-in repository with the tests' backend. */
+function pulumiIn(dir: string, args: string[], timeoutMs = 15 * 60 * 1000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    try {
+      resolve(
+        execFileSync('pulumi', [...args, '--non-interactive'], {
+          cwd: dir,
+          env: { ...toolEnv(), PULUMI_BACKEND_URL: backend, PULUMI_CONFIG_PASSPHRASE: PASSPHRASE },
+          encoding: 'utf8',
+          timeout: timeoutMs,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        }),
+      );
+    } catch (e) {
+      reject(new Error(`pulumi ${args.join(' ')}: ${String((e as { stderr?: string }).stderr ?? e)}`));
+    }
+  });
+}
+
+/** A clone of a branch of the stand-in repository, to prepare what the workflows will find there. */
+function clone(branch: string): string {
+  const dir = fs.mkdtempSync(path.join(root, `clone-${branch}-`));
+  execFileSync('git', ['clone', '-q', '--branch', branch, origin.dir, dir]);
+  execFileSync('git', ['config', 'user.name', 'test'], { cwd: dir });
+  execFileSync('git', ['config', 'user.email', 'test@pavemaster.invalid'], { cwd: dir });
+  linkNodeModules(dir);
+  return dir;
+}
+
+function push(dir: string, branch: string, message: string): void {
+  execFileSync('git', ['add', '-A', '--', '.', ':!node_modules'], { cwd: dir });
+  execFileSync('git', ['commit', '-q', '--allow-empty', '-m', message], { cwd: dir });
+  execFileSync('git', ['push', '-q', 'origin', `HEAD:${branch}`], { cwd: dir });
+}
+
+/** Sets config keys (without the `pavemaster:` prefix; undefined removes) in a clone's stack file. */
+function editStack(dir: string, stack: string, values: Record<string, unknown>): void {
+  const file = path.join(dir, `Pulumi.${stack}.yaml`);
+  const doc = parseDocument(fs.readFileSync(file, 'utf8'));
+  for (const [k, v] of Object.entries(values)) {
+    if (v === undefined) {
+      doc.deleteIn(['config', `pavemaster:${k}`]);
+    } else {
+      doc.setIn(['config', `pavemaster:${k}`], doc.createNode(v));
+    }
+  }
+  fs.writeFileSync(file, doc.toString());
+}
+
+function defaultActions(): RunnerConfig['actions'] {
+  const store = artifacts(fs.mkdtempSync(path.join(root, 'artifacts-')));
+  return {
+    'actions/checkout': checkout(origin.dir),
+    'actions/setup-node': setupNode,
+    'pulumi/actions': pulumiCli(path.join(toolEnv().PAVEMASTER_TOOLCHAIN ?? '', 'bin')),
+    'actions/upload-artifact': store.upload,
+    'actions/download-artifact': store.download,
+  };
+}
+
+function runner(
+  event: RunnerConfig['event'],
+  extra: Partial<RunnerConfig> = {},
+  env: Record<string, string> = {},
+) {
+  return new LocalRunner(repoRoot, {
+    repository: REPOSITORY,
+    root: fs.mkdtempSync(path.join(root, 'run-')),
+    event,
+    secrets: {
+      PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+      PULUMI_ACCESS_TOKEN: '',
+      KUBECONFIG_STAGING: kubeconfig(),
+      KUBECONFIG_PRODUCTION: kubeconfig(),
+      GITHUB_TOKEN: TOKEN,
+    },
+    vars: { PULUMI_BACKEND_URL: backend },
+    actions: defaultActions(),
+    baseEnv: baseEnv(env),
+    log: (line) => log.push(line),
+    ...extra,
+  });
+}
+
+function byKey(jobs: JobRecord[]): Record<string, JobRecord> {
+  return Object.fromEntries(jobs.map((j) => [j.key, j]));
+}
+
+function step(job: JobRecord | undefined, name: string) {
+  const s = job?.steps.find((x) => x.id === name || x.name === name);
+  if (s === undefined) {
+    throw new Error(
+      `no step ${name} in ${job?.key ?? '(no job)'}: ${job?.steps.map((x) => x.name).join(', ')}`,
+    );
+  }
+  return s;
+}
+
+/** A job's failed steps with the end of their output, for failure messages that say why. */
+function failures(job: JobRecord | undefined): string[] {
+  return (job?.steps ?? [])
+    .filter((s) => s.outcome === 'failure')
+    .map((s) => `${s.name} (exit ${s.exitCode ?? '?'}): ${s.output.split('\n').slice(-25).join('\n')}`);
+}
+
+async function selector(namespace: string, service: string): Promise<string> {
+  return (
+    await runOk('kubectl', [
+      '-n',
+      namespace,
+      'get',
+      'service',
+      service,
+      '-o',
+      'jsonpath={.spec.selector.slot}',
+    ])
+  ).trim();
+}
+
+beforeAll(async () => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'pavemaster-workflows-'));
+  slack = await startSlackSink(root);
+  prometheus = await startStubPrometheus();
+});
+
+afterAll(async () => {
+  await slack?.close();
+  await prometheus?.close();
+  // Every namespace these stacks made (the app's and the derived monitoring and logging ones).
+  const all = await run('kubectl', ['get', 'namespaces', '-o', 'name']);
+  for (const ns of all.stdout.split('\n').filter((n) => n.startsWith('namespace/wf-'))) {
+    await run('kubectl', ['delete', ns, '--ignore-not-found', '--wait=false']);
+  }
+  if (root !== undefined) {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+describe('pull request (pull-request.yml): policy-gated previews of both stacks and one comment', () => {
+  let api: GitHubApi;
+  beforeAll(async () => {
+    api = await startGitHubApi({ repo: REPOSITORY, token: TOKEN });
+    freshRepository();
+    // The stacks as deployed before the pull request, in namespaces of their own.
+    const main = clone('main');
+    editStack(main, 'staging', { namespace: 'wf-pr-staging' });
+    editStack(main, 'production', { namespace: 'wf-pr-production' });
+    await pulumiIn(main, ['stack', 'init', 'staging']);
+    await pulumiIn(main, ['stack', 'init', 'production']);
+    await pulumiIn(main, ['up', '--yes', '--skip-preview', '--stack', 'staging']);
+    push(main, 'main', 'test set-up: the stacks in namespaces of their own');
+  });
+  afterAll(() => api?.close());
+
+  async function pullRequest(
+    change: Record<string, unknown>,
+    message: string,
+  ): Promise<Record<string, JobRecord>> {
+    const feature = clone('main');
+    editStack(feature, 'staging', change);
+    push(feature, 'feature', message);
+    const merge = origin.pullRequest(42, 'feature', 'main');
+    const r = runner(
+      {
+        name: 'pull_request',
+        ref: 'refs/pull/42/merge',
+        sha: merge,
+        payload: { number: 42, pull_request: { number: 42, head: { repo: { full_name: REPOSITORY } } } },
+      },
+      {
+        apiUrl: api.url,
+        // lint, type check and the tests are `npm test`, which is running this test.
+        assume: {
+          lint: { result: 'success' },
+          typecheck: { result: 'success' },
+          test: { result: 'success' },
+        },
+      },
+    );
+    return byKey(await r.run('pull-request.yml'));
+  }
+
+  it('previews each stack with its own policy config, and posts one comment with the traffic line', async () => {
+    const jobs = await pullRequest(
+      { activeSlot: 'green', greenImage: 'pavemaster/web:1.1.0' },
+      'release 1.1.0 on green',
+    );
+    for (const stack of ['staging', 'production']) {
+      const job = jobs[`preview (${stack})`];
+      expect([stack, failures(job)]).toEqual([stack, []]);
+      expect(job.result).toBe('success');
+      const preview = step(job, 'Policy-gated preview and release report').output;
+      expect(preview).toContain(
+        `pulumi preview --stack ${stack} --policy-pack policy --policy-pack-config policy/config/${stack}.json`,
+      );
+      expect(job.leaks).toEqual([]);
+    }
+    expect(failures(jobs.comment)).toEqual([]);
+    expect(jobs.ready.result).toBe('success');
+    expect(api.requests.map((q) => `${q.method} ${q.path}`)).toEqual([
+      `GET /repos/${REPOSITORY}/issues/42/comments?per_page=100`,
+      `POST /repos/${REPOSITORY}/issues/42/comments`,
+    ]);
+    const comments = api.comments.get(42) ?? [];
+    expect(comments).toHaveLength(1);
+    const body = comments[0].body;
+    expect(body.length).toBeLessThanOrEqual(65536);
+    expect(body.startsWith('<!-- pavemaster:release-preview -->\n')).toBe(true);
+    expect(body).toContain('| `staging` | passed | traffic moves: blue -> green |');
+    expect(body).toContain('| `production` | passed | traffic does not move |');
+    expect(body).toContain('- Service `pavemaster`: selector slot blue -> green');
+  });
+
+  it('edits the same comment on the next push', async () => {
+    api.requests.length = 0;
+    const jobs = await pullRequest(
+      { activeSlot: 'green', greenImage: 'pavemaster/web:2.0.0' },
+      'no: 2.0.0 on green',
+    );
+    expect(failures(jobs.comment)).toEqual([]);
+    const comments = api.comments.get(42) ?? [];
+    expect(comments).toHaveLength(1);
+    expect(api.requests.map((q) => q.method)).toEqual(['GET', 'PATCH']);
+    expect(api.requests[1].path).toBe(`/repos/${REPOSITORY}/issues/comments/${comments[0].id}`);
+    expect(comments[0].body).toContain('2.0.0');
+  });
+});
+
+describe('staging (deploy-staging.yml, and release.yml as it calls it) on the local cluster', () => {
+  const NS = 'wf-release';
+  const calls: BoundaryLog = { calls: [] };
+  let registry: string;
+  let startedRegistry = false;
+  afterAll(async () => {
+    if (startedRegistry) {
+      await run('scripts/registry', ['stop']);
+    }
+  });
+  beforeAll(async () => {
+    startedRegistry = (await run('scripts/registry', ['status'])).code !== 0;
+    registry = (await runOk('scripts/registry', ['start'])).trim().split('\n').pop() ?? '';
+    // The staging stack of develop: both slots on the first image, blue active; Slack and a Prometheus set.
+    freshRepository();
+    const develop = clone('develop');
+    editStack(develop, 'staging', {
+      namespace: NS,
+      blueImage: image('git-000000000001', DIGEST1),
+      greenImage: image('git-000000000001', DIGEST1),
+      host: undefined,
+      monitoring: { enabled: false },
+      logging: { enabled: false },
+      release: {
+        prometheusUrl: prometheus.url,
+        readyTimeoutSeconds: 120,
+        smoke: { timeoutSeconds: 60 },
+        postPromotion: {
+          windowSeconds: 3,
+          intervalSeconds: 1,
+          maxErrorRatio: 0.05,
+          maxP95Seconds: 1,
+          requireCheck: true,
+        },
+      },
+    });
+    await pulumiIn(develop, ['stack', 'init', 'staging']).catch(() =>
+      pulumiIn(develop, ['stack', 'select', 'staging']),
+    );
+    await pulumiIn(develop, [
+      'config',
+      'set',
+      '--secret',
+      'pavemaster:slackWebhookUrl',
+      slack.url,
+      '--stack',
+      'staging',
+    ]);
+    await pulumiIn(develop, ['up', '--yes', '--skip-preview', '--stack', 'staging']);
+    push(develop, 'develop', 'test set-up: staging on the first image, Slack and Prometheus configured');
+  });
+
+  async function release(img: string): Promise<Record<string, JobRecord>> {
+    const r = runner(
+      { name: 'push', ref: 'refs/heads/develop', sha: origin.head('develop'), payload: {} },
+      {},
+      // kwok runs no container: nothing answers a smoke request here (the real-node job test smokes).
+      { SMOKE_PATHS: '' },
+    );
+    return byKey(
+      await r.call('release.yml', {
+        stack: 'staging',
+        environment: 'staging',
+        image: img,
+        'load-profile': 'none',
+        branch: 'develop',
+        'record-promotion': true,
+      }),
+    );
+  }
+
+  it('builds the reference app, deploys the pushed digest to the idle slot, promotes, checks, records it, pushes the stack file and tells Slack', async () => {
+    prometheus.values = { errorRatio: 0, p95Seconds: 0.05, alerts: [] };
+    const before = origin.head('develop');
+    const r = runner(
+      { name: 'workflow_dispatch', ref: 'refs/heads/develop', sha: before, payload: {} },
+      {
+        actions: {
+          ...defaultActions(),
+          'docker/setup-buildx-action': boundary(calls, []),
+          'docker/login-action': boundary(calls, ['registry', 'username', 'password']),
+          // This checkout's local registry (the one the cluster pulls from), not one per job workspace.
+          'docker/build-push-action': buildPush(calls, {
+            PAVEMASTER_REGISTRY_DIR: path.join(repoRoot, '.local', 'registry'),
+            PAVEMASTER_REGISTRY_PORT: registry.split(':').pop() ?? '',
+          }),
+        },
+      },
+      // kwok runs no container: nothing answers a smoke request here (the real-node job test smokes).
+      { SMOKE_PATHS: '' },
+    );
+    // A manual run without a load test: kwok's pods cannot answer one (the load test runs on the real node).
+    const jobs = byKey(await r.run('deploy-staging.yml', { image: '', 'load-profile': 'none' }));
+    expect(failures(jobs.image)).toEqual([]);
+    const tag = `git-${before.slice(0, 12)}`;
+    const built = calls.calls.find((c) => c.action === 'docker/build-push-action');
+    const digest = (built?.detail as { digest: string }).digest;
+    expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const img = `ghcr.io/acme/pavemaster/web:${tag}@${digest}`;
+    expect(jobs.image.outputs.image).toBe(img);
+    expect(built?.inputs).toMatchObject({
+      context: 'examples/web',
+      file: 'examples/web/Dockerfile',
+      'build-args': `VERSION=${tag}`,
+    });
+    expect(calls.calls.find((c) => c.action === 'docker/login-action')?.inputs).toMatchObject({
+      registry: 'ghcr.io',
+      username: 'octocat',
+    });
+    // The registry serves exactly that manifest under that tag.
+    const res = await fetch(`http://${registry}/v2/ghcr.io/acme/pavemaster/web/manifests/${tag}`, {
+      method: 'HEAD',
+      headers: {
+        accept:
+          'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json',
+      },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('docker-content-digest')).toBe(digest);
+    const job = jobs['release / release'];
+    expect(failures(job)).toEqual([]);
+    expect(job.result).toBe('success');
+    expect(step(job, 'deploy').outputs).toEqual({ 'active-slot': 'blue', 'exit-code': '0' });
+    expect(step(job, 'loadtest').outcome).toBe('skipped');
+    expect(step(job, 'promote').outputs['exit-code']).toBe('0');
+    expect(step(job, 'check').output).toContain(`running ${img}`);
+    expect(step(job, 'rollback').outcome).toBe('skipped');
+    expect(await selector(NS, 'pavemaster')).toBe('green');
+    // What arrived on develop: the stack file after deploy and promote, and the promotion record.
+    const subjects = origin.log('develop', before);
+    expect(subjects).toHaveLength(3);
+    expect(subjects[2]).toBe(`promotion: staging promoted ${img}`);
+    const record = JSON.parse(origin.show('develop', '.github/promoted/staging.json') ?? '{}') as Record<
+      string,
+      string
+    >;
+    expect(record).toMatchObject({ stack: 'staging', image: img, digest, slot: 'green', commit: before });
+    expect(origin.show('develop', 'Pulumi.staging.yaml')).toContain(`pavemaster:greenImage: ${img}`);
+    expect(slack.messages.map((m) => m.body.text?.split('\n')[0])).toEqual([
+      ':rocket: *PaveMaster staging*: promoted',
+    ]);
+    expect(slack.messages[0].body.text).toContain(`traffic: green slot, \`${img}\``);
+    expect(job.leaks).toEqual([]);
+    promoted = img;
+  });
+
+  it('the post-promotion check fails when traffic is not on the released image (release status never does)', async () => {
+    const work = clone('develop');
+    const env = {
+      ...toolEnv(),
+      PULUMI_BACKEND_URL: backend,
+      PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+      SMOKE_PATHS: '',
+    };
+    const other = image('git-000000000009', DIGEST3);
+    const check = await new Promise<{ code: number; out: string }>((resolve) => {
+      try {
+        const out = execFileSync('.github/scripts/post-promotion-check.sh', ['staging', other], {
+          cwd: work,
+          env,
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        resolve({ code: 0, out });
+      } catch (e) {
+        const err = e as { status?: number; stdout?: string; stderr?: string };
+        resolve({ code: err.status ?? 1, out: `${err.stdout ?? ''}${err.stderr ?? ''}` });
+      }
+    });
+    expect(check.out).toContain(
+      `post-promotion check FAILED: slot green runs ${promoted}, not the released ${other}`,
+    );
+    expect(check.code).toBe(1);
+    // What the post-promotion check step ran before: `release status`, in this same state, exits 0.
+    const status = await new Promise<number>((resolve) => {
+      try {
+        execFileSync('.github/scripts/release.sh', ['status', 'staging'], {
+          cwd: work,
+          env,
+          stdio: 'ignore',
+        });
+        resolve(0);
+      } catch (e) {
+        resolve((e as { status?: number }).status ?? 1);
+      }
+    });
+    expect(status).toBe(0);
+  });
+
+  it('on a post-promotion breach the command flips back (exit 4), the rollback step fires, the job fails, Slack hears it once', async () => {
+    prometheus.values = { errorRatio: 0.5, p95Seconds: 0.05, alerts: [] };
+    slack.messages.length = 0;
+    const before = origin.head('develop');
+    const img = image('git-000000000003', DIGEST3);
+    const jobs = await release(img);
+    const job = jobs['caller / release'];
+    expect(job.result).toBe('failure');
+    expect(step(job, 'deploy').outputs['active-slot']).toBe('green');
+    expect(step(job, 'promote').outputs['exit-code']).toBe('4');
+    expect(step(job, 'check').outcome).toBe('skipped');
+    const rollback = step(job, 'rollback');
+    expect(rollback.outcome).toBe('success');
+    expect(rollback.output).toContain(
+      'traffic is on green already (the release command flipped back by itself)',
+    );
+    expect(step(job, 'Record the promoted image').outcome).toBe('skipped');
+    expect(step(job, 'Tell the team').outcome).toBe('skipped');
+    expect(await selector(NS, 'pavemaster')).toBe('green');
+    // The record still names the last good release; the stack file says green serves the previous image.
+    expect(JSON.parse(origin.show('develop', '.github/promoted/staging.json') ?? '{}')).toMatchObject({
+      image: promoted,
+    });
+    expect(origin.log('develop', before).length).toBeGreaterThanOrEqual(2);
+    expect(slack.messages).toHaveLength(1);
+    const text = slack.messages[0].body.text ?? '';
+    expect(text.split('\n')[0]).toBe(
+      ':rewind: *PaveMaster staging*: flipped back automatically after the post-promotion check failed',
+    );
+    expect(text).toMatch(/^reason: release .* rolled back to green: /m);
+  });
+});
+
+describe('production (deploy-production.yml on a push to main)', () => {
+  const NS = 'wf-production';
+  let main: string;
+  beforeAll(async () => {
+    // develop (with staging's promotion record) is merged into main; production in a namespace of its own.
+    origin.merge('develop', 'main');
+    const work = clone('main');
+    editStack(work, 'production', {
+      namespace: NS,
+      blueImage: image('git-000000000001', DIGEST1),
+      greenImage: image('git-000000000001', DIGEST1),
+      monitoring: { enabled: false },
+      logging: { enabled: false },
+      release: {
+        readyTimeoutSeconds: 180,
+        smoke: { timeoutSeconds: 60 },
+        postPromotion: { windowSeconds: 3, intervalSeconds: 1 },
+      },
+    });
+    await pulumiIn(work, ['stack', 'select', 'production']).catch(() =>
+      pulumiIn(work, ['stack', 'init', 'production']),
+    );
+    await pulumiIn(work, [
+      'config',
+      'set',
+      '--secret',
+      'pavemaster:slackWebhookUrl',
+      slack.url,
+      '--stack',
+      'production',
+    ]);
+    await pulumiIn(work, ['up', '--yes', '--skip-preview', '--stack', 'production']);
+    push(work, 'main', 'test set-up: production in its own namespace');
+    main = origin.head('main');
+  });
+
+  function production(approvedBy?: string) {
+    return runner(
+      { name: 'push', ref: 'refs/heads/main', sha: main, payload: {} },
+      { environments: { production: { reviewers: ['release-manager'], approvedBy } } },
+      { SMOKE_PATHS: '' },
+    ).run('deploy-production.yml');
+  }
+
+  it('waits for the production environment’s reviewer: nothing is deployed without the approval', async () => {
+    const jobs = byKey(await production());
+    expect(failures(jobs.image)).toEqual([]);
+    expect(jobs.image.outputs.image).toBe(promoted);
+    expect(jobs['release / release'].result).toBe('waiting');
+    expect(jobs['release / release'].steps).toEqual([]);
+    expect(await selector(NS, 'pavemaster')).toBe('blue');
+  });
+
+  it('after the approval deploys exactly the digest staging promoted, pinned, and promotes it', async () => {
+    slack.messages.length = 0;
+    const jobs = byKey(await production('release-manager'));
+    const job = jobs['release / release'];
+    expect(failures(job)).toEqual([]);
+    expect(job.result).toBe('success');
+    expect(job.approvedBy).toBe('release-manager');
+    expect(step(job, 'check').output).toContain(`running ${promoted}`);
+    expect(await selector(NS, 'pavemaster')).toBe('green');
+    const live = (
+      await runOk('kubectl', [
+        '-n',
+        NS,
+        'get',
+        'deployment',
+        'pavemaster-green',
+        '-o',
+        'jsonpath={.spec.template.spec.containers[0].image}',
+      ])
+    ).trim();
+    expect(live).toBe(promoted);
+    expect(origin.show('main', 'Pulumi.production.yaml')).toContain(`pavemaster:greenImage: ${promoted}`);
+    expect(slack.messages.map((m) => m.body.text?.split('\n')[0])).toEqual([
+      ':rocket: *PaveMaster production*: promoted',
+    ]);
+  });
+});
