@@ -125,7 +125,8 @@ function clone(branch: string): string {
 }
 
 function push(dir: string, branch: string, message: string): void {
-  execFileSync('git', ['add', '-A', '--', '.', ':!node_modules'], { cwd: dir });
+  // node_modules is a folder of links here, ignored by .gitignore.
+  execFileSync('git', ['add', '-A'], { cwd: dir });
   execFileSync('git', ['commit', '-q', '--allow-empty', '-m', message], { cwd: dir });
   execFileSync('git', ['push', '-q', 'origin', `HEAD:${branch}`], { cwd: dir });
 }
