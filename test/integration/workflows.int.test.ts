@@ -4,23 +4,28 @@
  *
  *   - pull request: both stacks' policy-gated previews (each with its own policy/config/<stack>.json) and the
  *     one Markdown comment, posted to a local stand-in of GitHub's REST API, created once and edited in place on
- *     the next push, with the traffic line;
+ *     the next push, with the traffic line; and the defect that was fixed: the pack's defaults (no
+ *     --policy-pack-config, as the workflow ran before) refuse staging's tag-pinned image;
  *   - staging (deploy-staging.yml, a manual run without load test): the reference app built by the local image
  *     builder (standing in for docker/build-push-action) and pushed to the local registry, its digest deployed to
  *     the idle slot, gates, promote, the post-promotion check, the promotion record, the stack file pushed back
- *     to develop, and Slack; then a release (release.yml as deploy-staging.yml calls it) whose post-promotion
- *     check breaches (exit 4): the rollback step fires, the job fails, traffic stays on the old slot, and Slack
- *     hears of the flip-back once;
+ *     to develop, Slack, and the release command's step log uploaded as an artifact; then two releases
+ *     (release.yml as deploy-staging.yml calls it) that go wrong after the switch: the release command's own
+ *     post-promotion check breaches (exit 4) and flips back, so the rollback step only confirms; and the
+ *     workflow's post-promotion check step fails after a good promote, so the rollback step runs
+ *     `release rollback`. Both times the job fails, traffic ends on the old slot and Slack hears each event once;
  *   - production (deploy-production.yml on a push to main): nothing runs until a reviewer of the `production`
  *     environment approves; then it deploys exactly the digest staging recorded, promotes, and checks.
  *
  * What is GitHub's own stays outside (see each stand-in in test/unit/pipeline/runner/actions.ts): the checkout is
  * a clone of a local bare repository, the pull-request comment API is a local server on 127.0.0.1, Slack is a
- * local HTTPS sink. The pods here are kwok's (simulated): the post-deployment smoke test and the load test need
- * the real node and are exercised by the staging job test on it (workflows-realnode.int.test.ts).
+ * local HTTPS sink. The pods here are kwok's (simulated, no container answers): the post-deployment smoke is off
+ * (SMOKE_PATHS empty) except where its failure is the point, and the load test step is not run (profile none);
+ * .github/scripts/load-test.sh is run against servers on 127.0.0.1 by test/unit/pipeline/loadtest.test.ts.
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
+import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { parseDocument } from 'yaml';
@@ -48,6 +53,7 @@ const TOKEN = 'ghs_workflowJobTestsLocalToken';
 const PASSPHRASE = 'pavemaster-local-only';
 const DIGEST1 = `sha256:${'1'.repeat(64)}`;
 const DIGEST3 = `sha256:${'3'.repeat(64)}`;
+const DIGEST4 = `sha256:${'4'.repeat(64)}`;
 const image = (tag: string, digest: string) => `ghcr.io/acme/pavemaster/web:${tag}@${digest}`;
 
 let root: string;
@@ -124,11 +130,14 @@ function clone(branch: string): string {
   return dir;
 }
 
-function push(dir: string, branch: string, message: string): void {
+/** Commits a clone's changes and pushes them; `force` for a pull request's branch, rewritten by its author. */
+function push(dir: string, branch: string, message: string, force = false): void {
   // node_modules is a folder of links here, ignored by .gitignore.
   execFileSync('git', ['add', '-A'], { cwd: dir });
   execFileSync('git', ['commit', '-q', '--allow-empty', '-m', message], { cwd: dir });
-  execFileSync('git', ['push', '-q', 'origin', `HEAD:${branch}`], { cwd: dir });
+  execFileSync('git', ['push', '-q', ...(force ? ['--force'] : []), 'origin', `HEAD:${branch}`], {
+    cwd: dir,
+  });
 }
 
 /** Sets config keys (without the `pavemaster:` prefix; undefined removes) in a clone's stack file. */
@@ -145,8 +154,11 @@ function editStack(dir: string, stack: string, values: Record<string, unknown>):
   fs.writeFileSync(file, doc.toString());
 }
 
-function defaultActions(): RunnerConfig['actions'] {
-  const store = artifacts(fs.mkdtempSync(path.join(root, 'artifacts-')));
+/** The stand-in actions; the artifacts a run uploads land in `artifactDir` (one folder per artifact name). */
+function defaultActions(
+  artifactDir = fs.mkdtempSync(path.join(root, 'artifacts-')),
+): RunnerConfig['actions'] {
+  const store = artifacts(artifactDir);
   return {
     'actions/checkout': checkout(origin.dir),
     'actions/setup-node': setupNode,
@@ -199,6 +211,29 @@ function failures(job: JobRecord | undefined): string[] {
   return (job?.steps ?? [])
     .filter((s) => s.outcome === 'failure')
     .map((s) => `${s.name} (exit ${s.exitCode ?? '?'}): ${s.output.split('\n').slice(-25).join('\n')}`);
+}
+
+/** The release command's step log as a run uploaded it (one JSON record a line). */
+function stepLog(dir: string, artifact: string, stack: string): Record<string, unknown>[] {
+  const file = path.join(dir, artifact, `${stack}.jsonl`);
+  expect([artifact, fs.existsSync(file)]).toEqual([artifact, true]);
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** A loopback port nothing listens on now (for a port-forward of this test). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 async function selector(namespace: string, service: string): Promise<string> {
@@ -256,7 +291,7 @@ describe('pull request (pull-request.yml): policy-gated previews of both stacks 
   ): Promise<Record<string, JobRecord>> {
     const feature = clone('main');
     editStack(feature, 'staging', change);
-    push(feature, 'feature', message);
+    push(feature, 'feature', message, true);
     const merge = origin.pullRequest(42, 'feature', 'main');
     const r = runner(
       {
@@ -294,6 +329,7 @@ describe('pull request (pull-request.yml): policy-gated previews of both stacks 
       expect(job.leaks).toEqual([]);
     }
     expect(failures(jobs.comment)).toEqual([]);
+    expect(failures(jobs.ready)).toEqual([]);
     expect(jobs.ready.result).toBe('success');
     expect(api.requests.map((q) => `${q.method} ${q.path}`)).toEqual([
       `GET /repos/${REPOSITORY}/issues/42/comments?per_page=100`,
@@ -307,6 +343,47 @@ describe('pull request (pull-request.yml): policy-gated previews of both stacks 
     expect(body).toContain('| `staging` | passed | traffic moves: blue -> green |');
     expect(body).toContain('| `production` | passed | traffic does not move |');
     expect(body).toContain('- Service `pavemaster`: selector slot blue -> green');
+  });
+
+  it('needs the per-stack config: the pack’s defaults (how the workflow ran before) refuse staging’s tag-pinned image', async () => {
+    // The pull request's branch as the preview job checked it out, with the policy pack's packages.
+    const feature = clone('feature');
+    const from = path.join(repoRoot, 'policy', 'node_modules');
+    fs.mkdirSync(path.join(feature, 'policy', 'node_modules'), { recursive: true });
+    for (const entry of fs.readdirSync(from)) {
+      fs.symlinkSync(path.join(from, entry), path.join(feature, 'policy', 'node_modules', entry));
+    }
+    const preview = (extra: string[]) =>
+      new Promise<{ code: number; out: string }>((resolve) => {
+        try {
+          const out = execFileSync(
+            'pulumi',
+            ['preview', '--stack', 'staging', '--policy-pack', 'policy', ...extra, '--non-interactive'],
+            {
+              cwd: feature,
+              env: { ...toolEnv(), PULUMI_BACKEND_URL: backend, PULUMI_CONFIG_PASSPHRASE: PASSPHRASE },
+              encoding: 'utf8',
+              timeout: 15 * 60 * 1000,
+              stdio: ['ignore', 'pipe', 'pipe'],
+            },
+          );
+          resolve({ code: 0, out });
+        } catch (e) {
+          const err = e as { status?: number; stdout?: string; stderr?: string };
+          resolve({ code: err.status ?? 1, out: `${err.stdout ?? ''}${err.stderr ?? ''}` });
+        }
+      });
+    // "- [mandatory] [severity: high]  image-pinning  (kubernetes:apps/v1:Deployment: ...)", wrapped by the CLI.
+    const mandatory = /\[mandatory\] (?:\[severity: [a-z]+\] )?([a-z0-9-]+)/g;
+    const defaults = await preview([]);
+    const flat = defaults.out.replace(/\s+/g, ' ');
+    expect(defaults.code).not.toBe(0);
+    expect([...flat.matchAll(mandatory)].map((m) => m[1])).toContain('image-pinning');
+    expect(flat).toContain('pavemaster/web:1.1.0');
+    // The same tree with staging's own config passes (what the preview job runs).
+    const own = await preview(['--policy-pack-config', 'policy/config/staging.json']);
+    const ownFlat = own.out.replace(/\s+/g, ' ');
+    expect([own.code, [...ownFlat.matchAll(mandatory)].map((m) => m[1])]).toEqual([0, []]);
   });
 
   it('edits the same comment on the next push', async () => {
@@ -376,12 +453,16 @@ describe('staging (deploy-staging.yml, and release.yml as it calls it) on the lo
     push(develop, 'develop', 'test set-up: staging on the first image, Slack and Prometheus configured');
   });
 
-  async function release(img: string): Promise<Record<string, JobRecord>> {
+  async function release(
+    img: string,
+    env: Record<string, string> = { SMOKE_PATHS: '' },
+    artifactDir?: string,
+  ): Promise<Record<string, JobRecord>> {
     const r = runner(
       { name: 'push', ref: 'refs/heads/develop', sha: origin.head('develop'), payload: {} },
-      {},
-      // kwok runs no container: nothing answers a smoke request here (the real-node job test smokes).
-      { SMOKE_PATHS: '' },
+      { actions: defaultActions(artifactDir), runId: '7002' },
+      // SMOKE_PATHS '': kwok runs no container, so nothing answers a smoke request here.
+      env,
     );
     return byKey(
       await r.call('release.yml', {
@@ -398,11 +479,13 @@ describe('staging (deploy-staging.yml, and release.yml as it calls it) on the lo
   it('builds the reference app, deploys the pushed digest to the idle slot, promotes, checks, records it, pushes the stack file and tells Slack', async () => {
     prometheus.values = { errorRatio: 0, p95Seconds: 0.05, alerts: [] };
     const before = origin.head('develop');
+    const uploaded = fs.mkdtempSync(path.join(root, 'artifacts-'));
     const r = runner(
       { name: 'workflow_dispatch', ref: 'refs/heads/develop', sha: before, payload: {} },
       {
+        runId: '7001',
         actions: {
-          ...defaultActions(),
+          ...defaultActions(uploaded),
           'docker/setup-buildx-action': boundary(calls, []),
           'docker/login-action': boundary(calls, ['registry', 'username', 'password']),
           // This checkout's local registry (the one the cluster pulls from), not one per job workspace.
@@ -412,10 +495,10 @@ describe('staging (deploy-staging.yml, and release.yml as it calls it) on the lo
           }),
         },
       },
-      // kwok runs no container: nothing answers a smoke request here (the real-node job test smokes).
+      // kwok runs no container: nothing answers a smoke request here.
       { SMOKE_PATHS: '' },
     );
-    // A manual run without a load test: kwok's pods cannot answer one (the load test runs on the real node).
+    // A manual run without a load test: kwok's pods cannot answer one (load-test.sh is proven in loadtest.test.ts).
     const jobs = byKey(await r.run('deploy-staging.yml', { image: '', 'load-profile': 'none' }));
     expect(failures(jobs.image)).toEqual([]);
     const tag = `git-${before.slice(0, 12)}`;
@@ -467,6 +550,21 @@ describe('staging (deploy-staging.yml, and release.yml as it calls it) on the lo
     ]);
     expect(slack.messages[0].body.text).toContain(`traffic: green slot, \`${img}\``);
     expect(job.leaks).toEqual([]);
+    // The release command's step log, kept as an artifact of the run: this job's deploy and promote, step by step.
+    const records = stepLog(uploaded, 'release-log-staging-7001', 'staging');
+    expect(records.filter((x) => x.step === 'deploy').map((x) => x.outcome)).toEqual([
+      'started',
+      'succeeded',
+    ]);
+    expect(records.filter((x) => x.step === 'switch').map((x) => x.outcome)).toEqual([
+      'started',
+      'succeeded',
+    ]);
+    expect(records.filter((x) => x.step === 'promote').map((x) => x.outcome)).toEqual([
+      'started',
+      'succeeded',
+    ]);
+    expect(records.every((x) => x.stack === 'staging')).toBe(true);
     promoted = img;
   });
 
@@ -518,7 +616,8 @@ describe('staging (deploy-staging.yml, and release.yml as it calls it) on the lo
     slack.messages.length = 0;
     const before = origin.head('develop');
     const img = image('git-000000000003', DIGEST3);
-    const jobs = await release(img);
+    const uploaded = fs.mkdtempSync(path.join(root, 'artifacts-'));
+    const jobs = await release(img, { SMOKE_PATHS: '' }, uploaded);
     const job = jobs['caller / release'];
     expect(job.result).toBe('failure');
     expect(step(job, 'deploy').outputs['active-slot']).toBe('green');
@@ -536,13 +635,56 @@ describe('staging (deploy-staging.yml, and release.yml as it calls it) on the lo
     expect(JSON.parse(origin.show('develop', '.github/promoted/staging.json') ?? '{}')).toMatchObject({
       image: promoted,
     });
-    expect(origin.log('develop', before).length).toBeGreaterThanOrEqual(2);
+    // Pushed back: the deploy's commit (blue runs the new image); the flip-back left green active.
+    expect(origin.log('develop', before).length).toBeGreaterThanOrEqual(1);
+    const file = origin.show('develop', 'Pulumi.staging.yaml') ?? '';
+    expect(file).toContain(`pavemaster:blueImage: ${img}`);
+    expect(file).toMatch(/pavemaster:activeSlot: green/);
     expect(slack.messages).toHaveLength(1);
     const text = slack.messages[0].body.text ?? '';
     expect(text.split('\n')[0]).toBe(
       ':rewind: *PaveMaster staging*: flipped back automatically after the post-promotion check failed',
     );
     expect(text).toMatch(/^reason: release .* rolled back to green: /m);
+    // The failed job keeps its step log too: the breach and the flip-back are in it.
+    const records = stepLog(uploaded, 'release-log-staging-7002', 'staging');
+    expect(records.some((x) => x.step === 'post-promotion' && x.outcome === 'failed')).toBe(true);
+    expect(records.some((x) => x.step === 'promote' && x.outcome === 'rolled-back')).toBe(true);
+  });
+
+  it('when the post-promotion check step fails after a good promote, the rollback step runs `release rollback`: traffic back, job failed, Slack told', async () => {
+    // The release command's own check passes (Prometheus is healthy), so promote exits 0 and traffic moves to
+    // blue. Then the workflow's post-promotion check smokes the active Service: on kwok no container answers,
+    // exactly as a release whose pods are Ready but do not serve, so the step fails and the rollback must fire.
+    prometheus.values = { errorRatio: 0, p95Seconds: 0.05, alerts: [] };
+    slack.messages.length = 0;
+    const img = image('git-000000000004', DIGEST4);
+    const jobs = await release(img, { SMOKE_PATHS: '/healthz', SMOKE_PORT: String(await freePort()) });
+    const job = jobs['caller / release'];
+    expect(job.result).toBe('failure');
+    expect(step(job, 'deploy').outputs['active-slot']).toBe('green');
+    expect(step(job, 'promote').outputs['exit-code']).toBe('0');
+    const check = step(job, 'check');
+    expect(check.outcome).toBe('failure');
+    expect(check.output).toContain(`running ${img}`);
+    expect(check.output).toContain(
+      'post-promotion check FAILED: smoke: GET /healthz through Service pavemaster',
+    );
+    const rollback = step(job, 'rollback');
+    expect(rollback.outcome).toBe('success');
+    expect(rollback.output).toContain('roll-back: traffic is on blue; rolling back to green');
+    expect(step(job, 'Record the promoted image').outcome).toBe('skipped');
+    expect(step(job, 'Tell the team').outcome).toBe('skipped');
+    expect(await selector(NS, 'pavemaster')).toBe('green');
+    // The stack file on develop names green active again; the record still names the last good release.
+    expect(origin.show('develop', 'Pulumi.staging.yaml')).toMatch(/pavemaster:activeSlot: green/);
+    expect(JSON.parse(origin.show('develop', '.github/promoted/staging.json') ?? '{}')).toMatchObject({
+      image: promoted,
+    });
+    expect(slack.messages.map((m) => m.body.text?.split('\n')[0])).toEqual([
+      ':rocket: *PaveMaster staging*: promoted',
+      ':leftwards_arrow_with_hook: *PaveMaster staging*: rolled back',
+    ]);
   });
 });
 

@@ -102,9 +102,11 @@ export class Origin {
     git(this.scratch, ['checkout', '-q', '--detach', `origin/${base}`]);
     git(this.scratch, ['merge', '-q', '--no-ff', '-m', `Merge ${head} into ${base}`, `origin/${head}`]);
     const merge = git(this.scratch, ['rev-parse', 'HEAD']);
+    // Forced, as GitHub moves both refs when the branch is pushed again (rewritten or not).
     git(this.scratch, [
       'push',
       '-q',
+      '--force',
       'origin',
       `origin/${head}:refs/pull/${number}/head`,
       `HEAD:refs/pull/${number}/merge`,
