@@ -7,6 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { condition, evaluate, EvalContext, interpolate } from './runner/expressions';
+import { sharedNpmCi } from './runner/actions';
 import { hashFiles, JobRecord, LocalRunner, parseCommandFile } from './runner/runner';
 import { tempDir } from './tools';
 
@@ -219,5 +220,43 @@ jobs:
     ]);
     const notAReviewer = await runMain('no', 'mallory');
     expect(notAReviewer['call / deploy'].result).toBe('waiting');
+  });
+});
+
+describe('sharedNpmCi (one install for every job of the job tests)', () => {
+  const tmp = tempDir('shared-npm-ci');
+  afterAll(() => tmp.remove());
+  // A "repository" installed from its lockfile (npm's record newer than the lockfile), and a job's workspace.
+  const repo = path.join(tmp.dir, 'repo');
+  const lock = '{"lockfileVersion":3,"packages":{}}\n';
+  fs.mkdirSync(path.join(repo, 'node_modules', 'left-pad'), { recursive: true });
+  fs.writeFileSync(path.join(repo, 'package-lock.json'), lock);
+  fs.writeFileSync(path.join(repo, 'node_modules', 'left-pad', 'index.js'), 'module.exports = 1;\n');
+  fs.writeFileSync(path.join(repo, 'node_modules', '.package-lock.json'), lock);
+  const workspace = (lockText: string) => {
+    const dir = fs.mkdtempSync(path.join(tmp.dir, 'ws-'));
+    fs.writeFileSync(path.join(dir, 'package-lock.json'), lockText);
+    return dir;
+  };
+  const shared = sharedNpmCi(repo);
+
+  it('links the installed tree into a workspace with the same lockfile: real files, the same bytes', async () => {
+    const ws = workspace(lock);
+    const r = await shared('npm ci --no-audit --no-fund\n', ws);
+    expect(r?.code).toBe(0);
+    expect(r?.output).toContain('hard-linked (shared install)');
+    const file = path.join(ws, 'node_modules', 'left-pad', 'index.js');
+    expect(fs.lstatSync(path.join(ws, 'node_modules')).isSymbolicLink()).toBe(false);
+    expect(fs.readFileSync(file, 'utf8')).toBe('module.exports = 1;\n');
+  });
+
+  it('runs the step as written for another lockfile, another command, or a stale install', async () => {
+    expect(await shared('npm ci --no-audit --no-fund', workspace('{"other":true}\n'))).toBeUndefined();
+    expect(await shared('npm ci --no-audit --no-fund && npm run build', workspace(lock))).toBeUndefined();
+    expect(await shared('npm install', workspace(lock))).toBeUndefined();
+    // The lockfile changed after the install (newer than npm's record): the tree may not match it.
+    const later = new Date(Date.now() + 60_000);
+    fs.utimesSync(path.join(repo, 'package-lock.json'), later, later);
+    expect(await shared('npm ci --no-audit --no-fund', workspace(lock))).toBeUndefined();
   });
 });

@@ -35,6 +35,8 @@ export interface StepRecord {
   inputs?: Record<string, string>;
   /** Not run here (the runner was told to stop before it). */
   notRun?: boolean;
+  /** A `run:` step a stand-in did instead of the script as written (see RunnerConfig.standIn). */
+  standIn?: boolean;
 }
 
 /** One job (one matrix combination) as it ran. */
@@ -133,6 +135,12 @@ export interface RunnerConfig {
    * so a step that must not reach the network here cannot).
    */
   wrapRun?: (run: string) => string[] | undefined;
+  /**
+   * Does a `run:` step instead of its script when it returns a result (undefined: the script runs as written).
+   * For a step whose effect the suite already has and that would cost minutes per job here (one `npm ci` per job
+   * of every run: see actions.ts `sharedNpmCi`). The step is recorded with `standIn: true`.
+   */
+  standIn?: (run: string, cwd: string) => Promise<{ code: number; output: string } | undefined>;
 }
 
 function obj(value: unknown, what: string): Doc {
@@ -450,6 +458,7 @@ export class LocalRunner {
         await this.runSteps(job, record, frame, baseCtx);
       }
       record.durationMs = Date.now() - started;
+      this.log(`job ${key}: ${record.result} (${record.durationMs} ms)`);
     }
     return records;
   }
@@ -738,7 +747,9 @@ export class LocalRunner {
         this.log(`  step "${name}": run`);
         const prefix = this.config.wrapRun?.(step.run) ?? [];
         const [command, ...args] = [...prefix, 'bash', '-e', scriptFile];
-        const r = await execCommand(command, args, { cwd, env: processEnv, timeoutMs });
+        const instead = await this.config.standIn?.(script, cwd);
+        stepRecord.standIn = instead !== undefined || undefined;
+        const r = instead ?? (await execCommand(command, args, { cwd, env: processEnv, timeoutMs }));
         stepRecord.exitCode = r.code;
         stepRecord.output = r.output;
         ok = r.code === 0;
