@@ -12,11 +12,12 @@
  *
  * Everything here is pure (manifests and decisions); `commands.ts` runs them against the cluster.
  */
+import { EPHEMERAL_STORAGE } from '../components/shared/resources';
 import {
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
 } from '../components/shared/security';
-import { pullPolicyFor } from '../components/shared/image';
+import { IMAGE_PULL_POLICY } from '../components/shared/image';
 import { appSelector, Slot } from '../components/shared/slots';
 import { envFromSecretRefs, envValues } from '../components/shared/workload';
 import { ReleaseSettings } from '../stacks/release';
@@ -164,14 +165,17 @@ export function jobManifest(input: JobManifestInput): Record<string, unknown> {
             {
               name: input.gate,
               image: input.image,
-              imagePullPolicy: pullPolicyFor(input.image),
+              // One rule for every container of the project (components/shared/image.ts IMAGE_PULL_POLICY says why).
+              imagePullPolicy: IMAGE_PULL_POLICY,
               command: input.command,
               env: [...envValues(input.env ?? {}), ...envFromSecretRefs(input.secretEnv ?? {})],
-              // No ephemeral-storage request, like the app's containers: the only writable path is the /tmp
-              // emptyDir with its sizeLimit (policy/scanners/kube-score.yaml explains the choice).
+              // Local disk too, as the app's containers (components/shared/resources.ts EPHEMERAL_STORAGE).
               resources: {
-                requests: { ...input.jobs.resources.requests },
-                limits: { ...input.jobs.resources.limits },
+                requests: {
+                  ...input.jobs.resources.requests,
+                  'ephemeral-storage': EPHEMERAL_STORAGE.request,
+                },
+                limits: { ...input.jobs.resources.limits, 'ephemeral-storage': EPHEMERAL_STORAGE.limit },
               },
               securityContext: restrictedContainerSecurityContext({ readOnlyRootFilesystem: true }),
               volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],

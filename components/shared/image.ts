@@ -105,15 +105,19 @@ export function imageTag(text: string): string | undefined {
 }
 
 /**
- * The pull policy a reference calls for. Pinned by digest: `IfNotPresent`, since a cached copy is exactly the bytes
- * named and a pod start never waits on the registry. By tag only: `Always`, since a tag can move (a rebuilt image
- * pushed under the same tag); the kubelet then resolves the tag at every container start, so every pod started
- * after a push runs the same bytes instead of whatever each node cached, and unchanged layers are not fetched
- * again (one manifest request). Kubernetes defaults `:latest` to `Always` for the same reason.
+ * The pull policy of every container the project creates (components/shared/workload.ts restrictedContainer, and
+ * the release command's gate Jobs in release/gates.ts): `Always`, whether the reference is pinned by digest or not.
+ *
+ * Why: with `Always` the kubelet asks the registry for the reference at every container start, with the pod's own
+ * pull credentials. So a pod can never start from an image some other pod (another tenant, another namespace)
+ * pulled onto the node with credentials this pod does not have: the registry re-checks the authorisation each time.
+ * `IfNotPresent` would skip that check whenever the node has the image cached, digest or not. It also means a
+ * moved tag is resolved anew rather than served from a node's cache. The cost is small: for a digest the kubelet
+ * only resolves the manifest, unchanged layers stay cached. This is what kube-score's default
+ * `container-image-pull-policy` check and checkov's CKV_K8S_15 ask for, and the project runs both with every default
+ * check and no skip for this one (policy/scanners/). The price: a pod start needs the registry to answer.
  */
-export function pullPolicyFor(reference: string): 'Always' | 'IfNotPresent' {
-  return parseImageReference(reference)?.digest !== undefined ? 'IfNotPresent' : 'Always';
-}
+export const IMAGE_PULL_POLICY = 'Always' as const;
 
 /** True for a well-formed registry host with an optional port ("registry.example.com", "localhost:5000"). */
 export function isRegistryHost(text: string): boolean {

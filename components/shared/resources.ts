@@ -11,10 +11,25 @@ export interface ContainerResources {
   readonly limits: { readonly cpu: string; readonly memory: string };
 }
 
+/**
+ * The local disk of every container: what the scheduler reserves on the node and the most it may use before the
+ * kubelet evicts the pod. A container's own disk is small (every root filesystem is read-only, so only its logs,
+ * which the kubelet rotates at 10 MiB x 5, and nothing else), but the kubelet also counts a pod's disk-backed
+ * emptyDirs against the SUM of its containers' limits, so the limit covers the largest pod's scratch volumes
+ * (Elasticsearch: 64Mi + 1Gi + 1Gi, Kibana: 2 x 1Gi) with room to spare; each emptyDir's own `sizeLimit` stays
+ * the tighter bound. test/unit/security/scanners.test.ts checks that every rendered pod's limits cover its
+ * emptyDirs.
+ */
+export const EPHEMERAL_STORAGE = { request: '64Mi', limit: '4Gi' } as const;
+
 export function toResourceRequirements(r: ContainerResources): k8s.types.input.core.v1.ResourceRequirements {
   return {
-    requests: { cpu: r.requests.cpu, memory: r.requests.memory },
-    limits: { cpu: r.limits.cpu, memory: r.limits.memory },
+    requests: {
+      cpu: r.requests.cpu,
+      memory: r.requests.memory,
+      'ephemeral-storage': EPHEMERAL_STORAGE.request,
+    },
+    limits: { cpu: r.limits.cpu, memory: r.limits.memory, 'ephemeral-storage': EPHEMERAL_STORAGE.limit },
   };
 }
 

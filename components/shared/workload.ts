@@ -7,7 +7,7 @@
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { pullPolicyFor } from './image';
+import { IMAGE_PULL_POLICY } from './image';
 import { ContainerResources, toResourceRequirements } from './resources';
 import { restrictedContainerSecurityContext } from './security';
 
@@ -41,8 +41,8 @@ export function antiAffinity(mode: AntiAffinity, selector: Record<string, string
 
 /**
  * A container under the restricted Pod Security Standard (no privilege escalation, every capability dropped,
- * read-only root filesystem, RuntimeDefault seccomp) with its requests and limits, and the pull policy its image
- * reference calls for (`IfNotPresent` when pinned by digest, `Always` by tag only: see {@link pullPolicyFor}).
+ * read-only root filesystem, RuntimeDefault seccomp) with its requests and limits (local disk included) and
+ * the project's one pull policy ({@link IMAGE_PULL_POLICY}: `Always`, digest or tag; image.ts says why).
  * Everything else (command, ports, probes, mounts) is the caller's.
  */
 export function restrictedContainer(
@@ -54,15 +54,9 @@ export function restrictedContainer(
   },
 ): Container {
   const { resources, securityContext, ...rest } = spec;
-  const image = rest.image;
   return {
     ...rest,
-    imagePullPolicy:
-      image === undefined
-        ? undefined
-        : typeof image === 'string'
-          ? pullPolicyFor(image)
-          : pulumi.output(image).apply((i) => (i === undefined ? undefined : pullPolicyFor(i))),
+    imagePullPolicy: IMAGE_PULL_POLICY,
     resources: toResourceRequirements(resources),
     securityContext: { ...restrictedContainerSecurityContext(), ...securityContext },
   };

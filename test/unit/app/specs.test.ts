@@ -39,7 +39,6 @@ describe('BlueGreenApp specs', () => {
     expect([blue.replicas, green.replicas]).toEqual([1, 3]);
     expect(get(blue, 'selector.matchLabels')).toEqual({ app: 'web', slot: 'blue' });
     expect(get(green, 'template.spec.containers')).toEqual([
-      // A tag can move: the kubelet resolves it at every start (components/shared/image.ts pullPolicyFor).
       expect.objectContaining({ image: 'web:2', imagePullPolicy: 'Always' }),
     ]);
   });

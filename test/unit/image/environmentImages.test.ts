@@ -1,11 +1,11 @@
 /**
  * Which image references each committed stack runs, and how they are pulled: staging names by tag the images the
  * local registry builds and serves (scripts/images), so the local cluster runs them for real; production pins
- * every one it can by digest. A tag-only reference is pulled `Always`, a digest-pinned one `IfNotPresent`.
+ * every one it can by digest. Every container is pulled `Always`, digest or tag (components/shared/image.ts).
  */
 import { execFileSync } from 'child_process';
 import * as path from 'path';
-import { parseImageReference, pullPolicyFor } from '../../../components/shared/image';
+import { IMAGE_PULL_POLICY, parseImageReference } from '../../../components/shared/image';
 import { restrictedContainer } from '../../../components/shared/workload';
 import { MONITORING_IMAGES } from '../../../components/versions';
 import { loadSettings } from '../../../stacks/settings';
@@ -67,14 +67,8 @@ describe('per-environment image references', () => {
 });
 
 describe('pull policy', () => {
-  it('pulls a digest-pinned reference IfNotPresent and a tag-only one Always', () => {
-    expect(pullPolicyFor(MONITORING_IMAGES.prometheus)).toBe('IfNotPresent');
-    expect(pullPolicyFor('pavemaster/web:1.0.0@sha256:' + 'a'.repeat(64))).toBe('IfNotPresent');
-    expect(pullPolicyFor('prom/prometheus:v3.13.1')).toBe('Always');
-    expect(pullPolicyFor('busybox')).toBe('Always');
-  });
-
-  it('is what every restricted container gets', () => {
+  it('is Always for every restricted container, whether its image is pinned by digest or by tag only', () => {
+    expect(IMAGE_PULL_POLICY).toBe('Always');
     const c = (image: string) =>
       restrictedContainer({
         name: 'c',
@@ -82,6 +76,8 @@ describe('pull policy', () => {
         resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '32Mi' } },
       }).imagePullPolicy;
     expect(c('prom/prometheus:v3.13.1')).toBe('Always');
-    expect(c(MONITORING_IMAGES.alertmanager)).toBe('IfNotPresent');
+    expect(c(MONITORING_IMAGES.alertmanager)).toBe('Always');
+    expect(c('pavemaster/web:1.0.0@sha256:' + 'a'.repeat(64))).toBe('Always');
+    expect(c('busybox')).toBe('Always');
   });
 });

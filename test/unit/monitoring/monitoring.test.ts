@@ -17,6 +17,7 @@ import {
   validateMonitoringArgs,
 } from '../../../components/monitoring/Monitoring';
 import { PROMETHEUS_CLUSTER_RULES } from '../../../components/monitoring/Prometheus';
+import { toResourceRequirements } from '../../../components/shared/resources';
 import { alertNames, alertRuleGroups } from '../../../components/monitoring/rules';
 import { ConfigError } from '../../../stacks/problems';
 import { loadSettings } from '../../../stacks/settings';
@@ -176,7 +177,7 @@ describe.each(['staging', 'production'] as const)('%s monitoring stack', (stack)
         spec: expect.objectContaining({ resources: { requests: { storage: m.prometheus.storage } } }),
       }),
     ]);
-    expect(containers(prom)[0].resources).toEqual(m.prometheus.resources);
+    expect(containers(prom)[0].resources).toEqual(toResourceRequirements(m.prometheus.resources));
     const amArgs = containers(am)[0].args as string[];
     const peers = amArgs.filter((a) => a.startsWith('--cluster.peer='));
     if (production) {
@@ -270,7 +271,7 @@ describe.each(['staging', 'production'] as const)('%s monitoring stack', (stack)
         for (const kind of ['requests', 'limits']) {
           expect([where, Object.keys((at(c, `resources.${kind}`) as Doc | undefined) ?? {}).sort()]).toEqual([
             where,
-            ['cpu', 'memory'],
+            ['cpu', 'ephemeral-storage', 'memory'],
           ]);
         }
         expect(typeof c.image === 'string' && (!production || c.image.includes('@sha256:'))).toBe(true);

@@ -116,8 +116,8 @@ describe('Job manifests', () => {
       capabilities: { drop: ['ALL'] },
     });
     expect(c.resources).toEqual({
-      requests: { cpu: '50m', memory: '64Mi' },
-      limits: { cpu: '500m', memory: '256Mi' },
+      requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '64Mi' },
+      limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '4Gi' },
     });
     expect(c.env.map((e) => e.name)).toEqual(['A', 'B', 'DATABASE_URL']);
   });

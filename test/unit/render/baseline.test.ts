@@ -74,12 +74,23 @@ const INTENDED: readonly Intended[] = [
       'digest, so on the local cluster these pods run for real; production keeps the digests',
   },
   {
-    urn: /./,
-    field: /^inputs\.spec\.template\.spec\.(initContainers|containers)\.\d+\.imagePullPolicy$/,
+    urn: /::/,
+    field:
+      /^inputs\.spec\.(jobTemplate\.spec\.)?template\.spec\.(initContainers|containers)\.\d+\.imagePullPolicy$/,
     why:
-      'the pull policy follows the reference (components/shared/image.ts pullPolicyFor): a tag-only image is ' +
-      'pulled Always, because a tag can move and IfNotPresent would keep whatever a node cached; a digest-pinned ' +
-      'one stays IfNotPresent (a one-time rollout of the tag-only workloads on the next up)',
+      'issue 18: every container pulls `Always`, digest or tag (components/shared/image.ts IMAGE_PULL_POLICY; ' +
+      'the default checks checkov CKV_K8S_15 and kube-score container-image-pull-policy): each pod start ' +
+      're-checks its pull authorisation, so a pod never runs an image only cached on its node; a changed pod ' +
+      'template rolls the pods, it replaces nothing',
+  },
+  {
+    urn: /::/,
+    field:
+      /^inputs\.spec\.(jobTemplate\.spec\.)?template\.spec\.(initContainers|containers)\.\d+\.resources\.(requests|limits)\.ephemeral-storage$/,
+    why:
+      'issue 18: every container requests and limits its local disk (kube-score ' +
+      'container-ephemeral-storage-request-and-limit; components/shared/resources.ts EPHEMERAL_STORAGE); a ' +
+      'changed pod template rolls the pods (a Job whose template changes is replaced, as any Job edit is)',
   },
 ];
 

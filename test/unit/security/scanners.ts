@@ -65,7 +65,10 @@ function run(cmd: string, args: string[]): string {
 
 type Json = Record<string, unknown>;
 
-/** The checkov config file of a stack: checkov.<stack>.yaml when there is one, else checkov.yaml. */
+/**
+ * The checkov config file (both stacks): the framework and output only; every default check runs. A stack may
+ * have `checkov.<stack>.yaml`, but none does, and the test requires that no config turns a check off.
+ */
 export function checkovConfig(stack: string): string {
   const specific = path.join(SCANNERS_DIR, `checkov.${stack}.yaml`);
   return fs.existsSync(specific) ? specific : path.join(SCANNERS_DIR, 'checkov.yaml');
