@@ -2,8 +2,11 @@
 import { Policies } from '@pulumi/policy';
 import { blueGreenPolicy } from './blueGreen';
 import { defaultDenyPolicy } from './defaultDeny';
+import { disruptionPolicy } from './disruption';
 import { imagesPolicy } from './images';
+import { ingressTlsPolicy } from './ingress';
 import { podSecurityPolicy } from './podSecurity';
+import { probesPolicy } from './probes';
 import { rbacPolicy } from './rbac';
 import { resourcesPolicy } from './resources';
 import { secretsPolicy } from './secrets';
@@ -20,6 +23,9 @@ export const ALL_POLICIES: Policies = [
   defaultDenyPolicy,
   statefulPolicy,
   blueGreenPolicy,
+  probesPolicy,
+  disruptionPolicy,
+  ingressTlsPolicy,
 ];
 
 /** The SDK's policy types, for code outside the pack (tests) that has no @pulumi/policy of its own. */

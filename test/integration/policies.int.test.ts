@@ -36,6 +36,10 @@ const EXPECTED: Record<string, RegExp> = {
   'namespace-default-deny': /Namespace fixture has no default-deny NetworkPolicy/,
   'stateful-resources-protected': /StatefulSet fixture\/db has volumeClaimTemplates but is not protected/,
   'blue-green-slots': /App fixture\/web has a blue Deployment but no green twin\./,
+  'long-running-probes': /Deployment fixture\/web-blue container "web" has no livenessProbe:/,
+  'pod-disruption-budget':
+    /Deployment fixture\/web-blue runs 2 replicas but no PodDisruptionBudget selects its pods/,
+  'ingress-tls': /Ingress fixture\/web has no tls section: it would serve plain HTTP\./,
 };
 
 function policyFlags(config: 'staging' | 'production'): string[] {
@@ -136,7 +140,7 @@ describe('the policy pack through the engine: the PaveMaster program', () => {
     }
   });
 
-  it("refuses staging's settings under production's policy config: tag-pinned images, unprotected data", async () => {
+  it("refuses staging's settings under production's policy config: tag-pinned images, unprotected data, no TLS", async () => {
     const s = await ThrowawayStack.create('policy-stg-as-prod', 'staging', { namespace: 'pm-policy-stg' });
     stacks.push(s);
     const passes = await s.pulumiResult(['preview', ...policyFlags('staging')]);
@@ -145,11 +149,16 @@ describe('the policy pack through the engine: the PaveMaster program', () => {
 
     const r = await s.pulumiResult(['preview', ...policyFlags('production')]);
     expect(r.code).not.toBe(0);
-    expect(reported(r, 'mandatory')).toEqual(['image-pinning', 'stateful-resources-protected']);
+    expect(reported(r, 'mandatory')).toEqual([
+      'image-pinning',
+      'ingress-tls',
+      'stateful-resources-protected',
+    ]);
     expect(flat(r)).toMatch(
       /Deployment pm-policy-stg\/pavemaster-blue container "[a-z-]+": "pavemaster\/web:1\.0\.0" is not pinned by digest/,
     );
     expect(flat(r)).toMatch(/StatefulSet pm-policy-stg-\S+ has volumeClaimTemplates but is not protected/);
+    expect(flat(r)).toMatch(/Ingress pm-policy-stg\/\S+ has no tls section/);
   });
 
   it('refuses a production stack that asks for a LoadBalancer Service', async () => {
