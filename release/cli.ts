@@ -1,71 +1,99 @@
 /**
- * `release`: the PaveMaster release command. Each step of a blue/green release is one command, on any stack:
+ * `pavemaster`: the PaveMaster release command (package.json `bin`; `npm run release -- ...` runs the same).
+ * Each step of a blue/green release is one subcommand, on any stack; `pavemaster --help` lists them and
+ * `pavemaster <command> --help` shows each one's options (declared once in `spec.ts`).
  *
- *   release deploy <stack> <image> [--version V] [--release-id ID]   new image on the idle slot, `pulumi up`
- *   release promote <stack> [--preview]                             gates, switch, post-promotion check
- *   release rollback <stack>                                        instant flip back to the previous slot
- *   release rollback <stack> --to <version>                         restore what stack version N deployed
- *   release history <stack>                                         versions: slot, images, time, result
- *   release status <stack>                                          live slots, readiness, drift
- *   release preview <stack> [--markdown]                            `pulumi preview` as a PR report
- *   release recover <stack>                                         clear an interrupted update
- *
- * Common options: --work-dir DIR (the project: Pulumi.yaml and Pulumi.<stack>.yaml; default: the repository
- * root), --commit (commit the changed stack file), --prometheus-url URL, --verbose (stream the engine's output).
+ * Output: results on stdout; progress on stderr (a live line per step on a terminal, timestamped lines without
+ * one, nothing with --quiet, every log record as JSON with --verbose); `--json` prints one document on stdout
+ * (release/schema.json). Errors are one line on stderr, `release: <what is wrong>: <the command that fixes it>`.
  *
  * Exit codes: 0 done, 1 failed, 2 a gate failed (traffic unchanged), 3 the stack is locked, 4 rolled back
  * automatically after promotion, 64 usage.
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import * as readline from 'readline';
+import { parseArgs as parseNodeArgs } from 'util';
 import * as commands from './commands';
+import { explain, prog } from './errors';
+import { document, historyJson, JsonDocument, switchJson, upJson } from './output';
+import { Progress, progressMode } from './progress';
+import { commandHelp, completionScript, findCommand, mainHelp, optionsOf } from './spec';
 import { EXIT, ReleaseError } from './session';
 
-const USAGE = `usage:
-  release deploy <stack> <image> [--version V] [--release-id ID]
-  release promote <stack> [--preview]
-  release rollback <stack> [--to <stack version>]
-  release history <stack>
-  release status <stack>
-  release preview <stack> [--markdown]
-  release recover <stack>
-options: --work-dir DIR  --commit  --prometheus-url URL  --verbose`;
-
-/** Parsed command line. */
-export interface ParsedArgs {
+/** A parsed command line. */
+export interface CommandLine {
   command: string;
-  positional: string[];
-  flags: Record<string, string | true>;
+  positionals: string[];
+  values: Record<string, string | boolean | undefined>;
 }
 
-const VALUE_FLAGS = new Set(['version', 'release-id', 'to', 'work-dir', 'prometheus-url']);
-const BOOL_FLAGS = new Set(['commit', 'markdown', 'preview', 'verbose', 'help']);
+/** What the first argument asks for when it is not a subcommand. */
+type Meta = { help: true; command?: string };
 
-/** Parses `argv` (without node and the script). Throws a usage ReleaseError on unknown flags. */
-export function parseArgs(argv: readonly string[]): ParsedArgs {
-  const positional: string[] = [];
-  const flags: Record<string, string | true> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a.startsWith('--')) {
-      const [name, inline] = a.slice(2).split(/=(.*)/s, 2);
-      if (VALUE_FLAGS.has(name)) {
-        const value = inline ?? argv[++i];
-        if (value === undefined || value.startsWith('--')) {
-          throw new ReleaseError(`--${name} needs a value\n${USAGE}`, EXIT.usage);
-        }
-        flags[name] = value;
-      } else if (BOOL_FLAGS.has(name)) {
-        flags[name] = true;
-      } else {
-        throw new ReleaseError(`unknown option --${name}\n${USAGE}`, EXIT.usage);
-      }
-    } else {
-      positional.push(a);
-    }
+/**
+ * Parses `argv` (without node and the script) with `node:util` parseArgs against the subcommand's declared
+ * options. Throws a usage ReleaseError (one line, naming the fix) for an unknown command or option, a missing
+ * value or a wrong number of arguments.
+ */
+export function parseCommandLine(argv: readonly string[], p: string = prog()): CommandLine | Meta {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    return { help: true, command: first === 'help' ? rest[0] : undefined };
   }
-  const [command = 'help', ...rest] = positional;
-  return { command, positional: rest, flags };
+  const spec = findCommand(first);
+  if (spec === undefined) {
+    throw new ReleaseError(
+      `unknown command "${first}": the commands are ${['deploy', 'promote', 'rollback', 'abort', 'history', 'status', 'preview', 'recover', 'completion'].join(', ')} (see: ${p} --help)`,
+      EXIT.usage,
+    );
+  }
+  const options = optionsOf(spec);
+  let parsed;
+  try {
+    parsed = parseNodeArgs({
+      args: [...rest],
+      options: Object.fromEntries(
+        Object.entries(options).map(([name, o]) => [
+          name,
+          o.short ? { type: o.type, short: o.short } : { type: o.type },
+        ]),
+      ),
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const text = e instanceof Error ? e.message : String(e);
+    const name = /'(-[^' ]+)/.exec(text)?.[1];
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      throw new ReleaseError(
+        `unknown option ${name ?? text} for ${spec.name}: its options are ${Object.keys(options)
+          .map((o) => `--${o}`)
+          .join(', ')} (see: ${p} ${spec.name} --help)`,
+        EXIT.usage,
+      );
+    }
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      throw new ReleaseError(
+        `${name?.replace(/\s.*/, '') ?? 'an option'} needs a value: ${p} ${spec.name} --help shows it`,
+        EXIT.usage,
+      );
+    }
+    throw new ReleaseError(`${text.split('\n')[0]} (see: ${p} ${spec.name} --help)`, EXIT.usage);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help) {
+    return { help: true, command: spec.name };
+  }
+  if (parsed.positionals.length !== spec.args.length) {
+    const got = parsed.positionals.length;
+    throw new ReleaseError(
+      `${spec.name} takes ${spec.args.map((a) => `<${a}>`).join(' ')}, got ${got === 0 ? 'nothing' : parsed.positionals.map((x) => `"${x}"`).join(' ')}: ${p} ${spec.name} ${spec.args.map((a) => `<${a}>`).join(' ')} (see: ${p} ${spec.name} --help)`,
+      EXIT.usage,
+    );
+  }
+  return { command: spec.name, positionals: parsed.positionals, values };
 }
 
 /** The repository root: the nearest directory upwards holding Pulumi.yaml. */
@@ -77,99 +105,201 @@ export function findProjectDir(start: string): string {
     }
     const parent = path.dirname(dir);
     if (parent === dir) {
-      throw new ReleaseError('no Pulumi.yaml found here or above: pass --work-dir', EXIT.usage);
+      throw new ReleaseError(
+        `no Pulumi.yaml in ${start} or above: run the command inside the project, or pass --work-dir <project>`,
+        EXIT.usage,
+      );
     }
     dir = parent;
   }
 }
 
-function need(args: ParsedArgs, n: number, what: string): string[] {
-  if (args.positional.length !== n) {
-    throw new ReleaseError(`release ${args.command} takes ${what}\n${USAGE}`, EXIT.usage);
+/** Where the command writes and how it asks. */
+export interface CliIO {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Whether stderr is a terminal (live progress). */
+  stderrTTY: boolean;
+  /** Asks a yes/no question on the terminal; `undefined` when there is none (stdin not a TTY). */
+  ask?: (question: string) => Promise<boolean>;
+  env?: NodeJS.ProcessEnv;
+}
+
+function terminalAsk(): ((question: string) => Promise<boolean>) | undefined {
+  if (!process.stdin.isTTY) {
+    return undefined;
   }
-  return args.positional;
+  return (question) =>
+    new Promise((resolve) => {
+      const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+      rl.question(`${question} [y/N] `, (answer) => {
+        rl.close();
+        resolve(/^y(es)?$/i.test(answer.trim()));
+      });
+    });
+}
+
+const PROCESS_IO: CliIO = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  stderrTTY: Boolean(process.stderr.isTTY),
+  ask: terminalAsk(),
+};
+
+async function run(
+  line: CommandLine,
+  io: CliIO,
+  progress: Progress,
+): Promise<{ result: unknown; text?: string }> {
+  const v = line.values;
+  const str = (name: string) => (typeof v[name] === 'string' ? v[name] : undefined);
+  const [stack] = line.positionals;
+  const json = v.json === true;
+  // Human result lines: stdout, or stderr beside a JSON document.
+  const out = (text: string) => (json ? progress.line(text) : io.stdout(`${text}\n`));
+  const opts: commands.ReleaseOptions = {
+    workDir: str('work-dir') ? path.resolve(str('work-dir') as string) : findProjectDir(process.cwd()),
+    commit: v.commit === true,
+    prometheusUrl: str('prometheus-url'),
+    engineOutput: progress.mode === 'verbose' ? (text) => io.stderr(text) : undefined,
+    out,
+    logEcho: () => undefined,
+    onRecord: (r) => progress.record(r),
+    yes: v.yes === true,
+    confirm: io.ask
+      ? async (question) => {
+          progress.close();
+          return (io.ask as (q: string) => Promise<boolean>)(question);
+        }
+      : undefined,
+  };
+  switch (line.command) {
+    case 'deploy': {
+      const r = await commands.deploy(stack, line.positionals[1], {
+        ...opts,
+        version: str('version'),
+        releaseId: str('release-id'),
+      });
+      return {
+        result: {
+          releaseId: r.releaseId,
+          slot: r.slot,
+          image: r.image,
+          version: r.version,
+          up: upJson(r.up),
+        },
+      };
+    }
+    case 'promote': {
+      if (v.preview) {
+        const r = await commands.previewPromoteReport(stack, opts);
+        return { result: r.report, text: r.markdown };
+      }
+      const r = await commands.promote(stack, opts);
+      return { result: commands.promoteJson(r) };
+    }
+    case 'rollback': {
+      const to = str('to');
+      if (to !== undefined) {
+        if (!/^\d+$/.test(to)) {
+          throw new ReleaseError(
+            `--to takes a stack version number, got "${to}": list them with \`${prog(io.env)} history ${stack}\``,
+            EXIT.usage,
+          );
+        }
+        const r = await commands.rollbackTo(stack, Number(to), opts);
+        return { result: { restored: historyJson([r.restored])[0], up: upJson(r.up), changes: r.changes } };
+      }
+      return { result: switchJson(await commands.rollback(stack, opts)) };
+    }
+    case 'abort':
+      return { result: await commands.abort(stack, opts) };
+    case 'history': {
+      const versions = await commands.history(stack, { ...opts, out: json ? () => undefined : out });
+      return { result: historyJson(versions) };
+    }
+    case 'status':
+      return { result: await commands.status(stack, { ...opts, out: json ? () => undefined : out }) };
+    case 'preview': {
+      const r = await commands.previewReport(stack, opts);
+      return { result: r.report, text: r.markdown };
+    }
+    case 'recover':
+      return { result: await commands.recover(stack, opts) };
+    default:
+      throw new ReleaseError(`unknown command "${line.command}" (see: ${prog(io.env)} --help)`, EXIT.usage);
+  }
 }
 
 /** Runs one command line; returns the exit code. */
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[], io: CliIO = PROCESS_IO): Promise<number> {
+  const p = prog(io.env);
+  let line: CommandLine | Meta;
   try {
-    const args = parseArgs(argv);
-    if (args.command === 'help' || args.flags.help) {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    const str = (name: string) => (typeof args.flags[name] === 'string' ? args.flags[name] : undefined);
-    const opts: commands.ReleaseOptions = {
-      workDir: str('work-dir') ? path.resolve(str('work-dir') as string) : findProjectDir(process.cwd()),
-      commit: args.flags.commit === true,
-      prometheusUrl: str('prometheus-url'),
-      engineOutput: args.flags.verbose ? (text) => process.stderr.write(text) : undefined,
-    };
-    switch (args.command) {
-      case 'deploy': {
-        const [stack, image] = need(args, 2, '<stack> <image>');
-        await commands.deploy(stack, image, {
-          ...opts,
-          version: str('version'),
-          releaseId: str('release-id'),
-        });
-        return 0;
-      }
-      case 'promote': {
-        const [stack] = need(args, 1, '<stack>');
-        if (args.flags.preview) {
-          process.stdout.write(await commands.previewPromote(stack, opts));
-        } else {
-          await commands.promote(stack, opts);
-        }
-        return 0;
-      }
-      case 'rollback': {
-        const [stack] = need(args, 1, '<stack>');
-        const to = str('to');
-        if (to !== undefined) {
-          if (!/^\d+$/.test(to)) {
-            throw new ReleaseError(
-              `--to takes a stack version number (see: release history ${stack})`,
-              EXIT.usage,
-            );
-          }
-          await commands.rollbackTo(stack, Number(to), opts);
-        } else {
-          await commands.rollback(stack, opts);
-        }
-        return 0;
-      }
-      case 'history':
-        await commands.history(need(args, 1, '<stack>')[0], opts);
-        return 0;
-      case 'status':
-        await commands.status(need(args, 1, '<stack>')[0], opts);
-        return 0;
-      case 'preview':
-        process.stdout.write(await commands.preview(need(args, 1, '<stack>')[0], opts));
-        return 0;
-      case 'recover':
-        await commands.recover(need(args, 1, '<stack>')[0], opts);
-        return 0;
-      default:
-        throw new ReleaseError(`unknown command "${args.command}"\n${USAGE}`, EXIT.usage);
-    }
+    line = parseCommandLine(argv, p);
   } catch (e) {
-    if (e instanceof ReleaseError) {
-      process.stderr.write(`release: ${e.message}\n`);
-      return e.exitCode;
-    }
-    process.stderr.write(`release: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    return EXIT.failed;
+    const { message, exitCode } = explain(e, { env: io.env });
+    io.stderr(`release: ${message}\n`);
+    return exitCode;
   }
+  if ('help' in line) {
+    const spec = line.command ? findCommand(line.command) : undefined;
+    if (line.command && !spec) {
+      io.stderr(`release: unknown command "${line.command}" (see: ${p} --help)\n`);
+      return EXIT.usage;
+    }
+    io.stdout(`${spec ? commandHelp(p, spec) : mainHelp(p)}\n`);
+    return 0;
+  }
+  if (line.command === 'completion') {
+    const shell = line.positionals[0];
+    if (shell !== 'bash' && shell !== 'zsh') {
+      io.stderr(`release: completion supports bash and zsh, got "${shell}": ${p} completion bash\n`);
+      return EXIT.usage;
+    }
+    io.stdout(completionScript('pavemaster', shell));
+    return 0;
+  }
+  const json = line.values.json === true;
+  const progress = new Progress(progressMode(line.values, io.stderrTTY), io.stderr);
+  const stack = line.positionals[0];
+  let doc: JsonDocument;
+  try {
+    const { result, text } = await run(line, io, progress);
+    progress.close();
+    if (!json && text !== undefined) {
+      io.stdout(text.endsWith('\n') ? text : `${text}\n`);
+    }
+    doc = document({ command: line.command, stack, ok: true, exitCode: 0, result });
+  } catch (e) {
+    progress.close();
+    const { message, exitCode } = explain(e, { stack, command: line.command, env: io.env });
+    const gate = e instanceof ReleaseError ? e.details.gate : undefined;
+    const partial = (e as { result?: unknown }).result;
+    io.stderr(`release: ${message}\n`);
+    if (e instanceof ReleaseError && e.details.logs && !json) {
+      io.stderr(`--- logs ---\n${e.details.logs}\n`);
+    }
+    doc = document({
+      command: line.command,
+      stack,
+      ok: false,
+      exitCode,
+      error: gate ? { message, gate } : { message },
+      ...(partial !== undefined ? { result: commands.promoteJson(partial as commands.PromoteResult) } : {}),
+    });
+  }
+  if (json) {
+    io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
+  }
+  return doc.exitCode;
 }
 
 if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e: unknown) => {
-      process.stderr.write(`release: ${String(e)}\n`);
+      process.stderr.write(`release: ${explain(e).message}\n`);
       process.exit(EXIT.failed);
     },
   );

@@ -186,3 +186,71 @@ export function renderHistory(versions: readonly ReleaseVersion[]): string {
       .trimEnd();
   return [line(head), ...rows.map(line)].join('\n');
 }
+
+/** One config key's change in a whole restore; secret values are never part of it. */
+export interface ConfigChange {
+  key: string;
+  from?: string;
+  to?: string;
+  secret: boolean;
+}
+
+/** `rollback --to N`: every `pavemaster:*` key version N recorded, set; every other `pavemaster:*` key, removed. */
+export interface FullRestorePlan {
+  version: number;
+  set: Record<string, { value: string; secret: boolean }>;
+  remove: string[];
+  /** What changes against the current config, for the operator (secrets as `[secret]`). */
+  changes: ConfigChange[];
+}
+
+/**
+ * Plans a whole restore: not only the release keys but replicas, resources, env, the release section, secrets
+ * (restored encrypted, never shown) and every other `pavemaster:*` key version `version` recorded. `current`
+ * is today's config (keys without the `pavemaster:` prefix) and which of its keys are secret.
+ */
+export function planFullRestore(
+  recorded: readonly HistoryEntryLike[],
+  version: number,
+  current: Readonly<Record<string, string>>,
+  currentSecrets: ReadonlySet<string> = new Set(),
+): FullRestorePlan {
+  // The same checks as the release-keys plan: a known, succeeded update that recorded both images.
+  planRestore(recorded, version);
+  const entry = numberHistory(recorded).find((e) => e.version === version) as HistoryEntryLike;
+  const set: FullRestorePlan['set'] = {};
+  for (const [full, v] of Object.entries(entry.config ?? {})) {
+    if (!full.startsWith(NS)) {
+      continue;
+    }
+    set[full.slice(NS.length)] =
+      typeof v === 'string' ? { value: v, secret: false } : { value: v.value, secret: v.secret === true };
+  }
+  const remove = Object.keys(current)
+    .filter((k) => !(k in set))
+    .sort();
+  const changes: ConfigChange[] = [];
+  for (const [key, v] of Object.entries(set).sort(([a], [b]) => a.localeCompare(b))) {
+    if (current[key] !== v.value) {
+      const secret = v.secret || currentSecrets.has(key);
+      changes.push(
+        secret
+          ? { key, secret, from: key in current ? '[secret]' : undefined, to: '[secret]' }
+          : { key, secret, from: current[key], to: v.value },
+      );
+    }
+  }
+  for (const key of remove) {
+    changes.push(
+      currentSecrets.has(key)
+        ? { key, secret: true, from: '[secret]' }
+        : { key, secret: false, from: current[key] },
+    );
+  }
+  return { version, set, remove, changes };
+}
+
+/** One line per changed key: `pavemaster:replicas: 3 -> 2`. */
+export function renderChanges(changes: readonly ConfigChange[]): string[] {
+  return changes.map((c) => `pavemaster:${c.key}: ${c.from ?? '(unset)'} -> ${c.to ?? '(unset)'}`);
+}

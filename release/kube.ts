@@ -107,6 +107,21 @@ export class Kube {
     );
   }
 
+  /** Creates one object; `created: false` when it already exists (the atomic step of a lock). */
+  async create(manifest: Record<string, unknown>): Promise<{ created: boolean; namespaceMissing?: boolean }> {
+    const r = await this.kubectlRun(['create', '-f', '-', '-o', 'name'], JSON.stringify(manifest));
+    if (r.code === 0) {
+      return { created: true };
+    }
+    if (/AlreadyExists|already exists/.test(r.stderr)) {
+      return { created: false };
+    }
+    if (/namespaces? "[^"]+" not found/.test(r.stderr)) {
+      return { created: false, namespaceMissing: true };
+    }
+    throw new Error(`kubectl create failed: ${r.stderr.trim() || r.stdout.trim()}`);
+  }
+
   async delete(kind: string, name: string): Promise<void> {
     await this.ok(['delete', kind, name, '--ignore-not-found', '--wait=true', '--cascade=foreground']);
   }

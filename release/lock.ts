@@ -3,6 +3,9 @@
  * lock file per update and names its holder in the error ("...: created by user@host (pid N) at TIME"). The
  * release command turns that into one sentence and tells the operator what to do.
  */
+import * as os from 'os';
+import type { Kube } from './kube';
+import { prog } from './prog';
 
 /** One lock holder. */
 export interface LockHolder {
@@ -45,6 +48,7 @@ export function lockMessage(
   stack: string,
   holders: readonly LockHolder[],
   alive: (holder: LockHolder) => boolean | undefined = () => undefined,
+  p: string = prog(),
 ): string {
   if (holders.length === 0) {
     return `stack ${stack} is being updated by someone else (Pulumi's stack lock); wait for that update to finish, then retry`;
@@ -58,7 +62,157 @@ export function lockMessage(
   return (
     `stack ${stack} is locked by ${parts.join('; ')}. ` +
     (stale
-      ? `The update was interrupted: run \`release recover ${stack}\` to clear it, then retry.`
+      ? `The update was interrupted: run \`${p} recover ${stack}\` to clear it, then retry.`
       : 'Another release is running: wait for it to finish, then retry (two releases never interleave).')
   );
+}
+
+/**
+ * The release lock. Pulumi's lock is held per `pulumi up`, not across a release: between deploy and the end of
+ * promote a second deploy could change the idle image, and promote would then switch traffic to an image that
+ * was never gated. The release command therefore holds its own lock for the whole release: a Kubernetes Lease
+ * `<app>-release` in the stack's namespace. It lives in the cluster the stack deploys to, so it works the same
+ * on every Pulumi backend (file, S3/GCS/Azure blob, Pulumi Cloud), and `kubectl create` makes taking it atomic.
+ * deploy takes it, promote (or abort) ends it; a re-run of the same release (same release id) may continue.
+ */
+
+export const LEASE_ANNOTATIONS = {
+  releaseId: 'pavemaster.io/release-id',
+  holder: 'pavemaster.io/holder',
+  command: 'pavemaster.io/command',
+  since: 'pavemaster.io/since',
+  /** The idle slot's release keys before the deploy, as JSON: what `abort` restores. */
+  previous: 'pavemaster.io/previous-slot',
+} as const;
+
+/** Who is running the release: the CI actor and run, or user@host (pid). */
+export function releaseHolder(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.PAVEMASTER_RELEASE_ACTOR) {
+    return env.PAVEMASTER_RELEASE_ACTOR;
+  }
+  if (env.GITHUB_ACTOR) {
+    return `${env.GITHUB_ACTOR} (GitHub Actions run ${env.GITHUB_RUN_ID ?? '?'})`;
+  }
+  return `${os.userInfo().username}@${os.hostname()} (pid ${process.pid})`;
+}
+
+/** A held release lock, as read back from its Lease. */
+export interface ReleaseLockInfo {
+  releaseId: string;
+  holder: string;
+  command: string;
+  since: string;
+  previous?: Record<string, string | null>;
+}
+
+interface LeaseObject {
+  metadata: { name: string; annotations?: Record<string, string> };
+}
+
+/** The Lease's name for an app. */
+export function leaseName(app: string): string {
+  return `${app}-release`;
+}
+
+/** The Lease manifest of a release lock. */
+export function leaseManifest(
+  app: string,
+  namespace: string,
+  info: ReleaseLockInfo,
+): Record<string, unknown> {
+  return {
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: {
+      name: leaseName(app),
+      namespace,
+      labels: { app, 'app.kubernetes.io/managed-by': 'pavemaster-release' },
+      annotations: {
+        [LEASE_ANNOTATIONS.releaseId]: info.releaseId,
+        [LEASE_ANNOTATIONS.holder]: info.holder,
+        [LEASE_ANNOTATIONS.command]: info.command,
+        [LEASE_ANNOTATIONS.since]: info.since,
+        ...(info.previous ? { [LEASE_ANNOTATIONS.previous]: JSON.stringify(info.previous) } : {}),
+      },
+    },
+    spec: { holderIdentity: info.holder.slice(0, 128) },
+  };
+}
+
+/** Reads a Lease back into the lock it records. */
+export function parseLease(lease: LeaseObject | undefined): ReleaseLockInfo | undefined {
+  const a = lease?.metadata.annotations;
+  if (!a || !a[LEASE_ANNOTATIONS.releaseId]) {
+    return undefined;
+  }
+  let previous: Record<string, string | null> | undefined;
+  try {
+    previous = a[LEASE_ANNOTATIONS.previous]
+      ? (JSON.parse(a[LEASE_ANNOTATIONS.previous]) as Record<string, string | null>)
+      : undefined;
+  } catch {
+    previous = undefined;
+  }
+  return {
+    releaseId: a[LEASE_ANNOTATIONS.releaseId],
+    holder: a[LEASE_ANNOTATIONS.holder] ?? '?',
+    command: a[LEASE_ANNOTATIONS.command] ?? '?',
+    since: a[LEASE_ANNOTATIONS.since] ?? '?',
+    previous,
+  };
+}
+
+/** The message for a step refused because another release holds the stack. */
+export function releaseLockMessage(
+  stack: string,
+  held: ReleaseLockInfo,
+  prog: string,
+  refused: string,
+): string {
+  return (
+    `stack ${stack} is locked by release ${held.releaseId} of ${held.holder} (${held.command} since ${held.since}); ` +
+    `${refused} is refused so two releases never interleave: finish it with \`${prog} promote ${stack}\` or end it with \`${prog} abort ${stack}\`, then retry`
+  );
+}
+
+/** Reads the release lock of an app (`undefined`: none held). */
+export async function readReleaseLock(kube: Kube, app: string): Promise<ReleaseLockInfo | undefined> {
+  return parseLease(await kube.get<LeaseObject>('lease', leaseName(app)));
+}
+
+/**
+ * Takes the release lock for `info.releaseId`. Returns `{ taken: true }` when this call created it, `{ taken:
+ * false }` when the same release already holds it (a re-run), and `{ held }` when another release holds it.
+ * `{ noNamespace: true }`: the namespace does not exist yet (a first deploy creates it).
+ */
+export async function takeReleaseLock(
+  kube: Kube,
+  app: string,
+  info: ReleaseLockInfo,
+): Promise<{ taken: boolean; held?: ReleaseLockInfo; noNamespace?: boolean }> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const r = await kube.create(leaseManifest(app, kube.namespace, info));
+    if (r.created) {
+      return { taken: true };
+    }
+    if (r.namespaceMissing) {
+      return { taken: false, noNamespace: true };
+    }
+    const held = await readReleaseLock(kube, app);
+    if (held === undefined) {
+      continue; // released between the two calls: try again
+    }
+    return held.releaseId === info.releaseId ? { taken: false } : { taken: false, held };
+  }
+  throw new Error(`could not take the release lock lease/${leaseName(app)}`);
+}
+
+/** Frees the release lock (only the given release's, unless `releaseId` is undefined). */
+export async function freeReleaseLock(kube: Kube, app: string, releaseId?: string): Promise<boolean> {
+  const held = await readReleaseLock(kube, app);
+  if (held === undefined || (releaseId !== undefined && held.releaseId !== releaseId)) {
+    return false;
+  }
+  await kube.delete('lease', leaseName(app));
+  return true;
 }

@@ -28,12 +28,15 @@ export interface LogRecord {
 export class ReleaseLog {
   readonly file: string;
   private readonly base: Partial<LogRecord>;
+  /** Fields added to every record of one step (its timeout, thresholds). */
+  stepFields: Record<string, Partial<LogRecord>> = {};
 
   constructor(
     workDir: string,
     readonly stack: string,
     readonly command: string,
     private readonly echo: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+    private readonly onRecord?: (record: LogRecord) => void,
   ) {
     this.file = path.join(workDir, '.pulumi-state', 'releases', `${stack}.jsonl`);
     this.base = {};
@@ -50,12 +53,14 @@ export class ReleaseLog {
       stack: this.stack,
       command: this.command,
       ...this.base,
+      ...this.stepFields[step],
       ...fields,
       step,
       outcome,
     };
     const line = JSON.stringify(record);
     this.echo(line);
+    this.onRecord?.(record);
     fs.mkdirSync(path.dirname(this.file), { recursive: true });
     fs.appendFileSync(this.file, `${line}\n`);
     return record;

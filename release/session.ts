@@ -20,10 +20,13 @@ import { ReleaseSettings } from '../stacks/release';
 import { withoutDeclaredDefaults } from '../stacks/schema';
 import { loadSettings, NAMESPACE, Settings } from '../stacks/settings';
 import { EngineEventLike } from './events';
-import { HistoryEntryLike } from './history';
+import { parseDocument } from 'yaml';
+import { FullRestorePlan, HistoryEntryLike } from './history';
 import { Kube } from './kube';
 import { isLockError, LockHolder, lockMessage, parseLockHolders } from './lock';
-import { ReleaseLog } from './log';
+import { explain } from './errors';
+import { LogRecord, ReleaseLog } from './log';
+import { prog } from './prog';
 
 /** An error that ends a release step with a message for the operator and an exit code. */
 export class ReleaseError extends Error {
@@ -57,6 +60,8 @@ export interface SessionOptions {
   logEcho?: (line: string) => void;
   /** Stream the engine's own output (default: no). */
   engineOutput?: (text: string) => void;
+  /** Receives every release-log record as it is written (progress display). */
+  onRecord?: (record: LogRecord) => void;
 }
 
 /**
@@ -106,6 +111,8 @@ function errorText(e: unknown): string {
 export class Session {
   settings!: Settings;
   raw: Record<string, string> = {};
+  /** The keys of `raw` that are secret. */
+  secretKeys = new Set<string>();
   kube!: Kube;
   /** The slots' objects, as the stack's outputs name them. */
   objects!: SlotObjectNames;
@@ -126,7 +133,12 @@ export class Session {
       { stackName: name, workDir: opts.workDir },
       { workDir: opts.workDir, envVars: opts.envVars },
     );
-    const session = new Session(name, stack, opts, new ReleaseLog(opts.workDir, name, command, opts.logEcho));
+    const session = new Session(
+      name,
+      stack,
+      opts,
+      new ReleaseLog(opts.workDir, name, command, opts.logEcho, opts.onRecord),
+    );
     await session.reload();
     session.objects = objectNamesFromOutputs(session.app, await stack.outputs());
     return session;
@@ -137,16 +149,34 @@ export class Session {
     const all = await this.stack.getAllConfig();
     const prefix = `${NAMESPACE}:`;
     const raw: Record<string, string> = {};
+    const secretKeys = new Set<string>();
     for (const [key, v] of Object.entries(all)) {
       if (key.startsWith(prefix)) {
         raw[key.slice(prefix.length)] = v.value;
+        if (v.secret) {
+          secretKeys.add(key.slice(prefix.length));
+        }
       }
     }
+    this.secretKeys = secretKeys;
     // `pulumi config` lists Pulumi.yaml's placeholder defaults too: drop them, as the program does.
     const given = withoutDeclaredDefaults(raw);
     this.settings = loadSettings(this.name, given);
     this.raw = given;
     this.kube = new Kube(this.settings.namespace);
+    // What the progress display shows beside each step: its timeout, the post-promotion thresholds.
+    const r = this.settings.release;
+    const p = r.postPromotion;
+    this.log.stepFields = {
+      'gate:ready': { timeoutSeconds: r.readyTimeoutSeconds },
+      'gate:backup': { timeoutSeconds: r.backup.timeoutSeconds },
+      'gate:migration': { timeoutSeconds: r.migration.timeoutSeconds },
+      'gate:smoke': { timeoutSeconds: r.smoke.timeoutSeconds },
+      'post-promotion': { timeoutSeconds: p.windowSeconds },
+      'post-promotion:sample': {
+        thresholds: { maxErrorRatio: p.maxErrorRatio, maxP95Seconds: p.maxP95Seconds },
+      },
+    };
   }
 
   /** How the release command gates and checks releases of this stack (`pavemaster:release`). */
@@ -223,6 +253,55 @@ export class Session {
     await this.reload();
   }
 
+  /**
+   * Writes a whole recorded config back (`rollback --to`): plain keys into the stack file as values (an object
+   * stays a YAML mapping), secrets through Pulumi (encrypted, never written in clear), removed keys deleted.
+   * Validated like `setConfig` first; only changed keys are rewritten.
+   */
+  async restoreConfig(plan: FullRestorePlan): Promise<void> {
+    const next: Record<string, string> = {};
+    for (const [k, v] of Object.entries(plan.set)) {
+      next[k] = v.value;
+    }
+    try {
+      loadSettings(this.name, next);
+    } catch (e) {
+      throw new ReleaseError(
+        `stack version ${plan.version}'s config was not restored: ${e instanceof Error ? e.message : String(e)}`,
+        EXIT.usage,
+      );
+    }
+    this.unappliedFile ??= fs.readFileSync(this.stackFile);
+    const doc = parseDocument(fs.readFileSync(this.stackFile, 'utf8'));
+    const secrets: Record<string, { value: string; secret: boolean }> = {};
+    for (const [k, v] of Object.entries(plan.set)) {
+      if (this.raw[k] === v.value && this.secretKeys.has(k) === v.secret) {
+        continue;
+      }
+      if (v.secret) {
+        secrets[`${NAMESPACE}:${k}`] = v;
+        continue;
+      }
+      let node: unknown = v.value;
+      if (/^\s*[[{]/.test(v.value)) {
+        try {
+          node = JSON.parse(v.value) as unknown;
+        } catch {
+          node = v.value;
+        }
+      }
+      doc.setIn(['config', `${NAMESPACE}:${k}`], doc.createNode(node));
+    }
+    for (const k of plan.remove) {
+      doc.deleteIn(['config', `${NAMESPACE}:${k}`]);
+    }
+    fs.writeFileSync(this.stackFile, doc.toString());
+    if (Object.keys(secrets).length > 0) {
+      await this.stack.setAllConfig(secrets);
+    }
+    await this.reload();
+  }
+
   /** Runs an operation under Pulumi's stack lock, turning a held lock into a clear message. */
   async locked<T>(fn: () => Promise<T>): Promise<T> {
     try {
@@ -258,6 +337,9 @@ export class Session {
         this.unappliedFile = undefined;
         await this.reload();
       }
+      if (!(e instanceof ReleaseError) && this.unappliedFile !== undefined) {
+        throw await this.revert(message, e);
+      }
       throw e;
     }
     this.unappliedFile = undefined;
@@ -277,6 +359,41 @@ export class Session {
       touched.push(m.urn);
     }
     return { changes, touched, durationMs: Date.now() - started, events };
+  }
+
+  /**
+   * A failed update may have applied part of the change (one Service switched, the other not). The stack file
+   * goes back to what it said before this step, and a second `pulumi up` brings the cluster back to it, so the
+   * file, the state and the cluster agree again; the error says which of that worked.
+   */
+  private async revert(message: string, cause: unknown): Promise<ReleaseError> {
+    const why = explain(cause, { stack: this.name, command: 'pulumi up' }).message;
+    fs.writeFileSync(this.stackFile, this.unappliedFile as Buffer);
+    this.unappliedFile = undefined;
+    await this.reload();
+    this.log.write('revert', 'started', { detail: `${message} failed: ${why}` });
+    try {
+      await this.locked(() =>
+        this.stack.up({
+          message: `release: revert of a failed update (${message})`,
+          onOutput: this.opts.engineOutput,
+        }),
+      );
+    } catch (e) {
+      const again = explain(e, { stack: this.name, command: 'pulumi up' }).message;
+      this.log.write('revert', 'failed', { detail: again });
+      return new ReleaseError(
+        `${message} failed (${why}); the stack file was put back, but the update that restores the cluster failed too (${again}): run \`${prog()} recover ${this.name}\`, then \`${prog()} status ${this.name}\``,
+        EXIT.failed,
+      );
+    }
+    this.log.write('revert', 'succeeded', {
+      detail: 'stack file and cluster back to what they were before the step',
+    });
+    return new ReleaseError(
+      `${message} failed (${why}); the stack file was put back and a second pulumi up brought the cluster back to it: nothing changed, fix the cause and retry`,
+      EXIT.failed,
+    );
   }
 
   /** The stack's update history (`pulumi stack history`), under the lock message rules. */

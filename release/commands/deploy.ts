@@ -4,9 +4,13 @@ import { imageVersion } from '../../components/shared/image';
 import { checkLabelValue } from '../../components/shared/checks';
 import { checkReleaseId } from '../../stacks/release';
 import { checkImage } from '../../stacks/validators';
+import { explain } from '../errors';
 import { commitStackFile } from '../git';
+import { freeReleaseLock, releaseHolder, releaseLockMessage, takeReleaseLock } from '../lock';
+import { prog } from '../prog';
 import { EXIT, ReleaseError, Session, UpResult } from '../session';
 import { releaseFields, waitReady } from '../traffic';
+import { slotKeys } from './abort';
 import { newReleaseId, ReleaseOptions } from './options';
 
 /** Puts a new image on the idle slot and runs `pulumi up`; the active slot and its Service are untouched. */
@@ -14,7 +18,7 @@ export async function deploy(
   stackName: string,
   image: string,
   opts: ReleaseOptions & { version?: string; releaseId?: string },
-): Promise<{ releaseId: string; slot: Slot; up: UpResult }> {
+): Promise<{ releaseId: string; slot: Slot; image: string; version: string; up: UpResult }> {
   const s = await Session.open(stackName, 'deploy', opts);
   const problem = checkImage(image, { production: s.settings.production, requireDigest: false });
   if (problem !== undefined) {
@@ -30,6 +34,22 @@ export async function deploy(
   }
   const slot = s.idleSlot;
   s.log.set({ releaseId, slot, ...releaseFields(s) });
+  // The release lock, held until promote or abort ends this release: no second deploy can change the idle
+  // image under a promote's gates. What the idle slot ran before is kept in it, for abort.
+  const previous = Object.fromEntries(slotKeys(slot).map((k) => [k, s.raw[k] ?? null]));
+  const lockInfo = {
+    releaseId,
+    holder: releaseHolder(),
+    command: 'deploy',
+    since: new Date().toISOString(),
+    previous,
+  };
+  let lock = await takeReleaseLock(s.kube, s.app, lockInfo);
+  if (lock.held) {
+    const message = releaseLockMessage(stackName, lock.held, prog(), `deploy of ${image}`);
+    s.log.write('lock', 'failed', { detail: message });
+    throw new ReleaseError(message, EXIT.locked);
+  }
   s.log.write('deploy', 'started', { detail: `${image} (version ${version}) to idle slot ${slot}` });
 
   const values: Record<string, string> = {
@@ -43,20 +63,28 @@ export async function deploy(
   } else {
     remove.push(`${slot}Version`);
   }
-  await s.setConfig(values, remove);
-  s.log.set(releaseFields(s));
   let up: UpResult;
   try {
+    await s.setConfig(values, remove);
+    s.log.set(releaseFields(s));
     up = await s.up(`release deploy ${releaseId}: ${image} to ${slot}`);
   } catch (e) {
+    // This deploy never finished: it ends no other release's lock, only its own.
+    if (lock.taken) {
+      await freeReleaseLock(s.kube, s.app, releaseId).catch(() => false);
+    }
     if (e instanceof ReleaseError) {
       throw e;
     }
     s.log.write('deploy', 'failed', { detail: e instanceof Error ? e.message : String(e) });
     throw new ReleaseError(
-      `pulumi up failed; traffic is unchanged on ${s.activeSlot}. ${e instanceof Error ? e.message : String(e)}`,
+      `pulumi up of the deploy failed, traffic is unchanged on ${s.activeSlot}: ${explain(e, { stack: stackName, command: 'deploy' }).message}`,
       EXIT.failed,
     );
+  }
+  if (lock.noNamespace) {
+    // The first deploy created the namespace: take the lock now.
+    lock = await takeReleaseLock(s.kube, s.app, lockInfo);
   }
   // The idle slot may run no replica at all (idleReplicas 0): then promote scales it up and checks it.
   const readyPods =
@@ -68,8 +96,8 @@ export async function deploy(
   });
   s.out(`deployed ${image} (version ${version}, release ${releaseId}) to the idle slot ${slot}`);
   s.out(
-    `traffic stays on ${s.activeSlot}; test it through Service ${s.previewService}, then: release promote ${stackName}`,
+    `traffic stays on ${s.activeSlot}; test it through Service ${s.previewService}, then: ${prog()} promote ${stackName}`,
   );
   await commitStackFile(s, opts.commit, `release ${stackName}: deploy ${version} to ${slot} (${releaseId})`);
-  return { releaseId, slot, up };
+  return { releaseId, slot, image, version, up };
 }

@@ -6,12 +6,14 @@
 export { runGates } from '../gateRunner';
 export { switchTraffic } from '../traffic';
 export type { SwitchResult } from '../traffic';
+export { abort } from './abort';
+export type { AbortResult } from './abort';
 export { deploy } from './deploy';
 export { history } from './history';
-export { newReleaseId } from './options';
+export { confirmProduction, newReleaseId } from './options';
 export type { ReleaseOptions } from './options';
-export { preview } from './preview';
-export { previewPromote, promote } from './promote';
+export { preview, previewReport } from './preview';
+export { previewPromote, previewPromoteReport, promote, promoteJson } from './promote';
 export type { PromoteResult } from './promote';
 export { findLockFiles, recover } from './recover';
 export { rollback, rollbackTo } from './rollback';

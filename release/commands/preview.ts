@@ -1,12 +1,21 @@
-/** `release preview`: `pulumi preview` as a pull-request report. */
-import { renderMarkdown, summarizePreview } from '../markdown';
+/** `preview`: `pulumi preview` as a pull-request report. */
+import { PreviewReport, renderMarkdown, summarizePreview } from '../markdown';
 import { Session } from '../session';
 import { ReleaseOptions } from './options';
 
-/** `pulumi preview` as Markdown (or plain text). */
+/** `pulumi preview` as Markdown. */
 export async function preview(stackName: string, opts: ReleaseOptions): Promise<string> {
+  return (await previewReport(stackName, opts)).markdown;
+}
+
+/** `pulumi preview` as a report (`--json`) and as Markdown. */
+export async function previewReport(
+  stackName: string,
+  opts: ReleaseOptions,
+): Promise<{ report: PreviewReport; markdown: string }> {
   const s = await Session.open(stackName, 'preview', opts);
   const events = await s.previewEvents();
   opts.onEvents?.(events);
-  return renderMarkdown(summarizePreview(events), { stack: stackName });
+  const report = summarizePreview(events);
+  return { report, markdown: renderMarkdown(report, { stack: stackName }) };
 }

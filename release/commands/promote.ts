@@ -3,14 +3,23 @@
  * check with an automatic flip-back on a breach, and the scale-down; `--preview` shows what the switch changes.
  */
 import * as fs from 'fs';
-import { GateResult } from '../gates';
+import { GateResult, gateOrder } from '../gates';
 import { runGates } from '../gateRunner';
 import { commitStackFile } from '../git';
-import { renderMarkdown, summarizePreview } from '../markdown';
+import {
+  freeReleaseLock,
+  readReleaseLock,
+  releaseHolder,
+  releaseLockMessage,
+  takeReleaseLock,
+} from '../lock';
+import { PreviewReport, renderMarkdown, summarizePreview } from '../markdown';
+import { switchJson } from '../output';
 import { PostPromotionResult, preparePostPromotion, runPostPromotion } from '../postPromotion';
+import { prog } from '../prog';
 import { EXIT, ReleaseError, Session } from '../session';
 import { releaseFields, scaleIdleDown, scaleIdleUp, SwitchResult, switchTraffic } from '../traffic';
-import { newReleaseId, ReleaseOptions } from './options';
+import { confirmProduction, newReleaseId, ReleaseOptions } from './options';
 
 export interface PromoteResult {
   gates: GateResult[];
@@ -29,6 +38,33 @@ export async function promote(stackName: string, opts: ReleaseOptions): Promise<
   const to = s.idleSlot;
   const releaseId = s.release.slots[to].releaseId ?? newReleaseId();
   s.log.set({ releaseId, slot: to, ...releaseFields(s) });
+  // Only the release that deploy put on the idle slot may be promoted while the lock is held.
+  const held = await readReleaseLock(s.kube, s.app);
+  if (held !== undefined && held.releaseId !== releaseId) {
+    const message = releaseLockMessage(stackName, held, prog(), `promote of ${releaseId}`);
+    s.log.write('lock', 'failed', { detail: message });
+    throw new ReleaseError(message, EXIT.locked);
+  }
+  const p = s.release.postPromotion;
+  await confirmProduction(s, opts, 'promote', [
+    `traffic: ${from} (${s.version(from)}, ${s.image(from)}) -> ${to} (${s.version(to)}, ${s.image(to)})`,
+    `gates first: ${gateOrder(s.release).join(', ')}`,
+    `then a ${p.windowSeconds}s post-promotion check (max error ratio ${p.maxErrorRatio}, max p95 ${p.maxP95Seconds}s), flipping back on a breach`,
+  ]);
+  if (held === undefined) {
+    const lock = await takeReleaseLock(s.kube, s.app, {
+      releaseId,
+      holder: releaseHolder(),
+      command: 'promote',
+      since: new Date().toISOString(),
+    });
+    if (lock.held) {
+      throw new ReleaseError(
+        releaseLockMessage(stackName, lock.held, prog(), `promote of ${releaseId}`),
+        EXIT.locked,
+      );
+    }
+  }
   s.log.write('promote', 'started', { detail: `${from} -> ${to} (${s.version(from)} -> ${s.version(to)})` });
 
   const restoreIdle = await scaleIdleUp(s);
@@ -37,8 +73,9 @@ export async function promote(stackName: string, opts: ReleaseOptions): Promise<
   if (failed) {
     await scaleIdleDown(s, restoreIdle);
     s.log.write('promote', 'failed', { detail: `gate ${failed.gate} failed: ${failed.detail}` });
+    // The release stays open (its lock held): fix the cause and promote again, or abort it.
     throw new ReleaseError(
-      `gate ${failed.gate} failed, traffic stays on ${from}: ${failed.detail}${failed.logs ? `\n--- logs ---\n${failed.logs}` : ''}`,
+      `gate ${failed.gate} failed, traffic stays on ${from}: ${failed.detail}; fix it and re-run \`${prog()} promote ${stackName}\`, or end the release with \`${prog()} abort ${stackName}\``,
       EXIT.gate,
       { gate: failed.gate, logs: failed.logs },
     );
@@ -52,6 +89,7 @@ export async function promote(stackName: string, opts: ReleaseOptions): Promise<
     s.out(`post-promotion check failed: ${check.detail}; flipping back to ${from}`);
     result.rolledBack = await switchTraffic(s, from, `automatic rollback: ${check.detail}`);
     await scaleIdleDown(s, restoreIdle);
+    await freeReleaseLock(s.kube, s.app, releaseId);
     s.log.write('promote', 'rolled-back', { detail: check.detail });
     await commitStackFile(
       s,
@@ -66,6 +104,7 @@ export async function promote(stackName: string, opts: ReleaseOptions): Promise<
   s.log.write('post-promotion', check.unverified ? 'warning' : 'succeeded', { detail: check.detail });
   s.out(check.detail);
   await scaleIdleDown(s, restoreIdle);
+  await freeReleaseLock(s.kube, s.app, releaseId);
   s.log.write('promote', 'succeeded', { detail: `${to} active with ${s.version(to)}` });
   await commitStackFile(
     s,
@@ -75,8 +114,26 @@ export async function promote(stackName: string, opts: ReleaseOptions): Promise<
   return result;
 }
 
+/** A promote's result as plain data (`--json`). */
+export function promoteJson(r: PromoteResult): Record<string, unknown> {
+  return {
+    gates: r.gates.map((g) => ({ gate: g.gate, ok: g.ok, skipped: g.skipped ?? false, detail: g.detail })),
+    switched: r.switched ? switchJson(r.switched) : null,
+    postPromotion: r.postPromotion ?? null,
+    rolledBack: r.rolledBack ? switchJson(r.rolledBack) : null,
+  };
+}
+
 /** What `promote` would change, without changing anything: the Markdown preview of the switch. */
 export async function previewPromote(stackName: string, opts: ReleaseOptions): Promise<string> {
+  return (await previewPromoteReport(stackName, opts)).markdown;
+}
+
+/** The preview of the switch, as a report and as Markdown. */
+export async function previewPromoteReport(
+  stackName: string,
+  opts: ReleaseOptions,
+): Promise<{ report: PreviewReport; markdown: string }> {
   const s = await Session.open(stackName, 'preview', opts);
   const from = s.activeSlot;
   const to = s.idleSlot;
@@ -85,7 +142,8 @@ export async function previewPromote(stackName: string, opts: ReleaseOptions): P
     await s.setConfig({ activeSlot: to });
     const events = await s.previewEvents();
     opts.onEvents?.(events);
-    return renderMarkdown(summarizePreview(events), { stack: `${stackName} (promote ${from} -> ${to})` });
+    const report = summarizePreview(events);
+    return { report, markdown: renderMarkdown(report, { stack: `${stackName} (promote ${from} -> ${to})` }) };
   } finally {
     fs.writeFileSync(s.stackFile, saved);
   }

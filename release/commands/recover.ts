@@ -1,6 +1,7 @@
 /** `release recover`: make an interrupted stack usable again. */
 import * as fs from 'fs';
 import * as path from 'path';
+import { prog } from '../prog';
 import { EXIT, holderAlive, ReleaseError, Session } from '../session';
 import { ReleaseOptions } from './options';
 
@@ -80,6 +81,6 @@ export async function recover(
   s.out(
     `recovered ${stackName}: ${locks} stale lock(s) removed, ${pending} pending operation(s) cleared, state refreshed`,
   );
-  s.out(`next: release status ${stackName}, then re-run the interrupted step`);
+  s.out(`next: ${prog()} status ${stackName}, then re-run the interrupted step`);
   return { locks, pending };
 }

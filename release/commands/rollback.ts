@@ -4,7 +4,7 @@
  */
 import { SLOTS } from '../../components/shared/slots';
 import { commitStackFile } from '../git';
-import { parseHistory, planRestore, ReleaseVersion } from '../history';
+import { ConfigChange, parseHistory, planFullRestore, ReleaseVersion, renderChanges } from '../history';
 import { EXIT, ReleaseError, Session, UpResult } from '../session';
 import {
   releaseFields,
@@ -14,13 +14,29 @@ import {
   switchTraffic,
   waitActiveEndpoints,
 } from '../traffic';
-import { ReleaseOptions } from './options';
+import { readReleaseLock, releaseLockMessage } from '../lock';
+import { prog } from '../prog';
+import { confirmProduction, ReleaseOptions } from './options';
+
+/** A rollback during a release would send traffic to its ungated idle slot: refused while the lock is held. */
+async function refuseDuringRelease(s: Session, what: string): Promise<void> {
+  const held = await readReleaseLock(s.kube, s.app);
+  if (held !== undefined) {
+    const message = releaseLockMessage(s.name, held, prog(), what);
+    s.log.write('lock', 'failed', { detail: message });
+    throw new ReleaseError(message, EXIT.locked);
+  }
+}
 
 /** Flips traffic back to the other slot, which still runs the previous version: a selector-only update. */
 export async function rollback(stackName: string, opts: ReleaseOptions): Promise<SwitchResult> {
   const s = await Session.open(stackName, 'rollback', opts);
   const to = s.idleSlot;
   s.log.set({ releaseId: s.release.slots[to].releaseId, slot: to, ...releaseFields(s) });
+  await confirmProduction(s, opts, 'rollback', [
+    `traffic: ${s.activeSlot} (${s.version(s.activeSlot)}, ${s.image(s.activeSlot)}) -> ${to} (${s.version(to)}, ${s.image(to)})`,
+  ]);
+  await refuseDuringRelease(s, 'rollback');
   const restoreIdle = await scaleIdleUp(s);
   const result = await switchTraffic(s, to, 'rollback');
   await scaleIdleDown(s, restoreIdle);
@@ -29,26 +45,42 @@ export async function rollback(stackName: string, opts: ReleaseOptions): Promise
   return result;
 }
 
-/** Restores what stack version `version` deployed (active slot, each slot's image) and runs `pulumi up`. */
+/**
+ * Restores what stack version `version` deployed, whole: every `pavemaster:*` key it recorded (replicas,
+ * resources, env, the release section, secrets: restored encrypted and never printed), every key it did not
+ * record removed, then `pulumi up`. The config diff is shown first (and confirmed on production).
+ */
 export async function rollbackTo(
   stackName: string,
   version: number,
   opts: ReleaseOptions,
-): Promise<{ restored: ReleaseVersion; up: UpResult }> {
+): Promise<{ restored: ReleaseVersion; up: UpResult; changes: ConfigChange[] }> {
   const s = await Session.open(stackName, 'rollback', opts);
   const entries = await s.history();
   let plan;
   try {
-    plan = planRestore(entries, version);
+    plan = planFullRestore(entries, version, s.raw, s.secretKeys);
   } catch (e) {
-    throw new ReleaseError(e instanceof Error ? e.message : String(e), EXIT.usage);
+    throw new ReleaseError(
+      `${e instanceof Error ? e.message : String(e)}: list the versions with \`${prog()} history ${stackName}\``,
+      EXIT.usage,
+    );
   }
   const restored = parseHistory(entries).find((v) => v.version === version) as ReleaseVersion;
   s.log.set({ slot: restored.activeSlot, ...releaseFields(s) });
+  const lines = renderChanges(plan.changes);
+  s.out(`rollback --to ${version} changes ${lines.length} key(s) of Pulumi.${stackName}.yaml:`);
+  for (const l of lines.length
+    ? lines
+    : ['(none: the config already is version ' + String(version) + "'s)"]) {
+    s.out(`  ${l}`);
+  }
+  await confirmProduction(s, opts, `rollback --to ${version}`, lines.length ? lines : ['(no config change)']);
+  await refuseDuringRelease(s, `rollback --to ${version}`);
   s.log.write('rollback-to', 'started', {
-    detail: `to stack version ${version}: ${restored.activeSlot} active, blue ${restored.images.blue}, green ${restored.images.green}`,
+    detail: `to stack version ${version}: ${restored.activeSlot} active, blue ${restored.images.blue}, green ${restored.images.green}; keys: ${plan.changes.map((c) => c.key).join(', ') || 'none'}`,
   });
-  await s.setConfig(plan.set, plan.remove);
+  await s.restoreConfig(plan);
   const up = await s.up(`release: rollback to stack version ${version}`);
   const pods = await waitActiveEndpoints(s, s.activeSlot, s.release.readyTimeoutSeconds * 1000);
   s.log.write('rollback-to', 'succeeded', {
@@ -59,5 +91,5 @@ export async function rollbackTo(
     `restored stack version ${version}: ${s.activeSlot} active; ${SLOTS.map((slot) => `${slot} ${s.image(slot)}`).join(', ')}`,
   );
   await commitStackFile(s, opts.commit, `release ${stackName}: rollback to stack version ${version}`);
-  return { restored, up };
+  return { restored, up, changes: plan.changes };
 }

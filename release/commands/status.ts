@@ -4,6 +4,7 @@ import { DEFAULT_SLOT, isSlot, perSlot, Slot, SLOT_LABEL, SLOTS } from '../../co
 import { readCommittedConfig } from '../git';
 import { parseHistory, ReleaseVersion } from '../history';
 import { DeploymentObject } from '../kube';
+import { readReleaseLock, ReleaseLockInfo } from '../lock';
 import { Session } from '../session';
 import { ReleaseOptions } from './options';
 
@@ -22,6 +23,8 @@ export interface StatusReport {
   activeEndpoints: string[];
   slots: SlotStatus[];
   drift: string[];
+  /** The release in progress (deploy done, not yet promoted or aborted), if any. */
+  lock: Omit<ReleaseLockInfo, 'previous'> | null;
 }
 
 /** Compares the live cluster, the last update and the committed stack file. */
@@ -76,6 +79,10 @@ export async function status(stackName: string, opts: ReleaseOptions): Promise<S
       releasedAt: d?.metadata.annotations?.[RELEASED_AT_ANNOTATION],
     });
   }
+  const held = await readReleaseLock(s.kube, s.app);
+  const lock = held
+    ? { releaseId: held.releaseId, holder: held.holder, command: held.command, since: held.since }
+    : null;
   const entries = await s.history();
   const lastUpdate = parseHistory(entries).find((v) => v.kind === 'update' && v.result === 'succeeded');
   const committed = await readCommittedConfig(opts.workDir, stackName);
@@ -106,9 +113,14 @@ export async function status(stackName: string, opts: ReleaseOptions): Promise<S
     );
   }
   s.out(
+    lock
+      ? `release in progress: ${lock.releaseId} by ${lock.holder} (${lock.command} since ${lock.since}); deploy, rollback and other promotes wait for it`
+      : 'release lock: free',
+  );
+  s.out(
     drift.length === 0
       ? 'drift: none (live cluster = last update = committed file)'
       : `drift:\n  ${drift.join('\n  ')}`,
   );
-  return { activeSlot: liveActive, activeEndpoints, slots, drift };
+  return { activeSlot: liveActive, activeEndpoints, slots, drift, lock };
 }

@@ -390,7 +390,7 @@ describe('faults on the local cluster', () => {
     // Now the lock is stale: the release command points at recover.
     const refused = await second.release(['deploy', STACK, 'pavemaster/web:9.9.9@sha256:' + 'b'.repeat(64)]);
     expect(refused.code).toBe(3);
-    expect(refused.stderr).toContain(`release recover ${STACK}`);
+    expect(refused.stderr).toContain(`pavemaster recover ${STACK}`);
     expect(refused.stderr).toContain('no longer runs');
 
     const recovered = ok(await second.release(['recover', STACK]), 'release recover');

@@ -10,12 +10,14 @@
  * release/kwok-stages.yaml (Job pods succeed, or fail when annotated `pavemaster.io/kwok-result: fail`).
  */
 import { ChildProcess, spawn } from 'child_process';
+import Ajv from 'ajv';
 import { randomUUID } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseDocument } from 'yaml';
 import {
+  abort,
   deploy,
   findLockFiles,
   history,
@@ -48,6 +50,62 @@ let stub: StubPrometheus;
 let kube: Kube;
 let opts: ReleaseOptions;
 const output: string[] = [];
+const BIN = path.join(REPO, 'release', 'bin', 'pavemaster.js');
+const validateJson = new Ajv({ allErrors: true }).compile(
+  JSON.parse(fs.readFileSync(path.join(REPO, 'release', 'schema.json'), 'utf8')) as object,
+);
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * The release command as an operator runs it (the package's bin), on this stack. `tty`: under script(1), a
+ * pseudo-terminal (stdout and stderr arrive as one stream in `stdout`); its stdin stays open until it exits.
+ */
+function cli(args: readonly string[], opts: { tty?: boolean } = {}): Promise<CliRun> {
+  const argv = [...args, '--work-dir', sandbox.dir];
+  const child = opts.tty
+    ? spawn('script', ['-qec', [BIN, ...argv].map((a) => `'${a}'`).join(' '), '/dev/null'], {
+        env: { ...process.env, TERM: 'xterm' },
+        stdio: 'pipe',
+      })
+    : spawn(BIN, argv, { env: process.env, stdio: 'pipe' });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on('data', (c: Buffer) => out.push(c));
+  child.stderr.on('data', (c: Buffer) => err.push(c));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const run = {
+        code,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      };
+      output.push(`$ pavemaster ${args.join(' ')}${opts.tty ? ' (tty)' : ''}\n${run.stdout}${run.stderr}`);
+      // RECORD_RELEASE_OUTPUT=<dir>: keep each run's output (the captures in release/README.md come from here).
+      if (process.env.RECORD_RELEASE_OUTPUT) {
+        const name = `${args[0]}-${opts.tty ? 'tty' : 'plain'}-${Date.now()}.txt`;
+        fs.writeFileSync(path.join(process.env.RECORD_RELEASE_OUTPUT, name), `${run.stdout}${run.stderr}`);
+      }
+      resolve(run);
+    });
+  });
+}
+
+/** Parses and validates a --json document against release/schema.json. */
+function jsonDoc(run: CliRun): Record<string, unknown> {
+  const doc = JSON.parse(run.stdout) as Record<string, unknown>;
+  if (!validateJson(doc)) {
+    throw new Error(
+      `--json output does not match release/schema.json: ${JSON.stringify(validateJson.errors)}\n${run.stdout}`,
+    );
+  }
+  return doc;
+}
 
 interface Snapshot {
   active: Record<string, string> | undefined;
@@ -185,6 +243,7 @@ afterAll(async () => {
 });
 
 describe('release lifecycle on the local cluster', () => {
+  let deployedReleaseId = '';
   it('deploy v2 puts it on the idle green slot; the active Service still lists only blue pods', async () => {
     const before = await snapshot();
     const bluePods = await podNames('blue');
@@ -193,6 +252,7 @@ describe('release lifecycle on the local cluster', () => {
     expect(before.activePods).toEqual(bluePods);
 
     const r = await deploy(STACK, V2, opts);
+    deployedReleaseId = r.releaseId;
 
     expect(r.slot).toBe('green');
     const after = await snapshot();
@@ -215,6 +275,41 @@ describe('release lifecycle on the local cluster', () => {
       'utf8',
     );
     expect(log).toContain(`"releaseId":"${r.releaseId}"`);
+  });
+
+  it('while a release is open (deployed, not promoted), a second deploy, a rollback and another release are refused naming the holder', async () => {
+    const fileBefore = fs.readFileSync(sandbox.stackFile, 'utf8');
+    const holder = new RegExp(
+      `^stack ${STACK} is locked by release ${deployedReleaseId} of \\S+@\\S+ \\(pid \\d+\\) \\(deploy since \\d{4}-`,
+    );
+    const second = (await deploy(STACK, V3, opts).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as ReleaseError;
+    expect(second).toBeInstanceOf(ReleaseError);
+    expect(second.exitCode).toBe(3);
+    expect(second.message).toMatch(holder);
+    expect(second.message).toContain(
+      `finish it with \`pavemaster promote ${STACK}\` or end it with \`pavemaster abort ${STACK}\``,
+    );
+    const back = (await rollback(STACK, opts).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as ReleaseError;
+    expect(back.exitCode).toBe(3);
+    expect(back.message).toMatch(holder);
+    // The same through the bin, with --json: exit 3, the holder in the one-line error, the document to its schema.
+    const run = await cli(['deploy', STACK, V3, '--json']);
+    expect(run.code).toBe(3);
+    const doc = jsonDoc(run);
+    expect(doc).toMatchObject({ command: 'deploy', stack: STACK, ok: false, exitCode: 3 });
+    expect((doc.error as { message: string }).message).toMatch(holder);
+    expect(run.stderr).toMatch(/^release: stack it-release is locked by release /m);
+    // Nothing moved: the stack file, the idle slot's image and the lock are as the first deploy left them.
+    expect(fs.readFileSync(sandbox.stackFile, 'utf8')).toBe(fileBefore);
+    const green = await kube.get<DeploymentObject>('deployment', `${APP}-green`);
+    expect(green?.spec?.template?.spec?.containers?.[0]?.image).toBe(V2);
+    expect((await status(STACK, opts)).lock?.releaseId).toBe(deployedReleaseId);
   });
 
   it("the Markdown preview of the promote shows the traffic line and only the Services' selectors changing", async () => {
@@ -270,6 +365,8 @@ describe('release lifecycle on the local cluster', () => {
     const migration = await kube.get<JobObject>('job', `${APP}-migration-${promotedReleaseId}`);
     expect(migration?.status?.succeeded).toBe(1);
     expect(stub.queries.some((q) => q.includes('slot="green"'))).toBe(true);
+    // The release is over: its lock is freed.
+    expect((await status(STACK, opts)).lock).toBeNull();
   });
 
   it('rollback flips back to blue (still v1) in one pulumi up that changes only the selectors', async () => {
@@ -284,6 +381,92 @@ describe('release lifecycle on the local cluster', () => {
     expect(s.active).toEqual({ app: APP, slot: 'blue' });
     expect(s.activePods).toEqual(await podNames('blue'));
     expect((await readyPodsOf('blue')).map((p) => p.metadata.labels?.version)).toEqual(['1.0.0', '1.0.0']);
+  });
+
+  it('a switch that fails half-way (the API server refuses the preview Service) leaves the stack file and the cluster agreeing', async () => {
+    // A ValidatingAdmissionPolicy freezes the preview Service's selector: the switch's update changes the
+    // active Service and fails on the preview one, a partial update.
+    const name = `${STACK}-freeze-preview`;
+    const policy = {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: {
+          resourceRules: [
+            { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['services'] },
+          ],
+        },
+        validations: [
+          {
+            expression: `object.metadata.name != '${APP}-preview' || object.spec.selector == oldObject.spec.selector`,
+            message: 'test: the preview Service selector is frozen',
+          },
+        ],
+      },
+    };
+    const binding = {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name },
+      spec: {
+        policyName: name,
+        validationActions: ['Deny'],
+        matchResources: {
+          namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': sandbox.namespace } },
+        },
+      },
+    };
+    const before = await snapshot();
+    const fileBefore = fs.readFileSync(sandbox.stackFile, 'utf8');
+    await kube.apply(policy);
+    await kube.apply(binding);
+    let err: ReleaseError;
+    try {
+      // The policy takes a moment to be enforced: wait until a dry-run update of the preview Service is denied.
+      await poll(
+        async () => {
+          const r = await kube.kubectlRun([
+            'patch',
+            'service',
+            `${APP}-preview`,
+            '--dry-run=server',
+            '--type=merge',
+            '-p',
+            '{"spec":{"selector":{"slot":"blue"}}}',
+          ]);
+          return r.code !== 0 && r.stderr.includes('frozen') ? true : undefined;
+        },
+        { timeoutMs: 30000, what: 'the admission policy to be enforced' },
+      );
+      err = (await rollback(STACK, opts).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as ReleaseError;
+    } finally {
+      await kube.kubectlRun(['delete', 'validatingadmissionpolicybinding', name, '--ignore-not-found']);
+      await kube.kubectlRun(['delete', 'validatingadmissionpolicy', name, '--ignore-not-found']);
+    }
+    expect(err).toBeInstanceOf(ReleaseError);
+    expect(err.exitCode).toBe(1);
+    expect(err.message).toContain(
+      'the stack file was put back and a second pulumi up brought the cluster back to it',
+    );
+    expect(err.message).not.toMatch(/at Object\.|code: -?\d/);
+    // File, state and cluster agree on the slot that was active before: blue, both Services as before.
+    expect(fs.readFileSync(sandbox.stackFile, 'utf8')).toBe(fileBefore);
+    expect(await snapshot()).toEqual(before);
+    const state = (await sandbox.stack.exportStack()).deployment as {
+      resources?: {
+        type: string;
+        outputs?: { metadata?: { name?: string }; spec?: { selector?: Record<string, string> } };
+      }[];
+    };
+    const services = (state.resources ?? []).filter((r) => r.type === 'kubernetes:core/v1:Service');
+    expect(
+      Object.fromEntries(services.map((r) => [r.outputs?.metadata?.name, r.outputs?.spec?.selector?.slot])),
+    ).toEqual({ [APP]: 'blue', [`${APP}-preview`]: 'green' });
   });
 
   it('a failing smoke Job stops the release with its name and logs; selectors and endpoints are unchanged', async () => {
@@ -313,6 +496,11 @@ describe('release lifecycle on the local cluster', () => {
         l.includes(`gate migration: skipped - job/${APP}-migration-${promotedReleaseId} already succeeded`),
       ),
     ).toBe(true);
+    // The failed release stays open (its lock held) until it is promoted or aborted.
+    expect((await status(STACK, opts)).lock?.command).toBe('promote');
+    const aborted = await abort(STACK, opts);
+    expect(aborted.lockFreed).toBe(true);
+    expect((await status(STACK, opts)).lock).toBeNull();
     editStackFile((c) => {
       releaseConfig(c).smoke = { timeoutSeconds: 60 };
     });
@@ -342,22 +530,42 @@ describe('release lifecycle on the local cluster', () => {
     });
   });
 
-  it('a post-promotion breach (high error rate in Prometheus) flips traffic back and says why', async () => {
+  it('a post-promotion breach (high error rate in Prometheus) flips traffic back and says why (bin, no terminal, --json)', async () => {
     stub.values = { errorRatio: 0.5, p95Seconds: 0.05, alerts: [] };
     const bluePods = await podNames('blue');
-    const err = (await promote(STACK, opts).then(
-      () => undefined,
-      (e: unknown) => e,
-    )) as ReleaseError & { result?: { switched?: unknown; rolledBack?: unknown } };
+    const run = await cli(['promote', STACK, '--json']);
     stub.values = { errorRatio: 0, p95Seconds: 0.05, alerts: [] };
-    expect(err.exitCode).toBe(4);
-    expect(err.message).toContain('rolled back to blue: post-promotion breach: error ratio 0.5 > 0.05');
-    expect(err.result?.switched).toBeDefined();
-    expect(err.result?.rolledBack).toBeDefined();
+    expect(run.code).toBe(4);
+    const doc = jsonDoc(run);
+    const message = (doc.error as { message: string }).message;
+    expect(message).toContain('rolled back to blue: post-promotion breach: error ratio 0.5 > 0.05');
+    const result = doc.result as {
+      switched: unknown;
+      rolledBack: unknown;
+      postPromotion: { action: string };
+    };
+    expect(result.switched).not.toBeNull();
+    expect(result.rolledBack).not.toBeNull();
+    expect(result.postPromotion.action).toBe('rollback');
+    // Without a terminal: plain timestamped lines, the samples with the measured values against the thresholds.
+    const stamp = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z';
+    expect(run.stderr).toMatch(new RegExp(`^${stamp} gate:ready started \\(timeout 120s\\)$`, 'm'));
+    expect(run.stderr).toMatch(new RegExp(`^${stamp} gate:ready succeeded in \\d+\\.\\ds: `, 'm'));
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `^${stamp} post-promotion sample at \\d+s: error ratio 0\\.5 \\(max 0\\.05\\), p95 0\\.05s \\(max 1s\\)$`,
+        'm',
+      ),
+    );
+    expect(run.stderr).not.toContain('\x1b[');
+    expect(run.stderr).toMatch(
+      /^release: release \S+ rolled back to blue: post-promotion breach: error ratio 0\.5 > 0\.05$/m,
+    );
     const s = await snapshot();
     expect(s.active).toEqual({ app: APP, slot: 'blue' });
     expect(s.activePods).toEqual(bluePods);
     expect(fs.readFileSync(sandbox.stackFile, 'utf8')).toContain('pavemaster:activeSlot: blue');
+    expect((await status(STACK, opts)).lock).toBeNull();
   });
 
   it('rollback --to N restores exactly the slot and images of stack version N', async () => {
@@ -368,7 +576,36 @@ describe('release lifecycle on the local cluster', () => {
       .sort((a, b) => a.version - b.version)[0];
     expect(target).toBeDefined();
     expect(target.images.blue).toBe(V1);
-    await rollbackTo(STACK, target.version, opts);
+    // Since then: more replicas and other resources (one `pulumi up`, as an operator would).
+    const resourcesOf = async (slot: string) => {
+      const d = await kube.get<DeploymentObject>('deployment', `${APP}-${slot}`);
+      return {
+        replicas: d?.spec?.replicas,
+        resources: (d?.spec?.template?.spec?.containers?.[0] as { resources?: unknown } | undefined)
+          ?.resources,
+      };
+    };
+    const original = await resourcesOf('green');
+    expect(original.replicas).toBe(2);
+    editStackFile((c) => {
+      c['pavemaster:replicas'] = 3;
+      c['pavemaster:resources'] = {
+        requests: { cpu: '150m', memory: '160Mi' },
+        limits: { cpu: '600m', memory: '320Mi' },
+      };
+    });
+    await sandbox.stack.up({ onOutput: () => undefined });
+    expect((await resourcesOf('green')).replicas).toBe(3);
+    expect((await resourcesOf('green')).resources).not.toEqual(original.resources);
+
+    const r = await rollbackTo(STACK, target.version, opts);
+    // The diff it showed first names both keys.
+    expect(r.changes.map((c) => c.key)).toEqual(expect.arrayContaining(['replicas', 'resources']));
+    expect(output.some((l) => l.startsWith('  pavemaster:replicas: 3 -> 2'))).toBe(true);
+    for (const slot of ['blue', 'green']) {
+      expect(await resourcesOf(slot)).toEqual(original);
+    }
+    expect(fs.readFileSync(sandbox.stackFile, 'utf8')).not.toContain('pavemaster:resources');
     const s = await snapshot();
     expect(s.active).toEqual({ app: APP, slot: 'green' });
     expect(s.activePods).toEqual(await podNames('green'));
@@ -418,6 +655,73 @@ describe('release lifecycle on the local cluster', () => {
         '{"spec":{"selector":{"slot":"green"}}}',
       ]);
     }
+  });
+
+  it('the bin on a terminal: deploy, then a promote with a live line per step, then status/history --json to their schema', async () => {
+    const deployed = await cli(['deploy', STACK, V3, '--json']);
+    expect(deployed.code).toBe(0);
+    const d = jsonDoc(deployed).result as { slot: string; releaseId: string; image: string };
+    expect(d).toMatchObject({ slot: 'blue', image: V3 });
+    const run = await cli(['promote', STACK], { tty: true });
+    expect(run.code).toBe(0);
+    // A live line per step, redrawn in place (carriage return + erase line) with elapsed time against the timeout.
+    expect(run.stdout).toContain('\r\x1b[2K… gate:ready  0s / 120s');
+    expect(run.stdout).toContain('\r\x1b[2K… post-promotion  0s / 3s');
+    expect(run.stdout).toMatch(/✔ gate:ready succeeded \d+\.\ds {2}\d pod\(s\) of blue Ready/);
+    expect(run.stdout).toMatch(/✔ gate:smoke succeeded \d+\.\ds/);
+    expect(run.stdout).toMatch(
+      /· post-promotion sample at \d+s: error ratio 0 \(max 0\.05\), p95 0\.05s \(max 1s\)/,
+    );
+    expect(run.stdout).toMatch(/✔ promote succeeded \d+\.\ds/);
+    expect(run.stdout).toContain('traffic: green -> blue');
+    expect((await snapshot()).active).toEqual({ app: APP, slot: 'blue' });
+
+    const st = await cli(['status', STACK, '--json']);
+    expect(st.code).toBe(0);
+    const report = jsonDoc(st).result as {
+      activeSlot: string;
+      lock: unknown;
+      slots: { slot: string; version: string }[];
+    };
+    expect(report.activeSlot).toBe('blue');
+    expect(report.lock).toBeNull();
+    expect(report.slots.find((x) => x.slot === 'blue')?.version).toBe('3.0.0');
+    const hist = await cli(['history', STACK, '--json']);
+    expect(hist.code).toBe(0);
+    const versions = jsonDoc(hist).result as { version: number }[];
+    expect(versions.length).toBe(await historyLength());
+    expect(versions[0].version).toBe(versions.length);
+
+    // Back to green (v2) without a terminal: plain lines, no escape sequences.
+    const back = await cli(['rollback', STACK]);
+    expect(back.code).toBe(0);
+    expect(back.stderr).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z switch succeeded in \d+\.\ds: blue -> green; /m);
+    expect(back.stderr).not.toContain('\x1b[');
+    expect((await snapshot()).active).toEqual({ app: APP, slot: 'green' });
+  });
+
+  it('abort ends an open release: the idle slot is back on its previous image, the lock is freed, traffic stays', async () => {
+    const before = await snapshot();
+    const r = await deploy(STACK, V1, opts);
+    expect(r.slot).toBe('blue');
+    expect((await status(STACK, opts)).lock?.releaseId).toBe(r.releaseId);
+    const run = await cli(['abort', STACK, '--json']);
+    expect(run.code).toBe(0);
+    const a = jsonDoc(run).result as {
+      releaseId: string;
+      slot: string;
+      restored: Record<string, string | null>;
+      lockFreed: boolean;
+    };
+    expect(a).toMatchObject({ releaseId: r.releaseId, slot: 'blue', lockFreed: true });
+    expect(a.restored.blueImage).toBe(V3);
+    const blue = await kube.get<DeploymentObject>('deployment', `${APP}-blue`);
+    expect(blue?.spec?.template?.spec?.containers?.[0]?.image).toBe(V3);
+    expect(fs.readFileSync(sandbox.stackFile, 'utf8')).toContain(`pavemaster:blueImage: ${V3}`);
+    expect((await status(STACK, opts)).lock).toBeNull();
+    const after = await snapshot();
+    expect(after.active).toEqual(before.active);
+    expect(after.activePods).toEqual(before.activePods);
   });
 
   it('two releases never interleave: the second is refused naming the lock holder, and recover leaves a live lock alone', async () => {

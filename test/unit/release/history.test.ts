@@ -1,4 +1,11 @@
-import { HistoryEntryLike, parseHistory, planRestore, renderHistory } from '../../../release/history';
+import {
+  HistoryEntryLike,
+  parseHistory,
+  planFullRestore,
+  planRestore,
+  renderChanges,
+  renderHistory,
+} from '../../../release/history';
 
 // Shaped like `pulumi stack history --json --show-secrets` as the Automation API returns it (newest first).
 const entries: HistoryEntryLike[] = [
@@ -131,5 +138,39 @@ describe('planRestore', () => {
       'was a failed update; only a succeeded update can be restored',
     );
     expect(() => planRestore(entries, 4)).toThrow('was a succeeded refresh');
+  });
+});
+
+describe('planFullRestore (rollback --to: every pavemaster:* key, secrets included)', () => {
+  const current = {
+    activeSlot: 'blue',
+    blueImage: 'pavemaster/web:1.0.0',
+    greenImage: 'pavemaster/web:3.0.0',
+    replicas: '3',
+    appSecrets: '{"TOKEN":"n3w"}',
+  };
+  it('sets what the version recorded, removes the rest, and shows the diff without secret values', () => {
+    const plan = planFullRestore(entries, 3, current, new Set(['appSecrets']));
+    expect(plan.set).toEqual({
+      activeSlot: { value: 'green', secret: false },
+      blueImage: { value: 'pavemaster/web:1.0.0', secret: false },
+      greenImage: { value: 'pavemaster/web:2.0.0', secret: false },
+      greenReleaseId: { value: 'r20260103-095900', secret: false },
+      appSecrets: { value: '{"TOKEN":"s3cret"}', secret: true },
+    });
+    expect(plan.remove).toEqual(['replicas']);
+    expect(renderChanges(plan.changes)).toEqual([
+      'pavemaster:activeSlot: blue -> green',
+      'pavemaster:appSecrets: [secret] -> [secret]',
+      'pavemaster:greenImage: pavemaster/web:3.0.0 -> pavemaster/web:2.0.0',
+      'pavemaster:greenReleaseId: (unset) -> r20260103-095900',
+      'pavemaster:replicas: 3 -> (unset)',
+    ]);
+    expect(JSON.stringify(plan.changes)).not.toContain('s3cret');
+    expect(JSON.stringify(plan.changes)).not.toContain('n3w');
+  });
+
+  it('refuses what planRestore refuses', () => {
+    expect(() => planFullRestore(entries, 2, current)).toThrow('only a succeeded update can be restored');
   });
 });

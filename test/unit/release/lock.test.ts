@@ -1,4 +1,13 @@
-import { isLockError, lockMessage, parseLockHolders } from '../../../release/lock';
+import {
+  isLockError,
+  leaseManifest,
+  leaseName,
+  lockMessage,
+  parseLease,
+  parseLockHolders,
+  releaseHolder,
+  releaseLockMessage,
+} from '../../../release/lock';
 
 // The file backend's error, as `pulumi up` 3.259 prints it when another update holds the stack (the local
 // backend's lock URL carries `?no_tmp_dir=true`).
@@ -33,12 +42,50 @@ describe('lock holders', () => {
   });
 
   it('points at `release recover` when the holder is gone', () => {
-    const msg = lockMessage('staging', parseLockHolders(DIY).slice(0, 1), () => false);
+    const msg = lockMessage('staging', parseLockHolders(DIY).slice(0, 1), () => false, 'release');
     expect(msg).toContain('alice@ci-7 (pid 4242) since 2026-01-05T09:00:00Z, a process that no longer runs');
     expect(msg).toContain('run `release recover staging`');
   });
 
   it('still explains a lock whose holder is not named (Pulumi Cloud)', () => {
     expect(lockMessage('production', [])).toMatch(/^stack production is being updated by someone else/);
+  });
+});
+
+describe('the release lock (a Lease in the stack namespace)', () => {
+  const info = {
+    releaseId: 'r20260105-090807',
+    holder: 'alice@ci-7 (pid 4242)',
+    command: 'deploy',
+    since: '2026-01-05T09:08:07.000Z',
+    previous: { greenImage: 'pavemaster/web:1.0.0', greenVersion: null },
+  };
+
+  it('is a Lease named after the app that records the release, its holder and what the idle slot ran', () => {
+    const m = leaseManifest('pavemaster', 'pavemaster-staging', info) as {
+      kind: string;
+      metadata: { name: string; namespace: string; annotations: Record<string, string> };
+      spec: { holderIdentity: string };
+    };
+    expect(m.kind).toBe('Lease');
+    expect(m.metadata.name).toBe(leaseName('pavemaster'));
+    expect(m.metadata.namespace).toBe('pavemaster-staging');
+    expect(m.spec.holderIdentity).toBe('alice@ci-7 (pid 4242)');
+    expect(parseLease(m)).toEqual(info);
+    expect(parseLease(undefined)).toBeUndefined();
+    expect(parseLease({ metadata: { name: 'x', annotations: {} } })).toBeUndefined();
+  });
+
+  it('refuses naming the holder and the two commands that end the release', () => {
+    expect(releaseLockMessage('staging', info, 'pavemaster', 'deploy of pavemaster/web:3.0.0')).toBe(
+      'stack staging is locked by release r20260105-090807 of alice@ci-7 (pid 4242) (deploy since 2026-01-05T09:08:07.000Z); ' +
+        'deploy of pavemaster/web:3.0.0 is refused so two releases never interleave: finish it with `pavemaster promote staging` ' +
+        'or end it with `pavemaster abort staging`, then retry',
+    );
+  });
+
+  it('names a CI run by its actor', () => {
+    expect(releaseHolder({ GITHUB_ACTOR: 'octo', GITHUB_RUN_ID: '99' })).toBe('octo (GitHub Actions run 99)');
+    expect(releaseHolder({})).toMatch(/^\S+@\S+ \(pid \d+\)$/);
   });
 });
