@@ -161,6 +161,8 @@ async function historyLength(): Promise<number> {
 
 beforeAll(async () => {
   Object.assign(process.env, envFromScript());
+  // The fix lines name the command as an operator types it (not `npx pavemaster`, as under `npx jest`).
+  process.env.PAVEMASTER_RELEASE_PROG = 'pavemaster';
   await ensureCluster();
   stub = await startStubPrometheus();
   stub.values = { errorRatio: 0, p95Seconds: 0.05, alerts: [] };
