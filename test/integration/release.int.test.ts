@@ -468,7 +468,7 @@ describe('release lifecycle on the local cluster', () => {
     const services = (state.resources ?? []).filter((r) => r.type === 'kubernetes:core/v1:Service');
     expect(
       Object.fromEntries(services.map((r) => [r.outputs?.metadata?.name, r.outputs?.spec?.selector?.slot])),
-    ).toEqual({ [APP]: 'blue', [`${APP}-preview`]: 'green' });
+    ).toMatchObject({ [APP]: 'blue', [`${APP}-preview`]: 'green' });
   });
 
   it('a failing smoke Job stops the release with its name and logs; selectors and endpoints are unchanged', async () => {
@@ -771,7 +771,7 @@ describe('release lifecycle on the local cluster', () => {
     expect((await snapshot()).active).toEqual({ app: APP, slot: 'green' });
   });
 
-  it('an update killed mid-way is recovered with `release recover`, and the next release finishes', async () => {
+  it('an update killed mid-way is recovered with `pavemaster recover`, and the next release finishes', async () => {
     const backendDir = (process.env.PULUMI_BACKEND_URL ?? '').replace(/^file:\/\//, '');
     // Start a deploy-like update (new image on the idle blue slot) with the CLI and kill it hard mid-way.
     editStackFile((c) => {
@@ -803,7 +803,7 @@ describe('release lifecycle on the local cluster', () => {
       (e: unknown) => e,
     )) as ReleaseError;
     expect(refused.exitCode).toBe(3);
-    expect(refused.message).toContain(`release recover ${STACK}`);
+    expect(refused.message).toContain(`pavemaster recover ${STACK}`);
 
     const r = await recover(STACK, opts);
     expect(r.locks).toBeGreaterThan(0);
