@@ -156,7 +156,7 @@ async function run(
   const [stack] = line.positionals;
   const json = v.json === true;
   // Human result lines: stdout, or stderr beside a JSON document.
-  const out = (text: string) => (json ? progress.line(text) : io.stdout(`${text}\n`));
+  const out = (text: string) => (json ? progress.line(text) : progress.print(io.stdout, text));
   const opts: commands.ReleaseOptions = {
     workDir: str('work-dir') ? path.resolve(str('work-dir') as string) : findProjectDir(process.cwd()),
     commit: v.commit === true,

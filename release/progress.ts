@@ -177,6 +177,13 @@ export class Progress {
     }
   }
 
+  /** A result line for another stream (stdout): the live line is cleared first and redrawn after it. */
+  print(write: (text: string) => void, text: string): void {
+    this.clear();
+    write(`${text}\n`);
+    this.redraw();
+  }
+
   private clear(): void {
     if (this.drawn) {
       this.write('\r\x1b[2K');
