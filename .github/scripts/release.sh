@@ -33,13 +33,20 @@ if [ "$command" = deploy ]; then
   output "active-slot=$(node "$here/stack-file.js" active-slot "$stack")" || exit 1
 fi
 
+# Production promote/rollback ask for confirmation on a terminal and, without one, need --yes: in CI the
+# environment's required reviewers are the confirmation, so the job states it here.
+confirm=()
+case "$command" in
+  promote | rollback) confirm=(--yes) ;;
+esac
+
 # The command's own error line (stderr) is kept for the notification; both streams still reach the log.
 errors="$(mktemp)"
 trap 'rm -f "$errors"' EXIT
 # stdout goes to stdout as it is; stderr through tee into the file and on to stderr. The pipeline ends only when
 # tee has written everything, so the file is complete below.
 {
-  npm run --silent release -- "$@" 2>&1 1>&3 3>&- | tee "$errors" >&2 3>&-
+  npm run --silent release -- "$@" ${confirm[@]+"${confirm[@]}"} 2>&1 1>&3 3>&- | tee "$errors" >&2 3>&-
   code=${PIPESTATUS[0]}
 } 3>&1
 output "exit-code=$code"
