@@ -496,11 +496,14 @@ describe('.github/scripts/release.sh', () => {
         },
         timeoutMs: 90_000,
       });
-      expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/^release: StackNotFoundError/m);
-      expect(r.stderr).toContain('no-such-stack');
+      // An unknown stack is a usage error (64) with one line naming the fix (issue 19), not the raw API error.
+      expect(r.code).toBe(64);
+      expect(r.stderr).toMatch(
+        /^release: stack "no-such-stack" does not exist in file:\S+: list the stacks with `pulumi stack ls`/m,
+      );
+      expect(r.stderr).not.toContain('StackNotFoundError');
       expect(r.stdout).not.toMatch(/^release: /m);
-      expect(fs.readFileSync(out, 'utf8')).toBe('exit-code=1\n');
+      expect(fs.readFileSync(out, 'utf8')).toBe('exit-code=64\n');
     } finally {
       tmp.remove();
     }
