@@ -5,6 +5,7 @@
  */
 import { imageVersion } from '../components/shared/image';
 import { DEFAULT_SLOT, isSlot, Slot, SLOTS } from '../components/shared/slots';
+import { withoutDeclaredDefaults } from '../stacks/schema';
 
 /** A config value as history records it: `{ value, secret }` (Automation API) or plain text. */
 export type RecordedConfigValue = { value: string; secret?: boolean } | string;
@@ -218,14 +219,21 @@ export function planFullRestore(
   // The same checks as the release-keys plan: a known, succeeded update that recorded both images.
   planRestore(recorded, version);
   const entry = numberHistory(recorded).find((e) => e.version === version) as HistoryEntryLike;
-  const set: FullRestorePlan['set'] = {};
+  const recordedSet: FullRestorePlan['set'] = {};
   for (const [full, v] of Object.entries(entry.config ?? {})) {
     if (!full.startsWith(NS)) {
       continue;
     }
-    set[full.slice(NS.length)] =
+    recordedSet[full.slice(NS.length)] =
       typeof v === 'string' ? { value: v, secret: false } : { value: v.value, secret: v.secret === true };
   }
+  // History records Pulumi.yaml's placeholder defaults beside the stack's own keys: they mean "not set".
+  const given = withoutDeclaredDefaults(
+    Object.fromEntries(Object.entries(recordedSet).map(([k, v]) => [k, v.value])),
+  );
+  const set: FullRestorePlan['set'] = Object.fromEntries(
+    Object.entries(recordedSet).filter(([k]) => k in given),
+  );
   const remove = Object.keys(current)
     .filter((k) => !(k in set))
     .sort();
