@@ -16,6 +16,8 @@ module.exports = {
       // checkov, kube-score, actionlint, ...) on generated files. No cluster.
       displayName: 'unit',
       testEnvironment: 'node',
+      // The program's cluster check reads a kubeconfig: the unit tests' one names the local cluster only.
+      setupFiles: ['<rootDir>/test/support/unitEnv.ts'],
       modulePathIgnorePatterns: ignored,
       testPathIgnorePatterns: ignored,
       transform: { '^.+\\.ts$': tsJest },

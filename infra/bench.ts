@@ -3,6 +3,7 @@
  * `<app>-1`, `<app>-2`, ..., in its namespace, so the benchmark can measure how the program grows with the number
  * of apps. They get no Ingress (one host belongs to one app) and are never part of a real stack.
  */
+import * as pulumi from '@pulumi/pulumi';
 import { BlueGreenApp, BlueGreenAppArgs } from '../components/BlueGreenApp';
 import { Settings } from '../stacks/settings';
 
@@ -11,18 +12,23 @@ export function deployBenchApps(
   settings: Settings,
   main: BlueGreenApp,
   args: BlueGreenAppArgs,
+  opts: pulumi.ComponentResourceOptions = {},
 ): BlueGreenApp[] {
   const apps: BlueGreenApp[] = [];
   for (let i = 1; i < settings.app.benchServices; i++) {
     const appName = `${settings.app.appName}-${i}`;
     apps.push(
-      new BlueGreenApp(appName, {
-        ...args,
+      new BlueGreenApp(
         appName,
-        namespace: main.namespace,
-        createNamespace: false,
-        host: undefined,
-      }),
+        {
+          ...args,
+          appName,
+          namespace: main.namespace,
+          createNamespace: false,
+          host: undefined,
+        },
+        opts,
+      ),
     );
   }
   return apps;

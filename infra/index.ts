@@ -18,11 +18,12 @@ import { releaseAnnotations } from '../components/shared/release';
 import { perSlot } from '../components/shared/slots';
 import { loadSettings, readStackConfig, Settings } from '../stacks/settings';
 import { deployBenchApps } from './bench';
+import { checkClusterTarget, ClusterTarget, clusterProvider, readKubeconfig } from './cluster';
 import { slotImages } from './image';
 import { startTiming } from './timing';
 
 /** The blue/green app: each slot's image (built, when the stack builds one) and release, in its namespace. */
-function deployApp(s: Settings): BlueGreenApp {
+function deployApp(s: Settings, opts: pulumi.ComponentResourceOptions): BlueGreenApp {
   const { images } = slotImages(s);
   const args: BlueGreenAppArgs = {
     ...s.app,
@@ -35,23 +36,27 @@ function deployApp(s: Settings): BlueGreenApp {
     secretValues: s.appSecrets,
     allowIngressFromNamespaces: s.monitoring.enabled ? [s.monitoring.namespace] : [],
   };
-  const app = new BlueGreenApp(s.app.appName, args);
-  deployBenchApps(s, app, args);
+  const app = new BlueGreenApp(s.app.appName, args, opts);
+  deployBenchApps(s, app, args, opts);
   return app;
 }
 
 /** The logging stack, shipping the app's logs, scraped by the monitoring stack. */
-function deployLogging(s: Settings): Logging | undefined {
+function deployLogging(s: Settings, opts: pulumi.ComponentResourceOptions): Logging | undefined {
   if (!s.logging.enabled) {
     return undefined;
   }
-  return new Logging('logging', {
-    ...s.logging,
-    environment: s.environment,
-    appNamespaces: [s.namespace],
-    dropPaths: [s.app.healthPath, s.app.readyPath, s.app.metricsPath],
-    monitoringNamespace: s.monitoring.enabled ? s.monitoring.namespace : undefined,
-  });
+  return new Logging(
+    'logging',
+    {
+      ...s.logging,
+      environment: s.environment,
+      appNamespaces: [s.namespace],
+      dropPaths: [s.app.healthPath, s.app.readyPath, s.app.metricsPath],
+      monitoringNamespace: s.monitoring.enabled ? s.monitoring.namespace : undefined,
+    },
+    opts,
+  );
 }
 
 /** The monitoring stack, watching the app (and the logging stack, whose datasource Grafana gets). */
@@ -59,34 +64,49 @@ function deployMonitoring(
   s: Settings,
   app: BlueGreenApp,
   logging: Logging | undefined,
+  opts: pulumi.ComponentResourceOptions,
 ): Monitoring | undefined {
   if (!s.monitoring.enabled) {
     return undefined;
   }
-  return new Monitoring('monitoring', {
-    ...s.monitoring,
-    environment: s.environment,
-    app: {
-      namespace: s.namespace,
-      name: s.app.appName,
-      healthPath: s.app.healthPath,
-      activeService: app.activeServiceName,
-      previewService: app.previewServiceName,
-      url: app.url,
+  return new Monitoring(
+    'monitoring',
+    {
+      ...s.monitoring,
+      environment: s.environment,
+      app: {
+        namespace: s.namespace,
+        name: s.app.appName,
+        healthPath: s.app.healthPath,
+        activeService: app.activeServiceName,
+        previewService: app.previewServiceName,
+        url: app.url,
+      },
+      logging: s.logging.enabled
+        ? { namespace: s.logging.namespace, shipperNamespace: s.logging.nodeNamespace }
+        : undefined,
+      elasticsearch: logging?.grafanaDatasource,
+      protect: s.production,
     },
-    logging: s.logging.enabled
-      ? { namespace: s.logging.namespace, shipperNamespace: s.logging.nodeNamespace }
-      : undefined,
-    elasticsearch: logging?.grafanaDatasource,
-    protect: s.production,
-  });
+    opts,
+  );
 }
 
 startTiming();
-const settings = loadSettings(pulumi.getStack(), readStackConfig());
-const app = deployApp(settings);
-const logs = deployLogging(settings);
-const watch = deployMonitoring(settings, app, logs);
+// The stack's cluster is checked against the kubeconfig with the config, so a wrong context is refused with
+// every other problem, before anything is registered; every Kubernetes object then goes through one explicit
+// provider bound to that context.
+const kubeconfig = readKubeconfig();
+let target: ClusterTarget = {};
+const settings = loadSettings(pulumi.getStack(), readStackConfig(), {
+  check: (s, problems) => {
+    target = checkClusterTarget(s, kubeconfig, problems);
+  },
+});
+const onCluster: pulumi.ComponentResourceOptions = { providers: [clusterProvider(target)] };
+const app = deployApp(settings, onCluster);
+const logs = deployLogging(settings, onCluster);
+const watch = deployMonitoring(settings, app, logs, onCluster);
 
 export const environment = settings.environment;
 export const namespace = app.namespace;

@@ -164,6 +164,9 @@ export const CONFIG_SCHEMA: Readonly<Record<string, ConfigDeclaration>> = {
   release: obj(
     'How the release command gates and checks a release (docs/release.md). {} (the default): its defaults.',
   ),
+  kubernetes: obj(
+    'Which cluster the stack deploys to, {context, cluster}: the kubeconfig context the provider uses and the cluster it must point at; checked before anything is registered. Production requires both. {} (the default, staging only): the current context, unchecked.',
+  ),
   blueReleaseId: str('Written by the release command: the blue slot\'s release id. "" (the default): none.'),
   blueReleasedAt: str(
     'Written by the release command: when the blue slot was released. "" (the default): never.',

@@ -7,6 +7,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { APP_KEYS, AppSettings, parseApp } from './app';
 import { ENVIRONMENTS, Environment, ParseContext } from './context';
 import { Fields } from './fields';
+import { KUBERNETES_KEYS, KubernetesSettings, parseKubernetes } from './kubernetes';
 import { LOGGING_KEYS, LOGGING_SECRET_KEYS, LoggingSettings, parseLogging } from './logging';
 import { MONITORING_KEYS, MONITORING_SECRET_KEYS, MonitoringSettings, parseMonitoring } from './monitoring';
 import { Problems } from './problems';
@@ -32,6 +33,7 @@ export const KNOWN_KEYS: readonly string[] = [
   ...MONITORING_KEYS,
   ...LOGGING_KEYS,
   ...RELEASE_KEYS,
+  ...KUBERNETES_KEYS,
 ];
 
 export interface Settings {
@@ -53,13 +55,32 @@ export interface Settings {
   logging: LoggingSettings;
   /** How the release command gates and checks a release, and each slot's current release (id, time). */
   release: ReleaseSettings;
+  /** Which kubeconfig context and cluster the stack deploys to. */
+  kubernetes: KubernetesSettings;
+}
+
+/** What loadSettings checks besides the config itself. */
+export interface LoadOptions {
+  /**
+   * Checks of the parsed settings against the world outside the config (infra/cluster.ts: the kubeconfig),
+   * whose problems are listed in the same error as the config's own.
+   * @default none
+   */
+  readonly check?: (
+    settings: Pick<Settings, 'stack' | 'production' | 'kubernetes'>,
+    problems: Problems,
+  ) => void;
 }
 
 /**
  * Loads settings from raw config values keyed without the namespace (`replicas`, not `pavemaster:replicas`).
  * Throws a ConfigError listing every problem.
  */
-export function loadSettings(stack: string, given: Readonly<Record<string, string>>): Settings {
+export function loadSettings(
+  stack: string,
+  given: Readonly<Record<string, string>>,
+  options: LoadOptions = {},
+): Settings {
   const problems = new Problems();
   // A placeholder default of Pulumi.yaml ("", 0, -1, {}, []) means "not set", however it arrived: merged in by
   // Pulumi or typed by the user (stacks/schema.ts).
@@ -97,7 +118,9 @@ export function loadSettings(stack: string, given: Readonly<Record<string, strin
   const monitoring = parseMonitoring(root, ctx);
   const logging = parseLogging(root, ctx);
   const release = parseRelease(root, ctx);
+  const kubernetes = parseKubernetes(root, ctx);
   root.finish();
+  options.check?.({ stack, production, kubernetes }, problems);
 
   problems.throwIfAny(stack);
   return {
@@ -113,6 +136,7 @@ export function loadSettings(stack: string, given: Readonly<Record<string, strin
     monitoring,
     logging,
     release,
+    kubernetes,
   };
 }
 

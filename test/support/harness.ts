@@ -6,6 +6,7 @@
 import * as path from 'path';
 import * as pulumi from '@pulumi/pulumi';
 import { loadSettings, Settings } from '../../stacks/settings';
+import { withMockKubeconfig } from './kubeconfig';
 
 /** One registered resource. */
 export interface Registered {
@@ -116,7 +117,7 @@ export async function recordStack(
       };
       // Under jest, a fresh module registry per stack (the program runs at import); elsewhere the plain cache.
       if (typeof jest !== 'undefined') {
-        jest.isolateModules(load);
+        jest.isolateModules(() => withMockKubeconfig(load));
       } else {
         const repo = path.resolve(__dirname, '..', '..') + path.sep;
         for (const key of Object.keys(require.cache)) {
@@ -125,7 +126,7 @@ export async function recordStack(
             delete require.cache[key];
           }
         }
-        load();
+        withMockKubeconfig(load);
       }
     },
     { stack },

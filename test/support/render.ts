@@ -14,6 +14,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as pulumi from '@pulumi/pulumi';
 import { parse } from 'yaml';
+import { withMockKubeconfig } from './kubeconfig';
 
 /** One registered resource, as the engine receives it. */
 export interface RenderedResource {
@@ -197,7 +198,7 @@ export async function render(rc: RenderConfig, load: () => unknown): Promise<Ren
     values,
     (rc.secretKeys ?? []).map((k) => `${PROJECT}:${k}`),
   );
-  await pulumi.runtime.runInPulumiStack(() => Promise.resolve(load() as pulumi.Inputs));
+  await pulumi.runtime.runInPulumiStack(() => Promise.resolve(withMockKubeconfig(load) as pulumi.Inputs));
   await pulumi.runtime.disconnect();
 
   const resources: RenderedResource[] = [];
