@@ -60,7 +60,7 @@ export function explain(e: unknown, ctx: ErrorContext = {}): { message: string; 
     return { message: e.message, exitCode: e.exitCode };
   }
   if (e instanceof ConfigError) {
-    // Not `e.stack`: ConfigError's `stack` field is the Pulumi stack's name, not the trace.
+    // Its message lists every problem (the stack's name is `e.stackName`).
     return {
       message: `${e.message}\nfix the stack file Pulumi.${stack}.yaml (or \`pulumi config set --stack ${stack} <key> <value>\`), then retry`,
       exitCode: EXIT.usage,

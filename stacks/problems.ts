@@ -28,10 +28,14 @@ export function showValue(value: unknown): string {
 /** The error thrown when a stack's configuration is invalid. Its message lists every problem. */
 export class ConfigError extends Error {
   constructor(
-    readonly stack: string,
+    /**
+     * The stack whose configuration this is. Not `stack`: that is Error's stack trace, which Node.js prints
+     * for an unhandled error (the Pulumi CLI then showed `[production] {...}` instead of this message).
+     */
+    readonly stackName: string,
     readonly problems: readonly Problem[],
   ) {
-    super(ConfigError.render(stack, problems));
+    super(ConfigError.render(stackName, problems));
     this.name = 'ConfigError';
   }
 
