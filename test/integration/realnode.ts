@@ -156,9 +156,29 @@ export const restrictedContainer = {
 
 /**
  * Runs `testbox ARGS...` once in a pod of `namespace` on the real node and returns its exit code (0: reached).
- * The pod is deleted afterwards.
+ * The pod is deleted afterwards. `settleSeconds` > 0 first waits that long in an init container: the
+ * NetworkPolicy enforcer learns a new pod's address a few seconds after the pod has it and until then rejects it
+ * as a source at once, so a probe of a policed hop must wait, or a closed hop passes for the wrong reason.
  */
-export async function probeFrom(namespace: string, name: string, args: string[]): Promise<number> {
+export async function probeFrom(
+  namespace: string,
+  name: string,
+  args: string[],
+  settleSeconds = 0,
+): Promise<number> {
+  const resources = { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '32Mi' } };
+  const settle =
+    settleSeconds > 0
+      ? [
+          {
+            name: 'settle',
+            image: TESTBOX,
+            args: ['sleep', String(settleSeconds)],
+            securityContext: restrictedContainer,
+            resources,
+          },
+        ]
+      : [];
   const manifest = {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -166,13 +186,14 @@ export async function probeFrom(namespace: string, name: string, args: string[])
     spec: {
       restartPolicy: 'Never',
       automountServiceAccountToken: false,
+      initContainers: settle,
       containers: [
         {
           name: 'probe',
           image: TESTBOX,
           args,
           securityContext: restrictedContainer,
-          resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '32Mi' } },
+          resources,
         },
       ],
     },
