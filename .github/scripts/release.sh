@@ -10,7 +10,7 @@
 #     .github/scripts/slack-notify.js. Remove that call once the release command posts itself (issue 19).
 # Exits with the release command's exit code.
 #
-#   .github/scripts/release.sh <deploy|promote|rollback|status|history|preview|recover> <stack> [args...]
+#   .github/scripts/release.sh <deploy|promote|rollback|abort|status|history|preview|recover> <stack> [args...]
 set -uo pipefail
 
 if [ "$#" -lt 2 ]; then

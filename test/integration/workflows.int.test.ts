@@ -55,6 +55,7 @@ const PASSPHRASE = 'pavemaster-local-only';
 const DIGEST1 = `sha256:${'1'.repeat(64)}`;
 const DIGEST3 = `sha256:${'3'.repeat(64)}`;
 const DIGEST4 = `sha256:${'4'.repeat(64)}`;
+const DIGEST5 = `sha256:${'5'.repeat(64)}`;
 const image = (tag: string, digest: string) => `ghcr.io/acme/pavemaster/web:${tag}@${digest}`;
 
 let root: string;
@@ -418,6 +419,19 @@ describe('staging (deploy-staging.yml, and release.yml as it calls it) on the lo
   const calls: BoundaryLog = { calls: [] };
   let registry: string;
   let startedRegistry = false;
+  /** Staging's pavemaster:release section in these tests (`smoke` replaced where a gate must fail). */
+  const releaseSettings = (smoke: Record<string, unknown> = { timeoutSeconds: 60 }) => ({
+    prometheusUrl: prometheus.url,
+    readyTimeoutSeconds: 120,
+    smoke,
+    postPromotion: {
+      windowSeconds: 3,
+      intervalSeconds: 1,
+      maxErrorRatio: 0.05,
+      maxP95Seconds: 1,
+      requireCheck: true,
+    },
+  });
   afterAll(async () => {
     if (startedRegistry) {
       await run('scripts/registry', ['stop']);
@@ -436,18 +450,7 @@ describe('staging (deploy-staging.yml, and release.yml as it calls it) on the lo
       host: undefined,
       monitoring: { enabled: false },
       logging: { enabled: false },
-      release: {
-        prometheusUrl: prometheus.url,
-        readyTimeoutSeconds: 120,
-        smoke: { timeoutSeconds: 60 },
-        postPromotion: {
-          windowSeconds: 3,
-          intervalSeconds: 1,
-          maxErrorRatio: 0.05,
-          maxP95Seconds: 1,
-          requireCheck: true,
-        },
-      },
+      release: releaseSettings(),
     });
     await pulumiIn(develop, ['stack', 'init', 'staging']).catch(() =>
       pulumiIn(develop, ['stack', 'select', 'staging']),
@@ -696,6 +699,52 @@ describe('staging (deploy-staging.yml, and release.yml as it calls it) on the lo
     expect(slack.messages.map((m) => m.body.text?.split('\n')[0])).toEqual([
       ':rocket: *PaveMaster staging*: promoted',
       ':leftwards_arrow_with_hook: *PaveMaster staging*: rolled back',
+    ]);
+  });
+
+  it('when a gate fails (promote exit 2) traffic never moves and the abort step ends the release: lock freed, the idle slot back on its image, job failed', async () => {
+    // The smoke gate's Job fails (kwok's Stage ends an annotated gate pod Failed), committed to develop.
+    const work = clone('develop');
+    editStack(work, 'staging', {
+      release: releaseSettings({
+        timeoutSeconds: 60,
+        podAnnotations: { 'pavemaster.io/kwok-result': 'fail' },
+      }),
+    });
+    push(work, 'develop', 'test: the smoke gate fails');
+    slack.messages.length = 0;
+    const idleBefore = image('git-000000000004', DIGEST4);
+    const img = image('git-000000000005', DIGEST5);
+    const jobs = await release(img);
+    const job = jobs['caller / release'];
+    expect(job.result).toBe('failure');
+    expect(step(job, 'deploy').outputs['active-slot']).toBe('green');
+    expect(step(job, 'promote').outputs['exit-code']).toBe('2');
+    expect(step(job, 'check').outcome).toBe('skipped');
+    expect(step(job, 'rollback').outcome).toBe('skipped');
+    const abort = step(job, 'abort');
+    expect([abort.outcome, abort.exitCode]).toEqual(['success', 0]);
+    expect(await selector(NS, 'pavemaster')).toBe('green');
+    // The release lock is gone and the idle slot runs what it ran before this release.
+    const lease = await run('kubectl', ['-n', NS, 'get', 'lease', 'pavemaster-release', '-o', 'name']);
+    expect([lease.code, lease.stderr]).toEqual([1, expect.stringContaining('NotFound')]);
+    const idle = (
+      await runOk('kubectl', [
+        '-n',
+        NS,
+        'get',
+        'deployment',
+        'pavemaster-blue',
+        '-o',
+        'jsonpath={.spec.template.spec.containers[0].image}',
+      ])
+    ).trim();
+    expect(idle).toBe(idleBefore);
+    const file = origin.show('develop', 'Pulumi.staging.yaml') ?? '';
+    expect(file).toContain(`pavemaster:blueImage: ${idleBefore}`);
+    expect(file).toMatch(/pavemaster:activeSlot: green/);
+    expect(slack.messages.map((m) => m.body.text?.split('\n')[0])).toEqual([
+      ':x: *PaveMaster staging*: release failed',
     ]);
   });
 });

@@ -298,7 +298,7 @@ describe('thin wrappers', () => {
         }
       }
     }
-    expect([...used].sort()).toEqual(['deploy', 'preview', 'promote', 'rollback', 'status']);
+    expect([...used].sort()).toEqual(['abort', 'deploy', 'preview', 'promote', 'rollback', 'status']);
     for (const command of used) {
       expect(cli).toContain(`case '${command}':`);
     }
@@ -361,13 +361,14 @@ describe('releases', () => {
     expect(obj(release.environment, 'environment').name).toBe('${{ inputs.environment }}');
   });
 
-  it('deploys, load-tests the preview Service, promotes, checks, rolls back, records, pushes, in that order', () => {
+  it('deploys, load-tests the preview Service, promotes, checks, rolls back or aborts, records, pushes, in that order', () => {
     const order = [
       'deploy',
       'loadtest',
       'promote',
       'check',
       'rollback',
+      'abort',
       'Record the promoted image',
       'Commit the stack file back',
     ].map((id) => names.indexOf(id));
@@ -377,6 +378,9 @@ describe('releases', () => {
     expect(byId('loadtest').run).toBe('.github/scripts/load-test.sh "$STACK" "$LOAD_PROFILE"');
     expect(byId('promote').run).toBe('.github/scripts/release.sh promote "$STACK" --commit');
     expect(byId('check').run).toBe('.github/scripts/post-promotion-check.sh "$STACK" "$IMAGE"');
+    // An open release (the lock deploy took) is ended when its gates failed or promote never ran.
+    expect(byId('abort').run).toBe('.github/scripts/release.sh abort "$STACK" --commit');
+    expect(str(byId('abort').if)).toContain("steps.promote.outputs.exit-code == '2'");
   });
 
   it('staging builds the reference app and releases the pushed digest with the peak load test by default', () => {
