@@ -424,6 +424,11 @@ describe('staging (deploy-staging.yml, and release.yml as it calls it) on the lo
     prometheusUrl: prometheus.url,
     readyTimeoutSeconds: 120,
     smoke,
+    // The gate Jobs stay simulated (kwok decides them) when the cluster runs a real node: staging's smoke image
+    // is served locally, so the placement rule would run the smoke pod for real, against app pods that are
+    // simulated (this test's images are not served): a real curl to a kwok pod address times out. These tests are
+    // about the workflows; real gate pods are the end-to-end release tests'.
+    jobs: { podAnnotations: { 'pavemaster.local/placement': 'kwok' } },
     postPromotion: {
       windowSeconds: 3,
       intervalSeconds: 1,
@@ -767,6 +772,7 @@ describe('production (deploy-production.yml on a push to main)', () => {
         prometheusUrl: prometheus.url,
         readyTimeoutSeconds: 180,
         smoke: { timeoutSeconds: 60 },
+        jobs: { podAnnotations: { 'pavemaster.local/placement': 'kwok' } },
         postPromotion: { windowSeconds: 3, intervalSeconds: 1 },
       },
     });
