@@ -174,24 +174,81 @@ async function main(): Promise<number> {
   } else if (monitoringNs !== '') {
     // ---- Prometheus: its targets ----
     const prom = serviceAddress(monitoringNs, 'prometheus');
+    const promReal = runsReal(monitoringNs, 'prometheus-');
+    /**
+     * Whether what a target scrapes runs on the real node. A target's address alone does not say it: static
+     * targets are DNS names (a Service, or a StatefulSet pod behind its headless Service), Prometheus scrapes
+     * itself on localhost, and the kwok nodes' kubelets are addresses on the host. So: the node Kubernetes
+     * service discovery names, else the pod or the Service's endpoints the scrape URL's host names.
+     */
+    const targetIsReal = (t: unknown): boolean => {
+      const node =
+        str(get(t, 'discoveredLabels', '__meta_kubernetes_pod_node_name')) ||
+        str(get(t, 'discoveredLabels', '__meta_kubernetes_node_name'));
+      if (node !== '') {
+        return node === REAL_NODE;
+      }
+      let host = '';
+      try {
+        host = new URL(str(get(t, 'scrapeUrl'))).hostname;
+      } catch {
+        return false;
+      }
+      if (host === 'localhost' || host === '127.0.0.1') {
+        return promReal;
+      }
+      if (/^[0-9.]+$/.test(host)) {
+        return host.startsWith(REAL_POD_PREFIX) || host.startsWith('10.213.');
+      }
+      const parts = host.split('.');
+      if (parts.length === 4 && parts[3] === 'svc') {
+        // <pod>.<headless service>.<namespace>.svc
+        return pods.some(
+          (p) =>
+            str(get(p, 'metadata', 'namespace')) === parts[2] &&
+            str(get(p, 'metadata', 'name')) === parts[0] &&
+            str(get(p, 'spec', 'nodeName')) === REAL_NODE,
+        );
+      }
+      if (parts.length === 3 && parts[2] === 'svc') {
+        // <service>.<namespace>.svc: real when an endpoint of the Service is on the real node
+        const slices = list(
+          get(
+            json('kubectl', [
+              'get',
+              'endpointslices',
+              '-n',
+              parts[1],
+              '-l',
+              `kubernetes.io/service-name=${parts[0]}`,
+              '-o',
+              'json',
+            ]),
+            'items',
+          ),
+        );
+        return slices.some((s) =>
+          list(get(s, 'endpoints')).some((e) => str(get(e, 'nodeName')) === REAL_NODE),
+        );
+      }
+      return false;
+    };
     try {
       const targets = await until('every target on a real pod to be up', 240, async () => {
         const r = await httpGet(`http://${prom}/api/v1/targets?state=active`);
         const active = list(get(JSON.parse(r.body), 'data', 'activeTargets'));
-        const onReal = active.filter(
-          (t) =>
-            str(get(t, 'labels', 'instance')).startsWith(REAL_POD_PREFIX) ||
-            /^10\.213\./.test(str(get(t, 'labels', 'instance'))),
-        );
+        const onReal = active.filter(targetIsReal);
         return onReal.length > 0 && onReal.every((t) => get(t, 'health') === 'up') ? active : undefined;
       });
       const up = targets.filter((t) => get(t, 'health') === 'up');
-      console.log(`\nPrometheus (http://${prom}): ${up.length} of ${targets.length} scrape targets up:`);
+      const real = targets.filter(targetIsReal);
+      console.log(
+        `\nPrometheus (http://${prom}): ${up.length} of ${targets.length} scrape targets up; all ${real.length} on the real node are up:`,
+      );
       for (const t of targets) {
         const inst = str(get(t, 'labels', 'instance'));
-        const real = inst.startsWith(REAL_POD_PREFIX) || inst.startsWith('10.213.');
         console.log(
-          `  ${str(get(t, 'health')).padEnd(7)} ${str(get(t, 'labels', 'job')).padEnd(28)} ${inst.padEnd(24)} ${real ? 'real' : 'simulated pod: nothing answers there'}`,
+          `  ${str(get(t, 'health')).padEnd(7)} ${str(get(t, 'labels', 'job')).padEnd(28)} ${inst.padEnd(24)} ${targetIsReal(t) ? 'real' : 'simulated (kwok): nothing answers there'}`,
         );
       }
       console.log(`  curl -s 'http://${prom}/api/v1/targets?state=active'`);
