@@ -79,7 +79,14 @@ async function runJobGate(s: Session, gate: JobGate, slot: Slot, releaseId: stri
     { timeoutMs: (timeoutSeconds + 60) * 1000, intervalMs: 500, what: `job/${name} to finish` },
   ).catch((e: Error) => e.message);
   if (state === 'succeeded') {
-    return { gate, ok: true, detail: `job/${name} succeeded` };
+    // The smoke script says how long a new pod's connections were refused before the NetworkPolicy enforcer
+    // admitted it (gates.ts SMOKE_CONNECT_RETRY_SECONDS): shown, so a slow enforcer is seen before it fails.
+    const retries =
+      gate === 'smoke'
+        ? (await s.kube.jobLogs(name).catch(() => '')).match(/^.*: \d+ connection retries$/gm)
+        : null;
+    const note = retries ? ` (${retries.join('; ')})` : '';
+    return { gate, ok: true, detail: `job/${name} succeeded${note}` };
   }
   const logs = await s.kube.jobLogs(name);
   const failedCondition = (await s.kube.get<JobObject>('job', name))?.status?.conditions?.find(

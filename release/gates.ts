@@ -188,13 +188,31 @@ export function jobManifest(input: JobManifestInput): Record<string, unknown> {
   };
 }
 
+/**
+ * How long the smoke script retries a connection that cannot be made (curl exit 7), one try a second. A new
+ * pod's address reaches the cluster's NetworkPolicy enforcer a moment after the pod starts: until then kube-router
+ * (the local real node's enforcer; Calico and Cilium have the same window) rejects it as a source at once, which
+ * curl reports as "connection refused". The app's policy does admit the smoke pods (same namespace, app port): on
+ * the real node the first request was refused after 21 ms and the next one, a second later, answered. Inherent to
+ * asynchronous enforcers, so retried here, and only that: an HTTP answer is never retried, a 500 fails at once.
+ */
+export const SMOKE_CONNECT_RETRY_SECONDS = 15;
+
 /** The smoke test's command: every path through the preview Service must answer 2xx/3xx. */
 export function smokeCommand(serviceUrl: string, paths: readonly string[], timeoutSeconds: number): string[] {
   const urls = paths.map((p) => `${serviceUrl}${p}`);
   const script = [
     'set -eu',
     'for url in "$@"; do',
-    `  code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time ${timeoutSeconds} "$url") || code=000`,
+    '  tries=0',
+    '  while :; do',
+    '    rc=0',
+    `    code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time ${timeoutSeconds} "$url") || rc=$?`,
+    `    if [ "$rc" -eq 7 ] && [ "$tries" -lt ${SMOKE_CONNECT_RETRY_SECONDS} ]; then tries=$((tries + 1)); sleep 1; continue; fi`,
+    '    [ "$rc" -eq 0 ] || code=000',
+    '    break',
+    '  done',
+    '  if [ "$tries" -gt 0 ]; then echo "$url: $tries connection retries"; fi',
     '  echo "$url -> $code"',
     '  case "$code" in 2??|3??) ;; *) echo "smoke test failed: $url answered $code"; exit 1 ;; esac',
     'done',

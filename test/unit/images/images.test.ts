@@ -12,7 +12,7 @@
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { smokeCommand } from '../../../release/gates';
+import { SMOKE_CONNECT_RETRY_SECONDS, smokeCommand } from '../../../release/gates';
 import {
   freePort,
   ImageConfig,
@@ -391,6 +391,42 @@ describe('the images run read-only as their own users', () => {
     expect(failed.stdout).toContain(`http://127.0.0.1:${badPort}/readyz -> 200`);
     expect(failed.stdout).toContain(`smoke test failed: http://127.0.0.1:${badPort}/ answered 500`);
     expect(failed.status).toBe(1);
+    // An HTTP answer is never retried: a 500 fails the gate at once.
+    expect(failed.stdout).not.toContain('connection retries');
+  });
+
+  it('the smoke script retries a connection nothing takes yet (a new pod the policy enforcer does not know), never an HTTP answer', async () => {
+    const smoke = served.images.find((n) => n.startsWith('pavemaster/curl:')) ?? '';
+    const exited = (started: Started) =>
+      new Promise<number | null>((resolve) => {
+        if (started.child.exitCode !== null) resolve(started.child.exitCode);
+        else started.child.on('exit', (code) => resolve(code));
+      });
+    // Nothing listens when the smoke run starts; the app comes up 3 s later, at the same address.
+    const latePort = await freePort();
+    const late = startImage(smoke, {
+      argv: smokeCommand(`http://127.0.0.1:${latePort}`, ['/healthz', '/'], 5),
+    });
+    await new Promise((r) => setTimeout(r, 3000));
+    const app2 = startImage('pavemaster/web:1.0.0', {
+      tmpfs: ['tmp'],
+      env: { PORT: String(latePort), PAVEMASTER_SLOT: 'green' },
+    });
+    expect(await exited(late)).toBe(0);
+    expect(late.output()).toMatch(
+      new RegExp(`http://127\\.0\\.0\\.1:${latePort}/healthz: \\d+ connection retries`),
+    );
+    expect(late.output()).toContain('smoke test passed');
+    app2.child.kill('SIGTERM');
+
+    // Nobody ever listens: the retries run out and the gate fails, naming the address.
+    const deadPort = await freePort();
+    const dead = startImage(smoke, { argv: smokeCommand(`http://127.0.0.1:${deadPort}`, ['/healthz'], 5) });
+    expect(await exited(dead)).toBe(1);
+    expect(dead.output()).toContain(
+      `http://127.0.0.1:${deadPort}/healthz: ${SMOKE_CONNECT_RETRY_SECONDS} connection retries`,
+    );
+    expect(dead.output()).toContain(`smoke test failed: http://127.0.0.1:${deadPort}/healthz answered 000`);
   });
 });
 
