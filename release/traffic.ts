@@ -1,10 +1,23 @@
 /**
  * Moving traffic between the slots, shared by promote and rollback: waiting for a slot to be Ready behind a
- * Service, the switch itself (`pavemaster:activeSlot` and `pulumi up`: only the two Services' selectors change),
+ * Service, the switch itself (the two Services' selectors applied directly, then recorded by a targeted update),
  * and scaling a smaller idle slot up before a switch and back down after.
  */
-import { Slot } from '../components/shared/slots';
+import * as fs from 'fs';
+import { parseDocument } from 'yaml';
+import { otherSlot, Slot } from '../components/shared/slots';
+import { loadSettings, NAMESPACE } from '../stacks/settings';
+import { EngineEventLike } from './events';
 import { poll } from './kube';
+import {
+  applyService,
+  FileBackend,
+  fileBackend,
+  selectsSlot,
+  ServiceState,
+  servicesInState,
+  withSelector,
+} from './selectors';
 import { EXIT, ReleaseError, Session, UpResult } from './session';
 
 /** What the release log records about the stack's slots. */
@@ -39,6 +52,7 @@ export async function waitReady(s: Session, slot: Slot, service: string, timeout
 export interface SwitchResult {
   from: Slot;
   to: Slot;
+  /** The update that recorded the switch (`pulumi up --target` the two Services), or the switch's own update. */
   up: UpResult;
   /** From the start of the switch until the active Service's EndpointSlices list only the new slot's pods. */
   switchMs: number;
@@ -65,15 +79,92 @@ export async function waitActiveEndpoints(s: Session, slot: Slot, timeoutMs: num
   );
 }
 
+/** What a direct switch needs: the two Services' state and the backend to lock; or why `pulumi up` switches. */
+function switchPlan(
+  s: Session,
+  from: Slot,
+): { active: ServiceState; preview: ServiceState; backend: FileBackend } | string {
+  const backend = fileBackend(
+    s.opts.envVars?.PULUMI_BACKEND_URL ?? process.env.PULUMI_BACKEND_URL,
+    s.opts.workDir,
+  );
+  const deployment = backend?.state(s.name);
+  if (backend === undefined || deployment === undefined) {
+    return 'not a file backend of layout version 1';
+  }
+  const found = servicesInState(deployment, s.settings.namespace, {
+    active: s.activeService,
+    preview: s.previewService,
+  });
+  if (typeof found === 'string') {
+    return found;
+  }
+  // The state must say what the stack file says (the last update applied this active slot), or the direct
+  // switch would record a change Pulumi has not seen: then `pulumi up` does the whole switch.
+  if (!selectsSlot(found.active.inputs.spec?.selector, s.app, from)) {
+    return `the state's ${s.activeService} selector is not slot ${from}'s`;
+  }
+  if (!selectsSlot(found.preview.inputs.spec?.selector, s.app, otherSlot(from))) {
+    return `the state's ${s.previewService} selector is not slot ${otherSlot(from)}'s`;
+  }
+  return { ...found, backend };
+}
+
+/** Writes `pavemaster:activeSlot` into the stack file (nothing else of it changes) and into the settings. */
+function writeActiveSlot(s: Session, slot: Slot): void {
+  const doc = parseDocument(fs.readFileSync(s.stackFile, 'utf8'));
+  doc.setIn(['config', `${NAMESPACE}:activeSlot`], slot);
+  fs.writeFileSync(s.stackFile, doc.toString());
+  s.raw = { ...s.raw, activeSlot: slot };
+  s.settings = loadSettings(s.name, s.raw);
+}
+
+/** The line of a failed CLI call that says why (its `error:` line), not the exit code the message starts with. */
+function firstError(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  const lines = text.split('\n').map((l) => l.trim());
+  const line = lines.find((l) => /^error:/.test(l)) ?? lines.find((l) => l.includes('error:'));
+  return (line ?? lines.find((l) => l !== '') ?? text).replace(/^.*?error:\s*/, '');
+}
+
+/** A targeted `pulumi up`'s non-`same` steps, like `Session.up` reports them. */
+function upResult(events: EngineEventLike[], durationMs: number): UpResult {
+  const changes: Record<string, number> = {};
+  const touched: string[] = [];
+  for (const e of events) {
+    const m = e.resourcePreEvent?.metadata;
+    if (!m || m.op === 'same' || m.type === 'pulumi:pulumi:Stack' || m.type.startsWith('pulumi:providers:')) {
+      continue;
+    }
+    changes[m.op] = (changes[m.op] ?? 0) + 1;
+    touched.push(m.urn);
+  }
+  return { changes, touched, durationMs, events };
+}
+
 /**
- * Moves traffic to `to` by setting `pavemaster:activeSlot` and running `pulumi up`: only the two Services'
- * selectors change. Refuses when `to` is not Ready (never traffic on an unready slot).
+ * Moves traffic to `to`. Refuses when `to` is not Ready (never traffic on an unready slot).
+ *
+ * The switch itself is two server-side applies of the Services' selectors under the Pulumi Kubernetes provider's
+ * own field manager, the active Service first (the moment traffic moves), then the preview one; then it is
+ * recorded: `pavemaster:activeSlot` in the stack file and `pulumi up --target` the two Services, so the state
+ * and `pulumi stack history` have the switch and the next `pulumi preview` shows no change. Pulumi stays the
+ * source of truth; the update is just no longer between the operator and the traffic.
+ *
+ * - A selector patch the API server refuses: the Services are put back as they were, nothing is written, traffic
+ *   stays on `from` (exit 1).
+ * - A recording update that fails: traffic is on `to` and the stack file says so; the error says so and names the
+ *   fix, `pulumi up` (exit 1), which converges with no traffic change (it applies the selectors the cluster has).
+ *
+ * When the state does not look as the stack file says (a stack without those Services, a provider not in
+ * server-side apply mode), the whole switch goes through `pulumi up` as before.
  */
 export async function switchTraffic(s: Session, to: Slot, why: string): Promise<SwitchResult> {
   const from = s.activeSlot;
   if (from === to) {
     throw new ReleaseError(`traffic is already on ${to}`, EXIT.usage);
   }
+  const plan = switchPlan(s, from);
   const readiness = await s.kube.slotReadiness(s.slotObjects(to), s.previewService, s.version(to));
   if (!readiness.ready) {
     throw new ReleaseError(
@@ -82,8 +173,102 @@ export async function switchTraffic(s: Session, to: Slot, why: string): Promise<
       { gate: 'ready' },
     );
   }
+  if (typeof plan === 'string') {
+    s.log.write('switch', 'started', { detail: `${from} -> ${to}: ${why} (through pulumi up: ${plan})` });
+    return switchByUp(s, from, to, why);
+  }
   const started = Date.now();
   s.log.write('switch', 'started', { detail: `${from} -> ${to}: ${why}` });
+  const message = `release: traffic ${from} -> ${to} (${why})`;
+  const applied: ServiceState[] = [];
+  // Pulumi's stack lock, held while the selectors change: no update of the stack runs beside the switch.
+  let unlock: () => void;
+  try {
+    unlock = plan.backend.lock(s.name);
+  } catch (e) {
+    s.log.write('lock', 'failed', { detail: e instanceof Error ? e.message : String(e) });
+    throw e;
+  }
+  try {
+    await applyService(s, plan.active, withSelector(plan.active.inputs, s.app, to));
+    applied.push(plan.active);
+    await applyService(s, plan.preview, withSelector(plan.preview.inputs, s.app, from));
+    applied.push(plan.preview);
+  } catch (e) {
+    const refused = firstError(e);
+    const restored: string[] = [];
+    const notRestored: string[] = [];
+    for (const svc of applied) {
+      try {
+        await applyService(s, svc, svc.inputs);
+        restored.push(svc.inputs.metadata?.name ?? svc.urn);
+      } catch (again) {
+        notRestored.push(
+          `${svc.inputs.metadata?.name ?? svc.urn} (${again instanceof Error ? again.message : String(again)})`,
+        );
+      }
+    }
+    const detail =
+      notRestored.length > 0
+        ? `putting ${notRestored.join(', ')} back failed too: run \`pulumi up --stack ${s.name}\` to apply what the stack file says (${from} active)`
+        : restored.length > 0
+          ? `${restored.join(', ')} put back on the previous selector; nothing was written, traffic stays on ${from}`
+          : `nothing changed, nothing was written; traffic stays on ${from}`;
+    s.log.write('switch', 'failed', { detail: `selector patch refused: ${refused}; ${detail}` });
+    throw new ReleaseError(
+      `the API server refused the switch ${from} -> ${to} (${refused}); ${detail}`,
+      EXIT.failed,
+    );
+  } finally {
+    unlock();
+  }
+  const endpointPods = await waitActiveEndpoints(s, to, s.release.readyTimeoutSeconds * 1000);
+  const switchedAt = Date.now();
+  const switchMs = switchedAt - started;
+  s.log.write('switch', 'succeeded', {
+    detail: `${from} -> ${to}; ${s.activeService} lists ${endpointPods.join(', ')}`,
+    durationMs: switchMs,
+    activeSlot: to,
+    versions: s.versions(),
+    images: s.images(),
+  });
+  s.out(
+    `traffic: ${from} -> ${to} (${endpointPods.length} pod(s) behind ${s.activeService}, ${switchMs} ms)`,
+  );
+
+  // Record the switch: the stack file, then an update of the two Services only (their state takes the selectors).
+  writeActiveSlot(s, to);
+  s.log.write('record', 'started', { detail: `pulumi up --target the two Services (${message})` });
+  const events: EngineEventLike[] = [];
+  const recordStart = Date.now();
+  try {
+    await s.locked(() =>
+      s.stack.up({
+        message,
+        target: [plan.active.urn, plan.preview.urn],
+        onEvent: (e) => events.push(e),
+        onOutput: s.opts.engineOutput,
+      }),
+    );
+  } catch (e) {
+    const cause = firstError(e);
+    const text = `traffic is on ${to} (switched at the API server), but recording the switch in the stack failed: ${cause.trim()}. The stack file says ${to} is active; run \`pulumi up --stack ${s.name}\` to record it (it changes no traffic), then \`pulumi preview --stack ${s.name} --expect-no-changes\``;
+    s.log.write('record', 'failed', { detail: text });
+    throw new ReleaseError(text, EXIT.failed);
+  }
+  const up = upResult(events, Date.now() - recordStart);
+  s.log.write('record', 'succeeded', {
+    durationMs: up.durationMs,
+    changes: up.changes,
+    touched: up.touched.length,
+    ...releaseFields(s),
+  });
+  return { from, to, up, switchMs, switchedAt, endpointPods };
+}
+
+/** The switch as one `pulumi up` of `pavemaster:activeSlot` (only the two Services' selectors change). */
+async function switchByUp(s: Session, from: Slot, to: Slot, why: string): Promise<SwitchResult> {
+  const started = Date.now();
   await s.setConfig({ activeSlot: to });
   let up: UpResult;
   try {
