@@ -20,7 +20,6 @@ import type { ProgramMarks } from './preload';
 import { programCopy } from './project';
 import { selectorWatch, sliceWatch, Watch } from './slices';
 import { Table } from './table';
-import { programPhases } from './trace';
 
 const APP = 'pavemaster';
 
@@ -169,34 +168,43 @@ async function rawPatch(namespace: string, slot: string, watch: Watch, targetPod
   return { total: switchAt - t0, kubectl: patched - t0, propagation: Math.max(0, switchAt - patched) };
 }
 
-/** The breakdown of one instrumented step, in milliseconds, each phase up to the switch in order. */
+/**
+ * The breakdown of one instrumented step, in milliseconds, each phase up to the switch in order: the switch is
+ * the Services' selectors applied by the release command itself (release/traffic.ts), the recording update after.
+ */
 function stepBreakdown(r: StepRun, which: 'promote' | 'rollback'): Record<string, number> {
   const at = (step: string, outcome: string): number | undefined =>
     r.log.find((l) => l.step === step && l.outcome === outcome)?.t;
   const switchStarted = at('switch', 'started');
-  const up = r.calls.find((c) => / up( |$)/.test(` ${c.args}`) && c.start >= (switchStarted ?? 0));
-  if (switchStarted === undefined || up === undefined || r.marks.length === 0) {
-    throw new Error(`no switch/up recorded for ${which}: ${JSON.stringify(r.log.map((l) => l.step))}`);
+  const recordStarted = at('record', 'started');
+  if (switchStarted === undefined || recordStarted === undefined || r.patchedAt === undefined) {
+    throw new Error(`no direct switch recorded for ${which}: ${JSON.stringify(r.log.map((l) => l.step))}`);
   }
-  const marks = r.marks[r.marks.length - 1];
-  const p = programPhases(marks, up.start, up.end);
-  const patchedAt = r.patchedAt ?? NaN;
+  const opened = which === 'promote' ? (at('promote', 'started') ?? switchStarted) : switchStarted;
+  const cliBefore = r.calls.filter((c) => c.end <= opened);
   const out: Record<string, number> = {};
+  out['open the stack: CLI calls (pulumi version, stack select, config, stack output x2)'] = cliBefore.reduce(
+    (sum, c) => sum + (c.end - c.start),
+    0,
+  );
   if (which === 'promote') {
     const started = at('promote', 'started') ?? switchStarted;
-    out['open the stack (Automation API: workspace, stack select, config read)'] = started - r.t0;
-    out['gates (idle slot ready; Job gates off) and switch readiness check'] = switchStarted - started;
+    out['open the stack: the rest (workspace, settings, release log)'] =
+      started -
+      r.t0 -
+      out['open the stack: CLI calls (pulumi version, stack select, config, stack output x2)'];
+    out['gates (Job gates off) and the idle slot readiness check (kubectl x3)'] = switchStarted - started;
   } else {
-    out['open the stack and readiness check'] = switchStarted - r.t0;
+    out['open the stack: the rest, and the idle slot readiness check (kubectl x3)'] =
+      switchStarted -
+      r.t0 -
+      out['open the stack: CLI calls (pulumi version, stack select, config, stack output x2)'];
   }
-  out['write the config (pulumi config set-all)'] = up.start - switchStarted;
-  out['pulumi up: CLI and engine start, to the program'] = p.toNode;
-  out['pulumi up: Node.js, SDK and program load'] = p.nodeStart + p.programLoad;
-  out['pulumi up: program evaluation'] = p.programEval;
-  out['pulumi up: engine steps to the Service patch (API server has the new selector)'] =
-    patchedAt - (marks.lastResource ?? patchedAt);
-  out['Service patch to EndpointSlice switch'] = r.switchAt - patchedAt;
-  out['(after the switch) rest of the command: Service await, state, endpoint check'] = r.end - r.switchAt;
+  out['stack lock + server-side apply of the active selector (kubectl, provider field manager)'] =
+    r.patchedAt - switchStarted;
+  out['selector to EndpointSlice switch'] = r.switchAt - r.patchedAt;
+  out['(after the switch) preview selector, stack file, pulumi up --target the two Services'] =
+    r.end - r.switchAt;
   return out;
 }
 
