@@ -154,12 +154,18 @@ function upResult(events: EngineEventLike[], durationMs: number): UpResult {
  * - A selector patch the API server refuses: the Services are put back as they were, nothing is written, traffic
  *   stays on `from` (exit 1).
  * - A recording update that fails: traffic is on `to` and the stack file says so; the error says so and names the
- *   fix, `pulumi up` (exit 1), which converges with no traffic change (it applies the selectors the cluster has).
+ *   fix (exit 1): the caller's `finish` sentence (promote: re-run promote, which only records, or abort), else
+ *   `pulumi up`, which converges with no traffic change (it applies the selectors the cluster has).
  *
  * When the state does not look as the stack file says (a stack without those Services, a provider not in
  * server-side apply mode), the whole switch goes through `pulumi up` as before.
  */
-export async function switchTraffic(s: Session, to: Slot, why: string): Promise<SwitchResult> {
+export async function switchTraffic(
+  s: Session,
+  to: Slot,
+  why: string,
+  finish?: string,
+): Promise<SwitchResult> {
   const from = s.activeSlot;
   if (from === to) {
     throw new ReleaseError(`traffic is already on ${to}`, EXIT.usage);
@@ -238,32 +244,137 @@ export async function switchTraffic(s: Session, to: Slot, why: string): Promise<
 
   // Record the switch: the stack file, then an update of the two Services only (their state takes the selectors).
   writeActiveSlot(s, to);
-  s.log.write('record', 'started', { detail: `pulumi up --target the two Services (${message})` });
-  const events: EngineEventLike[] = [];
-  const recordStart = Date.now();
+  let up: UpResult;
   try {
-    await s.locked(() =>
-      s.stack.up({
-        message,
-        target: [plan.active.urn, plan.preview.urn],
-        onEvent: (e) => events.push(e),
-        onOutput: s.opts.engineOutput,
-      }),
-    );
+    up = await recordUp(s, plan, message);
   } catch (e) {
-    const cause = firstError(e);
-    const text = `traffic is on ${to} (switched at the API server), but recording the switch in the stack failed: ${cause.trim()}. The stack file says ${to} is active; run \`pulumi up --stack ${s.name}\` to record it (it changes no traffic), then \`pulumi preview --stack ${s.name} --expect-no-changes\``;
+    const fix =
+      finish ??
+      `run \`pulumi up --stack ${s.name}\` to record it (it changes no traffic), then \`pulumi preview --stack ${s.name} --expect-no-changes\``;
+    const text = `traffic is on ${to} (switched at the API server), but recording the switch in the stack failed: ${firstError(e).trim()}. The stack file says ${to} is active; ${fix}`;
     s.log.write('record', 'failed', { detail: text });
     throw new ReleaseError(text, EXIT.failed);
   }
-  const up = upResult(events, Date.now() - recordStart);
+  return { from, to, up, switchMs, switchedAt, endpointPods };
+}
+
+/** The recording update: `pulumi up --target` the two Services, logged as the `record` step. */
+async function recordUp(
+  s: Session,
+  services: { active: ServiceState; preview: ServiceState },
+  message: string,
+): Promise<UpResult> {
+  s.log.write('record', 'started', { detail: `pulumi up --target the two Services (${message})` });
+  const events: EngineEventLike[] = [];
+  const started = Date.now();
+  await s.locked(() =>
+    s.stack.up({
+      message,
+      target: [services.active.urn, services.preview.urn],
+      onEvent: (e) => events.push(e),
+      onOutput: s.opts.engineOutput,
+    }),
+  );
+  const up = upResult(events, Date.now() - started);
   s.log.write('record', 'succeeded', {
     durationMs: up.durationMs,
     changes: up.changes,
     touched: up.touched.length,
     ...releaseFields(s),
   });
-  return { from, to, up, switchMs, switchedAt, endpointPods };
+  return up;
+}
+
+/** A switch the stack file has (and the cluster, see `recordSwitch`) but the state not: its recording failed. */
+export interface UnrecordedSwitch {
+  from: Slot;
+  to: Slot;
+  active: ServiceState;
+  preview: ServiceState;
+}
+
+/**
+ * The switch a failed recording update left behind: the stack file says `to` is active, the state's two Services
+ * still select the other way round. `undefined` when the state agrees with the stack file (or is not readable
+ * here: other backends record through `pulumi up`, whose failure the session reverts).
+ */
+export function unrecordedSwitch(s: Session): UnrecordedSwitch | undefined {
+  const backend = fileBackend(
+    s.opts.envVars?.PULUMI_BACKEND_URL ?? process.env.PULUMI_BACKEND_URL,
+    s.opts.workDir,
+  );
+  const deployment = backend?.state(s.name);
+  if (deployment === undefined) {
+    return undefined;
+  }
+  const found = servicesInState(deployment, s.settings.namespace, {
+    active: s.activeService,
+    preview: s.previewService,
+  });
+  const to = s.activeSlot;
+  const from = otherSlot(to);
+  if (
+    typeof found === 'string' ||
+    !selectsSlot(found.active.inputs.spec?.selector, s.app, from) ||
+    !selectsSlot(found.preview.inputs.spec?.selector, s.app, to)
+  ) {
+    return undefined;
+  }
+  return { from, to, ...found };
+}
+
+/**
+ * Records a switch that happened but was not recorded: checks that the active Service really sends traffic to
+ * the stack file's slot (the cluster agrees with the file), then runs the recording update (`pulumi up --target`
+ * the two Services), which changes no traffic. Refuses, touching nothing, when the cluster selects another slot.
+ */
+export async function recordSwitch(
+  s: Session,
+  pending: UnrecordedSwitch,
+  why: string,
+): Promise<SwitchResult> {
+  const { from, to } = pending;
+  const live = await s.kube.get<{ spec?: { selector?: Record<string, string> } }>('service', s.activeService);
+  if (!selectsSlot(live?.spec?.selector, s.app, to)) {
+    const text = `the stack file says ${to} is active, the state says ${from}, and Service ${s.activeService} selects ${JSON.stringify(live?.spec?.selector ?? null)}: nothing was changed; run \`pulumi up --stack ${s.name}\` to apply what the stack file says (${to} active)`;
+    s.log.write('record', 'failed', { detail: text });
+    throw new ReleaseError(text, EXIT.failed);
+  }
+  const endpointPods = await waitActiveEndpoints(s, to, s.release.readyTimeoutSeconds * 1000);
+  s.out(`traffic is already on ${to} (switched earlier, not recorded): recording it`);
+  const up = await recordUp(s, pending, `release: traffic ${from} -> ${to} (${why})`);
+  return { from, to, up, switchMs: 0, switchedAt: Date.now(), endpointPods };
+}
+
+/** The slot a release lock's deploy changed (from the keys it kept for abort), if a deploy took it. */
+function deployedSlot(previous: Record<string, unknown> | undefined): Slot | undefined {
+  for (const key of Object.keys(previous ?? {})) {
+    const m = /^(blue|green)Image$/.exec(key);
+    if (m) {
+      return m[1] as Slot;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Before an abort: a switch its promote did not record is recorded first (state, stack file and cluster agree
+ * again), and when the deployed slot carries traffic (the promote switched), traffic goes back to the other slot
+ * (readiness-checked, recorded) so the abort can put the deployed slot back on its previous release without
+ * touching a slot that serves traffic.
+ */
+export async function settleForAbort(
+  s: Session,
+  held: { releaseId: string; previous?: Record<string, unknown> },
+): Promise<void> {
+  const pending = unrecordedSwitch(s);
+  if (pending !== undefined) {
+    await recordSwitch(s, pending, `abort ${held.releaseId}: recording the unrecorded switch first`);
+  }
+  const slot = deployedSlot(held.previous);
+  if (slot !== undefined && slot === s.activeSlot) {
+    await switchTraffic(s, otherSlot(slot), `abort ${held.releaseId}`);
+  }
 }
 
 /** The switch as one `pulumi up` of `pavemaster:activeSlot` (only the two Services' selectors change). */

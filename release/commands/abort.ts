@@ -2,13 +2,14 @@
  * `abort`: ends a release that will not be promoted, like Argo Rollouts' abort. Traffic stays where it is; the
  * idle slot's pods of the aborted release are scaled down by putting the slot back on what it ran before the
  * deploy (recorded in the release lock), so the idle slot is again the previous release, warm for an instant
- * rollback; the release lock is freed so the next deploy can start.
+ * rollback; the release lock is freed so the next deploy can start. When the release's promote already switched
+ * traffic to the deployed slot (its recording update may have failed), traffic goes back to the other slot first.
  */
 import { perSlot, SLOTS } from '../../components/shared/slots';
 import { commitStackFile } from '../git';
 import { freeReleaseLock, readReleaseLock } from '../lock';
 import { EXIT, ReleaseError, Session } from '../session';
-import { releaseFields } from '../traffic';
+import { releaseFields, settleForAbort } from '../traffic';
 import { ReleaseOptions } from './options';
 
 /** The idle slot's release keys (what deploy writes). */
@@ -26,13 +27,15 @@ export interface AbortResult {
 export async function abort(stackName: string, opts: ReleaseOptions): Promise<AbortResult> {
   const s = await Session.open(stackName, 'abort', opts);
   const held = await readReleaseLock(s.kube, s.app);
-  const slot = s.idleSlot;
   if (held === undefined) {
     throw new ReleaseError(
       `stack ${stackName} has no release in progress (no release lock): nothing to abort`,
       EXIT.usage,
     );
   }
+  // A promote that switched (recorded or not): traffic back first, so the slot restored below is the idle one.
+  await settleForAbort(s, held);
+  const slot = s.idleSlot;
   s.log.set({ releaseId: held.releaseId, slot, ...releaseFields(s) });
   s.log.write('abort', 'started', {
     detail: `release ${held.releaseId} of ${held.holder}: idle slot ${slot} back to its previous release`,

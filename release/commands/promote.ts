@@ -18,7 +18,16 @@ import { switchJson } from '../output';
 import { PostPromotionResult, preparePostPromotion, runPostPromotion } from '../postPromotion';
 import { prog } from '../prog';
 import { EXIT, ReleaseError, Session } from '../session';
-import { releaseFields, scaleIdleDown, scaleIdleUp, SwitchResult, switchTraffic } from '../traffic';
+import {
+  recordSwitch,
+  releaseFields,
+  scaleIdleDown,
+  scaleIdleUp,
+  SwitchResult,
+  switchTraffic,
+  UnrecordedSwitch,
+  unrecordedSwitch,
+} from '../traffic';
 import { confirmProduction, newReleaseId, ReleaseOptions } from './options';
 
 export interface PromoteResult {
@@ -40,6 +49,13 @@ export async function promote(stackName: string, opts: ReleaseOptions): Promise<
   s.log.set({ releaseId, slot: to, ...releaseFields(s) });
   // Only the release that deploy put on the idle slot may be promoted while the lock is held.
   const held = await readReleaseLock(s.kube, s.app);
+  // A release whose switch happened but was not recorded (or whose end was not reached) is finished, not redone.
+  if (held !== undefined) {
+    const pending = unrecordedSwitch(s);
+    if (pending !== undefined || held.releaseId === s.release.slots[s.activeSlot].releaseId) {
+      return finishSwitched(s, held.releaseId, pending, opts);
+    }
+  }
   if (held !== undefined && held.releaseId !== releaseId) {
     const message = releaseLockMessage(stackName, held, prog(), `promote of ${releaseId}`);
     s.log.write('lock', 'failed', { detail: message });
@@ -81,13 +97,14 @@ export async function promote(stackName: string, opts: ReleaseOptions): Promise<
     );
   }
   const prometheus = await preparePostPromotion(s, opts.prometheusUrl);
-  const switched = await switchTraffic(s, to, `promote ${releaseId}`);
+  const open = `the release stays open (its lock held): re-run \`${prog()} promote ${stackName}\` to record it and end the release (it skips the gates and the switch and changes no traffic), or end it with \`${prog()} abort ${stackName}\``;
+  const switched = await switchTraffic(s, to, `promote ${releaseId}`, open);
   const check = await runPostPromotion(s, to, prometheus);
   const result: PromoteResult = { gates, switched, postPromotion: check };
   if (check.action === 'rollback') {
     s.log.write('post-promotion', 'failed', { detail: check.detail });
     s.out(`post-promotion check failed: ${check.detail}; flipping back to ${from}`);
-    result.rolledBack = await switchTraffic(s, from, `automatic rollback: ${check.detail}`);
+    result.rolledBack = await switchTraffic(s, from, `automatic rollback: ${check.detail}`, open);
     await scaleIdleDown(s, restoreIdle);
     await freeReleaseLock(s.kube, s.app, releaseId);
     s.log.write('promote', 'rolled-back', { detail: check.detail });
@@ -112,6 +129,40 @@ export async function promote(stackName: string, opts: ReleaseOptions): Promise<
     `release ${stackName}: promote ${s.version(to)} on ${to} (${releaseId})`,
   );
   return result;
+}
+
+/**
+ * The end of a release whose traffic already moved: a promote switched the selectors but its recording update
+ * failed (or it stopped before freeing the lock). No gate and no switch again: the switch is recorded (a
+ * targeted update of the two Services, no traffic change), the release lock freed, the stack file committed. No
+ * production confirmation: nothing the operator has not already confirmed changes. The post-promotion check is
+ * not repeated.
+ */
+async function finishSwitched(
+  s: Session,
+  releaseId: string,
+  pending: UnrecordedSwitch | undefined,
+  opts: ReleaseOptions,
+): Promise<PromoteResult> {
+  const slot = s.activeSlot;
+  s.log.set({ releaseId, slot, ...releaseFields(s) });
+  s.log.write('promote', 'started', {
+    detail: `finishing release ${releaseId}: traffic is already on ${slot}, gates and switch skipped`,
+  });
+  const switched = pending ? await recordSwitch(s, pending, `promote ${releaseId}, finished`) : undefined;
+  await freeReleaseLock(s.kube, s.app, releaseId);
+  s.log.write('promote', 'succeeded', {
+    detail: `${slot} active with ${s.version(slot)} (${pending ? 'recorded now' : 'already recorded'}; release lock freed)`,
+  });
+  s.out(
+    `release ${releaseId} finished: ${slot} active with ${s.version(slot)} (${pending ? 'switch recorded' : 'switch was already recorded'}; release lock freed; the post-promotion check was not repeated)`,
+  );
+  await commitStackFile(
+    s,
+    opts.commit,
+    `release ${s.name}: promote ${s.version(slot)} on ${slot} (${releaseId})`,
+  );
+  return { gates: [], switched };
 }
 
 /** A promote's result as plain data (`--json`). */

@@ -3,8 +3,9 @@
  * two Services' selectors are server-side applied under the Kubernetes provider's field manager, then recorded by
  * `pulumi up --target` the two Services. Pulumi stays the source of truth: after each switch `pulumi preview
  * --expect-no-changes` passes and `pulumi stack history` has the switch. The failure paths run for real: the
- * recording update refused by the engine (the stack locked by another update at that moment), a selector patch
- * refused by the API server (a ValidatingAdmissionPolicy).
+ * recording update refused by the engine (the stack locked by another update at that moment: the release stays
+ * open, and re-running promote only records it; or abort puts traffic back), a selector patch refused by the API
+ * server (a ValidatingAdmissionPolicy).
  *
  * A throwaway stack `it-switch` (config from Pulumi.staging.yaml, its own namespace and file backend, monitoring,
  * logging and the Job gates off), blue on 1.0.0, green on 2.0.0. kwok nodes are enough (no pod runs for real).
@@ -14,8 +15,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parse } from 'yaml';
-import { promote, ReleaseOptions, rollback } from '../../release/commands';
-import { Kube, PodObject, poll, ServiceLike } from '../../release/kube';
+import { abort, deploy, promote, ReleaseOptions, rollback } from '../../release/commands';
+import { DeploymentObject, Kube, PodObject, poll, ServiceLike } from '../../release/kube';
+import { readReleaseLock } from '../../release/lock';
 import { ReleaseError } from '../../release/session';
 import { createSandbox, ensureCluster, envFromScript, Sandbox } from '../../release/testing/sandbox';
 
@@ -23,6 +25,8 @@ jest.setTimeout(15 * 60 * 1000);
 
 const STACK = 'it-switch';
 const APP = 'pavemaster';
+const V1 = 'pavemaster/web:1.0.0';
+const V3 = 'pavemaster/web:3.0.0';
 
 let sandbox: Sandbox;
 let kube: Kube;
@@ -113,6 +117,7 @@ async function failure(p: Promise<unknown>): Promise<ReleaseError> {
 
 beforeAll(async () => {
   Object.assign(process.env, envFromScript());
+  process.env.PAVEMASTER_RELEASE_PROG = 'pavemaster';
   await ensureCluster();
   sandbox = await createSandbox({
     stackName: STACK,
@@ -222,7 +227,7 @@ describe('the direct switch', () => {
     await expectNoChanges();
   });
 
-  it('a recording update that fails: the command says traffic moved and names the fix; that pulumi up converges with no traffic change', async () => {
+  it('a recording update that fails keeps the release open; re-running promote only records it (no traffic change) and frees the lock', async () => {
     const historyBefore = (await sandbox.stack.history()).length;
     let lock = '';
     // Another update takes the stack's lock the moment the selectors have switched: the real engine then
@@ -240,18 +245,28 @@ describe('the direct switch', () => {
         fs.rmSync(lock, { force: true });
       }
     }
+    onRecord = () => undefined;
     expect(lock).not.toBe('');
     expect(err.exitCode).toBe(1);
     expect(err.message).toContain('traffic is on green (switched at the API server)');
     expect(err.message).toContain(`is locked by`);
-    expect(err.message).toContain(`run \`pulumi up --stack ${STACK}\` to record it`);
+    expect(err.message).toContain('the release stays open (its lock held)');
+    expect(err.message).toContain(`re-run \`pavemaster promote ${STACK}\` to record it and end the release`);
+    expect(err.message).toContain(`\`pavemaster abort ${STACK}\``);
     expect(records.some((r) => r.step === 'record' && r.outcome === 'failed')).toBe(true);
-    // Traffic is on green, the stack file says so, the state does not have it yet.
+    // Traffic is on green, the stack file says so, the state does not have it yet, the release lock is held.
     const green = await podNames('green');
     expect((await snapshot()).activePods).toEqual(green);
     expect(stackFileSlot()).toBe('green');
     expect((await sandbox.stack.history()).length).toBe(historyBefore);
+    const held = await readReleaseLock(kube, APP);
+    expect(held).toBeDefined();
+    // No other release step starts meanwhile: a rollback is refused on the release lock, nothing touched.
+    const refused = await failure(rollback(STACK, opts));
+    expect(refused.exitCode).toBe(3);
+    expect(refused.message).toContain(`finish it with \`pavemaster promote ${STACK}\``);
     // The fix the message names, watched: the active Service never lists anything but green while it runs.
+    records = [];
     const seen = new Set<string>();
     let watching = true;
     const watcher = (async () => {
@@ -260,14 +275,28 @@ describe('the direct switch', () => {
         await new Promise((res) => setTimeout(res, 100));
       }
     })();
+    let finished: Awaited<ReturnType<typeof promote>>;
     try {
-      await sandbox.stack.up({ onOutput: () => undefined });
+      finished = await promote(STACK, opts);
     } finally {
       watching = false;
       await watcher;
     }
     expect([...seen]).toEqual([green.join(',')]);
-    expect((await sandbox.stack.history()).length).toBe(historyBefore + 1);
+    // Only recorded: no gate, no switch step, one targeted update of the two Services.
+    expect(finished.gates).toEqual([]);
+    expect(records.filter((r) => r.step === 'switch')).toEqual([]);
+    expect(records.some((r) => r.step.startsWith('gate'))).toBe(false);
+    expect(records.some((r) => r.step === 'record' && r.outcome === 'succeeded')).toBe(true);
+    expect(finished.switched?.up.touched.map((u) => u.split('::').pop()).sort()).toEqual([
+      'pavemaster-active',
+      'pavemaster-preview',
+    ]);
+    const history = await sandbox.stack.history();
+    expect(history.length).toBe(historyBefore + 1);
+    expect(history[0].message).toContain('release: traffic blue -> green');
+    expect(await readReleaseLock(kube, APP)).toBeUndefined();
+    expect(stackFileSlot()).toBe('green');
     await expectNoChanges();
   });
 
@@ -359,6 +388,50 @@ describe('the direct switch', () => {
     expect(await snapshot()).toEqual(before);
     expect(fs.readFileSync(sandbox.stackFile, 'utf8')).toBe(fileBefore);
     expect((await sandbox.stack.history()).length).toBe(historyBefore);
+    await expectNoChanges();
+  });
+
+  it('abort of a release whose promote switched but did not record it: traffic back on the previous slot, the deployed slot back on its image, the lock freed, all recorded', async () => {
+    expect(stackFileSlot()).toBe('green');
+    const d = await deploy(STACK, V3, opts);
+    expect(d.slot).toBe('blue');
+    let lock = '';
+    onRecord = (r) => {
+      if (r.step === 'switch' && r.outcome === 'succeeded' && lock === '') {
+        lock = holdLock();
+      }
+    };
+    let err: ReleaseError;
+    try {
+      err = await failure(promote(STACK, opts));
+    } finally {
+      if (lock !== '') {
+        fs.rmSync(lock, { force: true });
+      }
+    }
+    onRecord = () => undefined;
+    expect(err.exitCode).toBe(1);
+    expect((await snapshot()).active).toEqual({ app: APP, slot: 'blue' });
+    expect((await readReleaseLock(kube, APP))?.releaseId).toBe(d.releaseId);
+    const historyBefore = (await sandbox.stack.history()).length;
+    const a = await abort(STACK, opts);
+    expect(a).toMatchObject({ releaseId: d.releaseId, slot: 'blue', lockFreed: true });
+    expect(a.restored.blueImage).toBe(V1);
+    const s = await snapshot();
+    expect(s.active).toEqual({ app: APP, slot: 'green' });
+    expect(s.preview).toEqual({ app: APP, slot: 'blue' });
+    expect(s.activePods).toEqual(await podNames('green'));
+    const blue = await kube.get<DeploymentObject>('deployment', `${APP}-blue`);
+    expect(blue?.spec?.template?.spec?.containers?.[0]?.image).toBe(V1);
+    expect(stackFileSlot()).toBe('green');
+    expect(fs.readFileSync(sandbox.stackFile, 'utf8')).toContain(`pavemaster:blueImage: ${V1}`);
+    // Recorded in order: the unrecorded switch, the switch back, the abort's own update.
+    const history = await sandbox.stack.history();
+    expect(history.length).toBe(historyBefore + 3);
+    expect(history[2].message).toContain('release: traffic green -> blue');
+    expect(history[1].message).toContain(`release: traffic blue -> green (abort ${d.releaseId})`);
+    expect(history[0].message).toContain(`release abort ${d.releaseId}`);
+    expect(await readReleaseLock(kube, APP)).toBeUndefined();
     await expectNoChanges();
   });
 });
