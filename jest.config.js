@@ -1,3 +1,13 @@
+// The project runs on Node.js 24 (scripts/nodejs). A run on the machine's older node would test what CI and the
+// language host never run: refuse it with the fix rather than pass or fail for the wrong reason.
+const nodeMajor = Number(process.versions.node.split('.')[0]);
+if (nodeMajor < 24) {
+  throw new Error(
+    `jest runs on Node.js ${process.version}; the project needs Node.js 24: run \`scripts/nodejs\` once and ` +
+      '`source scripts/env.sh` (or use `npm test` / `npm run test:unit`, which run on it)',
+  );
+}
+
 /** @type {import('jest').Config} */
 const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
 // Local state (the cluster's etcd, the Pulumi backend and plugins) is not part of the test tree: etcd's *.snap

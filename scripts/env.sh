@@ -15,7 +15,8 @@
 #   PAVEMASTER_TOOLCHAIN_BIN
 #                       <repo>/.local/toolchain/bin: this checkout's links to the
 #                       builds of its own toolchain/ wrappers (scripts/toolchain)
-#   PATH                PAVEMASTER_TOOLCHAIN_BIN first (pulumi, its language
+#   PATH                <repo>/.local/nodejs/bin first (Node.js 24 and npm, linked
+#                       by scripts/nodejs), then PAVEMASTER_TOOLCHAIN_BIN (pulumi, its language
 #                       host, kubectl, kwokctl, etcd, kube-*), then the shared
 #                       $PAVEMASTER_TOOLCHAIN/bin (a fallback for scratch copies
 #                       of a checkout that never ran scripts/toolchain)
@@ -46,6 +47,11 @@ esac
 case ":${PATH}:" in
   *":${PAVEMASTER_TOOLCHAIN_BIN}:"*) ;;
   *) export PATH="${PAVEMASTER_TOOLCHAIN_BIN}:${PATH}" ;;
+esac
+# Node.js 24 and its npm (scripts/nodejs installs them; absent until it has run, then the machine's node is used).
+case ":${PATH}:" in
+  *":${PAVEMASTER_ROOT}/.local/nodejs/bin:"*) ;;
+  *) export PATH="${PAVEMASTER_ROOT}/.local/nodejs/bin:${PATH}" ;;
 esac
 
 export PULUMI_HOME="${PAVEMASTER_ROOT}/.pulumi-home"

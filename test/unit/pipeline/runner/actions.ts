@@ -60,13 +60,14 @@ function localVersion(c: ActionCall, command: string, args: string[]): Promise<s
 }
 
 /**
- * actions/setup-node: GitHub installs the requested Node.js; here the machine's must be that major version. With
+ * actions/setup-node: GitHub installs the requested Node.js; here the machine's must be that version (a major
+ * version or an exact one: the workflows pin scripts/nodejs's exact version). With
  * `cache: npm` the action needs a package-lock.json at the root (it fails without one).
  */
 export const setupNode: ActionImpl = async (c) => {
   const wanted = c.inputs['node-version'];
   const have = await localVersion(c, 'node', ['--version']);
-  if (!have.startsWith(`v${wanted}.`)) {
+  if (have !== `v${wanted}` && !have.startsWith(`v${wanted}.`)) {
     return { failed: `node-version ${wanted} requested, this machine runs ${have}` };
   }
   if (c.inputs.cache === 'npm' && !fs.existsSync(path.join(c.workspace, 'package-lock.json'))) {
