@@ -3,9 +3,14 @@
  * the fuzzed key (or a key a documented rule ties to it), key, value and what is allowed in the message, and a
  * secret key's value never shown.
  */
+import { checkClusterTarget, readKubeconfig } from '../../infra/cluster';
 import { ConfigError } from '../../stacks/problems';
 import { loadSettings, SECRET_KEYS } from '../../stacks/settings';
+import { MOCK_KUBECONFIG } from '../support/kubeconfig';
 import { Json, keyOf, objectKeys, Shape, stringLeaves } from './shapes';
+
+/** The kubeconfig the program entry sees under the harnesses (test/support/kubeconfig.ts). */
+const MOCK_KUBECONFIG_VIEW = readKubeconfig({ KUBECONFIG: MOCK_KUBECONFIG });
 
 /**
  * Keys whose value decides what another key may be: a problem may name the dependent key when the fuzzed key
@@ -108,7 +113,14 @@ export type Outcome = { ok: true } | { ok: false; error: ConfigError };
 
 export function load(stack: string, raw: Record<string, string>): Outcome {
   try {
-    loadSettings(stack, raw);
+    // The program entry checks the stack's cluster against the kubeconfig inside loadSettings (infra/index.ts):
+    // the loader here does the same with the harnesses' kubeconfig, so a context the kubeconfig lacks is a rejected
+    // case (with its key), not an accepted one the entry then refuses.
+    loadSettings(stack, raw, {
+      check: (s, problems) => {
+        checkClusterTarget(s, MOCK_KUBECONFIG_VIEW, problems);
+      },
+    });
     return { ok: true };
   } catch (e) {
     if (e instanceof ConfigError) {
