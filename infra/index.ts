@@ -14,6 +14,8 @@ import * as pulumi from '@pulumi/pulumi';
 import { BlueGreenApp, BlueGreenAppArgs } from '../components/BlueGreenApp';
 import { Logging } from '../components/logging/Logging';
 import { Monitoring } from '../components/monitoring/Monitoring';
+import { PrometheusOperatorObjects } from '../components/monitoring/PrometheusOperatorObjects';
+import { alertRuleGroups, APP_RULE_GROUP } from '../components/monitoring/rules';
 import { releaseAnnotations } from '../components/shared/release';
 import { perSlot } from '../components/shared/slots';
 import { loadSettings, readStackConfig, Settings } from '../stacks/settings';
@@ -66,13 +68,34 @@ function deployMonitoring(
   logging: Logging | undefined,
   opts: pulumi.ComponentResourceOptions,
 ): Monitoring | undefined {
-  if (!s.monitoring.enabled) {
+  // A cluster's own prometheus-operator watches the app with or without the stack's own monitoring.
+  const { prometheusOperator, ...monitoring } = s.monitoring;
+  if (prometheusOperator.enabled) {
+    new PrometheusOperatorObjects(
+      'prometheus-operator',
+      {
+        namespace: s.namespace,
+        appName: s.app.appName,
+        metricsPath: s.app.metricsPath,
+        labels: prometheusOperator.labels,
+        interval: prometheusOperator.interval,
+        ruleGroups: alertRuleGroups({
+          appNamespace: s.namespace,
+          appName: s.app.appName,
+          thresholds: s.monitoring.thresholds,
+          runbookBase: s.monitoring.runbookBaseUrl,
+        }).filter((g) => g.name === APP_RULE_GROUP),
+      },
+      opts,
+    );
+  }
+  if (!monitoring.enabled) {
     return undefined;
   }
   return new Monitoring(
     'monitoring',
     {
-      ...s.monitoring,
+      ...monitoring,
       environment: s.environment,
       app: {
         namespace: s.namespace,

@@ -14,9 +14,20 @@ import {
   ResolvedMonitoringOptions,
 } from '../components/monitoring/Monitoring';
 import { checkNodeExporterPort } from '../components/monitoring/nodeExporter';
+import {
+  PROMETHEUS_OPERATOR_DEFAULTS,
+  PrometheusOperatorOptions,
+} from '../components/monitoring/PrometheusOperatorObjects';
 import { AlertThresholds, Severity, SEVERITIES } from '../components/monitoring/rules';
 import { ContainerResources } from '../components/shared/resources';
-import { checkDnsLabel, checkDnsSubdomain, checkHostPort, checkStorage } from '../components/shared/checks';
+import {
+  checkDnsLabel,
+  checkDnsSubdomain,
+  checkHostPort,
+  checkLabelKey,
+  checkLabelValue,
+  checkStorage,
+} from '../components/shared/checks';
 import { readResources, reportArgProblems } from './common';
 import { ParseContext } from './context';
 import { Check, Fields } from './fields';
@@ -27,6 +38,8 @@ import { checkImage } from './validators';
 export interface MonitoringSettings extends ResolvedMonitoringOptions {
   /** Deploy the monitoring stack. */
   enabled: boolean;
+  /** The PodMonitor and PrometheusRule for the cluster's own prometheus-operator (independent of `enabled`). */
+  prometheusOperator: Required<PrometheusOperatorOptions>;
   /** The Slack incoming-webhook URL (a Pulumi secret), from `pavemaster:slackWebhookUrl`. */
   slackWebhookUrl?: pulumi.Output<string>;
   /** The SMTP password (a Pulumi secret), from `pavemaster:smtpPassword`. */
@@ -210,8 +223,17 @@ export function parseMonitoring(root: Fields, ctx: ParseContext): MonitoringSett
   b.finish();
 
   const scrapeInterval = f.string('scrapeInterval', d.scrapeInterval, { check: checkDuration });
+
+  const po = f.object('prometheusOperator');
+  const prometheusOperator = {
+    enabled: po.bool('enabled', PROMETHEUS_OPERATOR_DEFAULTS.enabled),
+    labels: po.stringMap('labels', { checkKey: checkLabelKey, checkValue: checkLabelValue }),
+    interval: po.string('interval', scrapeInterval, { check: checkDuration }),
+  };
+  po.finish();
   const settings: MonitoringSettings = {
     enabled: f.bool('enabled', true),
+    prometheusOperator,
     namespace: f.string('namespace', `${ctx.namespace}-monitoring`, { check: (v) => checkDnsLabel(v, 58) }),
     scrapeInterval,
     evaluationInterval: f.string('evaluationInterval', scrapeInterval, { check: checkDuration }),

@@ -106,6 +106,9 @@ export const DEFAULT_RUNBOOK_BASE = 'docs/runbooks.md';
 
 const pct = (ratio: number): string => `${Number((ratio * 100).toFixed(2))}%`;
 
+/** The group of the app's own alerts (error rate, latency, availability per slot). */
+export const APP_RULE_GROUP = 'pavemaster-app';
+
 /** Builds the rule groups. */
 export function alertRuleGroups(args: RuleArgs): RuleGroup[] {
   const t = args.thresholds;
@@ -134,7 +137,7 @@ export function alertRuleGroups(args: RuleArgs): RuleGroup[] {
 
   const groups: RuleGroup[] = [
     {
-      name: 'pavemaster-app',
+      name: APP_RULE_GROUP,
       rules: [
         alert(
           'PavemasterHighErrorRate',

@@ -18,6 +18,7 @@ const STACK_COMPONENTS = [
   'pavemaster:app:AppImage',
   'pavemaster:logging:Logging',
   'pavemaster:monitoring:Monitoring',
+  'pavemaster:monitoring:PrometheusOperatorObjects',
 ];
 
 /** The README's table: component type token -> the file declaring it. */
