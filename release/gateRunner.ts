@@ -95,7 +95,14 @@ async function runJobGate(s: Session, gate: JobGate, slot: Slot, releaseId: stri
   const why = failedCondition
     ? ` (${[failedCondition.reason, failedCondition.message].filter(Boolean).join(': ')})`
     : '';
-  return { gate, ok: false, detail: state === 'failed' ? `job/${name} failed${why}` : state, logs };
+  // The smoke script's own verdict names the URL and the HTTP status it got: that belongs in the error itself.
+  const said = gate === 'smoke' ? /^smoke test failed: .*$/m.exec(logs)?.[0] : undefined;
+  return {
+    gate,
+    ok: false,
+    detail: state === 'failed' ? `job/${name} failed${why}${said ? `: ${said}` : ''}` : state,
+    logs,
+  };
 }
 
 /** Runs the pre-promotion gates in order; stops at the first failure. */

@@ -122,6 +122,26 @@ export class Kube {
     throw new Error(`kubectl create failed: ${r.stderr.trim() || r.stdout.trim()}`);
   }
 
+  /**
+   * Replaces one object whose manifest carries the resourceVersion it was read at: `replaced: false` when the
+   * object changed since (Conflict) or is gone, so two commands never both think they own it.
+   */
+  async replace(
+    manifest: Record<string, unknown>,
+  ): Promise<{ replaced: true; resourceVersion: string } | { replaced: false }> {
+    const r = await this.kubectlRun(
+      ['replace', '-f', '-', '-o', 'jsonpath={.metadata.resourceVersion}'],
+      JSON.stringify(manifest),
+    );
+    if (r.code === 0) {
+      return { replaced: true, resourceVersion: r.stdout.trim() };
+    }
+    if (/Conflict|has been modified|NotFound|not found/.test(r.stderr)) {
+      return { replaced: false };
+    }
+    throw new Error(`kubectl replace failed: ${r.stderr.trim() || r.stdout.trim()}`);
+  }
+
   async delete(kind: string, name: string): Promise<void> {
     await this.ok(['delete', kind, name, '--ignore-not-found', '--wait=true', '--cascade=foreground']);
   }

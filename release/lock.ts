@@ -83,7 +83,24 @@ export const LEASE_ANNOTATIONS = {
   since: 'pavemaster.io/since',
   /** The idle slot's release keys before the deploy, as JSON: what `abort` restores. */
   previous: 'pavemaster.io/previous-slot',
+  /**
+   * A slot that lost traffic and keeps its replicas until a time (the scale-down delay), as JSON
+   * ({@link ScaleDownWindow}); while it is set an instant `rollback` may take the lock over.
+   */
+  scaleDown: 'pavemaster.io/scale-down',
 } as const;
+
+/** A slot kept warm after a switch until `after`, then scaled down to `idleReplicas`. */
+export interface ScaleDownWindow {
+  /** The slot that lost traffic. */
+  slot: 'blue' | 'green';
+  /** When it is scaled down (RFC 3339). */
+  after: string;
+  /** The `pavemaster:idleReplicas` value to write back then; `null`: remove the key (= replicas). */
+  idleReplicas: string | null;
+  /** Whether an instant `rollback` may take the window over (not after an automatic flip-back). */
+  rollback: boolean;
+}
 
 /** Who is running the release: the CI actor and run, or user@host (pid). */
 export function releaseHolder(env: NodeJS.ProcessEnv = process.env): string {
@@ -103,10 +120,14 @@ export interface ReleaseLockInfo {
   command: string;
   since: string;
   previous?: Record<string, string | null>;
+  /** Set while a slot that lost traffic is kept warm (the scale-down delay). */
+  scaleDown?: ScaleDownWindow;
+  /** The Lease's resourceVersion when it was read (for an update that must not overwrite another's). */
+  resourceVersion?: string;
 }
 
 interface LeaseObject {
-  metadata: { name: string; annotations?: Record<string, string> };
+  metadata: { name: string; annotations?: Record<string, string>; resourceVersion?: string };
 }
 
 /** The Lease's name for an app. */
@@ -133,6 +154,7 @@ export function leaseManifest(
         [LEASE_ANNOTATIONS.command]: info.command,
         [LEASE_ANNOTATIONS.since]: info.since,
         ...(info.previous ? { [LEASE_ANNOTATIONS.previous]: JSON.stringify(info.previous) } : {}),
+        ...(info.scaleDown ? { [LEASE_ANNOTATIONS.scaleDown]: JSON.stringify(info.scaleDown) } : {}),
       },
     },
     spec: { holderIdentity: info.holder.slice(0, 128) },
@@ -159,7 +181,49 @@ export function parseLease(lease: LeaseObject | undefined): ReleaseLockInfo | un
     command: a[LEASE_ANNOTATIONS.command] ?? '?',
     since: a[LEASE_ANNOTATIONS.since] ?? '?',
     previous,
+    scaleDown: parseScaleDown(a[LEASE_ANNOTATIONS.scaleDown]),
+    resourceVersion: lease?.metadata.resourceVersion,
   };
+}
+
+/** The scale-down window annotation, or `undefined` when absent or not one. */
+export function parseScaleDown(text: string | undefined): ScaleDownWindow | undefined {
+  if (text === undefined) {
+    return undefined;
+  }
+  try {
+    const v = JSON.parse(text) as Partial<ScaleDownWindow>;
+    const slotOk = v.slot === 'blue' || v.slot === 'green';
+    const afterOk = typeof v.after === 'string' && !Number.isNaN(Date.parse(v.after));
+    const replicasOk = v.idleReplicas === null || typeof v.idleReplicas === 'string';
+    return slotOk && afterOk && replicasOk
+      ? {
+          slot: v.slot as ScaleDownWindow['slot'],
+          after: v.after as string,
+          idleReplicas: v.idleReplicas as string | null,
+          rollback: v.rollback === true,
+        }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Rewrites the held release lock as `info`, only if nobody changed it since it was read (`info.resourceVersion`,
+ * the API server's optimistic concurrency): `updated` with the new resourceVersion, or not when another
+ * command rewrote or freed it first (then it is not this command's any more).
+ */
+export async function updateReleaseLock(
+  kube: Kube,
+  app: string,
+  info: ReleaseLockInfo,
+): Promise<{ updated: true; resourceVersion: string } | { updated: false }> {
+  const manifest = leaseManifest(app, kube.namespace, info);
+  const metadata = manifest.metadata as Record<string, unknown>;
+  metadata.resourceVersion = info.resourceVersion;
+  const r = await kube.replace(manifest);
+  return r.replaced ? { updated: true, resourceVersion: r.resourceVersion } : { updated: false };
 }
 
 /** The message for a step refused because another release holds the stack. */
@@ -169,6 +233,17 @@ export function releaseLockMessage(
   prog: string,
   refused: string,
 ): string {
+  if (held.scaleDown !== undefined) {
+    return (
+      `stack ${stack} is locked by release ${held.releaseId} of ${held.holder} (${held.command} since ${held.since}): ` +
+      `slot ${held.scaleDown.slot} keeps its replicas until ${held.scaleDown.after} (the scale-down delay), then it is scaled down; ` +
+      `${refused} is refused until then so two releases never interleave` +
+      (held.scaleDown.rollback
+        ? ` (an instant \`${prog} rollback ${stack}\` back to ${held.scaleDown.slot} is allowed until then)`
+        : '') +
+      `; if the command that holds it was stopped, \`${prog} promote ${stack}\` finishes the scale-down`
+    );
+  }
   return (
     `stack ${stack} is locked by release ${held.releaseId} of ${held.holder} (${held.command} since ${held.since}); ` +
     `${refused} is refused so two releases never interleave: finish it with \`${prog} promote ${stack}\` or end it with \`${prog} abort ${stack}\`, then retry`

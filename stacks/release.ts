@@ -94,6 +94,15 @@ export interface ReleaseSettings {
   prometheusUrl?: string;
   /** Seconds to wait for a slot to become Ready (Deployment and EndpointSlices). */
   readyTimeoutSeconds: number;
+  /**
+   * Seconds the slot that lost traffic keeps its replicas after a switch, before the release command scales it
+   * down to `idleReplicas` (Argo Rollouts' `scaleDownDelaySeconds`, whose default is the same 30 s: the time
+   * kube-proxy on every node and the load balancers need to stop sending it requests). Inside the delay an
+   * instant `rollback` switches back to it with no gates and no scale-up. Only matters when `idleReplicas` is
+   * below `replicas` (otherwise the idle slot is never scaled down). Production: at least 30.
+   * @default 30
+   */
+  scaleDownDelaySeconds: number;
   backup: GateJobSettings;
   migration: GateJobSettings;
   smoke: SmokeSettings;
@@ -125,6 +134,12 @@ export const DEFAULT_P95_QUERY =
   'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket' +
   '{namespace="{namespace}",app="{app}",slot="{slot}"}[1m])))';
 export const DEFAULT_ALERTS_QUERY = 'ALERTS{alertstate="firing",severity="critical",namespace="{namespace}"}';
+
+/**
+ * Argo Rollouts' default `scaleDownDelaySeconds`: how long the slot that lost traffic keeps its replicas, so
+ * that kube-proxy on every node (and a load balancer's target list) has dropped it before its pods stop.
+ */
+export const DEFAULT_SCALE_DOWN_DELAY_SECONDS = 30;
 
 const RELEASE_ID = /^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/;
 
@@ -205,6 +220,13 @@ export function parseRelease(root: Fields, ctx: ParseContext): ReleaseSettings {
   const f = root.object('release');
   const prometheusUrl = f.optionalString('prometheusUrl', { check: checkUrl });
   const readyTimeoutSeconds = f.int('readyTimeoutSeconds', 600, { min: 5, max: 3600 });
+  const scaleDownDelaySeconds = f.int('scaleDownDelaySeconds', DEFAULT_SCALE_DOWN_DELAY_SECONDS, {
+    min: ctx.production ? DEFAULT_SCALE_DOWN_DELAY_SECONDS : 0,
+    max: 3600,
+    why: ctx.production
+      ? 'production keeps the old slot until kube-proxy and the load balancers stopped sending it requests'
+      : undefined,
+  });
   const backup = readGate(f, 'backup', ctx, 1800);
   const migration = readGate(f, 'migration', ctx, 1800);
 
@@ -263,5 +285,15 @@ export function parseRelease(root: Fields, ctx: ParseContext): ReleaseSettings {
       root.optionalString(`${slot}ReleasedAt`, { check: checkTimestamp }),
     ),
   }));
-  return { prometheusUrl, readyTimeoutSeconds, backup, migration, smoke, jobs, postPromotion, slots };
+  return {
+    prometheusUrl,
+    readyTimeoutSeconds,
+    scaleDownDelaySeconds,
+    backup,
+    migration,
+    smoke,
+    jobs,
+    postPromotion,
+    slots,
+  };
 }

@@ -162,7 +162,7 @@ export const CONFIG_SCHEMA: Readonly<Record<string, ConfigDeclaration>> = {
     "Elasticsearch, Logstash, Kibana and Filebeat (docs/logging.md). {} (the default): the profile's.",
   ),
   release: obj(
-    'How the release command gates and checks a release (docs/release.md). {} (the default): its defaults.',
+    'How the release command gates, checks and scales down a release (release/README.md: gates, post-promotion check, scaleDownDelaySeconds). {} (the default): its defaults.',
   ),
   kubernetes: obj(
     'Which cluster the stack deploys to, {context, cluster}: the kubeconfig context the provider uses and the cluster it must point at; checked before anything is registered. Production requires both. {} (the default, staging only): the current context, unchecked.',

@@ -7,7 +7,9 @@
  */
 import { perSlot, SLOTS } from '../../components/shared/slots';
 import { commitStackFile } from '../git';
-import { freeReleaseLock, readReleaseLock } from '../lock';
+import { freeReleaseLock, readReleaseLock, releaseLockMessage } from '../lock';
+import { prog } from '../prog';
+import { takeOverWindow } from '../scaleDown';
 import { EXIT, ReleaseError, Session } from '../session';
 import { releaseFields, settleForAbort } from '../traffic';
 import { ReleaseOptions } from './options';
@@ -33,6 +35,16 @@ export async function abort(stackName: string, opts: ReleaseOptions): Promise<Ab
       EXIT.usage,
     );
   }
+  // A command keeping a slot warm (the scale-down delay) waits on the lock: take it over first, so it stops.
+  if (held.scaleDown !== undefined && (await takeOverWindow(s, held, 'abort')) === undefined) {
+    const now = await readReleaseLock(s.kube, s.app);
+    throw new ReleaseError(
+      now
+        ? releaseLockMessage(stackName, now, prog(), 'abort')
+        : `the release lock of ${held.releaseId} was freed meanwhile: nothing to abort`,
+      now ? EXIT.locked : EXIT.usage,
+    );
+  }
   // A promote that switched (recorded or not): traffic back first, so the slot restored below is the idle one.
   await settleForAbort(s, held);
   const slot = s.idleSlot;
@@ -41,18 +53,28 @@ export async function abort(stackName: string, opts: ReleaseOptions): Promise<Ab
     detail: `release ${held.releaseId} of ${held.holder}: idle slot ${slot} back to its previous release`,
   });
   const restored: Record<string, string | null> = {};
-  if (held.previous !== undefined) {
-    const set: Record<string, string> = {};
-    const remove: string[] = [];
-    for (const key of slotKeys(slot)) {
-      const v = held.previous[key];
-      restored[key] = v ?? null;
-      if (typeof v === 'string') {
-        set[key] = v;
-      } else {
-        remove.push(key);
-      }
+  const set: Record<string, string> = {};
+  const remove: string[] = [];
+  for (const key of held.previous !== undefined ? slotKeys(slot) : []) {
+    const v = held.previous?.[key];
+    restored[key] = v ?? null;
+    if (typeof v === 'string') {
+      set[key] = v;
+    } else {
+      remove.push(key);
     }
+  }
+  // Stopped inside a scale-down delay: the slot kept warm goes back to the idleReplicas it had before.
+  if (held.scaleDown !== undefined) {
+    restored.idleReplicas = held.scaleDown.idleReplicas;
+    if (held.scaleDown.idleReplicas === null) {
+      remove.push('idleReplicas');
+    } else {
+      set.idleReplicas = held.scaleDown.idleReplicas;
+    }
+  }
+  const changes = Object.keys(set).length + remove.length > 0;
+  if (changes) {
     await s.setConfig(set, remove);
     await s.up(`release abort ${held.releaseId}: ${slot} back to ${s.image(slot)}`);
   }
@@ -64,7 +86,7 @@ export async function abort(stackName: string, opts: ReleaseOptions): Promise<Ab
   s.out(
     `aborted release ${held.releaseId}: ${slot} is back on ${s.image(slot)} (${perSlot((x) => s.version(x))[slot]}); traffic stays on ${s.activeSlot} (${SLOTS.map((x) => `${x} ${s.version(x)}`).join(', ')})`,
   );
-  if (held.previous !== undefined) {
+  if (changes) {
     await commitStackFile(s, opts.commit, `release ${stackName}: abort ${held.releaseId}`);
   }
   return { releaseId: held.releaseId, slot, restored, lockFreed };

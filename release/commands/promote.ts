@@ -10,6 +10,7 @@ import {
   freeReleaseLock,
   readReleaseLock,
   releaseHolder,
+  ReleaseLockInfo,
   releaseLockMessage,
   takeReleaseLock,
 } from '../lock';
@@ -17,6 +18,7 @@ import { PreviewReport, renderMarkdown, summarizePreview } from '../markdown';
 import { switchJson } from '../output';
 import { PostPromotionResult, preparePostPromotion, runPostPromotion } from '../postPromotion';
 import { prog } from '../prog';
+import { keepWarmThenScaleDown, scaleDownAt, ScaleDownOutcome, takeOverWindow } from '../scaleDown';
 import { EXIT, ReleaseError, Session } from '../session';
 import {
   recordSwitch,
@@ -35,6 +37,8 @@ export interface PromoteResult {
   switched?: SwitchResult;
   rolledBack?: SwitchResult;
   postPromotion?: PostPromotionResult;
+  /** The slot that lost traffic: kept warm for the scale-down delay, then scaled down (or taken over). */
+  scaleDown?: ScaleDownOutcome;
 }
 
 /**
@@ -49,6 +53,10 @@ export async function promote(stackName: string, opts: ReleaseOptions): Promise<
   s.log.set({ releaseId, slot: to, ...releaseFields(s) });
   // Only the release that deploy put on the idle slot may be promoted while the lock is held.
   const held = await readReleaseLock(s.kube, s.app);
+  // A release that stopped while it kept the old slot warm: finish the window (its switch is recorded).
+  if (held?.scaleDown !== undefined) {
+    return finishScaleDown(s, held, opts);
+  }
   // A release whose switch happened but was not recorded (or whose end was not reached) is finished, not redone.
   if (held !== undefined) {
     const pending = unrecordedSwitch(s);
@@ -105,7 +113,16 @@ export async function promote(stackName: string, opts: ReleaseOptions): Promise<
     s.log.write('post-promotion', 'failed', { detail: check.detail });
     s.out(`post-promotion check failed: ${check.detail}; flipping back to ${from}`);
     result.rolledBack = await switchTraffic(s, from, `automatic rollback: ${check.detail}`, open);
-    await scaleIdleDown(s, restoreIdle);
+    // The slot that failed keeps its pods for the delay too (requests kube-proxy still sends it), but no
+    // rollback may take that window over: it would send traffic back to the slot that just failed.
+    result.scaleDown = await keepWarmThenScaleDown(s, {
+      from: to,
+      restore: restoreIdle,
+      after: scaleDownAt(result.rolledBack.switchedAt, s.release.scaleDownDelaySeconds),
+      releaseId,
+      command: 'promote',
+      rollback: false,
+    });
     await freeReleaseLock(s.kube, s.app, releaseId);
     s.log.write('promote', 'rolled-back', { detail: check.detail });
     await commitStackFile(
@@ -120,7 +137,21 @@ export async function promote(stackName: string, opts: ReleaseOptions): Promise<
   }
   s.log.write('post-promotion', check.unverified ? 'warning' : 'succeeded', { detail: check.detail });
   s.out(check.detail);
-  await scaleIdleDown(s, restoreIdle);
+  result.scaleDown = await keepWarmThenScaleDown(s, {
+    from,
+    restore: restoreIdle,
+    after: scaleDownAt(switched.switchedAt, s.release.scaleDownDelaySeconds),
+    releaseId,
+    command: 'promote',
+    rollback: true,
+  });
+  if (result.scaleDown.action === 'taken-over') {
+    // A rollback took the release over inside the delay: it owns the lock and the stack file now.
+    s.log.write('promote', 'succeeded', {
+      detail: `${to} was active with ${s.version(to)}; ${result.scaleDown.detail}`,
+    });
+    return result;
+  }
   await freeReleaseLock(s.kube, s.app, releaseId);
   s.log.write('promote', 'succeeded', { detail: `${to} active with ${s.version(to)}` });
   await commitStackFile(
@@ -163,6 +194,57 @@ async function finishSwitched(
     `release ${s.name}: promote ${s.version(slot)} on ${slot} (${releaseId})`,
   );
   return { gates: [], switched };
+}
+
+/**
+ * A promote re-run while a release lock keeps a slot warm whose command stopped (killed, or a CI job cancelled
+ * during the delay): the switch is recorded, only the window is left. Takes the lock over, waits what is left of
+ * the delay (an instant rollback may still take it), scales the slot down, frees the lock.
+ */
+async function finishScaleDown(
+  s: Session,
+  held: ReleaseLockInfo,
+  opts: ReleaseOptions,
+): Promise<PromoteResult> {
+  const window = held.scaleDown;
+  if (window === undefined || window.slot !== s.idleSlot) {
+    throw new ReleaseError(
+      `the release lock keeps slot ${window?.slot ?? '?'} warm but traffic is on ${s.activeSlot} and the stack file says ${s.idleSlot} is idle: run \`${prog()} status ${s.name}\``,
+      EXIT.failed,
+    );
+  }
+  const taken = await takeOverWindow(s, held, 'promote (finishing the scale-down delay)');
+  if (taken === undefined) {
+    const now = await readReleaseLock(s.kube, s.app);
+    throw new ReleaseError(
+      now
+        ? releaseLockMessage(s.name, now, prog(), 'promote')
+        : `the release lock of ${held.releaseId} was freed meanwhile: nothing to finish`,
+      now ? EXIT.locked : EXIT.usage,
+    );
+  }
+  s.log.set({ releaseId: held.releaseId, slot: s.activeSlot, ...releaseFields(s) });
+  s.log.write('promote', 'started', {
+    detail: `finishing release ${held.releaseId}: ${window.slot} is kept warm until ${window.after}, then scaled down`,
+  });
+  const scaleDown = await keepWarmThenScaleDown(s, {
+    from: window.slot,
+    restore: window.idleReplicas ?? '',
+    after: Date.parse(window.after),
+    releaseId: held.releaseId,
+    command: 'promote',
+    rollback: window.rollback,
+  });
+  if (scaleDown.action !== 'taken-over') {
+    await freeReleaseLock(s.kube, s.app, held.releaseId);
+    s.log.write('promote', 'succeeded', { detail: `${scaleDown.detail}; release lock freed` });
+    await commitStackFile(
+      s,
+      opts.commit,
+      `release ${s.name}: ${window.slot} scaled down after the scale-down delay (${held.releaseId})`,
+    );
+  }
+  return { gates: [], scaleDown };
 }
 
 /** A promote's result as plain data (`--json`). */

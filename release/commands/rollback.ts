@@ -6,17 +6,17 @@ import { SLOTS } from '../../components/shared/slots';
 import { commitStackFile } from '../git';
 import { ConfigChange, parseHistory, planFullRestore, ReleaseVersion, renderChanges } from '../history';
 import { EXIT, ReleaseError, Session, UpResult } from '../session';
-import {
-  releaseFields,
-  scaleIdleDown,
-  scaleIdleUp,
-  SwitchResult,
-  switchTraffic,
-  waitActiveEndpoints,
-} from '../traffic';
-import { readReleaseLock, releaseLockMessage } from '../lock';
+import { releaseFields, scaleIdleUp, SwitchResult, switchTraffic, waitActiveEndpoints } from '../traffic';
+import { freeReleaseLock, readReleaseLock, releaseLockMessage } from '../lock';
 import { prog } from '../prog';
-import { confirmProduction, ReleaseOptions } from './options';
+import {
+  keepWarmThenScaleDown,
+  rollbackMayTakeOver,
+  scaleDownAt,
+  ScaleDownOutcome,
+  takeOverWindow,
+} from '../scaleDown';
+import { confirmProduction, newReleaseId, ReleaseOptions } from './options';
 
 /** A rollback during a release would send traffic to its ungated idle slot: refused while the lock is held. */
 async function refuseDuringRelease(s: Session, what: string): Promise<void> {
@@ -28,21 +28,55 @@ async function refuseDuringRelease(s: Session, what: string): Promise<void> {
   }
 }
 
-/** Flips traffic back to the other slot, which still runs the previous version: a selector-only update. */
-export async function rollback(stackName: string, opts: ReleaseOptions): Promise<SwitchResult> {
+/**
+ * Flips traffic back to the other slot, which still runs the previous version: a selector-only update. Inside a
+ * release's scale-down delay (the previous slot still has all its replicas) it takes the release over: no gate,
+ * no scale-up, just the switch. A slot scaled up for the switch keeps its replicas for the delay afterwards too.
+ */
+export async function rollback(
+  stackName: string,
+  opts: ReleaseOptions,
+): Promise<SwitchResult & { scaleDown?: ScaleDownOutcome }> {
   const s = await Session.open(stackName, 'rollback', opts);
   const to = s.idleSlot;
   s.log.set({ releaseId: s.release.slots[to].releaseId, slot: to, ...releaseFields(s) });
   await confirmProduction(s, opts, 'rollback', [
     `traffic: ${s.activeSlot} (${s.version(s.activeSlot)}, ${s.image(s.activeSlot)}) -> ${to} (${s.version(to)}, ${s.image(to)})`,
   ]);
-  await refuseDuringRelease(s, 'rollback');
-  const restoreIdle = await scaleIdleUp(s);
-  const result = await switchTraffic(s, to, 'rollback');
-  await scaleIdleDown(s, restoreIdle);
+  const held = await readReleaseLock(s.kube, s.app);
+  const taken =
+    held !== undefined && rollbackMayTakeOver(held, to)
+      ? await takeOverWindow(s, held, 'rollback')
+      : undefined;
+  if (taken === undefined) {
+    await refuseDuringRelease(s, 'rollback');
+  } else {
+    s.log.write('rollback', 'started', {
+      detail: `inside the scale-down delay of release ${taken.lock.releaseId}: ${to} still has its replicas, switching back at once`,
+    });
+  }
+  // Taken over: `to` was never scaled down; what the slot left gets back is the window's idleReplicas.
+  const restoreIdle = taken ? (taken.window.idleReplicas ?? '') : await scaleIdleUp(s);
+  const releaseId = taken?.lock.releaseId ?? newReleaseId();
+  const result = await switchTraffic(
+    s,
+    to,
+    taken ? `rollback inside the scale-down delay of ${releaseId}` : 'rollback',
+  );
+  const scaleDown = await keepWarmThenScaleDown(s, {
+    from: result.from,
+    restore: restoreIdle,
+    after: scaleDownAt(result.switchedAt, s.release.scaleDownDelaySeconds),
+    releaseId,
+    command: 'rollback',
+    rollback: true,
+  });
+  if (scaleDown.action !== 'taken-over') {
+    await freeReleaseLock(s.kube, s.app, releaseId);
+  }
   s.log.write('rollback', 'succeeded', { detail: `${result.from} -> ${to} (${s.version(to)})` });
   await commitStackFile(s, opts.commit, `release ${stackName}: rollback to ${s.version(to)} on ${to}`);
-  return result;
+  return { ...result, scaleDown };
 }
 
 /**

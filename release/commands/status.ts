@@ -113,9 +113,11 @@ export async function status(stackName: string, opts: ReleaseOptions): Promise<S
     );
   }
   s.out(
-    lock
-      ? `release in progress: ${lock.releaseId} by ${lock.holder} (${lock.command} since ${lock.since}); deploy, rollback and other promotes wait for it`
-      : 'release lock: free',
+    held?.scaleDown
+      ? `release in progress: ${held.releaseId} by ${held.holder} (${held.command} since ${held.since}): ${held.scaleDown.slot} keeps its replicas until ${held.scaleDown.after} (the scale-down delay), then it is scaled down; deploy waits for it${held.scaleDown.rollback ? `, an instant rollback to ${held.scaleDown.slot} does not` : ''}`
+      : lock
+        ? `release in progress: ${lock.releaseId} by ${lock.holder} (${lock.command} since ${lock.since}); deploy, rollback and other promotes wait for it`
+        : 'release lock: free',
   );
   s.out(
     drift.length === 0

@@ -11,6 +11,7 @@ describe('pavemaster:release', () => {
     expect(r).toMatchObject({
       prometheusUrl: undefined,
       readyTimeoutSeconds: 600,
+      scaleDownDelaySeconds: 30,
       backup: { command: [] },
       migration: { command: [] },
       // Staging's smoke image is the one the local registry builds and serves (stacks/profiles.ts).
@@ -59,6 +60,23 @@ describe('pavemaster:release', () => {
       'pavemaster.io/released-at': '2026-01-05T09:00:00Z',
     });
     expect(releaseAnnotations(r.slots.blue)).toEqual({});
+  });
+
+  it('scaleDownDelaySeconds: 30 by default (Argo Rollouts), 0 allowed in staging, at least 30 in production', () => {
+    expect(parseReleaseFor({}, { production: true }).scaleDownDelaySeconds).toBe(30);
+    const staging = parseReleaseFor({ release: { scaleDownDelaySeconds: 0 } });
+    expect(staging.problems.list).toEqual([]);
+    expect(staging.scaleDownDelaySeconds).toBe(0);
+    const production = parseReleaseFor({ release: { scaleDownDelaySeconds: 5 } }, { production: true });
+    expect(production.problems.list).toEqual([
+      expect.objectContaining({
+        key: 'pavemaster:release.scaleDownDelaySeconds',
+        value: 5,
+        allowed: expect.stringContaining('from 30 to 3600 (production keeps the old slot until kube-proxy'),
+      }),
+    ]);
+    const bad = parseReleaseFor({ release: { scaleDownDelaySeconds: 'soon' } });
+    expect(bad.problems.list.map((p) => p.key)).toEqual(['pavemaster:release.scaleDownDelaySeconds']);
   });
 
   it("reads back a release time that a hand-edited file left unquoted (Pulumi passes Go's time format)", () => {

@@ -5,6 +5,7 @@ import {
   lockMessage,
   parseLease,
   parseLockHolders,
+  parseScaleDown,
   releaseHolder,
   releaseLockMessage,
 } from '../../../release/lock';
@@ -82,6 +83,55 @@ describe('the release lock (a Lease in the stack namespace)', () => {
         'deploy of pavemaster/web:3.0.0 is refused so two releases never interleave: finish it with `pavemaster promote staging` ' +
         'or end it with `pavemaster abort staging`, then retry',
     );
+  });
+
+  it('records a scale-down window (the slot kept warm, until when, what idleReplicas goes back to) and refuses naming it', () => {
+    const scaleDown = {
+      slot: 'blue' as const,
+      after: '2026-01-05T09:10:00.000Z',
+      idleReplicas: '1',
+      rollback: true,
+    };
+    const held = { ...info, command: 'promote', scaleDown };
+    const m = leaseManifest('pavemaster', 'pavemaster-staging', held) as {
+      metadata: { name: string; annotations: Record<string, string>; resourceVersion?: string };
+    };
+    expect(JSON.parse(m.metadata.annotations['pavemaster.io/scale-down'])).toEqual(scaleDown);
+    m.metadata.resourceVersion = '42';
+    expect(parseLease(m)).toEqual({ ...held, resourceVersion: '42' });
+    expect(releaseLockMessage('staging', held, 'pavemaster', 'deploy of pavemaster/web:3.0.0')).toBe(
+      'stack staging is locked by release r20260105-090807 of alice@ci-7 (pid 4242) (promote since 2026-01-05T09:08:07.000Z): ' +
+        'slot blue keeps its replicas until 2026-01-05T09:10:00.000Z (the scale-down delay), then it is scaled down; ' +
+        'deploy of pavemaster/web:3.0.0 is refused until then so two releases never interleave ' +
+        '(an instant `pavemaster rollback staging` back to blue is allowed until then); ' +
+        'if the command that holds it was stopped, `pavemaster promote staging` finishes the scale-down',
+    );
+    // An automatic flip-back's window names no rollback.
+    expect(
+      releaseLockMessage(
+        'staging',
+        { ...held, scaleDown: { ...scaleDown, rollback: false } },
+        'pavemaster',
+        'deploy',
+      ),
+    ).not.toContain('rollback');
+  });
+
+  it('ignores a scale-down annotation that is not one', () => {
+    for (const text of [
+      'nope',
+      '{}',
+      '{"slot":"red","after":"2026-01-05T09:10:00Z","idleReplicas":"1"}',
+      '{"slot":"blue","after":"later","idleReplicas":null}',
+    ]) {
+      expect(parseScaleDown(text)).toBeUndefined();
+    }
+    expect(parseScaleDown('{"slot":"green","after":"2026-01-05T09:10:00Z","idleReplicas":null}')).toEqual({
+      slot: 'green',
+      after: '2026-01-05T09:10:00Z',
+      idleReplicas: null,
+      rollback: false,
+    });
   });
 
   it('names a CI run by its actor', () => {
