@@ -18,7 +18,7 @@ import { restrictedPodSecurityContext } from '../shared/security';
 import * as workload from '../shared/workload';
 import { LOGGING_IMAGES } from '../versions';
 import { certificateJob } from './certificates';
-import { ApiServerPeer, configCopyInit, contentHash, rolePeer, roleLabels } from './common';
+import { ApiServerPeer, configCopyInit, contentHash, rolePeer, roleLabels, SecretCopy } from './common';
 import { ELASTIC_UID, PORTS } from './defaults';
 import { elasticsearchSetupRequests, LifecycleOptions, PLACEHOLDERS } from './elastic';
 import { setupJob } from './setupJob';
@@ -221,11 +221,14 @@ export class Elasticsearch extends pulumi.ComponentResource {
         env: [
           { name: 'TARGET_URL', value: `http://${STS}:${PORTS.elasticsearchHttp}` },
           { name: 'SETUP_USER', value: 'elastic' },
-          ...workload.envFromSecret(elasticSecret.metadata.name, { SETUP_PASSWORD: 'password' }),
-          ...workload.envFromSecret(
-            usersSecret.metadata.name,
-            Object.fromEntries(Object.values(PLACEHOLDERS).map((key) => [key, key])),
-          ),
+        ],
+        secretFiles: [
+          { secret: elasticSecret.metadata.name, key: 'password', file: 'SETUP_PASSWORD' },
+          ...Object.values(PLACEHOLDERS).map((key) => ({
+            secret: usersSecret.metadata.name,
+            key,
+            file: key,
+          })),
         ],
       },
       { parent: this, dependsOn: [service], deleteBeforeReplace: true },
@@ -268,17 +271,30 @@ export class Elasticsearch extends pulumi.ComponentResource {
   }
 }
 
+/**
+ * The `elastic` password's way into the nodes: the Secret's key `password`, copied by the config init container
+ * to a memory-backed volume as a file only the node's user can read, named by ELASTIC_PASSWORD_FILE.
+ */
+const ELASTIC_SECRET: SecretCopy = {
+  volume: 'elastic-secret',
+  key: 'password',
+  dirVolume: 'secrets',
+  dir: '/run/elasticsearch-secrets',
+  file: 'elastic-password',
+};
+
 /** The StatefulSet's spec: the nodes, their config copy step, probes, volumes and claims. */
 export function elasticsearchStatefulSetSpec(
   o: ResolvedElasticsearchOptions & { protect: boolean },
   refs: { configMapName: pulumi.Input<string>; elasticSecretName: pulumi.Input<string>; configHash: string },
 ): k8s.types.input.apps.v1.StatefulSetSpec {
   const { labels, selector } = roleLabels('elasticsearch', STS);
+  const passwordFile = `${ELASTIC_SECRET.dir}/${ELASTIC_SECRET.file}`;
   const readiness = [
     'sh',
     '-c',
     // The password goes to curl on stdin, not on its command line.
-    `printf 'user = "elastic:%s"\\n' "$ELASTIC_PASSWORD" | curl -s -K - -o /dev/null -w '%{http_code}' 'http://127.0.0.1:${PORTS.elasticsearchHttp}/_cluster/health?local=true' | grep -q '^200$'`,
+    `printf 'user = "elastic:%s"\\n' "$(cat ${passwordFile})" | curl -s -K - -o /dev/null -w '%{http_code}' 'http://127.0.0.1:${PORTS.elasticsearchHttp}/_cluster/health?local=true' | grep -q '^200$'`,
   ];
   return {
     // Every master-eligible node must start for a new cluster to elect a master.
@@ -296,10 +312,12 @@ export function elasticsearchStatefulSetSpec(
         // The root filesystem stays read-only: the image's config directory is copied to an emptyDir, where
         // the entrypoint may write the keystore (bootstrap password) and our elasticsearch.yml replaces its.
         initContainers: [
-          configCopyInit(o.image, '/usr/share/elasticsearch/config', {
-            volume: 'es-config',
-            name: 'elasticsearch.yml',
-          }),
+          configCopyInit(
+            o.image,
+            '/usr/share/elasticsearch/config',
+            { volume: 'es-config', name: 'elasticsearch.yml' },
+            ELASTIC_SECRET,
+          ),
         ],
         containers: [
           workload.restrictedContainer({
@@ -308,7 +326,9 @@ export function elasticsearchStatefulSetSpec(
             env: [
               { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
               { name: 'ES_JAVA_OPTS', value: `-Xms${o.heap} -Xmx${o.heap}` },
-              ...workload.envFromSecret(refs.elasticSecretName, { ELASTIC_PASSWORD: 'password' }),
+              // The image's entrypoint reads the bootstrap password from this file ("Configure Elasticsearch with
+              // Docker": ELASTIC_PASSWORD_FILE), so the password is not in the container's environment.
+              { name: 'ELASTIC_PASSWORD_FILE', value: passwordFile },
             ],
             ports: [
               { name: 'http', containerPort: PORTS.elasticsearchHttp },
@@ -324,11 +344,14 @@ export function elasticsearchStatefulSetSpec(
               { name: 'certs', mountPath: '/usr/share/elasticsearch/config/certs', readOnly: true },
               { name: 'logs', mountPath: '/usr/share/elasticsearch/logs' },
               { name: 'tmp', mountPath: '/tmp' },
+              { name: ELASTIC_SECRET.dirVolume, mountPath: ELASTIC_SECRET.dir, readOnly: true },
             ],
           }),
         ],
         volumes: [
           { name: 'es-config', configMap: { name: refs.configMapName } },
+          { name: ELASTIC_SECRET.volume, secret: { secretName: refs.elasticSecretName, defaultMode: 0o440 } },
+          workload.scratchVolume(ELASTIC_SECRET.dirVolume, '1Mi', 'Memory'),
           workload.scratchVolume('config', '64Mi'),
           { name: 'certs', secret: { secretName: CERT_SECRET, defaultMode: 0o440 } },
           workload.scratchVolume('logs', '1Gi'),

@@ -210,8 +210,8 @@ export class Kibana extends pulumi.ComponentResource {
         env: [
           { name: 'TARGET_URL', value: `http://${APP}:${PORTS.kibana}` },
           { name: 'SETUP_USER', value: 'elastic' },
-          ...workload.envFromSecret(args.elasticSecretName, { SETUP_PASSWORD: 'password' }),
         ],
+        secretFiles: [{ secret: args.elasticSecretName, key: 'password', file: 'SETUP_PASSWORD' }],
       },
       { parent: this, dependsOn: [service], deleteBeforeReplace: true },
     );

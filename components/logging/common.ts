@@ -80,18 +80,47 @@ export function configCopyInit(
   image: string,
   configDir: string,
   file: { volume: string; name: string },
+  secret?: SecretCopy,
 ): k8s.types.input.core.v1.Container {
   const from = `/${file.volume}`;
+  // The secret file is written with umask 077 (mode 0600, owned by the pod's user), whatever mode the kubelet
+  // gives a Secret volume's files under an fsGroup (group-readable 0440): the program reading it owns it alone.
+  const copySecret =
+    secret !== undefined
+      ? ` && (umask 077 && cat /${secret.volume}/${secret.key} > ${secret.dir}/${secret.file})`
+      : '';
   return restrictedContainer({
     name: 'config',
     image,
-    command: ['sh', '-c', `cp -R ${configDir}/. /config/ && cp ${from}/${file.name} /config/${file.name}`],
+    command: [
+      'sh',
+      '-c',
+      `cp -R ${configDir}/. /config/ && cp ${from}/${file.name} /config/${file.name}${copySecret}`,
+    ],
     resources: SMALL_JOB_RESOURCES,
     volumeMounts: [
       { name: 'config', mountPath: '/config' },
       { name: file.volume, mountPath: from, readOnly: true },
+      ...(secret !== undefined
+        ? [
+            { name: secret.volume, mountPath: `/${secret.volume}`, readOnly: true },
+            { name: secret.dirVolume, mountPath: secret.dir },
+          ]
+        : []),
     ],
   });
+}
+
+/**
+ * A key of a Secret volume (`volume`, mounted at `/<volume>` in the init container only) copied to `<dir>/<file>` on
+ * the memory-backed volume `dirVolume`, which the main container mounts at the same `dir`.
+ */
+export interface SecretCopy {
+  readonly volume: string;
+  readonly key: string;
+  readonly dirVolume: string;
+  readonly dir: string;
+  readonly file: string;
 }
 
 /** The egress rule of Elasticsearch's clients: its HTTP port on its nodes. */

@@ -12,9 +12,46 @@ import * as workload from '../shared/workload';
 import { contentHash, jobAnnotations, roleLabels, SMALL_JOB_RESOURCES } from './common';
 import { setupFiles, setupScript, SetupRequest } from './elastic';
 
+/** One key of a Secret, mounted as the file `/secrets/<file>` of a Job's pod. */
+export interface SecretFile {
+  readonly secret: pulumi.Input<string>;
+  readonly key: string;
+  /** The file name under `/secrets` (the script's variable name). */
+  readonly file: string;
+}
+
+/** Where a Job's secret files are mounted. */
+export const JOB_SECRETS_DIR = '/secrets';
+
+/**
+ * The projected volume of a Job's secret files: one file per entry, readable by the pod's group only (the kubelet
+ * gives the files to the pod's fsGroup).
+ */
+export function secretFilesVolume(
+  name: string,
+  files: readonly SecretFile[],
+): k8s.types.input.core.v1.Volume {
+  const seen = new Set<string>();
+  for (const f of files) {
+    if (!/^[A-Z][A-Z0-9_]*$/.test(f.file) || seen.has(f.file)) {
+      throw new Error(`secret file "${f.file}" is not a unique variable-like name`);
+    }
+    seen.add(f.file);
+  }
+  return {
+    name,
+    projected: {
+      defaultMode: 0o440,
+      sources: files.map((f) => ({ secret: { name: f.secret, items: [{ key: f.key, path: f.file }] } })),
+    },
+  };
+}
+
 /**
  * A Job running `sh <dir>/<file>` from a ConfigMap mounted at `/<dir>`, retried on failure, with `/scratch` in
- * memory. Its pod template carries a hash of the script: a changed script replaces the (immutable) Job.
+ * memory and its secrets as files under `/secrets` (never environment variables: they would show in the pod spec's
+ * consumers, `kubectl describe`, and every child process). Its pod template carries a hash of the script: a
+ * changed script replaces the (immutable) Job.
  */
 export function scriptJob(
   name: string,
@@ -32,6 +69,8 @@ export function scriptJob(
     mode: number;
     hash: string;
     env: k8s.types.input.core.v1.EnvVar[];
+    /** Secret values the script reads from `/secrets/<file>`. @default none */
+    secretFiles?: readonly SecretFile[];
     resources: ContainerResources;
     scratchSize: string;
     backoffLimit: number;
@@ -42,6 +81,7 @@ export function scriptJob(
   opts: pulumi.CustomResourceOptions,
 ): k8s.batch.v1.Job {
   const { labels } = args;
+  const secretFiles = args.secretFiles ?? [];
   return new k8s.batch.v1.Job(
     name,
     {
@@ -72,12 +112,16 @@ export function scriptJob(
                 volumeMounts: [
                   { name: args.dir, mountPath: `/${args.dir}`, readOnly: true },
                   { name: 'scratch', mountPath: '/scratch' },
+                  ...(secretFiles.length > 0
+                    ? [{ name: 'secrets', mountPath: JOB_SECRETS_DIR, readOnly: true }]
+                    : []),
                 ],
               }),
             ],
             volumes: [
               { name: args.dir, configMap: { name: args.configMapName, defaultMode: args.mode } },
               workload.scratchVolume('scratch', args.scratchSize, 'Memory'),
+              ...(secretFiles.length > 0 ? [secretFilesVolume('secrets', secretFiles)] : []),
             ],
           },
         },
@@ -103,8 +147,10 @@ export function setupJob(
     /** What the script waits for before the first request, and extra request headers. */
     script: Parameters<typeof setupScript>[0];
     awaitCompletion: boolean;
-    /** TARGET_URL, SETUP_USER, SETUP_PASSWORD and whatever the requests' placeholders need. */
+    /** TARGET_URL and SETUP_USER (plain values). */
     env: k8s.types.input.core.v1.EnvVar[];
+    /** SETUP_PASSWORD and whatever the requests' placeholders need, as files the script reads. */
+    secretFiles: readonly SecretFile[];
   },
   opts: pulumi.CustomResourceOptions,
 ): k8s.batch.v1.Job {
@@ -132,7 +178,13 @@ export function setupJob(
       file: 'setup.sh',
       mode: 0o444,
       hash: contentHash(script, ...Object.values(files)),
-      env: [...args.env, { name: 'BODIES', value: '/setup' }, { name: 'SCRATCH', value: '/scratch' }],
+      env: [
+        ...args.env,
+        { name: 'BODIES', value: '/setup' },
+        { name: 'SCRATCH', value: '/scratch' },
+        { name: 'SECRETS', value: JOB_SECRETS_DIR },
+      ],
+      secretFiles: args.secretFiles,
       resources: SMALL_JOB_RESOURCES,
       scratchSize: '16Mi',
       backoffLimit: 10,

@@ -11,6 +11,7 @@ import { withDefaults } from '../shared/args';
 import { imageTag } from '../shared/image';
 import { allowPolicy, namespacePeer, tcp } from '../shared/network';
 import { ContainerResources } from '../shared/resources';
+import { DEFAULT_UID } from '../shared/security';
 import * as workload from '../shared/workload';
 import { checksum, monitoringContainer, podSecurity, podsPeer, serviceLabels } from './common';
 import { Dashboard, PROMETHEUS_DATASOURCE_UID } from './dashboard';
@@ -18,8 +19,16 @@ import { PROMETHEUS_PORT } from './Prometheus';
 import { toYaml } from './prometheusConfig';
 
 export const GRAFANA_PORT = 3000;
-/** The uid of the Grafana image's "grafana" user. */
-export const GRAFANA_UID = 472;
+/**
+ * The uid and gid Grafana runs as: the project's high uid, not the image's own "grafana" user (472), which
+ * scanners flag as a low uid that may collide with a host user. The image supports any uid: its documentation
+ * runs it with `--user "$(id -u)"` for bind-mounted data ("Run Grafana Docker image", persistent storage), and
+ * it writes only below GF_PATHS_DATA (/var/lib/grafana, an emptyDir owned through fsGroup) and /tmp; the rest
+ * (binaries, defaults.ini, the provisioning and secret mounts) it only reads.
+ */
+export const GRAFANA_UID = DEFAULT_UID;
+/** Where the Grafana Secret's keys are mounted, one file each. */
+export const GRAFANA_SECRETS_DIR = '/etc/grafana/secrets';
 
 /** An Elasticsearch datasource (the logging stack hands a ready one over: `Logging.grafanaDatasource`). */
 export interface ElasticsearchDatasource {
@@ -67,7 +76,12 @@ export interface GrafanaArgs extends GrafanaOptions {
   readonly elasticsearch?: ElasticsearchDatasource;
 }
 
-/** `datasources.yml`: Prometheus (the default) and, when given, Elasticsearch. No secret: see the Deployment. */
+/**
+ * `datasources.yml`: Prometheus (the default) and, when given, Elasticsearch. It holds no secret: the Elasticsearch
+ * password is `$__file{<path>}`, which Grafana's provisioning expands from the mounted Secret (provisioning values
+ * go through the same expanders as grafana.ini: `$__env{}`, `$__file{}`), so the password is neither in the
+ * ConfigMap nor in the container's environment.
+ */
 export function datasourcesFile(
   prometheusUrl: string,
   es: (Omit<ElasticsearchDatasource, 'url' | 'username'> & { url: string; username?: string }) | undefined,
@@ -96,13 +110,22 @@ export function datasourcesFile(
               editable: false,
               ...(es.username !== undefined ? { basicAuth: true, basicAuthUser: es.username } : {}),
               jsonData: { index: es.index ?? 'logs-*', timeField: es.timeField ?? '@timestamp' },
-              ...(es.password !== undefined ? { secureJsonData: { basicAuthPassword: '$ES_PASSWORD' } } : {}),
+              ...(es.password !== undefined
+                ? {
+                    secureJsonData: {
+                      basicAuthPassword: `$__file{${GRAFANA_SECRETS_DIR}/${ELASTICSEARCH_PASSWORD_KEY}}`,
+                    },
+                  }
+                : {}),
             },
           ]
         : []),
     ],
   });
 }
+
+/** The Grafana Secret's key (and file name under {@link GRAFANA_SECRETS_DIR}) of the Elasticsearch password. */
+export const ELASTICSEARCH_PASSWORD_KEY = 'elasticsearch-password';
 
 /** `dashboards.yml`: the file provider of the provisioned dashboards. */
 export const DASHBOARD_PROVIDERS = toYaml({
@@ -119,7 +142,10 @@ export const DASHBOARD_PROVIDERS = toYaml({
   ],
 });
 
-/** Grafana's Deployment spec: provisioning mounted read-only, data on an emptyDir, the admin password as a file. */
+/**
+ * Grafana's Deployment spec: provisioning mounted read-only, data on an emptyDir, every secret (the admin password,
+ * the Elasticsearch password) a file of the mounted Secret, none in the environment.
+ */
 export function grafanaDeploymentSpec(
   o: Required<GrafanaOptions> & { image: string },
   labels: Record<string, string>,
@@ -129,8 +155,6 @@ export function grafanaDeploymentSpec(
     provisioningMapName: pulumi.Input<string>;
     dashboardsMapName: pulumi.Input<string>;
     configChecksum: pulumi.Input<string>;
-    /** Read the Elasticsearch password from the Secret (Grafana expands `$ES_PASSWORD` in provisioning files). */
-    elasticsearchPassword: boolean;
   },
 ): k8s.types.input.apps.v1.DeploymentSpec {
   const provisioned = (file: string, dir: string) => ({
@@ -154,7 +178,7 @@ export function grafanaDeploymentSpec(
             resources: o.resources,
             env: [
               { name: 'GF_SECURITY_ADMIN_USER', value: 'admin' },
-              { name: 'GF_SECURITY_ADMIN_PASSWORD__FILE', value: '/etc/grafana/secrets/admin-password' },
+              { name: 'GF_SECURITY_ADMIN_PASSWORD__FILE', value: `${GRAFANA_SECRETS_DIR}/admin-password` },
               { name: 'GF_PATHS_PROVISIONING', value: '/etc/grafana/provisioning' },
               { name: 'GF_PATHS_DATA', value: '/var/lib/grafana' },
               { name: 'GF_LOG_MODE', value: 'console' },
@@ -165,9 +189,6 @@ export function grafanaDeploymentSpec(
               { name: 'GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES', value: 'false' },
               // Egress is closed: Grafana must not try to download plugins at start.
               { name: 'GF_PLUGINS_PREINSTALL_DISABLED', value: 'true' },
-              ...(refs.elasticsearchPassword
-                ? workload.envFromSecret(refs.secretName, { ES_PASSWORD: 'elasticsearch-password' })
-                : []),
             ],
             ports: [{ name: 'http', containerPort: GRAFANA_PORT, protocol: 'TCP' }],
             readinessProbe: { httpGet: { path: '/api/health', port: 'http' }, periodSeconds: 10 },
@@ -181,7 +202,7 @@ export function grafanaDeploymentSpec(
             volumeMounts: [
               { name: 'data', mountPath: '/var/lib/grafana' },
               { name: 'tmp', mountPath: '/tmp' },
-              { name: 'secrets', mountPath: '/etc/grafana/secrets', readOnly: true },
+              { name: 'secrets', mountPath: GRAFANA_SECRETS_DIR, readOnly: true },
               provisioned('datasources.yml', 'datasources'),
               provisioned('dashboards.yml', 'dashboards'),
               { name: 'dashboards', mountPath: '/var/lib/grafana-dashboards', readOnly: true },
@@ -230,14 +251,14 @@ export class Grafana extends pulumi.ComponentResource {
         ...scope(`${objectName}-secrets`),
         data: pulumi.secret({
           'admin-password': password.result,
-          ...(es?.password !== undefined ? { 'elasticsearch-password': es.password } : {}),
+          ...(es?.password !== undefined ? { [ELASTICSEARCH_PASSWORD_KEY]: es.password } : {}),
         }),
       },
       { parent: this, additionalSecretOutputs: ['stringData', 'data'] },
     );
 
-    // Provisioning files hold no secret: the Elasticsearch password is an environment variable from the Secret,
-    // which Grafana expands in provisioning files ($ES_PASSWORD).
+    // Provisioning files hold no secret: the Elasticsearch password is a file of the mounted Secret, which Grafana
+    // expands in provisioning files ($__file{...}).
     const datasources = pulumi
       .all([args.prometheusUrl, es?.url, es?.username])
       .apply(([promUrl, esUrl, esUser]) =>
@@ -273,7 +294,6 @@ export class Grafana extends pulumi.ComponentResource {
         configChecksum: pulumi
           .output(datasources)
           .apply((ds) => checksum(ds, DASHBOARD_PROVIDERS, ...Object.values(dashboardFiles))),
-        elasticsearchPassword: es?.password !== undefined,
       }),
       child,
     );

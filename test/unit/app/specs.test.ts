@@ -113,7 +113,7 @@ describe('stateful specs', () => {
   });
 });
 
-test('Grafana’s datasources hold no password, only the variable Grafana expands', () => {
+test('Grafana’s datasources hold no password, only the secret file Grafana expands', () => {
   const withPassword = parse(
     datasourcesFile('http://prometheus:9090', {
       url: 'http://es:9200',
@@ -124,7 +124,7 @@ test('Grafana’s datasources hold no password, only the variable Grafana expand
   ) as { datasources: Doc[] };
   expect(withPassword.datasources[1]).toMatchObject({
     basicAuthUser: 'g',
-    secureJsonData: { basicAuthPassword: '$ES_PASSWORD' },
+    secureJsonData: { basicAuthPassword: '$__file{/etc/grafana/secrets/elasticsearch-password}' },
   });
   expect(JSON.stringify(withPassword)).not.toContain('"p"');
   const open = parse(datasourcesFile('http://prometheus:9090', undefined)) as { datasources: Doc[] };

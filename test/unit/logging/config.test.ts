@@ -314,19 +314,29 @@ async function withServer(
   }
 }
 
+/**
+ * Runs a setup script as its Job does. `env` values are environment variables; `secretFiles` are written to a
+ * directory passed as SECRETS, as the Job's projected Secret volume mounts them (one file per variable).
+ */
 async function runSetup(
   url: string,
   files: Record<string, string>,
   script: string,
   env: Record<string, string>,
+  secretFiles: Record<string, string> = {},
 ): Promise<string> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'setup-'));
   const bodies = path.join(dir, 'setup');
   const scratch = path.join(dir, 'scratch');
+  const secrets = path.join(dir, 'secrets');
   fs.mkdirSync(bodies);
   fs.mkdirSync(scratch);
+  fs.mkdirSync(secrets);
   for (const [name, text] of Object.entries({ ...files, 'setup.sh': script })) {
     fs.writeFileSync(path.join(bodies, name), text);
+  }
+  for (const [name, value] of Object.entries(secretFiles)) {
+    fs.writeFileSync(path.join(secrets, name), value, { mode: 0o440 });
   }
   try {
     const { stdout } = await run('sh', [path.join(bodies, 'setup.sh')], {
@@ -334,9 +344,10 @@ async function runSetup(
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         TARGET_URL: url,
         SETUP_USER: 'elastic',
-        SETUP_PASSWORD: 'Setup1Password',
+        ...('SETUP_PASSWORD' in secretFiles ? {} : { SETUP_PASSWORD: 'Setup1Password' }),
         BODIES: bodies,
         SCRATCH: scratch,
+        SECRETS: secrets,
         ...env,
       },
     });
@@ -387,6 +398,41 @@ describe('setup Jobs, run for real against a local server', () => {
       expect(writer).toMatchObject({ password: 'Writer1abc', roles: [NAMES.writerRole] });
       expect(afterFirst.get('POST /_security/user/kibana_system/_password')).toContain('Kibana1abc');
       expect([...afterFirst.values()].join('')).not.toContain('${');
+    });
+  }, 60_000);
+
+  it('reads every password from its file under SECRETS, as the Job mounts its Secrets, none from the environment', async () => {
+    const requests = elasticsearchSetupRequests({
+      retentionDays: 7,
+      rolloverMaxAge: '1d',
+      rolloverMaxPrimaryShardSize: '10gb',
+      replicas: 1,
+    });
+    const files = setupFiles(requests);
+    const script = setupScript({ waitPath: '/_cluster/health?wait_for_status=yellow&timeout=5s' });
+    await withServer(async (url, state) => {
+      // A Secret volume's files end without a newline; one written by hand may have one: both must work.
+      const out = await runSetup(
+        url,
+        files,
+        script,
+        {},
+        {
+          SETUP_PASSWORD: 'Setup1Password',
+          WRITER_PASSWORD: 'Writer1abc\n',
+          READER_PASSWORD: passwords.READER_PASSWORD,
+          EXPORTER_PASSWORD: passwords.EXPORTER_PASSWORD,
+          KIBANA_SYSTEM_PASSWORD: passwords.KIBANA_SYSTEM_PASSWORD,
+        },
+      );
+      expect(out).toContain('setup complete');
+      expect(state.size).toBe(requests.length);
+      const writer = JSON.parse(state.get(`PUT /_security/user/${NAMES.writerUser}`) ?? '{}') as {
+        password: string;
+      };
+      expect(writer.password).toBe('Writer1abc');
+      expect(state.get('POST /_security/user/kibana_system/_password')).toContain('Kibana1abc');
+      expect([...state.values()].join('')).not.toContain('${');
     });
   }, 60_000);
 

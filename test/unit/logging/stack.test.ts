@@ -340,6 +340,69 @@ describe('secrets', () => {
     },
   );
 
+  it.each(['staging', 'production'] as const)(
+    '%s: Elasticsearch and the setup Jobs read their passwords from files, not the environment',
+    async (stack) => {
+      const { resources } = await stacks[stack];
+      type Pod = {
+        containers: (Container & { volumeMounts?: { name: string; mountPath: string }[] })[];
+        initContainers?: { command: string[]; volumeMounts: { name: string; mountPath: string }[] }[];
+        volumes: { name: string; projected?: { sources: unknown[] }; secret?: unknown }[];
+      };
+      const pod = (type: string, name: string) =>
+        at(find(resources, type, name).inputs, 'spec.template.spec') as Pod;
+      const secretEnv = (p: Pod) =>
+        p.containers.flatMap((c) =>
+          (c.env ?? []).filter((e) => JSON.stringify(e.valueFrom ?? {}).includes('secretKeyRef')),
+        );
+
+      const es = pod(STS, 'logging-elasticsearch-statefulset');
+      expect(secretEnv(es)).toEqual([]);
+      const file = envOf(find(resources, STS, 'logging-elasticsearch-statefulset')).ELASTIC_PASSWORD_FILE;
+      expect(file).toBe('/run/elasticsearch-secrets/elastic-password');
+      // The init container writes that file, readable by the node's user only, on a
+      // memory-backed volume the node mounts read-only.
+      const [init] = es.initContainers ?? [];
+      expect(init.command.join(' ')).toContain(`(umask 077 && cat /elastic-secret/password > ${file})`);
+      expect(init.volumeMounts).toContainEqual({ name: 'secrets', mountPath: '/run/elasticsearch-secrets' });
+      expect(es.containers[0].volumeMounts).toContainEqual({
+        name: 'secrets',
+        mountPath: '/run/elasticsearch-secrets',
+        readOnly: true,
+      });
+      expect(es.volumes).toContainEqual({
+        name: 'secrets',
+        emptyDir: { medium: 'Memory', sizeLimit: '1Mi' },
+      });
+      expect(es.volumes).toContainEqual({
+        name: 'elastic-secret',
+        secret: { secretName: 'elasticsearch-elastic', defaultMode: 0o440 },
+      });
+      expect(es.containers[0].volumeMounts?.map((m) => m.name)).not.toContain('elastic-secret');
+
+      const jobs = {
+        'logging-elasticsearch-setup-job': [
+          'SETUP_PASSWORD',
+          'WRITER_PASSWORD',
+          'READER_PASSWORD',
+          'EXPORTER_PASSWORD',
+          'KIBANA_SYSTEM_PASSWORD',
+        ],
+        'logging-kibana-setup-job': ['SETUP_PASSWORD'],
+      };
+      for (const [name, files] of Object.entries(jobs)) {
+        const job = pod('kubernetes:batch/v1:Job', name);
+        expect(secretEnv(job)).toEqual([]);
+        expect(envOf(find(resources, 'kubernetes:batch/v1:Job', name)).SECRETS).toBe('/secrets');
+        const volume = job.volumes.find((v) => v.name === 'secrets');
+        const paths = (volume?.projected?.sources ?? []).map(
+          (src) => (src as { secret: { items: { path: string }[] } }).secret.items[0].path,
+        );
+        expect(paths).toEqual(files);
+      }
+    },
+  );
+
   it('outputs the elastic password and the Grafana reader password as Pulumi secrets', async () => {
     const checks: Promise<unknown>[] = [];
     await record(() => {

@@ -21,7 +21,7 @@ import { toResourceRequirements } from '../../../components/shared/resources';
 import { alertNames, alertRuleGroups } from '../../../components/monitoring/rules';
 import { ConfigError } from '../../../stacks/problems';
 import { loadSettings } from '../../../stacks/settings';
-import { at, find, isSecret, ofType, record, recordStack, Registered } from '../../support/harness';
+import { at, find, isSecret, ofType, record, recordStack, Registered, unsecret } from '../../support/harness';
 import { REPO, stackConfig } from '../../support/stackConfig';
 
 const STATEFULSET = 'kubernetes:apps/v1:StatefulSet';
@@ -432,16 +432,42 @@ describe('the Elasticsearch datasource', () => {
       expect.objectContaining({
         url: 'http://elasticsearch.pavemaster-staging-logging.svc:9200',
         basicAuthUser: 'grafana_reader',
-        secureJsonData: { basicAuthPassword: '$ES_PASSWORD' },
+        secureJsonData: { basicAuthPassword: '$__file{/etc/grafana/secrets/elasticsearch-password}' },
       }),
     );
     for (const r of resources) {
       expect(plainStrings(r.inputs).some((s) => s.includes('es-reader-password'))).toBe(false);
     }
-    const env = containers(byObjectName(resources, DEPLOYMENT, 'grafana'))[0].env as Doc[];
-    expect(env.find((e) => e.name === 'ES_PASSWORD')).toEqual({
-      name: 'ES_PASSWORD',
-      valueFrom: { secretKeyRef: { name: 'grafana-secrets', key: 'elasticsearch-password' } },
+    // The file Grafana expands is a key of the Secret mounted at that directory; no secret is in the environment
+    // (checkov CKV_K8S_35).
+    const grafana = byObjectName(resources, DEPLOYMENT, 'grafana');
+    const [container] = containers(grafana);
+    const env = container.env as Doc[];
+    expect(env.filter((e) => e.valueFrom !== undefined)).toEqual([]);
+    expect(env).toContainEqual({
+      name: 'GF_SECURITY_ADMIN_PASSWORD__FILE',
+      value: '/etc/grafana/secrets/admin-password',
+    });
+    expect(container.volumeMounts).toContainEqual({
+      name: 'secrets',
+      mountPath: '/etc/grafana/secrets',
+      readOnly: true,
+    });
+    expect(at(grafana.inputs, 'spec.template.spec.volumes')).toContainEqual({
+      name: 'secrets',
+      secret: { secretName: 'grafana-secrets', defaultMode: 0o440 },
+    });
+    const secret = byObjectName(resources, 'kubernetes:core/v1:Secret', 'grafana-secrets');
+    expect(Object.keys(unsecret(at(secret.inputs, 'stringData')) as Doc).sort()).toEqual([
+      'admin-password',
+      'elasticsearch-password',
+    ]);
+    // A high uid and gid (kube-score, checkov CKV_K8S_40), files of the data emptyDir group-owned by it.
+    expect(at(grafana.inputs, 'spec.template.spec.securityContext')).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      runAsGroup: 10001,
+      fsGroup: 10001,
     });
   });
 });

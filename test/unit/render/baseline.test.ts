@@ -93,6 +93,23 @@ const INTENDED: readonly Intended[] = [
       'changed pod template rolls the pods (a Job whose template changes is replaced, as any Job edit is)',
   },
   {
+    urn: /::(logging-elasticsearch-statefulset|logging-(elasticsearch|kibana)-setup-job|monitoring-grafana-deployment)$/,
+    field: /^inputs\.spec\.template\.(metadata\.annotations|spec\.)/,
+    why:
+      'issue 18: secrets as files, not environment variables (checkov CKV_K8S_35): Elasticsearch reads ' +
+      'ELASTIC_PASSWORD_FILE (copied by its config init container to a memory volume), the setup Jobs read ' +
+      '/secrets/<NAME> from a projected volume, Grafana expands $__file{} in its provisioning; Grafana runs as ' +
+      'uid/gid 10001 (CKV_K8S_40, kube-score). A changed pod template rolls the pods (a Job whose template ' +
+      'changes is replaced, as any Job edit is); no data volume changes',
+  },
+  {
+    urn: /::(logging-(elasticsearch|kibana)-setup|monitoring-grafana-provisioning)$/,
+    field: /^inputs\.data\.(setup\.sh|datasources\.yml)$/,
+    why:
+      'issue 18: the setup script reads its passwords from files under $SECRETS; the Grafana datasource takes ' +
+      'the Elasticsearch password as $__file{/etc/grafana/secrets/elasticsearch-password}',
+  },
+  {
     urn: /::pulumi:providers:kubernetes::kubernetes$/,
     field: /^new$/,
     why:
