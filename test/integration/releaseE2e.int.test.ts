@@ -299,7 +299,21 @@ function figures(line: string): void {
 beforeAll(async () => {
   Object.assign(process.env, envFromScript());
   process.env.PAVEMASTER_RELEASE_PROG = 'pavemaster';
-  await requireRealNode();
+  // A cluster started again on its kept data can show the node NotReady for a moment after `scripts/cluster
+  // start` said Ready (the controller manager judges the lease of the previous run first): wait, then fail with
+  // the reason.
+  await poll(
+    () =>
+      requireRealNode().then(
+        () => true,
+        () => undefined,
+      ),
+    {
+      timeoutMs: 90_000,
+      intervalMs: 2000,
+      what: 'the real node to be Ready',
+    },
+  ).catch(async () => requireRealNode());
   const images = served();
   const missing = [V1, V11, V2, FAIL20, FAILROOT, NOTREADY, LOCAL_SMOKE_TEST_IMAGE].filter(
     (i) => !images.has(i),
