@@ -2,8 +2,9 @@
  * Turning what can go wrong into one line an operator can act on: what is wrong and the command that fixes it.
  * The Automation API's errors carry the whole CLI invocation (`code: -2`, stdout, stderr) and a stack trace; an
  * operator needs neither. Unknown failures keep their first meaningful line and point at the release log.
+ * Those errors are told apart by their names, not their classes: loading `@pulumi/pulumi/automation` only to
+ * compare classes would cost every command its load time, and a step that never ran the CLI has none of them.
  */
-import { ConcurrentUpdateError, StackNotFoundError } from '@pulumi/pulumi/automation';
 import { ConfigError } from '../stacks/problems';
 import { EXIT, ReleaseError } from './session';
 
@@ -71,7 +72,7 @@ export function explain(e: unknown, ctx: ErrorContext = {}): { message: string; 
   }
   const text = e.message;
   const backend = env.PULUMI_BACKEND_URL || 'the default backend (Pulumi Cloud)';
-  if (e instanceof StackNotFoundError || /no stack named '[^']*' found/.test(text)) {
+  if (e.name === 'StackNotFoundError' || /no stack named '[^']*' found/.test(text)) {
     return {
       message: `stack "${stack}" does not exist in ${backend}: list the stacks with \`pulumi stack ls\`, or create it with \`pulumi stack init ${stack}\``,
       exitCode: EXIT.usage,
@@ -99,7 +100,7 @@ export function explain(e: unknown, ctx: ErrorContext = {}): { message: string; 
       exitCode: EXIT.failed,
     };
   }
-  if (e instanceof ConcurrentUpdateError) {
+  if (e.name === 'ConcurrentUpdateError') {
     return {
       message: `stack ${stack} is being updated by someone else (Pulumi's stack lock): wait for that update to finish, or run \`${p} recover ${stack}\` if it was interrupted`,
       exitCode: EXIT.locked,

@@ -1,10 +1,14 @@
 /**
- * The few cluster reads and writes the release command makes itself, through `kubectl` (the same binary and
- * KUBECONFIG an operator uses): readiness of a slot, the Services' selectors and EndpointSlices, and the gate
- * Jobs (server-side apply of a generated manifest).
+ * The few cluster reads and writes the release command makes itself: readiness of a slot, the Services'
+ * selectors and EndpointSlices, the release lock and the gate Jobs (server-side apply of a generated manifest).
+ * Reads, creates and server-side applies of the kinds it knows go straight to the API server with the
+ * kubeconfig's credentials over one kept-alive connection (release/kubeapi.ts); the rest (deletes that wait, Job
+ * logs) and every call on a kubeconfig the direct client does not support go through `kubectl`, the same binary
+ * and KUBECONFIG an operator uses.
  */
 import { spawn } from 'child_process';
 import { readyEndpointPods, slotReadiness, SlotReadiness } from './gates';
+import { KubeApi, kubeApiFor, KubeApiError, resourcePath } from './kubeapi';
 import type { DeploymentObject, EndpointSliceObject, PodObject, ServiceLike } from './objects';
 
 export interface RunResult {
@@ -61,13 +65,29 @@ interface ObjectList<T> {
 
 export type { DeploymentObject, EndpointSliceObject, JobObject, PodObject, ServiceLike } from './objects';
 
-/** kubectl, bound to one namespace. */
+/** The cluster, bound to one namespace: the API server directly where it can, kubectl for the rest. */
 export class Kube {
+  /** The direct client, or why kubectl makes every call (resolved on first use). */
+  private client: KubeApi | string | undefined;
+
   constructor(
     readonly namespace: string,
     readonly kubectl: string = process.env.KUBECTL ?? 'kubectl',
     private readonly env: NodeJS.ProcessEnv = process.env,
   ) {}
+
+  /** The direct API client, or a sentence saying why kubectl is used instead. */
+  api(): KubeApi | string {
+    this.client ??= kubeApiFor(this.env);
+    return this.client;
+  }
+
+  /** The direct client and the API path of a kind, when both exist. */
+  private direct(kind: string, apiVersion?: string) {
+    const api = this.api();
+    const resource = resourcePath(kind, apiVersion);
+    return typeof api === 'string' || resource === undefined ? undefined : { api, resource };
+  }
 
   async kubectlRun(args: readonly string[], input?: string): Promise<RunResult> {
     return run(this.kubectl, ['-n', this.namespace, ...args], { input, env: this.env, timeoutMs: 60000 });
@@ -83,6 +103,20 @@ export class Kube {
 
   /** One object, or `undefined` when it does not exist. */
   async get<T>(kind: string, name: string): Promise<T | undefined> {
+    const d = this.direct(kind);
+    if (d !== undefined) {
+      try {
+        return await d.api.call<T>(
+          'GET',
+          `${KubeApi.collection(d.resource, this.namespace)}/${encodeURIComponent(name)}`,
+        );
+      } catch (e) {
+        if (e instanceof KubeApiError && e.status === 404) {
+          return undefined;
+        }
+        throw new Error(`kubectl get ${kind} ${name} failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
     const r = await this.kubectlRun(['get', kind, name, '-o', 'json']);
     if (r.code !== 0) {
       if (/NotFound|not found/.test(r.stderr)) {
@@ -95,20 +129,101 @@ export class Kube {
 
   /** Objects of a kind matching a label selector. */
   async list<T>(kind: string, selector: string): Promise<T[]> {
+    const d = this.direct(kind);
+    if (d !== undefined) {
+      try {
+        const list = await d.api.call<ObjectList<T>>(
+          'GET',
+          `${KubeApi.collection(d.resource, this.namespace)}?labelSelector=${encodeURIComponent(selector)}`,
+        );
+        return list.items ?? [];
+      } catch (e) {
+        throw new Error(
+          `kubectl get ${kind} -l ${selector} -o json failed: ${e instanceof Error ? e.message : String(e)}`,
+        );
+      }
+    }
     const out = await this.ok(['get', kind, '-l', selector, '-o', 'json']);
     return (JSON.parse(out) as ObjectList<T>).items;
   }
 
   /** Server-side apply of one manifest, owned by the release command's field manager. */
   async apply(manifest: Record<string, unknown>): Promise<void> {
-    await this.ok(
-      ['apply', '--server-side', '--force-conflicts', '--field-manager=pavemaster-release', '-f', '-'],
+    try {
+      await this.applyAs('pavemaster-release', manifest);
+    } catch (e) {
+      throw new Error(
+        `kubectl apply --server-side --field-manager=pavemaster-release failed: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
+  }
+
+  /**
+   * Server-side apply of one manifest under a field manager, conflicts forced (the manifest's fields are the
+   * manager's). Throws the API server's refusal as it says it (an admission policy's message, a conflict).
+   */
+  async applyAs(fieldManager: string, manifest: Record<string, unknown>): Promise<void> {
+    const m = manifest as {
+      apiVersion?: string;
+      kind?: string;
+      metadata?: { name?: string; namespace?: string };
+    };
+    const d = typeof m.kind === 'string' ? this.direct(m.kind, m.apiVersion) : undefined;
+    const name = m.metadata?.name;
+    if (d !== undefined && typeof name === 'string') {
+      const ns = m.metadata?.namespace ?? this.namespace;
+      await d.api.call(
+        'PATCH',
+        `${KubeApi.collection(d.resource, ns)}/${encodeURIComponent(name)}?fieldManager=${encodeURIComponent(fieldManager)}&force=true`,
+        JSON.stringify(manifest),
+        'application/apply-patch+yaml',
+      );
+      return;
+    }
+    const r = await this.kubectlRun(
+      [
+        'apply',
+        '--server-side',
+        '--force-conflicts',
+        `--field-manager=${fieldManager}`,
+        '-o',
+        'name',
+        '-f',
+        '-',
+      ],
       JSON.stringify(manifest),
     );
+    if (r.code !== 0) {
+      throw new Error((r.stderr.trim() || r.stdout.trim()).replace(/^Error from server[^:]*: /, ''));
+    }
   }
 
   /** Creates one object; `created: false` when it already exists (the atomic step of a lock). */
   async create(manifest: Record<string, unknown>): Promise<{ created: boolean; namespaceMissing?: boolean }> {
+    const m = manifest as { apiVersion?: string; kind?: string; metadata?: { namespace?: string } };
+    const d = typeof m.kind === 'string' ? this.direct(m.kind, m.apiVersion) : undefined;
+    if (d !== undefined) {
+      try {
+        await d.api.call(
+          'POST',
+          KubeApi.collection(d.resource, m.metadata?.namespace ?? this.namespace),
+          JSON.stringify(manifest),
+        );
+        return { created: true };
+      } catch (e) {
+        if (e instanceof KubeApiError && e.status === 409 && e.reason === 'AlreadyExists') {
+          return { created: false };
+        }
+        if (
+          e instanceof KubeApiError &&
+          e.status === 404 &&
+          /namespaces? "[^"]+" not found/.test(e.message)
+        ) {
+          return { created: false, namespaceMissing: true };
+        }
+        throw new Error(`kubectl create failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
     const r = await this.kubectlRun(['create', '-f', '-', '-o', 'name'], JSON.stringify(manifest));
     if (r.code === 0) {
       return { created: true };

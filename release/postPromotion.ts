@@ -400,7 +400,7 @@ export async function preparePostPromotion(
   if (s.release.postPromotion.windowSeconds === 0) {
     return { source: 'post-promotion check disabled (windowSeconds 0)' };
   }
-  const outputs = await s.stack.outputs();
+  const outputs = await s.outputs();
   const target = resolvePrometheus({
     flagUrl,
     configUrl: s.release.prometheusUrl,

@@ -180,20 +180,5 @@ export function withSelector(inputs: ServiceInputs, app: string, slot: Slot): Se
  * switch the operator asked for. An admission refusal is not a conflict and fails the apply.
  */
 export async function applyService(s: Session, service: ServiceState, body: ServiceInputs): Promise<void> {
-  const r = await s.kube.kubectlRun(
-    [
-      'apply',
-      '--server-side',
-      '--force-conflicts',
-      `--field-manager=${service.fieldManager}`,
-      '-o',
-      'name',
-      '-f',
-      '-',
-    ],
-    JSON.stringify(body),
-  );
-  if (r.code !== 0) {
-    throw new Error((r.stderr.trim() || r.stdout.trim()).replace(/^Error from server[^:]*: /, ''));
-  }
+  await s.kube.applyAs(service.fieldManager, body);
 }

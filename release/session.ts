@@ -1,13 +1,18 @@
 /**
- * One stack opened for a release step: the Automation API stack (LocalWorkspace on the project directory, so
- * config changes land in the stack's `Pulumi.<stack>.yaml`), its typed settings (exactly what the program reads:
- * `loadSettings`, and nothing else), the names of the slots' objects (from the stack's outputs), kubectl bound to
- * its namespace and the release log.
+ * One stack opened for a release step: its typed settings (exactly what the program reads: `loadSettings`, and
+ * nothing else), the names of the slots' objects (from the stack's outputs), the cluster client bound to its
+ * namespace, the release log, and the Automation API stack (LocalWorkspace on the project directory, so config
+ * changes land in the stack's `Pulumi.<stack>.yaml`) for the steps that run the CLI.
+ *
+ * Speed (issue 15): on a local file backend the config and outputs are read from the files (release/stackfiles.ts)
+ * and the Automation API stack, with `@pulumi/pulumi/automation` itself, is created only when a step first needs
+ * the CLI, which for promote and rollback is the recording update after traffic has moved. Any other backend, or
+ * config only the CLI can resolve (a secret), opens through the CLI as before.
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ConcurrentUpdateError, LocalWorkspace, OutputMap, Stack } from '@pulumi/pulumi/automation';
+import type { OutputMap, Stack } from '@pulumi/pulumi/automation';
 import {
   otherSlot,
   perSlot,
@@ -27,6 +32,7 @@ import { isLockError, LockHolder, lockMessage, parseLockHolders } from './lock';
 import { explain } from './errors';
 import { LogRecord, ReleaseLog } from './log';
 import { prog } from './prog';
+import { ConfigEntry, readStackFiles } from './stackfiles';
 
 /** An error that ends a release step with a message for the operator and an exit code. */
 export class ReleaseError extends Error {
@@ -116,37 +122,94 @@ export class Session {
   kube!: Kube;
   /** The slots' objects, as the stack's outputs name them. */
   objects!: SlotObjectNames;
+  /**
+   * How the stack was opened: `files` (config and outputs read from the file backend and the stack file), or
+   * `cli` with the reason the files were not enough.
+   */
+  openedFrom: { source: 'files' } | { source: 'cli'; reason: string } = { source: 'files' };
   private unappliedFile: Buffer | undefined;
+  private stackPromise: Promise<Stack> | undefined;
   readonly out: (line: string) => void;
 
   private constructor(
     readonly name: string,
-    readonly stack: Stack,
     readonly opts: SessionOptions,
     readonly log: ReleaseLog,
   ) {
     this.out = opts.out ?? ((line) => process.stdout.write(`${line}\n`));
   }
 
+  /** The backend the CLI uses for this session (PULUMI_BACKEND_URL, the session's own first). */
+  private get backendUrl(): string | undefined {
+    return this.opts.envVars?.PULUMI_BACKEND_URL ?? process.env.PULUMI_BACKEND_URL;
+  }
+
   static async open(name: string, command: string, opts: SessionOptions): Promise<Session> {
-    const stack = await LocalWorkspace.selectStack(
-      { stackName: name, workDir: opts.workDir },
-      { workDir: opts.workDir, envVars: opts.envVars },
-    );
     const session = new Session(
       name,
-      stack,
       opts,
       new ReleaseLog(opts.workDir, name, command, opts.logEcho, opts.onRecord),
     );
-    await session.reload();
-    session.objects = objectNamesFromOutputs(session.app, await stack.outputs());
+    const started = Date.now();
+    const files = readStackFiles(opts.workDir, name, session.backendUrl);
+    if (typeof files !== 'string') {
+      session.applyConfig(files.config);
+      session.objects = objectNamesFromOutputs(session.app, files.outputs);
+    } else {
+      session.openedFrom = { source: 'cli', reason: files };
+      await session.reload();
+      session.objects = objectNamesFromOutputs(session.app, await (await session.pulumiStack()).outputs());
+    }
+    // Every record of the step says how the stack was opened and what that took (the bench's breakdown too).
+    session.log.set({ stackOpen: { ...session.openedFrom, durationMs: Date.now() - started } });
     return session;
+  }
+
+  /**
+   * The Automation API stack (`pulumi stack select` on the project directory), created on first use: the CLI
+   * calls and the module load are paid only by the steps that run the CLI.
+   */
+  pulumiStack(): Promise<Stack> {
+    this.stackPromise ??= import('@pulumi/pulumi/automation').then(({ LocalWorkspace }) =>
+      LocalWorkspace.selectStack(
+        { stackName: this.name, workDir: this.opts.workDir },
+        { workDir: this.opts.workDir, envVars: this.opts.envVars },
+      ),
+    );
+    // A failed select is not kept: the next step tries again.
+    this.stackPromise.catch(() => {
+      this.stackPromise = undefined;
+    });
+    return this.stackPromise;
+  }
+
+  /** The stack's outputs: from the checkpoint file when the session opened from the files, else the CLI's. */
+  async outputs(): Promise<OutputMap> {
+    if (this.openedFrom.source === 'files') {
+      const files = readStackFiles(this.opts.workDir, this.name, this.backendUrl);
+      if (typeof files !== 'string') {
+        return files.outputs;
+      }
+    }
+    return (await this.pulumiStack()).outputs();
   }
 
   /** Re-reads the stack's config into typed settings (all problems at once, like the program). */
   async reload(): Promise<void> {
-    const all = await this.stack.getAllConfig();
+    if (this.openedFrom.source === 'files') {
+      const files = readStackFiles(this.opts.workDir, this.name, this.backendUrl);
+      if (typeof files !== 'string') {
+        this.applyConfig(files.config);
+        return;
+      }
+      // The files no longer say everything (a secret was set meanwhile): the CLI reads the config from now on.
+      this.openedFrom = { source: 'cli', reason: files };
+    }
+    this.applyConfig(await (await this.pulumiStack()).getAllConfig());
+  }
+
+  /** Takes a whole config (namespaced keys, as `pulumi config --json` lists them) as the session's settings. */
+  private applyConfig(all: Record<string, ConfigEntry>): void {
     const prefix = `${NAMESPACE}:`;
     const raw: Record<string, string> = {};
     const secretKeys = new Set<string>();
@@ -244,11 +307,11 @@ export class Session {
       map[`${NAMESPACE}:${k}`] = { value: v, secret: false };
     }
     if (Object.keys(map).length > 0) {
-      await this.stack.setAllConfig(map);
+      await (await this.pulumiStack()).setAllConfig(map);
     }
     const present = remove.filter((k) => this.raw[k] !== undefined).map((k) => `${NAMESPACE}:${k}`);
     if (present.length > 0) {
-      await this.stack.removeAllConfig(present);
+      await (await this.pulumiStack()).removeAllConfig(present);
     }
     await this.reload();
   }
@@ -297,7 +360,7 @@ export class Session {
     }
     fs.writeFileSync(this.stackFile, doc.toString());
     if (Object.keys(secrets).length > 0) {
-      await this.stack.setAllConfig(secrets);
+      await (await this.pulumiStack()).setAllConfig(secrets);
     }
     await this.reload();
   }
@@ -308,7 +371,7 @@ export class Session {
       return await fn();
     } catch (e) {
       const text = errorText(e);
-      if (e instanceof ConcurrentUpdateError || isLockError(text)) {
+      if ((e instanceof Error && e.name === 'ConcurrentUpdateError') || isLockError(text)) {
         const message = lockMessage(this.name, parseLockHolders(text), holderAlive);
         this.log.write('lock', 'failed', { detail: message });
         throw new ReleaseError(message, EXIT.locked);
@@ -322,8 +385,9 @@ export class Session {
     const events: EngineEventLike[] = [];
     const started = Date.now();
     try {
+      const stack = await this.pulumiStack();
       const result = await this.locked(() =>
-        this.stack.up({
+        stack.up({
           message,
           onEvent: (e) => events.push(e),
           onOutput: this.opts.engineOutput,
@@ -373,8 +437,9 @@ export class Session {
     await this.reload();
     this.log.write('revert', 'started', { detail: `${message} failed: ${why}` });
     try {
+      const stack = await this.pulumiStack();
       await this.locked(() =>
-        this.stack.up({
+        stack.up({
           message: `release: revert of a failed update (${message})`,
           onOutput: this.opts.engineOutput,
         }),
@@ -398,13 +463,15 @@ export class Session {
 
   /** The stack's update history (`pulumi stack history`), under the lock message rules. */
   async history(): Promise<HistoryEntryLike[]> {
-    return await this.locked(() => this.stack.history());
+    const stack = await this.pulumiStack();
+    return await this.locked(() => stack.history());
   }
 
   /** `pulumi preview`'s engine events. */
   async previewEvents(): Promise<EngineEventLike[]> {
     const events: EngineEventLike[] = [];
-    await this.locked(() => this.stack.preview({ diff: true, onEvent: (e) => events.push(e) }));
+    const stack = await this.pulumiStack();
+    await this.locked(() => stack.preview({ diff: true, onEvent: (e) => events.push(e) }));
     return events;
   }
 }

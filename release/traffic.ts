@@ -267,8 +267,9 @@ async function recordUp(
   s.log.write('record', 'started', { detail: `pulumi up --target the two Services (${message})` });
   const events: EngineEventLike[] = [];
   const started = Date.now();
+  const stack = await s.pulumiStack();
   await s.locked(() =>
-    s.stack.up({
+    stack.up({
       message,
       target: [services.active.urn, services.preview.urn],
       onEvent: (e) => events.push(e),

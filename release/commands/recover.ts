@@ -34,11 +34,12 @@ export async function recover(
   opts: ReleaseOptions,
 ): Promise<{ locks: number; pending: number }> {
   const s = await Session.open(stackName, 'recover', opts);
+  const stack = await s.pulumiStack();
   const backend = opts.envVars?.PULUMI_BACKEND_URL ?? process.env.PULUMI_BACKEND_URL ?? '';
   let locks = 0;
   if (backend.startsWith('file://')) {
     const dir = backend.slice('file://'.length);
-    const project = (await s.stack.workspace.projectSettings()).name;
+    const project = (await stack.workspace.projectSettings()).name;
     for (const file of findLockFiles(dir, project, stackName)) {
       const info = JSON.parse(fs.readFileSync(file, 'utf8')) as {
         pid?: number;
@@ -65,16 +66,16 @@ export async function recover(
       `backend ${backend || '(default)'} is not a file backend: if a lock is stale, run \`pulumi cancel\``,
     );
   }
-  const state = await s.locked(() => s.stack.exportStack());
+  const state = await s.locked(() => stack.exportStack());
   const deployment = state.deployment as { pending_operations?: unknown[] };
   const pending = deployment.pending_operations?.length ?? 0;
   if (pending > 0) {
     s.log.write('recover:pending', 'info', { detail: JSON.stringify(deployment.pending_operations) });
     deployment.pending_operations = [];
-    await s.locked(() => s.stack.importStack(state));
+    await s.locked(() => stack.importStack(state));
     s.out(`cleared ${pending} pending operation(s) of the interrupted update`);
   }
-  await s.locked(() => s.stack.refresh({ onOutput: opts.engineOutput }));
+  await s.locked(() => stack.refresh({ onOutput: opts.engineOutput }));
   s.log.write('recover', 'succeeded', {
     detail: `${locks} stale lock(s) removed, ${pending} pending operation(s) cleared, state refreshed`,
   });

@@ -10,6 +10,7 @@
  * A throwaway stack `it-switch` (config from Pulumi.staging.yaml, its own namespace and file backend, monitoring,
  * logging and the Job gates off), blue on 1.0.0, green on 2.0.0. kwok nodes are enough (no pod runs for real).
  */
+import { execFileSync } from 'child_process';
 import { randomUUID } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -18,7 +19,8 @@ import { parse } from 'yaml';
 import { abort, deploy, promote, ReleaseOptions, rollback } from '../../release/commands';
 import { DeploymentObject, Kube, PodObject, poll, ServiceLike } from '../../release/kube';
 import { readReleaseLock } from '../../release/lock';
-import { ReleaseError } from '../../release/session';
+import { ReleaseError, Session } from '../../release/session';
+import { withoutDeclaredDefaults } from '../../stacks/schema';
 import { createSandbox, ensureCluster, envFromScript, Sandbox } from '../../release/testing/sandbox';
 
 jest.setTimeout(15 * 60 * 1000);
@@ -32,7 +34,13 @@ let sandbox: Sandbox;
 let kube: Kube;
 let opts: ReleaseOptions;
 /** The release log records of the current step, and a hook called on each. */
-let records: { step: string; outcome: string; time: number; detail?: string }[] = [];
+let records: {
+  step: string;
+  outcome: string;
+  time: number;
+  detail?: string;
+  stackOpen?: { source: string; reason?: string };
+}[] = [];
 let onRecord: (r: { step: string; outcome: string }) => void = () => undefined;
 
 interface ManagedField {
@@ -102,6 +110,57 @@ function holdLock(): string {
   return file;
 }
 
+/** A kubectl first in line (KUBECTL) that records each call's arguments, then runs the real one. */
+function kubectlRecorder(): { calls: () => string[]; remove: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pavemaster-kubectl-'));
+  const real = execFileSync('bash', ['-c', 'command -v kubectl'], { encoding: 'utf8' }).trim();
+  const bin = path.join(dir, 'kubectl');
+  const log = path.join(dir, 'calls.log');
+  fs.writeFileSync(bin, `#!/bin/bash\necho "$*" >> "${log}"\nexec "${real}" "$@"\n`, { mode: 0o755 });
+  const saved = process.env.KUBECTL;
+  process.env.KUBECTL = bin;
+  return {
+    calls: () =>
+      fs.existsSync(log)
+        ? fs
+            .readFileSync(log, 'utf8')
+            .trim()
+            .split('\n')
+            .filter((l) => l)
+        : [],
+    remove: () => {
+      if (saved === undefined) {
+        delete process.env.KUBECTL;
+      } else {
+        process.env.KUBECTL = saved;
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Config values as data (object values compared parsed: the CLI prints them with sorted keys). */
+function configData(raw: Record<string, string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    try {
+      out[k] = JSON.parse(v) as unknown;
+    } catch {
+      out[k] = v;
+    }
+  }
+  return out;
+}
+
+/** The plain (not secret) outputs of a stack. */
+function plainOutputs(outputs: Record<string, { value: unknown; secret: boolean }>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(outputs)
+      .filter(([, o]) => !o.secret)
+      .map(([k, o]) => [k, o.value]),
+  );
+}
+
 async function expectNoChanges(): Promise<void> {
   await sandbox.stack.preview({ expectNoChanges: true });
 }
@@ -144,8 +203,20 @@ beforeAll(async () => {
     envVars: { PULUMI_BACKEND_URL: process.env.PULUMI_BACKEND_URL ?? '' },
     out: () => undefined,
     logEcho: (line) => {
-      const r = JSON.parse(line) as { step: string; outcome: string; time: string; detail?: string };
-      records.push({ step: r.step, outcome: r.outcome, time: Date.parse(r.time), detail: r.detail });
+      const r = JSON.parse(line) as {
+        step: string;
+        outcome: string;
+        time: string;
+        detail?: string;
+        stackOpen?: { source: string; reason?: string };
+      };
+      records.push({
+        step: r.step,
+        outcome: r.outcome,
+        time: Date.parse(r.time),
+        detail: r.detail,
+        stackOpen: r.stackOpen,
+      });
       onRecord(r);
     },
   };
@@ -171,8 +242,20 @@ describe('the direct switch', () => {
     const historyBefore = (await sandbox.stack.history()).length;
     const manager = await providerManager(APP);
     expect(manager).toMatch(/^pulumi-kubernetes-/);
-    const result = await promote(STACK, opts);
+    const kubectl = kubectlRecorder();
+    let result: Awaited<ReturnType<typeof promote>>;
+    let kubectlCalls: string[];
+    try {
+      result = await promote(STACK, opts);
+    } finally {
+      kubectlCalls = kubectl.calls();
+      kubectl.remove();
+    }
     expect(result.switched?.to).toBe('green');
+    // Opened from the files, and the cluster called directly: no kubectl process but the release lock's delete
+    // (after the switch: it waits for the Lease to go).
+    expect(records[0].stackOpen).toEqual(expect.objectContaining({ source: 'files' }));
+    expect(kubectlCalls).toEqual([expect.stringMatching(/ delete lease pavemaster-release /)]);
     // Traffic moved first: the switch succeeded (EndpointSlices list only green) before the update started.
     const switched = records.find((r) => r.step === 'switch' && r.outcome === 'succeeded');
     const recordStarted = records.find((r) => r.step === 'record' && r.outcome === 'started');
@@ -433,5 +516,66 @@ describe('the direct switch', () => {
     expect(history[0].message).toContain(`release abort ${d.releaseId}`);
     expect(await readReleaseLock(kube, APP)).toBeUndefined();
     await expectNoChanges();
+  });
+
+  it('the stack opens from its files with the config and outputs the CLI gives; with a secret in the stack file it opens through the CLI, and with kubectl making every cluster call a rollback switches the same way', async () => {
+    const fromFiles = await Session.open(STACK, 'status', opts);
+    expect(fromFiles.openedFrom).toEqual({ source: 'files' });
+    // What the CLI says of the same stack: `pulumi config --json` and `pulumi stack output`.
+    const cliConfig = await sandbox.stack.getAllConfig();
+    const cliRaw = withoutDeclaredDefaults(
+      Object.fromEntries(
+        Object.entries(cliConfig)
+          .filter(([k]) => k.startsWith('pavemaster:'))
+          .map(([k, v]) => [k.slice('pavemaster:'.length), v.value]),
+      ),
+    );
+    expect(configData(fromFiles.raw)).toEqual(configData(cliRaw));
+    expect(Object.keys(fromFiles.raw).length).toBeGreaterThan(8);
+    const cliOutputs = plainOutputs(await sandbox.stack.outputs());
+    expect(plainOutputs(await fromFiles.outputs())).toEqual(cliOutputs);
+    expect(cliOutputs.activeServiceName).toBe(APP);
+
+    // A secret only the CLI can decrypt: the session opens through it, with the same config and the secret.
+    const secret = ['fake', 'smtp', String(Date.now())].join('-');
+    await sandbox.stack.setConfig('pavemaster:smtpPassword', { value: secret, secret: true });
+    const kubectl = kubectlRecorder();
+    process.env.PAVEMASTER_KUBE_CLIENT = 'kubectl';
+    try {
+      const viaCli = await Session.open(STACK, 'status', opts);
+      expect(viaCli.openedFrom).toEqual({
+        source: 'cli',
+        reason: expect.stringContaining('has a secret in pavemaster:smtpPassword'),
+      });
+      expect([...viaCli.secretKeys]).toEqual(['smtpPassword']);
+      expect(viaCli.raw.smtpPassword).toBe(secret);
+      expect(configData({ ...viaCli.raw, smtpPassword: '' })).toEqual(
+        configData({ ...fromFiles.raw, smtpPassword: '' }),
+      );
+      expect(viaCli.kube.api()).toBe('PAVEMASTER_KUBE_CLIENT=kubectl');
+      // The rollback: the same direct switch and recording, every cluster call a kubectl process.
+      const historyBefore = (await sandbox.stack.history()).length;
+      records = [];
+      const r = await rollback(STACK, opts);
+      expect(r.to).toBe('blue');
+      expect(records[0].stackOpen?.source).toBe('cli');
+      expect(records.find((x) => x.step === 'switch' && x.outcome === 'started')?.detail).not.toContain(
+        'through pulumi up',
+      );
+      expect(kubectl.calls().some((c) => c.includes('apply --server-side'))).toBe(true);
+      expect(kubectl.calls().some((c) => c.includes('get endpointslices'))).toBe(true);
+      const s = await snapshot();
+      expect(s.active).toEqual({ app: APP, slot: 'blue' });
+      expect(s.activePods).toEqual(await podNames('blue'));
+      const history = await sandbox.stack.history();
+      expect(history.length).toBe(historyBefore + 1);
+      expect(history[0].message).toContain('release: traffic green -> blue (rollback)');
+      await expectNoChanges();
+    } finally {
+      delete process.env.PAVEMASTER_KUBE_CLIENT;
+      kubectl.remove();
+      await sandbox.stack.removeConfig('pavemaster:smtpPassword');
+    }
+    expect((await Session.open(STACK, 'status', opts)).openedFrom).toEqual({ source: 'files' });
   });
 });
