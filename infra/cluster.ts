@@ -10,11 +10,13 @@
  * provider could reach except its in-cluster configuration; the program then names no context and the
  * provider behaves as the default one did.
  */
+import { X509Certificate } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as k8s from '@pulumi/kubernetes';
 import { parse } from 'yaml';
+import { normalizeFingerprint } from '../stacks/kubernetes';
 import { Problems } from '../stacks/problems';
 import { NAMESPACE, Settings } from '../stacks/settings';
 
@@ -25,11 +27,50 @@ export interface KubeconfigView {
   currentContext?: string;
   /** Context name -> the name of the cluster entry it uses. */
   contexts: Record<string, string>;
+  /** Cluster entry name -> its API server and the SHA-256 fingerprints of its CA bundle's certificates. */
+  clusters: Record<string, ClusterEntry>;
+}
+
+/** What the check reads of a kubeconfig cluster entry. */
+export interface ClusterEntry {
+  server?: string;
+  /** Fingerprints (64 uppercase hex digits) of the CA certificates; empty: the entry names no CA. */
+  caFingerprints: string[];
+  /** Why the CA could not be read, when it could not. */
+  caProblem?: string;
 }
 
 interface RawKubeconfig {
   'current-context'?: unknown;
   contexts?: unknown;
+  clusters?: unknown;
+}
+
+/** The SHA-256 fingerprints of the certificates of a PEM bundle. */
+export function pemFingerprints(pem: string): string[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return blocks.map((b) => normalizeFingerprint(new X509Certificate(b).fingerprint256) ?? '');
+}
+
+function clusterEntry(raw: unknown, file: string): ClusterEntry {
+  const c = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  const entry: ClusterEntry = {
+    server: typeof c.server === 'string' ? c.server : undefined,
+    caFingerprints: [],
+  };
+  try {
+    if (typeof c['certificate-authority-data'] === 'string') {
+      entry.caFingerprints = pemFingerprints(
+        Buffer.from(c['certificate-authority-data'], 'base64').toString(),
+      );
+    } else if (typeof c['certificate-authority'] === 'string') {
+      const caFile = path.resolve(path.dirname(file), c['certificate-authority']);
+      entry.caFingerprints = pemFingerprints(fs.readFileSync(caFile, 'utf8'));
+    }
+  } catch (e) {
+    entry.caProblem = (e as Error).message;
+  }
+  return entry;
 }
 
 /**
@@ -40,7 +81,7 @@ export function readKubeconfig(env: NodeJS.ProcessEnv = process.env): Kubeconfig
   const list = env.KUBECONFIG
     ? env.KUBECONFIG.split(path.delimiter).filter((f) => f !== '')
     : [path.join(os.homedir(), '.kube', 'config')];
-  const view: KubeconfigView = { files: [], contexts: {} };
+  const view: KubeconfigView = { files: [], contexts: {}, clusters: {} };
   for (const file of list) {
     if (!fs.existsSync(file)) {
       continue;
@@ -58,6 +99,12 @@ export function readKubeconfig(env: NodeJS.ProcessEnv = process.env): Kubeconfig
       const e = entry as { name?: unknown; context?: { cluster?: unknown } };
       if (typeof e.name === 'string' && !(e.name in view.contexts)) {
         view.contexts[e.name] = typeof e.context?.cluster === 'string' ? e.context.cluster : '';
+      }
+    }
+    for (const entry of Array.isArray(doc.clusters) ? (doc.clusters as unknown[]) : []) {
+      const e = entry as { name?: unknown; cluster?: unknown };
+      if (typeof e.name === 'string' && !(e.name in view.clusters)) {
+        view.clusters[e.name] = clusterEntry(e.cluster, file);
       }
     }
   }
@@ -147,7 +194,64 @@ export function checkClusterTarget(
         `stack really moved to "${cluster}", \`pulumi config set --path ${key('cluster')} ${cluster}\``,
     );
   }
+  checkClusterEntry(want, { context, cluster, entry: view.clusters[cluster], where }, problems);
   return { context, cluster };
+}
+
+/** A URL without a trailing slash, for comparing servers. */
+const bareUrl = (url: string) => url.replace(/\/+$/, '');
+
+/**
+ * The cluster entry the context uses must name the API server and CA the stack's settings name: a context and
+ * cluster name can be copied into every kubeconfig, the server and its CA cannot be faked as easily.
+ */
+function checkClusterEntry(
+  want: Settings['kubernetes'],
+  at: { context: string; cluster: string; entry: ClusterEntry | undefined; where: string },
+  problems: Problems,
+): void {
+  const key = (name: string) => `${NAMESPACE}:kubernetes.${name}`;
+  const of = `cluster "${at.cluster}" (context "${at.context}")`;
+  if (want.server !== undefined) {
+    const have = at.entry?.server;
+    if (have === undefined || bareUrl(have) !== bareUrl(want.server)) {
+      problems.add(
+        key('server'),
+        want.server,
+        `the API server of ${of}, which in ${at.where} is ${have === undefined ? 'unset' : `"${have}"`}: ` +
+          'refusing to deploy this stack to another API server than the one it names. Fix: use a kubeconfig ' +
+          `whose entry for this cluster points at ${want.server}, or, if the API server really moved, ` +
+          `\`pulumi config set --path ${key('server')} ${have ?? '<server>'}\``,
+      );
+    }
+  }
+  if (want.caFingerprint !== undefined) {
+    const wanted = normalizeFingerprint(want.caFingerprint);
+    const have = at.entry?.caFingerprints ?? [];
+    if (at.entry?.caProblem !== undefined) {
+      problems.add(
+        key('caFingerprint'),
+        want.caFingerprint,
+        `the CA of ${of}, which ${at.where} names but which cannot be read: ${at.entry.caProblem}`,
+      );
+    } else if (have.length === 0) {
+      problems.add(
+        key('caFingerprint'),
+        want.caFingerprint,
+        `the CA of ${of}, but its entry in ${at.where} names no CA (no certificate-authority-data or ` +
+          'certificate-authority: the system trust store or insecure-skip-tls-verify), so it cannot be told ' +
+          "from another cluster. Fix: add the cluster's CA to the kubeconfig entry",
+      );
+    } else if (wanted === undefined || !have.includes(wanted)) {
+      problems.add(
+        key('caFingerprint'),
+        want.caFingerprint,
+        `the SHA-256 fingerprint of the CA of ${of}, which in ${at.where} is ${have.join(', ')}: refusing to ` +
+          "deploy this stack to a cluster with another CA. Fix: use the kubeconfig of this stack's cluster, or, " +
+          `if its CA really changed, \`pulumi config set --path ${key('caFingerprint')} ${have[0]}\``,
+      );
+    }
+  }
 }
 
 /**

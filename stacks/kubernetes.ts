@@ -23,6 +23,28 @@ export interface KubernetesSettings {
    * @default not checked (staging only)
    */
   readonly cluster?: string;
+  /**
+   * The API server URL the context's cluster entry must name (`server:`, the SERVER column of
+   * `kubectl config view`), so a kubeconfig whose entry kept its name but points at another cluster is refused.
+   * @default not checked
+   */
+  readonly server?: string;
+  /**
+   * The SHA-256 fingerprint of the cluster's CA certificate (from the entry's `certificate-authority-data` or
+   * `certificate-authority` file; hex, colons optional, upper or lower case), e.g. the output of
+   * `openssl x509 -noout -fingerprint -sha256`: the strongest check of which cluster this is.
+   * @default not checked
+   */
+  readonly caFingerprint?: string;
+}
+
+/** A normalized fingerprint: 64 uppercase hex digits, or undefined when `text` is not one. */
+export function normalizeFingerprint(text: string): string | undefined {
+  const hex = text
+    .replace(/^sha256[:=]?/i, '')
+    .replace(/:/g, '')
+    .toUpperCase();
+  return /^[0-9A-F]{64}$/.test(hex) ? hex : undefined;
 }
 
 // kubeconfig names are free text in principle; in practice they are DNS-like (kind-x, gke_project_zone_name,
@@ -35,6 +57,18 @@ export function parseKubernetes(root: Fields, ctx: ParseContext): KubernetesSett
   const f = root.object('kubernetes');
   const context = f.optionalString('context', { check: checkKubeconfigName });
   const cluster = f.optionalString('cluster', { check: checkKubeconfigName });
+  const server = f.optionalString('server', {
+    check: (v) =>
+      /^https?:\/\/[^\s/]+(\/\S*)?$/.test(v)
+        ? undefined
+        : 'an API server URL such as "https://10.0.0.1:6443"',
+  });
+  const caFingerprint = f.optionalString('caFingerprint', {
+    check: (v) =>
+      normalizeFingerprint(v) !== undefined
+        ? undefined
+        : 'a SHA-256 fingerprint: 64 hex digits, colons optional (openssl x509 -noout -fingerprint -sha256)',
+  });
   if (ctx.production) {
     const why = (what: string, name: string) =>
       `required in production: the kubeconfig ${what} this stack deploys to, so an update aimed at another ` +
@@ -48,5 +82,5 @@ export function parseKubernetes(root: Fields, ctx: ParseContext): KubernetesSett
     }
   }
   f.finish();
-  return { context, cluster };
+  return { context, cluster, server, caFingerprint };
 }

@@ -165,7 +165,7 @@ export const CONFIG_SCHEMA: Readonly<Record<string, ConfigDeclaration>> = {
     'How the release command gates, checks and scales down a release (release/README.md: gates, post-promotion check, scaleDownDelaySeconds). {} (the default): its defaults.',
   ),
   kubernetes: obj(
-    'Which cluster the stack deploys to, {context, cluster}: the kubeconfig context the provider uses and the cluster it must point at; checked before anything is registered. Production requires both. {} (the default, staging only): the current context, unchecked.',
+    'Which cluster the stack deploys to, {context, cluster, server, caFingerprint}: the kubeconfig context the provider uses, the cluster entry it must point at, and the API server URL and CA (SHA-256 fingerprint) of that entry; checked before anything is registered. Production requires context and cluster. {} (the default, staging only): the current context, unchecked.',
   ),
   blueReleaseId: str('Written by the release command: the blue slot\'s release id. "" (the default): none.'),
   blueReleasedAt: str(

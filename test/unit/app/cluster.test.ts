@@ -2,6 +2,7 @@
  * Which cluster: the stack's `pavemaster:kubernetes` checked against a kubeconfig before anything is registered
  * (infra/cluster.ts), with the real kubeconfig reader on files, and production's requirement (stacks/).
  */
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -10,6 +11,7 @@ import { checkClusterTarget, KubeconfigView, readKubeconfig } from '../../../inf
 import { record, recordStack } from '../../support/harness';
 import { stackConfig } from '../../support/stackConfig';
 import { ConfigError, Problems } from '../../../stacks/problems';
+import { KubernetesSettings } from '../../../stacks/kubernetes';
 import { loadSettings } from '../../../stacks/settings';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pavemaster-kubeconfig-'));
@@ -32,7 +34,7 @@ const two = (current = 'staging') =>
     KUBECONFIG: kubeconfig(`two-${current}.yaml`, current, { staging: 'eks-staging', prod: 'eks-prod' }),
   });
 
-function check(kubernetes: { context?: string; cluster?: string }, view: KubeconfigView | undefined) {
+function check(kubernetes: KubernetesSettings, view: KubeconfigView | undefined) {
   const problems = new Problems();
   const target = checkClusterTarget({ kubernetes }, view, problems);
   return {
@@ -102,6 +104,7 @@ describe('the cluster check', () => {
       files: [a, b],
       currentContext: 'a',
       contexts: { a: 'cluster-a', b: 'cluster-b' },
+      clusters: {},
     });
     expect(readKubeconfig({ KUBECONFIG: path.join(dir, 'missing.yaml') })).toBeUndefined();
   });
@@ -113,6 +116,118 @@ describe('the cluster check', () => {
       ),
     ]);
     expect(check({}, undefined)).toEqual({ target: {}, problems: [] });
+  });
+});
+
+/** A self-signed CA made by openssl, and its SHA-256 fingerprint as `openssl x509 -fingerprint` prints it. */
+function ca(name: string): { pem: string; fingerprint: string } {
+  const key = path.join(dir, `${name}.key`);
+  const crt = path.join(dir, `${name}.crt`);
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      crt,
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${name}`,
+    ],
+    { stdio: 'ignore' },
+  );
+  const out = execFileSync('openssl', ['x509', '-in', crt, '-noout', '-fingerprint', '-sha256']).toString();
+  return { pem: fs.readFileSync(crt, 'utf8'), fingerprint: out.trim().replace(/^.*=/, '') };
+}
+
+/** A kubeconfig with one context `prod` on cluster `eks-prod`, whose entry names `server` and a CA. */
+function withCluster(
+  name: string,
+  entry: { server?: string; caPem?: string; caFile?: string },
+): KubeconfigView | undefined {
+  const file = path.join(dir, name);
+  const lines = [
+    'apiVersion: v1',
+    'kind: Config',
+    'current-context: prod',
+    'contexts:',
+    '  - name: prod',
+    '    context: {cluster: eks-prod, user: u}',
+    'clusters:',
+    '  - name: eks-prod',
+    '    cluster:',
+    ...(entry.server !== undefined ? [`      server: ${entry.server}`] : []),
+    ...(entry.caPem !== undefined
+      ? [`      certificate-authority-data: ${Buffer.from(entry.caPem).toString('base64')}`]
+      : []),
+    ...(entry.caFile !== undefined ? [`      certificate-authority: ${entry.caFile}`] : []),
+  ];
+  fs.writeFileSync(file, `${lines.join('\n')}\n`);
+  return readKubeconfig({ KUBECONFIG: file });
+}
+
+describe("the cluster entry's API server and CA", () => {
+  const prodCa = ca('prod-ca');
+  const otherCa = ca('other-ca');
+  const server = 'https://10.0.0.1:6443';
+  const names = { context: 'prod', cluster: 'eks-prod' };
+
+  test('the named server and CA (data, or a file relative to the kubeconfig) pass; colons and case do not matter', () => {
+    expect(
+      check(
+        { ...names, server, caFingerprint: prodCa.fingerprint },
+        withCluster('ok.yaml', { server, caPem: prodCa.pem }),
+      ).problems,
+    ).toEqual([]);
+    fs.writeFileSync(path.join(dir, 'prod-ca-copy.crt'), prodCa.pem);
+    const fileView = withCluster('ok-file.yaml', { server: `${server}/`, caFile: 'prod-ca-copy.crt' });
+    const bare = prodCa.fingerprint.replace(/:/g, '').toLowerCase();
+    expect(check({ ...names, server, caFingerprint: bare }, fileView).problems).toEqual([]);
+  });
+
+  test('an entry with the right names but another server or another CA is refused, with what it has and the fix', () => {
+    const view = withCluster('moved.yaml', { server: 'https://10.9.9.9:6443', caPem: otherCa.pem });
+    expect(check({ ...names, server, caFingerprint: prodCa.fingerprint }, view).problems).toEqual([
+      expect.stringMatching(
+        /^pavemaster:kubernetes\.server = "https:\/\/10\.0\.0\.1:6443": the API server of cluster "eks-prod" \(context "prod"\), which in the kubeconfig \(.*moved\.yaml\) is "https:\/\/10\.9\.9\.9:6443": refusing .* Fix: /,
+      ),
+      expect.stringContaining(
+        `pavemaster:kubernetes.caFingerprint = "${prodCa.fingerprint}": the SHA-256 fingerprint of the CA of cluster "eks-prod" (context "prod"), which in the kubeconfig`,
+      ),
+    ]);
+    expect(check({ ...names, caFingerprint: prodCa.fingerprint }, view).problems[0]).toContain(
+      otherCa.fingerprint.replace(/:/g, ''),
+    );
+  });
+
+  test('an entry without a CA cannot be told from another cluster: refused when a fingerprint is named', () => {
+    expect(
+      check({ ...names, caFingerprint: prodCa.fingerprint }, withCluster('noca.yaml', { server })).problems,
+    ).toEqual([expect.stringContaining('names no CA')]);
+    expect(check({ ...names, server }, withCluster('noca.yaml', { server })).problems).toEqual([]);
+  });
+
+  test('bad values are refused by the config, naming the key', () => {
+    let error: unknown;
+    try {
+      loadSettings('staging', {
+        blueImage: 'pavemaster/web:1.0.0',
+        greenImage: 'pavemaster/web:1.0.0',
+        kubernetes: JSON.stringify({ server: '10.0.0.1:6443', caFingerprint: 'abc' }),
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as ConfigError).problems.map((p) => p.key)).toEqual([
+      'pavemaster:kubernetes.server',
+      'pavemaster:kubernetes.caFingerprint',
+    ]);
   });
 });
 
@@ -157,6 +272,38 @@ describe('the program refuses the wrong cluster before anything is registered', 
       ]),
     );
     expect((error as ConfigError).message).toMatch(/no resource was registered/);
+  });
+
+  test('a server the kubeconfig entry does not name: refused the same way, no resource', async () => {
+    let error: unknown;
+    const registered = await record(() => {
+      jest.isolateModules(() => {
+        pulumi.runtime.setAllConfig(
+          Object.fromEntries(
+            Object.entries(
+              stackConfig('production', {
+                kubernetes: {
+                  context: 'kwok-pavemaster',
+                  cluster: 'kwok-pavemaster',
+                  server: 'https://10.0.0.1:6443',
+                },
+              }),
+            ).map(([k, v]) => [`pavemaster:${k}`, v]),
+          ),
+        );
+        try {
+          // The unit kubeconfig names server https://127.0.0.1:1 for kwok-pavemaster.
+          // eslint-disable-next-line @typescript-eslint/no-require-imports
+          require('../../../infra/index');
+        } catch (e) {
+          error = e;
+        }
+      });
+    });
+    expect(registered.filter((r) => r.type !== 'pulumi:pulumi:Stack')).toEqual([]);
+    expect((error as ConfigError).problems.map((p) => `${p.key} = ${JSON.stringify(p.value)}`)).toEqual([
+      'pavemaster:kubernetes.server = "https://10.0.0.1:6443"',
+    ]);
   });
 
   test('the same config through the right kubeconfig registers every object through one explicit provider', async () => {
