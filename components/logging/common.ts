@@ -53,11 +53,17 @@ export interface ApiServerPeer {
 /**
  * Annotations of a setup Job. Pulumi normally waits for a Job to complete, which needs its target to be up and a
  * cluster that runs pods; a simulated cluster (kwok) never completes a Job. With `await` false the Job is created
- * and Pulumi moves on (`pulumi.com/skipAwait`): the deployment no longer fails when setup fails, so the Job's
- * status must be watched instead (`kubectl -n <ns> get jobs`); with `await` true a failed setup fails the update.
+ * and Pulumi moves on: the deployment no longer fails when setup fails, so the Job's status must be watched
+ * instead (`kubectl -n <ns> get jobs`); with `await` true a failed setup fails the update.
+ *
+ * "Moves on" is `pulumi.com/waitFor` on a field every created object has, not `pulumi.com/skipAwait`: skipAwait
+ * also skips the wait for a deletion, and a changed Job (its spec is immutable) is replaced by deleting the old
+ * one and creating the new one under the same name. Without that wait the create lands on the old Job while it
+ * is still terminating, and the update fails with a server-side apply conflict (shown with the real engine in
+ * test/integration/stack.int.test.ts, "a changed setup Job is replaced").
  */
 export function jobAnnotations(awaitCompletion: boolean): Record<string, string> {
-  return awaitCompletion ? {} : { 'pulumi.com/skipAwait': 'true' };
+  return awaitCompletion ? {} : { 'pulumi.com/waitFor': 'jsonpath={.metadata.uid}' };
 }
 
 /** A short, stable hash of a Job's content: in its pod template, a change replaces the (immutable) Job. */

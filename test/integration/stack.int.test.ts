@@ -4,10 +4,20 @@
  * globalSetup), and the tests read the cluster back with kubectl.
  *
  * Per profile: `pulumi up`, the Services and EndpointSlices of the active and preview slots,
- * `pulumi preview --expect-no-changes`, `pulumi destroy` (production protects its stateful data: destroy must
+ * `pulumi preview --expect-no-changes`, a changed setup Job replaced on the next `up`, `pulumi destroy` (production protects its stateful data: destroy must
  * refuse and leave it, then `pulumi state unprotect --all` lets it go), and `pulumi stack history`.
  */
-import { ThrowawayStack, dig, eventually, items, kubectlJson, matches, run, stringMap } from './helpers';
+import {
+  ThrowawayStack,
+  dig,
+  eventually,
+  items,
+  kubectlJson,
+  matches,
+  parseObject,
+  run,
+  stringMap,
+} from './helpers';
 
 jest.setTimeout(40 * 60 * 1000);
 
@@ -209,6 +219,51 @@ describe.each([
   });
 
   test('pulumi preview --expect-no-changes passes right after up', async () => {
+    await stack.pulumi(['preview', '--expect-no-changes'], 15 * 60 * 1000);
+  });
+
+  test('a changed setup Job is replaced: the next up succeeds and the new Job stays', async () => {
+    // The Elasticsearch setup Job's requests carry the retention: a new retention changes its content, and a
+    // Job's spec is immutable, so Pulumi deletes the old Job and creates the new one under the same name.
+    const loggingNamespace = String(dig(await stack.outputs(), 'logging', 'namespace'));
+    const job = async (): Promise<{ uid: string; hash: string; deleting: boolean } | undefined> => {
+      const found = await run('kubectl', ['get', 'jobs', '-n', loggingNamespace, '-o', 'json']);
+      const jobs = found.code === 0 ? items(parseObject(found.stdout)) : [];
+      const setup = jobs.find(
+        (j) => dig(j, 'metadata', 'labels', 'app.kubernetes.io/component') === 'elasticsearch-setup',
+      );
+      if (setup === undefined) {
+        return undefined;
+      }
+      return {
+        uid: String(dig(setup, 'metadata', 'uid')),
+        hash: String(dig(setup, 'spec', 'template', 'metadata', 'annotations', 'pavemaster.io/setup-hash')),
+        deleting: dig(setup, 'metadata', 'deletionTimestamp') !== undefined,
+      };
+    };
+    const before = await job();
+    expect(before).toBeDefined();
+    const retention = await stack.pulumiResult([
+      'config',
+      'get',
+      '--path',
+      'pavemaster:logging.retentionDays',
+    ]);
+    const days = retention.code === 0 ? Number(retention.stdout.trim()) : 7;
+    await stack.pulumi(['config', 'set', '--path', 'pavemaster:logging.retentionDays', String(days + 2)]);
+    const up = await stack.pulumiResult(['up', '--yes', '--skip-preview'], 30 * 60 * 1000);
+    expect({ code: up.code, out: up.code === 0 ? '' : `${up.stdout}\n${up.stderr}` }).toEqual({
+      code: 0,
+      out: '',
+    });
+    const after = await eventually('the new setup Job', async () => {
+      const now = await job();
+      return now !== undefined && now.uid !== before?.uid && !now.deleting ? now : undefined;
+    });
+    expect(after.hash).not.toBe(before?.hash);
+    // Still there a while later: it is not an apply onto the old Job that then finished terminating.
+    await new Promise((r) => setTimeout(r, 5_000));
+    expect((await job())?.uid).toBe(after.uid);
     await stack.pulumi(['preview', '--expect-no-changes'], 15 * 60 * 1000);
   });
 

@@ -168,7 +168,7 @@ describe.each(['staging', 'production'] as const)('%s logging stack', (stack) =>
     ]);
   });
 
-  it('never lets Pulumi wait for the setup Jobs by default (kwok completes no Job)', () => {
+  it('never lets Pulumi wait for the setup Jobs to complete by default, but for their deletion', () => {
     const jobs = ofType(resources, 'kubernetes:batch/v1:Job');
     expect(jobs.map((j) => j.name).sort()).toEqual([
       'logging-elasticsearch-certs-job',
@@ -176,7 +176,10 @@ describe.each(['staging', 'production'] as const)('%s logging stack', (stack) =>
       'logging-kibana-setup-job',
     ]);
     for (const job of jobs) {
-      expect(at(job.inputs, 'metadata.annotations')).toMatchObject({ 'pulumi.com/skipAwait': 'true' });
+      // kwok completes no Job; skipAwait would also skip the wait for a replaced Job's deletion.
+      const annotations = at(job.inputs, 'metadata.annotations');
+      expect(annotations).toMatchObject({ 'pulumi.com/waitFor': 'jsonpath={.metadata.uid}' });
+      expect(annotations).not.toHaveProperty(['pulumi.com/skipAwait']);
     }
   });
 

@@ -90,7 +90,16 @@ const INTENDED: readonly Intended[] = [
     why:
       'issue 18: every container requests and limits its local disk (kube-score ' +
       'container-ephemeral-storage-request-and-limit; components/shared/resources.ts EPHEMERAL_STORAGE); a ' +
-      'changed pod template rolls the pods (a Job whose template changes is replaced, as any Job edit is)',
+      'changed pod template rolls the pods (a Job whose template changes is replaced, as every edit of a Job is)',
+  },
+  {
+    urn: /kubernetes:batch\/v1:Job::/,
+    field: /^inputs\.metadata\.annotations\.pulumi\.com\/(skipAwait|waitFor)$/,
+    why:
+      'a setup Job that Pulumi does not wait for carries `pulumi.com/waitFor` instead of `pulumi.com/skipAwait` ' +
+      '(components/logging/common.ts jobAnnotations): skipAwait also skipped the wait for the old Job to be ' +
+      'deleted when a changed Job is replaced, and the new one then hit the terminating old one; an annotation ' +
+      'change of a Job is an update, not a replacement',
   },
   {
     urn: /::(logging-elasticsearch-statefulset|logging-(elasticsearch|kibana)-setup-job|monitoring-grafana-deployment)$/,
