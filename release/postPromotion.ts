@@ -16,12 +16,13 @@
  * `evaluateSample` and `decideWindow` are pure; `PrometheusClient` does the HTTP over a transport;
  * `watchWindow` runs the loop with an injectable clock.
  */
-import * as http from 'http';
-import * as https from 'https';
+import * as fs from 'fs';
+import { Agent, fetch } from 'undici';
 import { Slot } from '../components/shared/slots';
-import { PostPromotionSettings } from '../stacks/release';
+import { PostPromotionSettings, PrometheusClientSettings, SecretText } from '../stacks/release';
 import { run } from './kube';
-import type { Session } from './session';
+import { prog } from './prog';
+import { EXIT, ReleaseError, type Session } from './session';
 
 /** One observation of the new slot. `undefined` values mean "no data" (e.g. no traffic yet). */
 export interface Sample {
@@ -139,38 +140,157 @@ export interface PrometheusTransport {
   get(pathAndQuery: string): Promise<unknown>;
 }
 
-function getJson(url: URL, timeoutMs: number): Promise<unknown> {
-  const mod = url.protocol === 'https:' ? https : http;
-  return new Promise((resolve, reject) => {
-    const req = mod.get(url, { timeout: timeoutMs, headers: { accept: 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        if ((res.statusCode ?? 0) >= 300) {
-          reject(
-            new Error(`HTTP ${res.statusCode} from ${url.origin}${url.pathname}: ${body.slice(0, 200)}`),
-          );
-          return;
-        }
-        try {
-          resolve(JSON.parse(body) as unknown);
-        } catch {
-          reject(new Error(`not JSON from ${url.origin}${url.pathname}: ${body.slice(0, 200)}`));
-        }
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer from ${url.origin} within ${timeoutMs} ms`)));
-    req.on('error', reject);
-  });
+/** What a direct transport sends and trusts: `pavemaster:release.prometheusClient` and its secrets. */
+export interface DirectAccess {
+  /** A bearer token; or `bearerTokenFile`, read before every request. */
+  bearerToken?: SecretText;
+  bearerTokenFile?: string;
+  /** HTTP basic auth. */
+  basicAuth?: { user: string; password: SecretText };
+  /** PEM CA certificates trusted instead of the system's roots. */
+  ca?: string;
+  /** @default 5000 */
+  timeoutMs?: number;
 }
 
-/** Plain HTTP(S) to a base URL the machine running the release can reach. */
-export function directTransport(baseUrl: string, timeoutMs = 5000): PrometheusTransport {
+const TLS_TRUST_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_HAS_EXPIRED',
+]);
+
+/**
+ * An aborted fetch (its timeout signal). By name: the DOMException it rejects with may come from another realm
+ * (a test runner's), where `instanceof Error` is false.
+ */
+export function isTimeout(e: unknown): boolean {
+  const name = typeof e === 'object' && e !== null ? (e as { name?: unknown }).name : undefined;
+  return name === 'TimeoutError' || name === 'AbortError';
+}
+
+/** fetch's "fetch failed" says nothing: the reason is its cause (ECONNREFUSED, a TLS verification error). */
+function fetchFailure(e: unknown, origin: string, timeoutMs: number): Error {
+  if (isTimeout(e)) {
+    return new Error(`no answer from ${origin} within ${timeoutMs} ms`);
+  }
+  const cause = e instanceof Error ? (e.cause as (Error & { code?: string }) | undefined) : undefined;
+  const code = cause?.code;
+  const why = cause
+    ? `${cause.message}${code && !cause.message.includes(code) ? ` (${code})` : ''}`
+    : String(e);
+  const hint =
+    code !== undefined && TLS_TRUST_CODES.has(code)
+      ? '; trust its CA with pavemaster:release.prometheusClient.caPem or caFile'
+      : '';
+  return new Error(`${origin}: ${e instanceof Error && !cause ? e.message : why}${hint}`);
+}
+
+/** The `Authorization` header of a request, if the access sets credentials (a token file is read now). */
+export function authorization(access: DirectAccess): string | undefined {
+  if (access.basicAuth) {
+    const pair = `${access.basicAuth.user}:${access.basicAuth.password.reveal()}`;
+    return `Basic ${Buffer.from(pair, 'utf8').toString('base64')}`;
+  }
+  let token = access.bearerToken?.reveal();
+  if (token === undefined && access.bearerTokenFile !== undefined) {
+    try {
+      token = fs.readFileSync(access.bearerTokenFile, 'utf8').trim();
+    } catch (e) {
+      throw new Error(
+        `pavemaster:release.prometheusClient.bearerTokenFile ${access.bearerTokenFile} cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      );
+    }
+  }
+  return token === undefined ? undefined : `Bearer ${token}`;
+}
+
+/**
+ * Plain HTTP(S) to a base URL the machine running the release can reach, on `fetch` (undici's, whose dispatcher
+ * takes the CA). Redirects are refused rather than followed, so credentials never go to another address.
+ */
+export function directTransport(baseUrl: string, access: DirectAccess = {}): PrometheusTransport {
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
+  const timeoutMs = access.timeoutMs ?? 5000;
+  const dispatcher = access.ca !== undefined ? new Agent({ connect: { ca: access.ca } }) : undefined;
+  const auth = access.basicAuth
+    ? 'basic auth'
+    : access.bearerToken || access.bearerTokenFile
+      ? 'bearer token'
+      : '';
   return {
     description: baseUrl,
-    get: (pathAndQuery) => getJson(new URL(pathAndQuery, base), timeoutMs),
+    async get(pathAndQuery) {
+      const url = new URL(pathAndQuery, base);
+      const headers: Record<string, string> = { accept: 'application/json' };
+      const header = authorization(access);
+      if (header !== undefined) {
+        headers.authorization = header;
+      }
+      let res;
+      try {
+        res = await fetch(url, {
+          headers,
+          redirect: 'manual',
+          signal: AbortSignal.timeout(timeoutMs),
+          ...(dispatcher ? { dispatcher } : {}),
+        });
+      } catch (e) {
+        throw fetchFailure(e, url.origin, timeoutMs);
+      }
+      const body = await res.text();
+      if (res.status >= 300 && res.status < 400) {
+        throw new Error(
+          `HTTP ${res.status} from ${url.origin}${url.pathname}: redirected to ${res.headers.get('location') ?? '?'}, which is not followed (credentials stay with the configured URL): set pavemaster:release.prometheusUrl to where it leads`,
+        );
+      }
+      if (res.status === 401 || res.status === 403) {
+        throw new Error(
+          `HTTP ${res.status} from ${url.origin}${url.pathname}${auth ? ` (sent ${auth})` : ' (sent no credentials)'}: ${body.slice(0, 200)}; check pavemaster:prometheusBearerToken, or prometheusClient.basicAuthUser and pavemaster:prometheusPassword`,
+        );
+      }
+      if (res.status >= 300) {
+        throw new Error(`HTTP ${res.status} from ${url.origin}${url.pathname}: ${body.slice(0, 200)}`);
+      }
+      try {
+        return JSON.parse(body) as unknown;
+      } catch {
+        throw new Error(`not JSON from ${url.origin}${url.pathname}: ${body.slice(0, 200)}`);
+      }
+    },
+  };
+}
+
+/**
+ * The direct access of `pavemaster:release.prometheusClient` (its CA file read now: a missing file is an error
+ * before anything moves). `undefined` settings: none.
+ */
+export function directAccess(c: PrometheusClientSettings | undefined): DirectAccess {
+  if (c === undefined) {
+    return {};
+  }
+  let ca = c.caPem;
+  if (c.caFile !== undefined) {
+    try {
+      ca = fs.readFileSync(c.caFile, 'utf8');
+    } catch (e) {
+      throw new Error(
+        `pavemaster:release.prometheusClient.caFile ${c.caFile} cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      );
+    }
+  }
+  return {
+    bearerToken: c.bearerToken,
+    bearerTokenFile: c.bearerTokenFile,
+    basicAuth:
+      c.basicAuthUser !== undefined && c.basicAuthPassword !== undefined
+        ? { user: c.basicAuthUser, password: c.basicAuthPassword }
+        : undefined,
+    ca,
+    timeoutMs: c.timeoutSeconds * 1000,
   };
 }
 
@@ -257,6 +377,11 @@ export function resolvePrometheus(opts: {
   configUrl?: string;
   /** The stack's `monitoring` output, if it runs its own monitoring. */
   monitoringOutput?: unknown;
+  /**
+   * Credentials and CA of `configUrl` (`pavemaster:release.prometheusClient`): used only for a URL of the same
+   * origin reached directly, so a `--prometheus-url` elsewhere never receives them.
+   */
+  client?: PrometheusClientSettings;
   kubectl?: string;
   env?: NodeJS.ProcessEnv;
 }): PrometheusTarget {
@@ -279,12 +404,37 @@ export function resolvePrometheus(opts: {
     };
   }
   const ref = inClusterService(url);
-  return ref
-    ? {
-        transport: serviceProxyTransport(ref, { kubectl: opts.kubectl, env: opts.env }),
-        source: `${source}: ${url}`,
-      }
-    : { transport: directTransport(url), source: `${source}: ${url}` };
+  if (ref) {
+    return {
+      transport: serviceProxyTransport(ref, {
+        kubectl: opts.kubectl,
+        env: opts.env,
+        timeoutSeconds: opts.client?.timeoutSeconds,
+      }),
+      source: `${source}: ${url}`,
+    };
+  }
+  const sameOrigin = opts.configUrl !== undefined && origin(opts.configUrl) === origin(url);
+  const access = sameOrigin
+    ? directAccess(opts.client)
+    : { timeoutMs: (opts.client?.timeoutSeconds ?? 10) * 1000 };
+  const sends = access.basicAuth
+    ? ', basic auth'
+    : access.bearerToken || access.bearerTokenFile
+      ? ', bearer token'
+      : '';
+  return {
+    transport: directTransport(url, access),
+    source: `${source}: ${url}${sends}${access.ca !== undefined ? ', own CA' : ''}`,
+  };
+}
+
+function origin(url: string): string | undefined {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A minimal instant-query client. */
@@ -293,7 +443,7 @@ export class PrometheusClient {
 
   /** A base URL (reached directly) or a transport. */
   constructor(target: string | PrometheusTransport, timeoutMs = 5000) {
-    this.transport = typeof target === 'string' ? directTransport(target, timeoutMs) : target;
+    this.transport = typeof target === 'string' ? directTransport(target, { timeoutMs }) : target;
   }
 
   /** Runs an instant query and returns its vector. */
@@ -401,12 +551,21 @@ export async function preparePostPromotion(
     return { source: 'post-promotion check disabled (windowSeconds 0)' };
   }
   const outputs = await s.outputs();
-  const target = resolvePrometheus({
-    flagUrl,
-    configUrl: s.release.prometheusUrl,
-    monitoringOutput: outputs.monitoring?.value,
-    kubectl: s.kube.kubectl,
-  });
+  let target: PrometheusTarget;
+  try {
+    target = resolvePrometheus({
+      flagUrl,
+      configUrl: s.release.prometheusUrl,
+      client: s.release.prometheusClient,
+      monitoringOutput: outputs.monitoring?.value,
+      kubectl: s.kube.kubectl,
+    });
+  } catch (e) {
+    // A CA file that cannot be read: fixed before traffic moves, not discovered after.
+    const message = `${e instanceof Error ? e.message : String(e)}; traffic did not move: fix it and re-run \`${prog()} promote ${s.name}\``;
+    s.log.write('post-promotion', 'failed', { detail: message });
+    throw new ReleaseError(message, EXIT.usage);
+  }
   const client = target.transport ? new PrometheusClient(target.transport) : undefined;
   const problem = client ? await client.check() : target.source;
   if (problem !== undefined) {

@@ -4,7 +4,12 @@
  *
  * - `pavemaster:release`: an object with the pre-promotion gates (`backup`, `migration`, `smoke`), the Jobs'
  *   common settings (`jobs`), the post-promotion check (`postPromotion`) and where Prometheus is
- *   (`prometheusUrl`). Every field has a default, so a stack without it gets a readiness gate and a smoke test.
+ *   (`prometheusUrl`, and `prometheusClient`: credentials and CA for one reached directly). Every field has a
+ *   default, so a stack without it gets a readiness gate and a smoke test.
+ * - `pavemaster:prometheusBearerToken`, `pavemaster:prometheusPassword`: secrets (`pulumi config set --secret`),
+ *   the bearer token or basic-auth password of that Prometheus; they print as `[secret]` everywhere.
+ * - `pavemaster:grafanaToken`, `pavemaster:releaseSlackWebhookUrl`: secrets of the release annotations
+ *   (`pavemaster:release.annotations`): a Grafana service-account token and the Slack webhook releases go to.
  * - `pavemaster:blueReleaseId`, `pavemaster:blueReleasedAt`, `pavemaster:greenReleaseId`,
  *   `pavemaster:greenReleasedAt`: written by `release deploy` (never by hand); the program turns them into the
  *   slot Deployment's `pavemaster.io/release-id` and `pavemaster.io/released-at` annotations.
@@ -85,6 +90,88 @@ export interface PostPromotionSettings {
   alertsQuery: string;
 }
 
+/**
+ * A secret value read from the stack's config (`pulumi config set --secret`). It prints, logs and serializes as
+ * `[secret]` (`String()`, `JSON.stringify`, `util.inspect`); only {@link SecretText.reveal} gives the text, at the
+ * one place that sends it (an `Authorization` header, a webhook request).
+ */
+export class SecretText {
+  readonly #text: string;
+  constructor(text: string) {
+    this.#text = text;
+  }
+  /** The secret itself, for the request that needs it. */
+  reveal(): string {
+    return this.#text;
+  }
+  toString(): string {
+    return '[secret]';
+  }
+  toJSON(): string {
+    return '[secret]';
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return '[secret]';
+  }
+}
+
+/**
+ * How the release command reaches a Prometheus it queries directly (a managed Prometheus behind a gateway:
+ * Grafana Cloud, Amazon Managed Prometheus behind a proxy, a Thanos/Mimir query frontend). Like Prometheus' own
+ * `remote_read`/`scrape_config` client: bearer token or basic auth (never both), a CA bundle for https. None of
+ * it applies to an in-cluster URL: the API server's service proxy authenticates with the kubeconfig's credentials
+ * and drops any other `Authorization` header.
+ */
+export interface PrometheusClientSettings {
+  /** HTTP basic auth: the user; the password is the secret top-level `pavemaster:prometheusPassword`. */
+  basicAuthUser?: string;
+  /** The password of `basicAuthUser` (secret `pavemaster:prometheusPassword`). */
+  basicAuthPassword?: SecretText;
+  /** A bearer token (secret top-level `pavemaster:prometheusBearerToken`). */
+  bearerToken?: SecretText;
+  /**
+   * A file on the machine running the release that holds the bearer token, read before every query (so a token
+   * that rotates, such as a projected service-account token or one a CI step refreshes, keeps working).
+   */
+  bearerTokenFile?: string;
+  /** PEM CA certificates trusted for an https `prometheusUrl`, instead of the system's roots (inline). */
+  caPem?: string;
+  /** A file holding PEM CA certificates, instead of `caPem`; read when the release starts. */
+  caFile?: string;
+  /** Seconds one query may take before it counts as unanswered. @default 10 */
+  timeoutSeconds: number;
+}
+
+/**
+ * Release annotations: each promote, automatic flip-back and rollback is marked on the Grafana dashboards (an
+ * annotation through Grafana's HTTP API, tagged so the provisioned dashboards show it) and posted to Slack, with
+ * the slot, image, version and who ran it. A failed post is a warning, never a failed release.
+ */
+export interface AnnotationSettings {
+  /** Annotate Grafana. @default true */
+  grafana: boolean;
+  /**
+   * The Grafana to annotate. Default: the stack's own (its `monitoring.grafanaUrl` output), reached through a
+   * port-forward (`kubectl port-forward`) with its generated admin password. An in-cluster URL of another Grafana
+   * goes through a port-forward too; any other URL directly. Either way with the secret `pavemaster:grafanaToken`
+   * (a Grafana service-account token, Editor role) when it is set; another Grafana than the stack's own needs it.
+   */
+  grafanaUrl?: string;
+  /** A Grafana service-account token (secret top-level `pavemaster:grafanaToken`). */
+  grafanaToken?: SecretText;
+  /** Tags added to every annotation, besides `pavemaster-release`, `namespace:<ns>`, `app:<app>` and the step. */
+  tags: string[];
+  /** Post to Slack when a webhook is configured. @default true */
+  slack: boolean;
+  /**
+   * The Slack incoming webhook: the secret top-level `pavemaster:releaseSlackWebhookUrl`, else the alerts'
+   * `pavemaster:slackWebhookUrl`; none: no Slack post.
+   */
+  slackWebhookUrl?: SecretText;
+  /** Seconds each post may take. @default 10 */
+  timeoutSeconds: number;
+}
+
 export interface ReleaseSettings {
   /**
    * The Prometheus the post-promotion check queries (http or https). Default: the stack's own (its
@@ -92,6 +179,10 @@ export interface ReleaseSettings {
    * through the API server's service proxy with the kubeconfig's credentials; any other URL directly.
    */
   prometheusUrl?: string;
+  /** Credentials and trust for a `prometheusUrl` reached directly (`pavemaster:release.prometheusClient`). */
+  prometheusClient: PrometheusClientSettings;
+  /** Release annotations on Grafana and Slack (`pavemaster:release.annotations`). */
+  annotations: AnnotationSettings;
   /** Seconds to wait for a slot to become Ready (Deployment and EndpointSlices). */
   readyTimeoutSeconds: number;
   /**
@@ -115,11 +206,23 @@ export interface ReleaseSettings {
 /** The top-level keys this section reads. */
 export const RELEASE_KEYS = [
   'release',
+  'prometheusBearerToken',
+  'prometheusPassword',
+  'grafanaToken',
+  'releaseSlackWebhookUrl',
   'blueReleaseId',
   'blueReleasedAt',
   'greenReleaseId',
   'greenReleasedAt',
 ] as const;
+
+/** Top-level keys of this section whose values are secrets. */
+export const RELEASE_SECRET_KEYS: readonly string[] = [
+  'prometheusBearerToken',
+  'prometheusPassword',
+  'grafanaToken',
+  'releaseSlackWebhookUrl',
+];
 
 /**
  * The slot's 5xx share over the last minute. The app labels responses `status` (docs/monitoring.md's contract,
@@ -183,6 +286,179 @@ function checkUrl(text: string): string | undefined {
   }
 }
 
+/** True for a URL naming an in-cluster Service (reached through the API server's service proxy). */
+export function isInClusterUrl(text: string): boolean {
+  try {
+    return /\.svc(\.cluster\.local)?\.?$/.test(new URL(text).hostname);
+  } catch {
+    return false;
+  }
+}
+
+/** True for a URL on this machine's loopback interface (a port-forward, a test server). */
+export function isLoopbackUrl(text: string): boolean {
+  try {
+    const host = new URL(text).hostname;
+    return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  } catch {
+    return false;
+  }
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
+
+/**
+ * Reads `pavemaster:release.prometheusClient` and the two secret top-level keys, and checks them against the URL
+ * they are for: every problem is recorded, none thrown.
+ */
+function readPrometheusClient(
+  root: Fields,
+  f: Fields,
+  prometheusUrl: string | undefined,
+): PrometheusClientSettings {
+  const c = f.object('prometheusClient');
+  const basicAuthUser = c.optionalString('basicAuthUser', {
+    check: (text) => (text.includes(':') ? 'a user name without ":" (HTTP basic auth)' : undefined),
+  });
+  const bearerTokenFile = c.optionalString('bearerTokenFile');
+  const caPem = c.optionalString('caPem', {
+    check: (text) =>
+      PEM_CERTIFICATE.test(text) ? undefined : 'PEM text of one or more "BEGIN CERTIFICATE" blocks',
+  });
+  const caFile = c.optionalString('caFile');
+  const timeoutSeconds = c.int('timeoutSeconds', 10, { min: 1, max: 120 });
+  const token = root.optionalString('prometheusBearerToken', {
+    check: (text) => (/\s/.test(text) ? 'a token without whitespace' : undefined),
+  });
+  const password = root.optionalString('prometheusPassword');
+  const s: PrometheusClientSettings = {
+    basicAuthUser,
+    basicAuthPassword: password === undefined ? undefined : new SecretText(password),
+    bearerToken: token === undefined ? undefined : new SecretText(token),
+    bearerTokenFile,
+    caPem,
+    caFile,
+    timeoutSeconds,
+  };
+  if (token !== undefined && bearerTokenFile !== undefined) {
+    c.fail(
+      'bearerTokenFile',
+      bearerTokenFile,
+      'unset while pavemaster:prometheusBearerToken is set (one token)',
+    );
+  }
+  const bearer = token !== undefined || bearerTokenFile !== undefined;
+  const basic = basicAuthUser !== undefined || password !== undefined;
+  if (bearer && basic) {
+    c.fail(
+      'basicAuthUser',
+      basicAuthUser,
+      'unset (with pavemaster:prometheusPassword) while a bearer token is set: one of bearer token or basic auth, as Prometheus itself allows',
+    );
+  } else if (basicAuthUser !== undefined && password === undefined) {
+    c.fail('basicAuthUser', basicAuthUser, 'set together with the secret pavemaster:prometheusPassword');
+  } else if (basicAuthUser === undefined && password !== undefined) {
+    root.fail(
+      'prometheusPassword',
+      password,
+      'set together with pavemaster:release.prometheusClient.basicAuthUser',
+    );
+  }
+  if (caPem !== undefined && caFile !== undefined) {
+    c.fail('caFile', caFile, 'unset while caPem is set (one CA bundle)');
+  }
+  // Each setting that needs a direct URL says so on its own key (the URL itself may be fine for other uses).
+  const given: [Fields, string, unknown, 'credentials' | 'ca'][] = [];
+  const add = (where: Fields, name: string, value: unknown, kind: 'credentials' | 'ca') => {
+    if (value !== undefined) {
+      given.push([where, name, value, kind]);
+    }
+  };
+  add(root, 'prometheusBearerToken', token, 'credentials');
+  add(root, 'prometheusPassword', password, 'credentials');
+  add(c, 'basicAuthUser', basicAuthUser, 'credentials');
+  add(c, 'bearerTokenFile', bearerTokenFile, 'credentials');
+  add(c, 'caPem', caPem, 'ca');
+  add(c, 'caFile', caFile, 'ca');
+  const url = prometheusUrl === undefined ? 'unset' : `"${prometheusUrl}"`;
+  for (const [where, name, value, kind] of given) {
+    if (prometheusUrl === undefined || isInClusterUrl(prometheusUrl)) {
+      where.fail(
+        name,
+        value,
+        `unset, or a pavemaster:release.prometheusUrl reached directly (it is ${url}: the stack's own or an in-cluster Prometheus is queried through the API server's proxy with the kubeconfig's credentials)`,
+      );
+    } else if (kind === 'ca' && !prometheusUrl.startsWith('https:')) {
+      where.fail(name, value, `unset, or an https pavemaster:release.prometheusUrl (it is ${url})`);
+    } else if (
+      kind === 'credentials' &&
+      !prometheusUrl.startsWith('https:') &&
+      !isLoopbackUrl(prometheusUrl)
+    ) {
+      where.fail(
+        name,
+        value,
+        `unset, or an https pavemaster:release.prometheusUrl (or a loopback one, such as a port-forward; it is ${url}): credentials are never sent in clear`,
+      );
+    }
+  }
+  c.finish();
+  return s;
+}
+
+const TAG = /^[A-Za-z0-9][-A-Za-z0-9_.:/]{0,62}$/;
+
+/** An https URL, or http to this machine's loopback (a relay, a test server): secrets never travel in clear. */
+function checkSecureUrl(what: string): (text: string) => string | undefined {
+  return (text) => {
+    try {
+      const u = new URL(text);
+      return u.protocol === 'https:' || (u.protocol === 'http:' && isLoopbackUrl(text))
+        ? undefined
+        : `an https URL of ${what} (http only to 127.0.0.1 or localhost)`;
+    } catch {
+      return `an https URL of ${what}`;
+    }
+  };
+}
+
+/** Reads `pavemaster:release.annotations` and its secrets (`grafanaToken`, `releaseSlackWebhookUrl`). */
+function readAnnotations(root: Fields, f: Fields): AnnotationSettings {
+  const a = f.object('annotations');
+  const grafana = a.bool('grafana', true);
+  const grafanaUrl = a.optionalString('grafanaUrl', { check: checkUrl });
+  const tags = a.stringList('tags', [], {
+    check: (t) => (TAG.test(t) ? undefined : 'a tag of at most 63 letters, digits and "-_.:/"'),
+  });
+  const slack = a.bool('slack', true);
+  const timeoutSeconds = a.int('timeoutSeconds', 10, { min: 1, max: 60 });
+  const token = root.optionalString('grafanaToken', {
+    check: (text) => (/\s/.test(text) ? 'a token without whitespace' : undefined),
+  });
+  const releaseWebhook = root.optionalString('releaseSlackWebhookUrl', {
+    check: checkSecureUrl('a Slack incoming webhook'),
+  });
+  // The alerts' webhook, as the monitoring section reads (and checks) it.
+  const alertsWebhook = root.optionalString('slackWebhookUrl');
+  const webhook = releaseWebhook ?? alertsWebhook;
+  if (token !== undefined && grafanaUrl !== undefined && !isInClusterUrl(grafanaUrl)) {
+    const problem = checkSecureUrl('Grafana')(grafanaUrl);
+    if (problem !== undefined) {
+      a.fail('grafanaUrl', grafanaUrl, `${problem}, since pavemaster:grafanaToken is sent to it`);
+    }
+  }
+  a.finish();
+  return {
+    grafana,
+    grafanaUrl,
+    grafanaToken: token === undefined ? undefined : new SecretText(token),
+    tags,
+    slack,
+    slackWebhookUrl: webhook === undefined ? undefined : new SecretText(webhook),
+    timeoutSeconds,
+  };
+}
+
 function checkPlaceholders(text: string): string | undefined {
   const unknown = [...text.matchAll(/\{([a-zA-Z]+)\}/g)]
     .map((m) => m[1])
@@ -219,6 +495,8 @@ function normalizeReleasedAtOrUndefined(text: string | undefined): string | unde
 export function parseRelease(root: Fields, ctx: ParseContext): ReleaseSettings {
   const f = root.object('release');
   const prometheusUrl = f.optionalString('prometheusUrl', { check: checkUrl });
+  const prometheusClient = readPrometheusClient(root, f, prometheusUrl);
+  const annotations = readAnnotations(root, f);
   const readyTimeoutSeconds = f.int('readyTimeoutSeconds', 600, { min: 5, max: 3600 });
   const scaleDownDelaySeconds = f.int('scaleDownDelaySeconds', DEFAULT_SCALE_DOWN_DELAY_SECONDS, {
     min: ctx.production ? DEFAULT_SCALE_DOWN_DELAY_SECONDS : 0,
@@ -287,6 +565,8 @@ export function parseRelease(root: Fields, ctx: ParseContext): ReleaseSettings {
   }));
   return {
     prometheusUrl,
+    prometheusClient,
+    annotations,
     readyTimeoutSeconds,
     scaleDownDelaySeconds,
     backup,

@@ -18,7 +18,15 @@
  */
 
 /** Keys whose values are secrets; declared without `secret: true` (see above). */
-export const SECRET_CONFIG_KEYS: readonly string[] = ['appSecrets', 'slackWebhookUrl', 'smtpPassword'];
+export const SECRET_CONFIG_KEYS: readonly string[] = [
+  'appSecrets',
+  'slackWebhookUrl',
+  'smtpPassword',
+  'prometheusBearerToken',
+  'prometheusPassword',
+  'grafanaToken',
+  'releaseSlackWebhookUrl',
+];
 
 /** The schema types Pulumi.yaml's `config:` block knows. */
 export type ConfigType = 'string' | 'integer' | 'boolean' | 'object' | 'array';
@@ -163,6 +171,18 @@ export const CONFIG_SCHEMA: Readonly<Record<string, ConfigDeclaration>> = {
   ),
   release: obj(
     'How the release command gates, checks and scales down a release (release/README.md: gates, post-promotion check, scaleDownDelaySeconds). {} (the default): its defaults.',
+  ),
+  prometheusBearerToken: str(
+    'Secret: the bearer token the release command sends to pavemaster:release.prometheusUrl (a managed Prometheus reached directly). Set with `pulumi config set --secret`. "" (the default): none.',
+  ),
+  prometheusPassword: str(
+    'Secret: the basic-auth password of pavemaster:release.prometheusClient.basicAuthUser for pavemaster:release.prometheusUrl. Set with `pulumi config set --secret`. "" (the default): none.',
+  ),
+  grafanaToken: str(
+    'Secret: a Grafana service-account token (Editor) the release command annotates releases with (pavemaster:release.annotations). Set with `pulumi config set --secret`. "" (the default): the stack\'s own Grafana with its generated admin password.',
+  ),
+  releaseSlackWebhookUrl: str(
+    'Secret: the Slack incoming-webhook URL the release command posts each promote, flip-back and rollback to. Set with `pulumi config set --secret`. "" (the default): pavemaster:slackWebhookUrl, else no post.',
   ),
   kubernetes: obj(
     'Which cluster the stack deploys to, {context, cluster, server, caFingerprint}: the kubeconfig context the provider uses, the cluster entry it must point at, and the API server URL and CA (SHA-256 fingerprint) of that entry; checked before anything is registered. Production requires context and cluster. {} (the default, staging only): the current context, unchecked.',

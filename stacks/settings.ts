@@ -12,7 +12,7 @@ import { LOGGING_KEYS, LOGGING_SECRET_KEYS, LoggingSettings, parseLogging } from
 import { MONITORING_KEYS, MONITORING_SECRET_KEYS, MonitoringSettings, parseMonitoring } from './monitoring';
 import { Problems } from './problems';
 import { withoutDeclaredDefaults } from './schema';
-import { parseRelease, RELEASE_KEYS, ReleaseSettings } from './release';
+import { parseRelease, RELEASE_KEYS, RELEASE_SECRET_KEYS, ReleaseSettings } from './release';
 import { checkDnsLabel, checkEnvName } from '../components/shared/checks';
 
 /** The config namespace of this project. */
@@ -25,6 +25,7 @@ export const SECRET_KEYS: readonly string[] = [
   'appSecrets',
   ...MONITORING_SECRET_KEYS,
   ...LOGGING_SECRET_KEYS,
+  ...RELEASE_SECRET_KEYS,
 ];
 /** Every top-level key the program understands. */
 export const KNOWN_KEYS: readonly string[] = [

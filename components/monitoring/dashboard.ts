@@ -72,11 +72,23 @@ export interface Panel {
   options?: Record<string, unknown>;
 }
 
+/** An annotation query of a dashboard: Grafana's own annotations, filtered by tags. */
+export interface AnnotationQuery {
+  builtIn?: number;
+  datasource: { type: 'grafana'; uid: '-- Grafana --' };
+  enable: boolean;
+  hide: boolean;
+  iconColor: string;
+  name: string;
+  target: { type: 'dashboard' | 'tags'; tags: string[]; matchAny: boolean; limit: number };
+}
+
 /** A dashboard as Grafana stores it. */
 export interface Dashboard {
   uid: string;
   title: string;
   tags: string[];
+  annotations: { list: AnnotationQuery[] };
   timezone: 'browser';
   schemaVersion: number;
   version: number;
@@ -129,6 +141,34 @@ function panel(spec: PanelSpec, id: number, gridPos: GridPos): Panel {
   };
 }
 
+const GRAFANA_ANNOTATIONS = { type: 'grafana', uid: '-- Grafana --' } as const;
+
+/** Grafana's default query: annotations made on this dashboard, and alerts. */
+const BUILT_IN_ANNOTATIONS: AnnotationQuery = {
+  builtIn: 1,
+  datasource: GRAFANA_ANNOTATIONS,
+  enable: true,
+  hide: true,
+  iconColor: 'rgba(0, 211, 255, 1)',
+  name: 'Annotations & Alerts',
+  target: { type: 'dashboard', tags: [], matchAny: false, limit: 100 },
+};
+
+/**
+ * The releases of one app (promotes, flip-backs, rollbacks): the organization annotations the release command
+ * posts with these tags (components/shared/release.ts), shown on every panel's time axis.
+ */
+export function releaseAnnotationQuery(tags: string[]): AnnotationQuery {
+  return {
+    datasource: GRAFANA_ANNOTATIONS,
+    enable: true,
+    hide: false,
+    iconColor: 'rgba(255, 152, 48, 1)',
+    name: 'Releases',
+    target: { type: 'tags', tags, matchAny: false, limit: 100 },
+  };
+}
+
 /** Lays rows of panels out on the grid, left to right, wrapping at 24 columns. */
 export function dashboard(uid: string, title: string, tags: string[], rows: RowSpec[]): Dashboard {
   const panels: Panel[] = [];
@@ -165,6 +205,7 @@ export function dashboard(uid: string, title: string, tags: string[], rows: RowS
     uid,
     title,
     tags: ['pavemaster', ...tags],
+    annotations: { list: [BUILT_IN_ANNOTATIONS] },
     timezone: 'browser',
     schemaVersion: 39,
     version: 1,

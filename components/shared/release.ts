@@ -24,3 +24,14 @@ export function releaseAnnotations(slot: SlotRelease): Record<string, string> {
   }
   return out;
 }
+
+/** The tag every release annotation on Grafana carries (release/annotations.ts posts them). */
+export const RELEASE_ANNOTATION_TAG = 'pavemaster-release';
+
+/**
+ * The tags of one app's release annotations: the provisioned dashboards show the Grafana annotations carrying
+ * all of them, so two stacks sharing a Grafana each see only their own releases.
+ */
+export function releaseAnnotationTags(namespace: string, app: string): string[] {
+  return [RELEASE_ANNOTATION_TAG, `namespace:${namespace}`, `app:${app}`];
+}

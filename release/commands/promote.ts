@@ -3,6 +3,7 @@
  * check with an automatic flip-back on a breach, and the scale-down; `--preview` shows what the switch changes.
  */
 import * as fs from 'fs';
+import { annotateRelease } from '../annotations';
 import { GateResult, gateOrder } from '../gates';
 import { runGates } from '../gateRunner';
 import { commitStackFile } from '../git';
@@ -107,12 +108,14 @@ export async function promote(stackName: string, opts: ReleaseOptions): Promise<
   const prometheus = await preparePostPromotion(s, opts.prometheusUrl);
   const open = `the release stays open (its lock held): re-run \`${prog()} promote ${stackName}\` to record it and end the release (it skips the gates and the switch and changes no traffic), or end it with \`${prog()} abort ${stackName}\``;
   const switched = await switchTraffic(s, to, `promote ${releaseId}`, open);
+  await annotateRelease(s, { kind: 'promote', from, to, releaseId });
   const check = await runPostPromotion(s, to, prometheus);
   const result: PromoteResult = { gates, switched, postPromotion: check };
   if (check.action === 'rollback') {
     s.log.write('post-promotion', 'failed', { detail: check.detail });
     s.out(`post-promotion check failed: ${check.detail}; flipping back to ${from}`);
     result.rolledBack = await switchTraffic(s, from, `automatic rollback: ${check.detail}`, open);
+    await annotateRelease(s, { kind: 'flip-back', from: to, to: from, releaseId, detail: check.detail });
     // The slot that failed keeps its pods for the delay too (requests kube-proxy still sends it), but no
     // rollback may take that window over: it would send traffic back to the slot that just failed.
     result.scaleDown = await keepWarmThenScaleDown(s, {

@@ -3,6 +3,7 @@
  * a restore of what stack version N deployed.
  */
 import { SLOTS } from '../../components/shared/slots';
+import { annotateRelease } from '../annotations';
 import { commitStackFile } from '../git';
 import { ConfigChange, parseHistory, planFullRestore, ReleaseVersion, renderChanges } from '../history';
 import { EXIT, ReleaseError, Session, UpResult } from '../session';
@@ -63,6 +64,12 @@ export async function rollback(
     to,
     taken ? `rollback inside the scale-down delay of ${releaseId}` : 'rollback',
   );
+  await annotateRelease(s, {
+    kind: 'rollback',
+    from: result.from,
+    to,
+    releaseId: s.release.slots[to].releaseId,
+  });
   const scaleDown = await keepWarmThenScaleDown(s, {
     from: result.from,
     restore: restoreIdle,
@@ -114,9 +121,17 @@ export async function rollbackTo(
   s.log.write('rollback-to', 'started', {
     detail: `to stack version ${version}: ${restored.activeSlot} active, blue ${restored.images.blue}, green ${restored.images.green}; keys: ${plan.changes.map((c) => c.key).join(', ') || 'none'}`,
   });
+  const before = s.activeSlot;
   await s.restoreConfig(plan);
   const up = await s.up(`release: rollback to stack version ${version}`);
   const pods = await waitActiveEndpoints(s, s.activeSlot, s.release.readyTimeoutSeconds * 1000);
+  await annotateRelease(s, {
+    kind: 'rollback-to',
+    from: before,
+    to: s.activeSlot,
+    releaseId: s.release.slots[s.activeSlot].releaseId,
+    detail: `stack version ${version} restored`,
+  });
   s.log.write('rollback-to', 'succeeded', {
     detail: `${s.activeService} lists ${pods.join(', ')}`,
     ...releaseFields(s),

@@ -1,6 +1,7 @@
 /**
  * A stub Prometheus for tests: `/api/v1/query` on 127.0.0.1 answering instant queries with the values the test
- * sets (error ratio, p95 latency, firing critical alerts), and recording every query it was asked.
+ * sets (error ratio, p95 latency, firing critical alerts), and recording every query it was asked; optionally
+ * requiring an `Authorization` header, as a managed Prometheus does.
  */
 import * as http from 'http';
 import { AddressInfo } from 'net';
@@ -10,14 +11,28 @@ export interface StubPrometheus {
   /** What the next queries answer; `undefined` answers an empty vector (no data). */
   values: { errorRatio?: number; p95Seconds?: number; alerts: string[] };
   queries: string[];
+  /** When set, a request without exactly this `Authorization` header is answered 401 (and counted). */
+  authorization?: string;
+  /** Requests refused for their `Authorization` header. */
+  unauthorized: number;
   close(): Promise<void>;
 }
 
 export async function startStubPrometheus(): Promise<StubPrometheus> {
-  const stub: Omit<StubPrometheus, 'url' | 'close'> = { values: { alerts: [] }, queries: [] };
+  const stub: Omit<StubPrometheus, 'url' | 'close'> = {
+    values: { alerts: [] },
+    queries: [],
+    unauthorized: 0,
+  };
   const server = http.createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://127.0.0.1');
     res.setHeader('content-type', 'application/json');
+    if (stub.authorization !== undefined && req.headers.authorization !== stub.authorization) {
+      stub.unauthorized++;
+      res.statusCode = 401;
+      res.end(JSON.stringify({ status: 'error', error: 'unauthorized' }));
+      return;
+    }
     if (u.pathname !== '/api/v1/query') {
       res.statusCode = 404;
       res.end(JSON.stringify({ status: 'error', error: 'not found' }));

@@ -34,6 +34,7 @@ import { jobManifest, jobState } from '../../release/gates';
 import { DeploymentObject, JobObject, Kube, PodObject, poll } from '../../release/kube';
 import { ReleaseError } from '../../release/session';
 import { createSandbox, ensureCluster, envFromScript, REPO, Sandbox } from '../../release/testing/sandbox';
+import { Recorder, startRecorder } from '../../release/testing/recorder';
 import { startStubPrometheus, StubPrometheus } from '../../release/testing/stubPrometheus';
 import { parseReleaseFor } from '../unit/release/support';
 
@@ -47,6 +48,12 @@ const V3 = 'pavemaster/web:3.0.0';
 
 let sandbox: Sandbox;
 let stub: StubPrometheus;
+/** Stands in for Grafana's annotations API and the Slack webhook (both on 127.0.0.1). */
+let recorder: Recorder;
+// Fake credentials, built at run time: set as Pulumi secrets of the stack, required by the stubs.
+const PROMETHEUS_TOKEN = ['it', 'prometheus', String(Date.now())].join('-');
+const GRAFANA_TOKEN = ['it', 'grafana', String(Date.now())].join('-');
+const SLACK_PATH = ['/slack', 'services', String(Date.now())].join('/');
 let kube: Kube;
 let opts: ReleaseOptions;
 const output: string[] = [];
@@ -166,6 +173,8 @@ beforeAll(async () => {
   await ensureCluster();
   stub = await startStubPrometheus();
   stub.values = { errorRatio: 0, p95Seconds: 0.05, alerts: [] };
+  stub.authorization = `Bearer ${PROMETHEUS_TOKEN}`;
+  recorder = await startRecorder();
   sandbox = await createSandbox({
     stackName: STACK,
     fromStack: 'staging',
@@ -188,9 +197,18 @@ beforeAll(async () => {
         migration: { command: ['./bin/migrate', 'up'], timeoutSeconds: 60 },
         smoke: { timeoutSeconds: 60 },
         postPromotion: { windowSeconds: 3, intervalSeconds: 1, maxErrorRatio: 0.05, maxP95Seconds: 1 },
+        annotations: { grafanaUrl: recorder.url },
       },
     },
   });
+  // The secrets as an operator sets them (`pulumi config set --secret`): encrypted in the stack file.
+  await sandbox.stack.setAllConfig({
+    'pavemaster:prometheusBearerToken': { value: PROMETHEUS_TOKEN, secret: true },
+    'pavemaster:grafanaToken': { value: GRAFANA_TOKEN, secret: true },
+    'pavemaster:releaseSlackWebhookUrl': { value: `${recorder.url}${SLACK_PATH}`, secret: true },
+  });
+  const file = fs.readFileSync(sandbox.stackFile, 'utf8');
+  expect([PROMETHEUS_TOKEN, GRAFANA_TOKEN, SLACK_PATH].filter((t) => file.includes(t))).toEqual([]);
   opts = {
     workDir: sandbox.dir,
     envVars: { PULUMI_BACKEND_URL: process.env.PULUMI_BACKEND_URL ?? '' },
@@ -242,7 +260,27 @@ async function requireFailingJobs(): Promise<void> {
 afterAll(async () => {
   await sandbox?.cleanup();
   await stub?.close();
+  await recorder?.close();
 });
+
+/** The release annotations posted since `from` (an index into the recorder's requests), Grafana's and Slack's. */
+function annotationsSince(from: number): {
+  grafana: { tags: string[]; text: string; time: number; authorization?: string }[];
+  slack: string[];
+} {
+  const requests = recorder.requests.slice(from);
+  return {
+    grafana: requests
+      .filter((r) => r.method === 'POST' && r.path === '/api/annotations')
+      .map((r) => ({
+        ...(JSON.parse(r.body) as { tags: string[]; text: string; time: number }),
+        authorization: r.headers.authorization,
+      })),
+    slack: requests
+      .filter((r) => r.method === 'POST' && r.path === SLACK_PATH)
+      .map((r) => (JSON.parse(r.body) as { text: string }).text),
+  };
+}
 
 describe('release lifecycle on the local cluster', () => {
   let deployedReleaseId = '';
@@ -344,6 +382,7 @@ describe('release lifecycle on the local cluster', () => {
 
   let promotedReleaseId = '';
   it('promote runs the gates, then the active Service lists only green pods', async () => {
+    const posted = recorder.requests.length;
     const result = await promote(STACK, opts);
     expect(result.gates.map((g) => [g.gate, g.ok])).toEqual([
       ['ready', true],
@@ -367,13 +406,48 @@ describe('release lifecycle on the local cluster', () => {
     const migration = await kube.get<JobObject>('job', `${APP}-migration-${promotedReleaseId}`);
     expect(migration?.status?.succeeded).toBe(1);
     expect(stub.queries.some((q) => q.includes('slot="green"'))).toBe(true);
+    // It queried Prometheus with the stack's secret bearer token (the stub refuses any other).
+    expect(stub.unauthorized).toBe(0);
+    // The promote is annotated on Grafana (its token) and posted to Slack: slot, image, version, who.
+    const notes = annotationsSince(posted);
+    expect(notes.grafana).toEqual([
+      {
+        tags: [
+          'pavemaster-release',
+          `namespace:${STACK}`,
+          `app:${APP}`,
+          `stack:${STACK}`,
+          'step:promote',
+          'slot:green',
+          'version:2.0.0',
+        ],
+        text: expect.stringMatching(
+          new RegExp(
+            `^${STACK}: promote ${promotedReleaseId}: traffic blue -> green \\(version 2\\.0\\.0, image pavemaster/web:2\\.0\\.0\\) by \\S+@\\S+ \\(pid \\d+\\)$`,
+          ),
+        ),
+        authorization: `Bearer ${GRAFANA_TOKEN}`,
+        time: expect.any(Number) as number,
+      },
+    ]);
+    expect(notes.slack).toEqual([notes.grafana[0].text]);
     // The release is over: its lock is freed.
     expect((await status(STACK, opts)).lock).toBeNull();
   });
 
   it('rollback flips back to blue (still v1) in one pulumi up that changes only the selectors', async () => {
     const versionsBefore = await historyLength();
+    const posted = recorder.requests.length;
     const r = await rollback(STACK, opts);
+    const notes = annotationsSince(posted);
+    expect(notes.grafana.map((n) => n.tags.slice(4))).toEqual([
+      ['step:rollback', 'slot:blue', 'version:1.0.0'],
+    ]);
+    expect(notes.slack).toEqual([
+      expect.stringMatching(
+        /: rollback\b.*: traffic green -> blue \(version 1\.0\.0, image pavemaster\/web:1\.0\.0\) by /,
+      ),
+    ]);
     expect(await historyLength()).toBe(versionsBefore + 1);
     expect(r.up.touched.map((u) => u.split('::').pop()).sort()).toEqual([
       'pavemaster-active',
@@ -535,9 +609,20 @@ describe('release lifecycle on the local cluster', () => {
   it('a post-promotion breach (high error rate in Prometheus) flips traffic back and says why (bin, no terminal, --json)', async () => {
     stub.values = { errorRatio: 0.5, p95Seconds: 0.05, alerts: [] };
     const bluePods = await podNames('blue');
+    const posted = recorder.requests.length;
     const run = await cli(['promote', STACK, '--json']);
     stub.values = { errorRatio: 0, p95Seconds: 0.05, alerts: [] };
     expect(run.code).toBe(4);
+    // Both traffic moves are annotated: the promote, then the automatic flip-back with its reason.
+    const notes = annotationsSince(posted);
+    expect(notes.grafana.map((n) => n.tags.slice(4))).toEqual([
+      ['step:promote', 'slot:green', 'version:3.0.0'],
+      ['step:flip-back', 'slot:blue', 'version:1.0.0'],
+    ]);
+    expect(notes.grafana[1].text).toMatch(
+      /: automatic flip-back \S+: traffic green -> blue .*: post-promotion breach: error ratio 0\.5 > 0\.05$/,
+    );
+    expect(notes.slack).toHaveLength(2);
     const doc = jsonDoc(run);
     const message = (doc.error as { message: string }).message;
     expect(message).toContain('rolled back to blue: post-promotion breach: error ratio 0.5 > 0.05');
@@ -600,7 +685,14 @@ describe('release lifecycle on the local cluster', () => {
     expect((await resourcesOf('green')).replicas).toBe(3);
     expect((await resourcesOf('green')).resources).not.toEqual(original.resources);
 
+    const posted = recorder.requests.length;
     const r = await rollbackTo(STACK, target.version, opts);
+    expect(
+      annotationsSince(posted).grafana.map((n) => [
+        n.tags.slice(4),
+        n.text.endsWith(`stack version ${target.version} restored`),
+      ]),
+    ).toEqual([[['step:rollback-to', 'slot:green', 'version:2.0.0'], true]]);
     // The diff it showed first names both keys.
     expect(r.changes.map((c) => c.key)).toEqual(expect.arrayContaining(['replicas', 'resources']));
     expect(output.some((l) => l.startsWith('  pavemaster:replicas: 3 -> 2'))).toBe(true);

@@ -1,0 +1,400 @@
+/**
+ * Release annotations, like Argo CD's and Flagger's deployment markers: each promote, automatic flip-back and
+ * rollback is annotated on the Grafana dashboards and posted to Slack, with the slot, image, version and who ran
+ * it, so a graph's change lines up with the release that caused it.
+ *
+ * - Grafana: one organization annotation through its HTTP API (`POST /api/annotations`), tagged
+ *   `pavemaster-release`, `namespace:<ns>` and `app:<app>`; the provisioned dashboards show the annotations with
+ *   those tags (components/monitoring/dashboard.ts). The stack's own Grafana is reached through a port-forward:
+ *   the API server's service proxy cannot carry Grafana's credentials (it authenticates the request itself and
+ *   removes the `Authorization` header).
+ * - Slack: the incoming webhook `pavemaster:releaseSlackWebhookUrl`, else the alerts' `pavemaster:slackWebhookUrl`.
+ *
+ * A post that fails is a warning on the output and in the release log, never a failed release: traffic already
+ * moved, and the annotation only describes it. The webhook URL and tokens are secrets: no message names them.
+ */
+import { spawn } from 'child_process';
+import { fetch } from 'undici';
+import { releaseAnnotationTags } from '../components/shared/release';
+import { Slot } from '../components/shared/slots';
+import { AnnotationSettings, SecretText } from '../stacks/release';
+import { releaseHolder } from './lock';
+import { inClusterService, isTimeout, ServiceRef } from './postPromotion';
+import type { Session } from './session';
+
+/** The release steps that are annotated. */
+export type ReleaseEventKind = 'promote' | 'flip-back' | 'rollback' | 'rollback-to';
+
+/** What happened: one traffic move. */
+export interface ReleaseEvent {
+  kind: ReleaseEventKind;
+  stack: string;
+  namespace: string;
+  app: string;
+  from: Slot;
+  /** The slot that now takes the traffic. */
+  to: Slot;
+  /** Its version and image. */
+  version: string;
+  image: string;
+  releaseId?: string;
+  /** Who ran it: the CI actor and run, or user@host (pid). */
+  who: string;
+  /** Why (a flip-back's breach, a rollback's target version). */
+  detail?: string;
+  /** When, in milliseconds since the epoch. */
+  time: number;
+}
+
+const TITLE: Record<ReleaseEventKind, string> = {
+  promote: 'promote',
+  'flip-back': 'automatic flip-back',
+  rollback: 'rollback',
+  'rollback-to': 'rollback --to',
+};
+
+/** The annotation's text: one line a person reads on the graph's tooltip or in the channel. */
+export function eventText(e: ReleaseEvent): string {
+  return (
+    `${e.stack}: ${TITLE[e.kind]}${e.releaseId ? ` ${e.releaseId}` : ''}: traffic ${e.from} -> ${e.to} ` +
+    `(version ${e.version}, image ${e.image}) by ${e.who}${e.detail ? `: ${e.detail}` : ''}`
+  );
+}
+
+/** The tags the dashboards filter on, then the step's own, then the stack's extra tags. */
+export function eventTags(e: ReleaseEvent, extra: readonly string[] = []): string[] {
+  return [
+    ...releaseAnnotationTags(e.namespace, e.app),
+    `stack:${e.stack}`,
+    `step:${e.kind}`,
+    `slot:${e.to}`,
+    `version:${e.version}`,
+    ...extra,
+  ];
+}
+
+/** Grafana's annotation body (`POST /api/annotations`). */
+export function grafanaAnnotation(e: ReleaseEvent, extra: readonly string[] = []): Record<string, unknown> {
+  return { time: e.time, tags: eventTags(e, extra), text: eventText(e) };
+}
+
+/** The Slack message (incoming webhook): the text, plus the fields as a block. */
+export function slackMessage(e: ReleaseEvent): Record<string, unknown> {
+  const fields = [
+    ['Stack', e.stack],
+    ['Step', TITLE[e.kind]],
+    ['Traffic', `${e.from} -> ${e.to}`],
+    ['Version', e.version],
+    ['Image', e.image],
+    ['By', e.who],
+  ].map(([k, v]) => ({ type: 'mrkdwn', text: `*${k}*\n${v}` }));
+  return {
+    text: eventText(e),
+    blocks: [
+      { type: 'section', text: { type: 'mrkdwn', text: eventText(e) } },
+      { type: 'section', fields },
+    ],
+  };
+}
+
+/** How one post is sent: where, with which `Authorization`, and what the messages call it. */
+export interface PostTarget {
+  url: string;
+  authorization?: SecretText;
+  /** Names the target in messages; never the secret URL itself. */
+  description: string;
+}
+
+/** POSTs JSON; resolves to `undefined` on a 2xx answer, else to what went wrong (never throws). */
+export async function postJson(
+  target: PostTarget,
+  body: unknown,
+  timeoutMs: number,
+): Promise<string | undefined> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+  if (target.authorization) {
+    headers.authorization = target.authorization.reveal();
+  }
+  try {
+    const res = await fetch(target.url, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(body),
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await res.text();
+    if (res.status >= 200 && res.status < 300) {
+      return undefined;
+    }
+    return `HTTP ${res.status} from ${target.description}: ${text.slice(0, 200).trim()}`;
+  } catch (e) {
+    if (isTimeout(e)) {
+      return `no answer from ${target.description} within ${timeoutMs} ms`;
+    }
+    const cause = e instanceof Error ? (e.cause as (Error & { code?: string }) | undefined) : undefined;
+    return `${target.description}: ${cause?.code ?? cause?.message ?? (e instanceof Error ? e.message : String(e))}`;
+  }
+}
+
+/** Where the Grafana annotation goes. */
+export type GrafanaPlan =
+  | { kind: 'direct'; url: string; authorization: SecretText; source: string }
+  | { kind: 'port-forward'; service: ServiceRef; authorization: SecretText; source: string };
+
+/** What gets posted, and why anything is not. */
+export interface AnnotationPlan {
+  grafana?: GrafanaPlan;
+  slack?: PostTarget;
+  /** Why Grafana or Slack gets nothing (shown as info, not a warning: nothing is configured). */
+  skipped: string[];
+}
+
+function basic(user: string, password: string): SecretText {
+  return new SecretText(`Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`);
+}
+
+/**
+ * Decides where the annotations go: the configured Grafana (token) or the stack's own (its `monitoring`
+ * output: in-cluster URL and generated admin password), and the Slack webhook.
+ */
+export function planAnnotations(a: AnnotationSettings, monitoringOutput: unknown): AnnotationPlan {
+  const skipped: string[] = [];
+  let grafana: GrafanaPlan | undefined;
+  const own =
+    typeof monitoringOutput === 'object' && monitoringOutput !== null
+      ? (monitoringOutput as { grafanaUrl?: unknown; grafanaAdminPassword?: unknown })
+      : {};
+  if (!a.grafana) {
+    skipped.push('Grafana: pavemaster:release.annotations.grafana is false');
+  } else {
+    const url = a.grafanaUrl ?? (typeof own.grafanaUrl === 'string' ? own.grafanaUrl : undefined);
+    const source =
+      a.grafanaUrl !== undefined ? 'pavemaster:release.annotations.grafanaUrl' : "the stack's own Grafana";
+    const authorization =
+      a.grafanaToken !== undefined
+        ? new SecretText(`Bearer ${a.grafanaToken.reveal()}`)
+        : a.grafanaUrl === undefined && typeof own.grafanaAdminPassword === 'string'
+          ? basic('admin', own.grafanaAdminPassword)
+          : undefined;
+    if (url === undefined) {
+      skipped.push(
+        'Grafana: the stack runs no Grafana of its own (pavemaster:monitoring.enabled) and sets no pavemaster:release.annotations.grafanaUrl',
+      );
+    } else if (authorization === undefined) {
+      skipped.push(
+        `Grafana: ${url} needs a service-account token: set it with \`pulumi config set --secret pavemaster:grafanaToken <token>\``,
+      );
+    } else {
+      const service = inClusterService(url);
+      grafana = service
+        ? {
+            kind: 'port-forward',
+            service,
+            authorization,
+            source: `${source} (${url}, through a port-forward)`,
+          }
+        : { kind: 'direct', url, authorization, source: `${source} (${url})` };
+    }
+  }
+  let slack: PostTarget | undefined;
+  if (!a.slack) {
+    skipped.push('Slack: pavemaster:release.annotations.slack is false');
+  } else if (a.slackWebhookUrl === undefined) {
+    skipped.push('Slack: no webhook (pavemaster:releaseSlackWebhookUrl or pavemaster:slackWebhookUrl)');
+  } else {
+    let host = 'the Slack webhook';
+    try {
+      host = `the Slack webhook at ${new URL(a.slackWebhookUrl.reveal()).host}`;
+    } catch {
+      // the URL was checked when the config was read
+    }
+    slack = { url: a.slackWebhookUrl.reveal(), description: host };
+  }
+  return { grafana, slack, skipped };
+}
+
+/** A running `kubectl port-forward` to a Service, on a free loopback port. */
+export interface PortForward {
+  localPort: number;
+  close(): Promise<void>;
+}
+
+/**
+ * `kubectl port-forward service/<name> :<port>` on 127.0.0.1: resolves once kubectl says where it listens.
+ * (Through the kubelet: the Service's NetworkPolicies do not apply, and no ingress is needed.)
+ */
+export function portForward(
+  ref: ServiceRef,
+  opts: { kubectl?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<PortForward> {
+  const kubectl = opts.kubectl ?? process.env.KUBECTL ?? 'kubectl';
+  const child = spawn(
+    kubectl,
+    ['-n', ref.namespace, 'port-forward', '--address', '127.0.0.1', `service/${ref.service}`, `:${ref.port}`],
+    { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const close = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        resolve();
+        return;
+      }
+      child.once('close', () => resolve());
+      child.kill('SIGTERM');
+    });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => {
+      void close();
+      reject(
+        new Error(
+          `kubectl port-forward to ${ref.namespace}/${ref.service} did not start within ${opts.timeoutMs ?? 10000} ms`,
+        ),
+      );
+    }, opts.timeoutMs ?? 10000);
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString('utf8');
+      const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ localPort: Number(m[1]), close });
+      }
+    });
+    child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      reject(
+        new Error(
+          `kubectl port-forward to ${ref.namespace}/${ref.service} ended (exit ${code ?? '?'}): ${err.trim().split('\n')[0] || 'no output'}`,
+        ),
+      );
+    });
+  });
+}
+
+/** The outcome of one post. */
+export interface PostOutcome {
+  target: 'grafana' | 'slack';
+  ok: boolean;
+  detail: string;
+}
+
+/** Posts one event as planned; every failure is an outcome, never an exception. */
+export async function postAnnotations(
+  plan: AnnotationPlan,
+  e: ReleaseEvent,
+  opts: {
+    timeoutMs: number;
+    tags?: readonly string[];
+    forward?: (ref: ServiceRef) => Promise<PortForward>;
+  },
+): Promise<PostOutcome[]> {
+  const posts: Promise<PostOutcome>[] = [];
+  const g = plan.grafana;
+  if (g) {
+    posts.push(
+      (async (): Promise<PostOutcome> => {
+        let forward: PortForward | undefined;
+        try {
+          let base: string;
+          if (g.kind === 'port-forward') {
+            forward = await (opts.forward ?? ((ref) => portForward(ref)))(g.service);
+            base = `${g.service.scheme}://127.0.0.1:${forward.localPort}`;
+          } else {
+            base = g.url;
+          }
+          const problem = await postJson(
+            {
+              url: new URL('api/annotations', base.endsWith('/') ? base : `${base}/`).toString(),
+              authorization: g.authorization,
+              description: `Grafana ${g.source}`,
+            },
+            grafanaAnnotation(e, opts.tags),
+            opts.timeoutMs,
+          );
+          return problem === undefined
+            ? { target: 'grafana', ok: true, detail: `annotated on Grafana: ${g.source}` }
+            : { target: 'grafana', ok: false, detail: problem };
+        } catch (err) {
+          return { target: 'grafana', ok: false, detail: err instanceof Error ? err.message : String(err) };
+        } finally {
+          await forward?.close();
+        }
+      })(),
+    );
+  }
+  const slack = plan.slack;
+  if (slack) {
+    posts.push(
+      postJson(slack, slackMessage(e), opts.timeoutMs).then((problem) =>
+        problem === undefined
+          ? { target: 'slack', ok: true, detail: `posted to ${slack.description}` }
+          : { target: 'slack', ok: false, detail: problem },
+      ),
+    );
+  }
+  return Promise.all(posts);
+}
+
+/**
+ * Annotates a traffic move of a session's stack (its settings, its `monitoring` output, who runs it), says so on
+ * the output and in the release log, and returns the outcomes. A post that fails prints a WARNING line.
+ */
+export async function annotateRelease(
+  s: Session,
+  event: Omit<ReleaseEvent, 'stack' | 'namespace' | 'app' | 'who' | 'time' | 'version' | 'image'> &
+    Partial<Pick<ReleaseEvent, 'version' | 'image'>>,
+): Promise<PostOutcome[]> {
+  const a = s.release.annotations;
+  let monitoring: unknown;
+  if (a.grafana && a.grafanaUrl === undefined) {
+    try {
+      monitoring = (await s.outputs()).monitoring?.value;
+    } catch (e) {
+      monitoring = undefined;
+      s.log.write('annotate', 'warning', {
+        detail: `the stack's outputs could not be read: ${e instanceof Error ? e.message : String(e)}`,
+      });
+    }
+  }
+  const plan = planAnnotations(a, monitoring);
+  const e: ReleaseEvent = {
+    ...event,
+    stack: s.name,
+    namespace: s.settings.namespace,
+    app: s.app,
+    version: event.version ?? s.version(event.to),
+    image: event.image ?? s.image(event.to),
+    who: releaseHolder(),
+    time: Date.now(),
+  };
+  const started = Date.now();
+  const outcomes = await postAnnotations(plan, e, {
+    timeoutMs: a.timeoutSeconds * 1000,
+    tags: a.tags,
+    forward: (ref) => portForward(ref, { kubectl: s.kube.kubectl }),
+  });
+  // One record per traffic move: what was posted, what failed, what is not configured.
+  const failed = outcomes.filter((o) => !o.ok);
+  const detail = [...outcomes.map((o) => o.detail), ...plan.skipped].join('; ');
+  const durationMs = Date.now() - started;
+  if (outcomes.length === 0) {
+    s.log.write('annotate', 'skipped', { detail });
+  } else if (failed.length === 0) {
+    s.log.write('annotate', 'succeeded', { detail, durationMs });
+  } else {
+    s.log.write('annotate', 'warning', { detail, durationMs });
+    for (const o of failed) {
+      s.out(
+        `WARNING: the ${e.kind} was not annotated on ${o.target === 'grafana' ? 'Grafana' : 'Slack'} (${o.detail}); the release itself is unaffected`,
+      );
+    }
+  }
+  return outcomes;
+}
