@@ -16,6 +16,7 @@ import * as readline from 'readline';
 import { parseArgs as parseNodeArgs } from 'util';
 import * as commands from './commands';
 import { explain, prog } from './errors';
+import { guardedPath, installStopHandlers, stopping } from './interrupt';
 import { document, historyJson, JsonDocument, switchJson, upJson } from './output';
 import { Progress, progressMode } from './progress';
 import { commandHelp, completionScript, findCommand, mainHelp, optionsOf } from './spec';
@@ -273,6 +274,10 @@ export async function main(argv: readonly string[], io: CliIO = PROCESS_IO): Pro
     doc = document({ command: line.command, stack, ok: true, exitCode: 0, result });
   } catch (e) {
     progress.close();
+    if (stopping() !== undefined) {
+      // Stopped by a signal: the stop handler says what happened and exits (release/interrupt.ts).
+      return EXIT.failed;
+    }
     const { message, exitCode } = explain(e, { stack, command: line.command, env: io.env });
     const gate = e instanceof ReleaseError ? e.details.gate : undefined;
     const partial = (e as { result?: unknown }).result;
@@ -295,12 +300,40 @@ export async function main(argv: readonly string[], io: CliIO = PROCESS_IO): Pro
   return doc.exitCode;
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      process.stderr.write(`release: ${explain(e).message}\n`);
-      process.exit(EXIT.failed);
-    },
+/**
+ * The command line as a process (the package's bin): its `pulumi` and `kubectl` die with it, a SIGTERM or Ctrl-C
+ * stops it at a safe point (release/interrupt.ts), then it exits with the command's code.
+ */
+export function commandLine(argv: readonly string[]): void {
+  process.env.PATH = guardedPath(process.env.PATH);
+  let command = '<command>';
+  let stack = '<stack>';
+  try {
+    const line = parseCommandLine(argv);
+    if (!('help' in line)) {
+      command = line.command;
+      stack = line.positionals[0] ?? stack;
+    }
+  } catch {
+    // main() reports the usage error
+  }
+  installStopHandlers(
+    (line) => process.stderr.write(`${line}\n`),
+    () =>
+      `re-run \`${prog()} ${command} ${stack}\` to continue it; \`${prog()} status ${stack}\` shows where it stopped, \`${prog()} recover ${stack}\` frees a stack lock whose holder is gone`,
   );
+  const exit = (code: number) => {
+    // A stop in progress exits by itself once its children are gone.
+    if (stopping() === undefined) {
+      process.exit(code);
+    }
+  };
+  main(argv).then(exit, (e: unknown) => {
+    process.stderr.write(`release: ${explain(e).message}\n`);
+    exit(EXIT.failed);
+  });
+}
+
+if (require.main === module) {
+  commandLine(process.argv.slice(2));
 }

@@ -8,6 +8,7 @@
  */
 import { spawn } from 'child_process';
 import { readyEndpointPods, slotReadiness, SlotReadiness } from './gates';
+import { checkRunning } from './interrupt';
 import { KubeApi, kubeApiFor, KubeApiError, resourcePath } from './kubeapi';
 import type { DeploymentObject, EndpointSliceObject, PodObject, ServiceLike } from './objects';
 
@@ -24,6 +25,8 @@ export function run(
   opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
+    // Once the command is being stopped (SIGTERM), nothing new starts.
+    checkRunning();
     const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: 'pipe' });
     const out: Buffer[] = [];
     const err: Buffer[] = [];

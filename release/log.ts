@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { noteStep } from './interrupt';
 
 export type Outcome = 'started' | 'succeeded' | 'failed' | 'skipped' | 'info' | 'rolled-back' | 'warning';
 
@@ -61,6 +62,7 @@ export class ReleaseLog {
     const line = JSON.stringify(record);
     this.echo(line);
     this.onRecord?.(record);
+    noteStep(this, step, outcome);
     fs.mkdirSync(path.dirname(this.file), { recursive: true });
     fs.appendFileSync(this.file, `${line}\n`);
     return record;

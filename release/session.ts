@@ -31,6 +31,7 @@ import { Kube } from './kube';
 import { isLockError, LockHolder, lockMessage, parseLockHolders } from './lock';
 import { explain } from './errors';
 import { LogRecord, ReleaseLog } from './log';
+import { checkRunning } from './interrupt';
 import { prog } from './prog';
 import { ConfigEntry, readStackFiles } from './stackfiles';
 
@@ -367,6 +368,8 @@ export class Session {
 
   /** Runs an operation under Pulumi's stack lock, turning a held lock into a clear message. */
   async locked<T>(fn: () => Promise<T>): Promise<T> {
+    // Once the command is being stopped (SIGTERM), no update starts (a revert included).
+    checkRunning();
     try {
       return await fn();
     } catch (e) {

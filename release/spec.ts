@@ -228,6 +228,8 @@ export const EXIT_CODES: readonly (readonly [number, string])[] = [
   [3, 'the stack is locked (by another release or Pulumi update)'],
   [4, 'rolled back automatically after promotion'],
   [64, 'usage error (unknown command, option or stack, bad value)'],
+  [130, 'stopped by SIGINT (Ctrl-C) at a safe point; re-run the command to continue'],
+  [143, 'stopped by SIGTERM at a safe point; re-run the command to continue'],
 ];
 
 /** The overview help. */
@@ -245,7 +247,7 @@ export function mainHelp(prog: string): string {
     ...optionLines(COMMON_OPTIONS),
     '',
     'exit codes:',
-    ...EXIT_CODES.map(([code, what]) => `  ${String(code).padStart(2)}  ${what}`),
+    ...EXIT_CODES.map(([code, what]) => `  ${String(code).padStart(3)}  ${what}`),
     '',
     `\`${prog} <command> --help\` shows a command's options.`,
   ].join('\n');

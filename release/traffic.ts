@@ -8,6 +8,7 @@ import { parseDocument } from 'yaml';
 import { otherSlot, Slot } from '../components/shared/slots';
 import { loadSettings, NAMESPACE } from '../stacks/settings';
 import { EngineEventLike } from './events';
+import { critical } from './interrupt';
 import { poll } from './kube';
 import {
   applyService,
@@ -187,47 +188,53 @@ export async function switchTraffic(
   s.log.write('switch', 'started', { detail: `${from} -> ${to}: ${why}` });
   const message = `release: traffic ${from} -> ${to} (${why})`;
   const applied: ServiceState[] = [];
-  // Pulumi's stack lock, held while the selectors change: no update of the stack runs beside the switch.
-  let unlock: () => void;
-  try {
-    unlock = plan.backend.lock(s.name);
-  } catch (e) {
-    s.log.write('lock', 'failed', { detail: e instanceof Error ? e.message : String(e) });
-    throw e;
-  }
-  try {
-    await applyService(s, plan.active, withSelector(plan.active.inputs, s.app, to));
-    applied.push(plan.active);
-    await applyService(s, plan.preview, withSelector(plan.preview.inputs, s.app, from));
-    applied.push(plan.preview);
-  } catch (e) {
-    const refused = firstError(e);
-    const restored: string[] = [];
-    const notRestored: string[] = [];
-    for (const svc of applied) {
-      try {
-        await applyService(s, svc, svc.inputs);
-        restored.push(svc.inputs.metadata?.name ?? svc.urn);
-      } catch (again) {
-        notRestored.push(
-          `${svc.inputs.metadata?.name ?? svc.urn} (${again instanceof Error ? again.message : String(again)})`,
-        );
-      }
+  // One critical section (release/interrupt.ts): a SIGTERM meanwhile waits until both selectors and the stack
+  // file say the same slot, so an interrupted switch is always finished by re-running it, never half made.
+  await critical(async () => {
+    // Pulumi's stack lock, held while the selectors change: no update of the stack runs beside the switch.
+    let unlock: () => void;
+    try {
+      unlock = plan.backend.lock(s.name);
+    } catch (e) {
+      s.log.write('lock', 'failed', { detail: e instanceof Error ? e.message : String(e) });
+      throw e;
     }
-    const detail =
-      notRestored.length > 0
-        ? `putting ${notRestored.join(', ')} back failed too: run \`pulumi up --stack ${s.name}\` to apply what the stack file says (${from} active)`
-        : restored.length > 0
-          ? `${restored.join(', ')} put back on the previous selector; nothing was written, traffic stays on ${from}`
-          : `nothing changed, nothing was written; traffic stays on ${from}`;
-    s.log.write('switch', 'failed', { detail: `selector patch refused: ${refused}; ${detail}` });
-    throw new ReleaseError(
-      `the API server refused the switch ${from} -> ${to} (${refused}); ${detail}`,
-      EXIT.failed,
-    );
-  } finally {
-    unlock();
-  }
+    try {
+      await applyService(s, plan.active, withSelector(plan.active.inputs, s.app, to));
+      applied.push(plan.active);
+      await applyService(s, plan.preview, withSelector(plan.preview.inputs, s.app, from));
+      applied.push(plan.preview);
+      // The stack file says where traffic is as soon as it is there (the recording update follows).
+      writeActiveSlot(s, to);
+    } catch (e) {
+      const refused = firstError(e);
+      const restored: string[] = [];
+      const notRestored: string[] = [];
+      for (const svc of applied) {
+        try {
+          await applyService(s, svc, svc.inputs);
+          restored.push(svc.inputs.metadata?.name ?? svc.urn);
+        } catch (again) {
+          notRestored.push(
+            `${svc.inputs.metadata?.name ?? svc.urn} (${again instanceof Error ? again.message : String(again)})`,
+          );
+        }
+      }
+      const detail =
+        notRestored.length > 0
+          ? `putting ${notRestored.join(', ')} back failed too: run \`pulumi up --stack ${s.name}\` to apply what the stack file says (${from} active)`
+          : restored.length > 0
+            ? `${restored.join(', ')} put back on the previous selector; nothing was written, traffic stays on ${from}`
+            : `nothing changed, nothing was written; traffic stays on ${from}`;
+      s.log.write('switch', 'failed', { detail: `selector patch refused: ${refused}; ${detail}` });
+      throw new ReleaseError(
+        `the API server refused the switch ${from} -> ${to} (${refused}); ${detail}`,
+        EXIT.failed,
+      );
+    } finally {
+      unlock();
+    }
+  });
   const endpointPods = await waitActiveEndpoints(s, to, s.release.readyTimeoutSeconds * 1000);
   const switchedAt = Date.now();
   const switchMs = switchedAt - started;
@@ -242,8 +249,7 @@ export async function switchTraffic(
     `traffic: ${from} -> ${to} (${endpointPods.length} pod(s) behind ${s.activeService}, ${switchMs} ms)`,
   );
 
-  // Record the switch: the stack file, then an update of the two Services only (their state takes the selectors).
-  writeActiveSlot(s, to);
+  // Record the switch: an update of the two Services only (their state takes the selectors).
   let up: UpResult;
   try {
     up = await recordUp(s, plan, message);
@@ -322,6 +328,29 @@ export function unrecordedSwitch(s: Session): UnrecordedSwitch | undefined {
     return undefined;
   }
   return { from, to, ...found };
+}
+
+/**
+ * A switch the API server has but the stack file not: the command was killed (SIGKILL: no code of it runs)
+ * between moving the active Service's selector and writing the stack file, both inside the switch's critical
+ * section. When the live active Service selects the idle slot while the stack file and the state both say the
+ * other, the stack file is made to say where traffic is, so that {@link unrecordedSwitch} finds the switch and the
+ * re-run records it instead of gating a slot the preview Service no longer selects. Returns whether it did.
+ */
+export async function adoptLiveSwitch(s: Session): Promise<boolean> {
+  if (unrecordedSwitch(s) !== undefined) {
+    return false;
+  }
+  const idle = s.idleSlot;
+  const live = await s.kube.get<{ spec?: { selector?: Record<string, string> } }>('service', s.activeService);
+  if (!selectsSlot(live?.spec?.selector, s.app, idle)) {
+    return false;
+  }
+  s.log.write('record', 'info', {
+    detail: `Service ${s.activeService} already selects ${idle} (a switch interrupted before the stack file said so): writing pavemaster:activeSlot ${idle}`,
+  });
+  writeActiveSlot(s, idle);
+  return true;
 }
 
 /**

@@ -3,6 +3,8 @@
 // type checking (as the program runs: tsconfig.pulumi.json), so the command and `npm run release --` are the same
 // code. Type checking is not skipped: `npm test` runs `tsc --noEmit` over release/ too. SWC instead of the
 // TypeScript transpiler saves the command more than a second of start (`npm run bench`: `pavemaster --help`).
+// commandLine() also makes the command's children die with it and stops it at a safe point on SIGTERM
+// (release/interrupt.ts).
 'use strict';
 const path = require('path');
 
@@ -11,12 +13,4 @@ require('ts-node').register({
   swc: true,
   project: path.join(__dirname, '..', '..', 'tsconfig.json'),
 });
-const { main } = require('../cli');
-
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e) => {
-    process.stderr.write(`release: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}\n`);
-    process.exit(1);
-  },
-);
+require('../cli').commandLine(process.argv.slice(2));

@@ -22,6 +22,7 @@ import { prog } from '../prog';
 import { keepWarmThenScaleDown, scaleDownAt, ScaleDownOutcome, takeOverWindow } from '../scaleDown';
 import { EXIT, ReleaseError, Session } from '../session';
 import {
+  adoptLiveSwitch,
   recordSwitch,
   releaseFields,
   scaleIdleDown,
@@ -60,6 +61,9 @@ export async function promote(stackName: string, opts: ReleaseOptions): Promise<
   }
   // A release whose switch happened but was not recorded (or whose end was not reached) is finished, not redone.
   if (held !== undefined) {
+    if (held.releaseId === releaseId) {
+      await adoptLiveSwitch(s);
+    }
     const pending = unrecordedSwitch(s);
     if (pending !== undefined || held.releaseId === s.release.slots[s.activeSlot].releaseId) {
       return finishSwitched(s, held.releaseId, pending, opts);
