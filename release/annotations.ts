@@ -8,7 +8,7 @@
  *   those tags (components/monitoring/dashboard.ts). The stack's own Grafana is reached through a port-forward:
  *   the API server's service proxy cannot carry Grafana's credentials (it authenticates the request itself and
  *   removes the `Authorization` header).
- * - Slack: the incoming webhook `pavemaster:releaseSlackWebhookUrl`, else the alerts' `pavemaster:slackWebhookUrl`.
+ * - Slack: the incoming webhook `pavemaster:releaseSlackWebhookUrl` (not the alerts' one: the workflows post there).
  *
  * A post that fails is a warning on the output and in the release log, never a failed release: traffic already
  * moved, and the annotation only describes it. The webhook URL and tokens are secrets: no message names them.
@@ -201,7 +201,7 @@ export function planAnnotations(a: AnnotationSettings, monitoringOutput: unknown
   if (!a.slack) {
     skipped.push('Slack: pavemaster:release.annotations.slack is false');
   } else if (a.slackWebhookUrl === undefined) {
-    skipped.push('Slack: no webhook (pavemaster:releaseSlackWebhookUrl or pavemaster:slackWebhookUrl)');
+    skipped.push('Slack: no webhook (pavemaster:releaseSlackWebhookUrl)');
   } else {
     let host = 'the Slack webhook';
     try {

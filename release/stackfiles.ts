@@ -25,8 +25,13 @@ export interface ConfigEntry {
 export interface StackFiles {
   /** Every config key, namespaced (`pavemaster:activeSlot`), as `pulumi config --json` lists them. */
   config: Record<string, ConfigEntry>;
-  /** The stack's outputs (plain values; a secret output is left out). */
+  /** The stack's outputs (plain values; a secret output, or one holding a secret, is left out). */
   outputs: Record<string, { value: unknown; secret: boolean }>;
+  /**
+   * The outputs left out because they are or hold a secret (`monitoring` holds Grafana's admin password beside
+   * `prometheusUrl`): whoever needs one of them reads the outputs through the CLI, which decrypts.
+   */
+  secretOutputs: string[];
 }
 
 /** The text Pulumi gives a config value: scalars as written, objects and lists as JSON. */
@@ -131,10 +136,13 @@ export function readStackFiles(
   }
   const root = (deployment.resources ?? []).find((r) => r.type === 'pulumi:pulumi:Stack');
   const outputs: StackFiles['outputs'] = {};
+  const secretOutputs: string[] = [];
   for (const [key, value] of Object.entries(root?.outputs ?? {})) {
-    if (!hasSecret(value)) {
+    if (hasSecret(value)) {
+      secretOutputs.push(key);
+    } else {
       outputs[key] = { value, secret: false };
     }
   }
-  return { config, outputs };
+  return { config, outputs, secretOutputs };
 }

@@ -164,8 +164,8 @@ export interface AnnotationSettings {
   /** Post to Slack when a webhook is configured. @default true */
   slack: boolean;
   /**
-   * The Slack incoming webhook: the secret top-level `pavemaster:releaseSlackWebhookUrl`, else the alerts'
-   * `pavemaster:slackWebhookUrl`; none: no Slack post.
+   * The Slack incoming webhook: the secret top-level `pavemaster:releaseSlackWebhookUrl`; none: no Slack post
+   * (the alerts' `pavemaster:slackWebhookUrl` is not used: the delivery workflows already post there).
    */
   slackWebhookUrl?: SecretText;
   /** Seconds each post may take. @default 10 */
@@ -438,9 +438,9 @@ function readAnnotations(root: Fields, f: Fields): AnnotationSettings {
   const releaseWebhook = root.optionalString('releaseSlackWebhookUrl', {
     check: checkSecureUrl('a Slack incoming webhook'),
   });
-  // The alerts' webhook, as the monitoring section reads (and checks) it.
-  const alertsWebhook = root.optionalString('slackWebhookUrl');
-  const webhook = releaseWebhook ?? alertsWebhook;
+  // Only a webhook set for releases: the delivery workflows already tell the alerts' channel of each release
+  // (falling back to pavemaster:slackWebhookUrl posted every release twice there, seen in workflows.int).
+  const webhook = releaseWebhook;
   if (token !== undefined && grafanaUrl !== undefined && !isInClusterUrl(grafanaUrl)) {
     const problem = checkSecureUrl('Grafana')(grafanaUrl);
     if (problem !== undefined) {

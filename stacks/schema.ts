@@ -182,7 +182,7 @@ export const CONFIG_SCHEMA: Readonly<Record<string, ConfigDeclaration>> = {
     'Secret: a Grafana service-account token (Editor) the release command annotates releases with (pavemaster:release.annotations). Set with `pulumi config set --secret`. "" (the default): the stack\'s own Grafana with its generated admin password.',
   ),
   releaseSlackWebhookUrl: str(
-    'Secret: the Slack incoming-webhook URL the release command posts each promote, flip-back and rollback to. Set with `pulumi config set --secret`. "" (the default): pavemaster:slackWebhookUrl, else no post.',
+    'Secret: the Slack incoming-webhook URL the release command posts each promote, flip-back and rollback to. Set with `pulumi config set --secret`. "" (the default): no post (the delivery workflows post to pavemaster:slackWebhookUrl themselves).',
   ),
   kubernetes: obj(
     'Which cluster the stack deploys to, {context, cluster, server, caFingerprint}: the kubeconfig context the provider uses, the cluster entry it must point at, and the API server URL and CA (SHA-256 fingerprint) of that entry; checked before anything is registered. Production requires context and cluster. {} (the default, staging only): the current context, unchecked.',
