@@ -208,6 +208,14 @@ export function authorization(access: DirectAccess): string | undefined {
   return token === undefined ? undefined : `Bearer ${token}`;
 }
 
+/** Which credentials a direct access sends, for messages: 'basic auth', 'bearer token' or '' (none). */
+function authKind(access: DirectAccess): string {
+  if (access.basicAuth) {
+    return 'basic auth';
+  }
+  return access.bearerToken || access.bearerTokenFile ? 'bearer token' : '';
+}
+
 /**
  * Plain HTTP(S) to a base URL the machine running the release can reach, on `fetch` (undici's, whose dispatcher
  * takes the CA). Redirects are refused rather than followed, so credentials never go to another address.
@@ -216,11 +224,7 @@ export function directTransport(baseUrl: string, access: DirectAccess = {}): Pro
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
   const timeoutMs = access.timeoutMs ?? 5000;
   const dispatcher = access.ca !== undefined ? new Agent({ connect: { ca: access.ca } }) : undefined;
-  const auth = access.basicAuth
-    ? 'basic auth'
-    : access.bearerToken || access.bearerTokenFile
-      ? 'bearer token'
-      : '';
+  const auth = authKind(access);
   return {
     description: baseUrl,
     async get(pathAndQuery) {
@@ -418,11 +422,8 @@ export function resolvePrometheus(opts: {
   const access = sameOrigin
     ? directAccess(opts.client)
     : { timeoutMs: (opts.client?.timeoutSeconds ?? 10) * 1000 };
-  const sends = access.basicAuth
-    ? ', basic auth'
-    : access.bearerToken || access.bearerTokenFile
-      ? ', bearer token'
-      : '';
+  const kind = authKind(access);
+  const sends = kind === '' ? '' : `, ${kind}`;
   return {
     transport: directTransport(url, access),
     source: `${source}: ${url}${sends}${access.ca !== undefined ? ', own CA' : ''}`,

@@ -109,7 +109,7 @@ const INTENDED: readonly Intended[] = [
       'ELASTIC_PASSWORD_FILE (copied by its config init container to a memory volume), the setup Jobs read ' +
       '/secrets/<NAME> from a projected volume, Grafana expands $__file{} in its provisioning; Grafana runs as ' +
       'uid/gid 10001 (CKV_K8S_40, kube-score). A changed pod template rolls the pods (a Job whose template ' +
-      'changes is replaced, as any Job edit is); no data volume changes',
+      'changes is replaced, as every edit of a Job is); no data volume changes',
   },
   {
     urn: /::(logging-(elasticsearch|kibana)-setup|monitoring-grafana-provisioning)$/,
