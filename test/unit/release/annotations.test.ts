@@ -13,27 +13,14 @@ import {
 } from '../../../release/annotations';
 import { Recorder, startRecorder } from '../../../release/testing/recorder';
 import { allDashboards } from '../../../components/monitoring/dashboards';
-import { Fields } from '../../../stacks/fields';
 import { Problems } from '../../../stacks/problems';
-import { AnnotationSettings, parseRelease, SecretText } from '../../../stacks/release';
-import { SECRET_KEYS } from '../../../stacks/settings';
+import { AnnotationSettings, SecretText } from '../../../stacks/release';
+import { parseReleaseFor } from './support';
 
 const fake = (n: number) => ['test', 'grafana', String(Date.now()), String(n)].join('-');
 
 function annotationSettings(config: Record<string, unknown>): { a: AnnotationSettings; problems: Problems } {
-  const raw: Record<string, string> = {};
-  for (const [k, v] of Object.entries(config)) {
-    raw[k] = typeof v === 'string' ? v : JSON.stringify(v);
-  }
-  const problems = new Problems();
-  const root = new Fields('pavemaster:', raw, problems, new Set(SECRET_KEYS));
-  const r = parseRelease(root, {
-    stack: 'staging',
-    environment: 'staging',
-    production: false,
-    namespace: 'pavemaster-staging',
-  });
-  root.finish();
+  const { problems, ...r } = parseReleaseFor(config, { redactSecrets: true });
   return { a: r.annotations, problems };
 }
 

@@ -11,29 +11,16 @@ import * as path from 'path';
 import * as util from 'util';
 import { PrometheusClient, resolvePrometheus } from '../../../release/postPromotion';
 import { makeTestPki, Recorder, startRecorder, TestPki } from '../../../release/testing/recorder';
-import { Fields } from '../../../stacks/fields';
 import { ConfigError, Problems } from '../../../stacks/problems';
-import { parseRelease, ReleaseSettings } from '../../../stacks/release';
-import { SECRET_KEYS } from '../../../stacks/settings';
+import { ReleaseSettings } from '../../../stacks/release';
+import { parseReleaseFor } from './support';
 
 /** A fake token, built at run time (no key-shaped literal in git). */
 const fakeToken = (n: number) => ['test', 'bearer', String(Date.now()), String(n)].join('-');
 
 /** Parses release config as the loader does: secret keys redacted in problems. */
 function parse(config: Record<string, unknown>): { r: ReleaseSettings; problems: Problems } {
-  const raw: Record<string, string> = {};
-  for (const [k, v] of Object.entries(config)) {
-    raw[k] = typeof v === 'string' ? v : JSON.stringify(v);
-  }
-  const problems = new Problems();
-  const root = new Fields('pavemaster:', raw, problems, new Set(SECRET_KEYS));
-  const r = parseRelease(root, {
-    stack: 'staging',
-    environment: 'staging',
-    production: false,
-    namespace: 'pavemaster-staging',
-  });
-  root.finish();
+  const { problems, ...r } = parseReleaseFor(config, { redactSecrets: true });
   return { r, problems };
 }
 
