@@ -24,52 +24,38 @@
  * starts clean; the load loop always stops in `finally`. Needs the real node (globalSetup starts it) and the
  * images of scripts/images; fails with the reason when either is missing, never skips.
  */
-import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { parseDocument } from 'yaml';
 import { LOCAL_SMOKE_TEST_IMAGE } from '../../components/versions';
 import { abort, deploy, promote, PromoteResult, ReleaseOptions, rollback } from '../../release/commands';
-import { DeploymentObject, Kube, PodObject, poll } from '../../release/kube';
+import { DeploymentObject, Kube, poll } from '../../release/kube';
 import { LogRecord } from '../../release/log';
 import { readReleaseLock } from '../../release/lock';
 import { ReleaseError } from '../../release/session';
-import { createSandbox, envFromScript, REPO, Sandbox } from '../../release/testing/sandbox';
+import { Sandbox } from '../../release/testing/sandbox';
 import { DEFAULT_SCALE_DOWN_DELAY_SECONDS } from '../../stacks/release';
-import { hostGet, REAL_NODE, requireRealNode } from './realnode';
+import { APP, CliRun, Pod, RealStack, refused } from './releaseFixture';
+import { hostGet } from './realnode';
 
 jest.setTimeout(20 * 60 * 1000);
 
 const STACK = 'it-e2e';
-const APP = 'pavemaster';
 const V1 = 'pavemaster/web:1.0.0';
 const V11 = 'pavemaster/web:1.1.0';
 const V2 = 'pavemaster/web:2.0.0';
 const FAIL20 = 'pavemaster/web:2.0.0-fail20';
 const FAILROOT = 'pavemaster/web:2.0.0-failroot';
 const NOTREADY = 'pavemaster/web:2.0.0-notready';
-const BIN = path.join(REPO, 'release', 'bin', 'pavemaster.js');
 /** The post-promotion window of the flip-back test (the last session's figures: flip-back 11 s after the switch). */
 const FLIP_WINDOW = { windowSeconds: 40, intervalSeconds: 5 };
 
+const real = new RealStack(STACK);
+const { output, records, cli, editStackFile, stackConfig, setRelease, selector, readyPods, specReplicas } =
+  real;
+const { activeUrl, cleanOnFailure, expectAgreement } = real;
 let sandbox: Sandbox;
 let kube: Kube;
 let opts: ReleaseOptions;
-const output: string[] = [];
-const records: LogRecord[] = [];
-
-/** The image references the local registry serves (scripts/images writes served.json). */
-function served(): Set<string> {
-  const file = path.join(REPO, '.local', 'images', 'served.json');
-  if (!fs.existsSync(file)) {
-    throw new Error(`${file} is missing: scripts/images has not run`);
-  }
-  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as { images?: unknown };
-  return new Set(Array.isArray(parsed.images) ? parsed.images.map(String) : []);
-}
-
-/** A pod as these tests read it: where it runs and what it runs. */
-type Pod = PodObject & { spec?: { nodeName?: string; containers?: { name: string; image?: string }[] } };
 
 /** One request of the load loop. */
 interface Answer {
@@ -153,182 +139,14 @@ function startLoad(url: string, bounds = { maxRequests: 30_000, maxMs: 10 * 60 *
   };
 }
 
-/** The active Service's URL from the host (kube-proxy's rules for its ClusterIP). */
-async function activeUrl(route = '/api/roads'): Promise<string> {
-  const svc = await kube.get<{ spec?: { clusterIP?: string } }>('service', APP);
-  if (!svc?.spec?.clusterIP) {
-    throw new Error(`Service ${APP} has no ClusterIP`);
-  }
-  return `http://${svc.spec.clusterIP}:80${route}`;
-}
-
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The release command as an operator runs it: the package's bin, in its own process. */
-function cli(args: readonly string[]): Promise<CliRun> {
-  const child = spawn(BIN, [...args, '--work-dir', sandbox.dir], { env: process.env, stdio: 'pipe' });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  child.stdout.on('data', (c: Buffer) => out.push(c));
-  child.stderr.on('data', (c: Buffer) => err.push(c));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const r = {
-        code,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-      };
-      output.push(`$ pavemaster ${args.join(' ')}\n${r.stdout}${r.stderr}`);
-      resolve(r);
-    });
-  });
-}
-
-/** Edits the sandbox's stack file as an operator would; only the edited keys are rewritten. */
-function editStackFile(edit: (config: Record<string, unknown>) => void): void {
-  const doc = parseDocument(fs.readFileSync(sandbox.stackFile, 'utf8'));
-  const config = (doc.toJS() as { config: Record<string, unknown> }).config;
-  const before = JSON.stringify(config);
-  edit(config);
-  for (const [key, value] of Object.entries(config)) {
-    if (JSON.stringify(value) !== JSON.stringify((JSON.parse(before) as Record<string, unknown>)[key])) {
-      doc.setIn(['config', key], doc.createNode(value));
-    }
-  }
-  fs.writeFileSync(sandbox.stackFile, doc.toString());
-}
-
-function stackConfig(): Record<string, unknown> {
-  return (
-    parseDocument(fs.readFileSync(sandbox.stackFile, 'utf8')).toJS() as { config: Record<string, unknown> }
-  ).config;
-}
-
-function setRelease(patch: Record<string, unknown>): void {
-  editStackFile((c) => {
-    c['pavemaster:release'] = { ...(c['pavemaster:release'] as Record<string, unknown>), ...patch };
-  });
-}
-
-async function selector(service: string): Promise<string | undefined> {
-  return (await kube.serviceSelector(service))?.slot;
-}
-
-async function readyPods(slot: string): Promise<Pod[]> {
-  return (await kube.list<Pod>('pods', `app=${APP},slot=${slot}`)).filter(
-    (p) =>
-      !p.metadata.deletionTimestamp &&
-      (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
-  );
-}
-
-async function specReplicas(slot: string): Promise<number | undefined> {
-  return (await kube.get<DeploymentObject>('deployment', `${APP}-${slot}`))?.spec?.replicas;
-}
-
-/** A release left open by a failed step is aborted, so the next test starts from a clean stack. */
-async function abortIfOpen(): Promise<void> {
-  if ((await readReleaseLock(kube, APP)) !== undefined) {
-    await abort(STACK, opts).catch((e: unknown) => output.push(`abort after a failed step: ${String(e)}`));
-  }
-}
-
-/** Runs a test body; when it throws, the open release is aborted before the error is passed on. */
-async function cleanOnFailure<T>(body: () => Promise<T>): Promise<T> {
-  try {
-    return await body();
-  } catch (e) {
-    await abortIfOpen();
-    throw e;
-  }
-}
-
-async function refused(p: Promise<unknown>): Promise<ReleaseError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  if (!(e instanceof ReleaseError)) {
-    throw new Error(
-      `expected the step to fail with a ReleaseError, got ${e === undefined ? 'success' : e instanceof Error ? e.message : JSON.stringify(e)}`,
-    );
-  }
-  return e;
-}
-
-/**
- * The stack file, the state (`pulumi stack export`: the Services' applied selectors), the live Services and the
- * next preview agree that `slot` is active.
- */
-async function expectAgreement(slot: 'blue' | 'green'): Promise<void> {
-  const idle = slot === 'blue' ? 'green' : 'blue';
-  expect(stackConfig()['pavemaster:activeSlot']).toBe(slot);
-  const state = (await sandbox.stack.exportStack()).deployment as {
-    resources?: {
-      type: string;
-      outputs?: { metadata?: { name?: string }; spec?: { selector?: Record<string, string> } };
-    }[];
-  };
-  const inState = (name: string) =>
-    state.resources?.find(
-      (r) => r.type === 'kubernetes:core/v1:Service' && r.outputs?.metadata?.name === name,
-    )?.outputs?.spec?.selector?.slot;
-  expect({ active: inState(APP), preview: inState(`${APP}-preview`) }).toEqual({
-    active: slot,
-    preview: idle,
-  });
-  expect({ active: await selector(APP), preview: await selector(`${APP}-preview`) }).toEqual({
-    active: slot,
-    preview: idle,
-  });
-  const preview = await sandbox.stack.preview({ onOutput: () => undefined });
-  const changes = Object.entries(preview.changeSummary).filter(([op, n]) => op !== 'same' && (n ?? 0) > 0);
-  expect(changes).toEqual([]);
-}
-
 function figures(line: string): void {
   // One line per figure, greppable in the jest output.
   console.log(`e2e figures: ${line}`);
 }
 
 beforeAll(async () => {
-  Object.assign(process.env, envFromScript());
-  process.env.PAVEMASTER_RELEASE_PROG = 'pavemaster';
-  // A cluster started again on its kept data can show the node NotReady for a moment after `scripts/cluster
-  // start` said Ready (the controller manager judges the lease of the previous run first): wait, then fail with
-  // the reason.
-  await poll(
-    () =>
-      requireRealNode().then(
-        () => true,
-        () => undefined,
-      ),
+  await real.start(
     {
-      timeoutMs: 90_000,
-      intervalMs: 2000,
-      what: 'the real node to be Ready',
-    },
-  ).catch(async () => requireRealNode());
-  const images = served();
-  const missing = [V1, V11, V2, FAIL20, FAILROOT, NOTREADY, LOCAL_SMOKE_TEST_IMAGE].filter(
-    (i) => !images.has(i),
-  );
-  if (missing.length > 0) {
-    throw new Error(
-      `the local registry does not serve ${missing.join(', ')} (scripts/images): the test needs them`,
-    );
-  }
-  sandbox = await createSandbox({
-    stackName: STACK,
-    fromStack: 'staging',
-    env: {},
-    overrides: {
-      namespace: STACK,
       blueImage: V1,
       greenImage: V1,
       replicas: 2,
@@ -341,28 +159,13 @@ beforeAll(async () => {
         postPromotion: { windowSeconds: 10, intervalSeconds: 5, maxErrorRatio: 0.05, maxP95Seconds: 1 },
       },
     },
-  });
-  opts = {
-    workDir: sandbox.dir,
-    envVars: { PULUMI_BACKEND_URL: process.env.PULUMI_BACKEND_URL ?? '' },
-    out: (line) => output.push(line),
-    logEcho: () => undefined,
-    onRecord: (r) => records.push(r),
-  };
-  kube = new Kube(sandbox.namespace);
-  await sandbox.stack.up({ onOutput: () => undefined });
-  const pods = await kube.list<Pod>('pods', `app=${APP}`);
-  const elsewhere = pods.filter((p) => p.spec?.nodeName !== REAL_NODE).map((p) => p.metadata.name);
-  if (elsewhere.length > 0) {
-    throw new Error(`the app's pods must run on the real node; these do not: ${elsewhere.join(', ')}`);
-  }
+    [V1, V11, V2, FAIL20, FAILROOT, NOTREADY, LOCAL_SMOKE_TEST_IMAGE],
+  );
+  ({ sandbox, kube, opts } = real);
 });
 
 afterAll(async () => {
-  if (process.env.RECORD_RELEASE_OUTPUT) {
-    fs.writeFileSync(path.join(process.env.RECORD_RELEASE_OUTPUT, 'releaseE2e.txt'), output.join('\n'));
-  }
-  await sandbox?.cleanup();
+  await real.stop('releaseE2e.txt');
 });
 
 describe('releases on real pods', () => {
