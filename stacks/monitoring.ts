@@ -9,6 +9,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import {
   checkMonitoringOptions,
+  checkPemCertificates,
   MonitoringImages,
   resolveMonitoringOptions,
   ResolvedMonitoringOptions,
@@ -154,6 +155,7 @@ function readAlerting(
     repeatInterval: f.string('repeatInterval', def.repeatInterval, { check: checkDuration }),
     email: emailSettings,
     slack: slackSettings,
+    caPem: f.optionalString('caPem', { check: checkPemCertificates }),
   };
   f.finish();
   return out;

@@ -21,6 +21,8 @@ export const ALERTMANAGER_SECRETS_DIR = '/etc/alertmanager/secrets';
 /** The Secret keys (file names) of the receivers' credentials. */
 export const SMTP_PASSWORD_KEY = 'smtp-password';
 export const SLACK_WEBHOOK_KEY = 'slack-webhook-url';
+/** The Secret key (file name) of the CA certificates the receivers verify their servers against. */
+export const RECEIVERS_CA_KEY = 'receivers-ca.pem';
 
 /**
  * What a stack decides about Alertmanager (`pavemaster:monitoring.alertmanager`). More than one replica forms a

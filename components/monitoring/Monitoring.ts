@@ -4,6 +4,7 @@
  * configuration file is built from typed objects (prometheusConfig, rules, alertmanagerConfig, dashboards,
  * blackboxConfig); this component only wires them to the services, one file per service.
  */
+import { X509Certificate } from 'crypto';
 import * as pulumi from '@pulumi/pulumi';
 import { PlatformNamespace } from '../PlatformNamespace';
 import { ArgChecks, ArgProblem, DeepPartial, throwIfInvalid, withDefaults } from '../shared/args';
@@ -14,6 +15,7 @@ import {
   ALERTMANAGER_DEFAULTS,
   ALERTMANAGER_SECRETS_DIR,
   AlertmanagerOptions,
+  RECEIVERS_CA_KEY,
   SLACK_WEBHOOK_KEY,
   SMTP_PASSWORD_KEY,
 } from './Alertmanager';
@@ -59,6 +61,13 @@ export interface AlertingOptions {
   readonly repeatInterval?: string;
   readonly email?: Partial<EmailOptions>;
   readonly slack?: Partial<SlackOptions>;
+  /**
+   * PEM text of the CA certificates the receivers' servers must chain to, instead of the image's system CAs:
+   * for a Slack-compatible webhook (Mattermost, Rocket.Chat, a proxy in front of Slack) or an SMTP server whose
+   * STARTTLS certificate a private CA signed. Used by both receivers; mounted as a file from Alertmanager's
+   * Secret. Must hold at least one "BEGIN CERTIFICATE" block. @default none: the image's system CAs
+   */
+  readonly caPem?: string;
 }
 
 /** What a stack decides about its monitoring stack (`pavemaster:monitoring`; stacks/monitoring.ts produces it). */
@@ -135,6 +144,7 @@ export interface ResolvedMonitoringOptions {
     repeatInterval: string;
     email: EmailOptions;
     slack: SlackOptions;
+    caPem?: string;
   };
   runbookBaseUrl: string;
   slackWebhookUrl?: pulumi.Input<string>;
@@ -197,6 +207,25 @@ export function resolveMonitoringOptions(
   };
 }
 
+const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/** PEM text of one or more X.509 certificates, each of which parses (`alerting.caPem`). */
+export function checkPemCertificates(text: string): string | undefined {
+  const blocks = text.match(PEM_BLOCK) ?? [];
+  const what = 'PEM text of one or more "BEGIN CERTIFICATE" blocks, each an X.509 certificate';
+  if (blocks.length === 0) {
+    return what;
+  }
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (e) {
+      return `${what} (certificate ${i + 1} does not parse: ${e instanceof Error ? e.message : String(e)})`;
+    }
+  }
+  return undefined;
+}
+
 /** The monitoring stack's own invariants; every problem at once, each named by its option path. */
 export function checkMonitoringOptions(o: ResolvedMonitoringOptions): ArgProblem[] {
   const c = new ArgChecks();
@@ -216,6 +245,9 @@ export function checkMonitoringOptions(o: ResolvedMonitoringOptions): ArgProblem
     'probeSlowSeconds',
   ] as const) {
     c.check(`thresholds.${key}`, o.thresholds[key], (v) => (v > 0 ? undefined : 'a positive number'));
+  }
+  if (o.alerting.caPem !== undefined) {
+    c.check('alerting.caPem', o.alerting.caPem, checkPemCertificates);
   }
   const email = o.alerting.email;
   if (email.enabled) {
@@ -298,6 +330,10 @@ function alerting(
     groupInterval: o.alerting.groupInterval,
     repeatInterval: o.alerting.repeatInterval,
   };
+  if (o.alerting.caPem !== undefined && (r.email !== undefined || r.slack !== undefined)) {
+    config.caFile = `${ALERTMANAGER_SECRETS_DIR}/${RECEIVERS_CA_KEY}`;
+    secrets[RECEIVERS_CA_KEY] = o.alerting.caPem;
+  }
   if (r.email !== undefined) {
     const { password, ...email } = r.email;
     config.email = email;

@@ -7,6 +7,12 @@
  */
 import { Severity, SEVERITIES } from './rules';
 
+/** Alertmanager's TLS settings of a receiver's connection. */
+export interface TlsConfig {
+  /** The CA certificates the server's certificate must chain to (instead of the image's system CAs). */
+  ca_file: string;
+}
+
 export interface EmailConfig {
   to: string;
   from: string;
@@ -16,6 +22,7 @@ export interface EmailConfig {
   require_tls: boolean;
   send_resolved: boolean;
   headers?: Record<string, string>;
+  tls_config?: TlsConfig;
 }
 
 export interface SlackConfig {
@@ -24,6 +31,7 @@ export interface SlackConfig {
   send_resolved: boolean;
   title: string;
   text: string;
+  http_config?: { tls_config: TlsConfig };
 }
 
 export interface Receiver {
@@ -90,6 +98,8 @@ export interface AlertmanagerConfigArgs {
   repeatInterval: string;
   /** Email, when it is configured and its password (if any) is known; the password is a mounted file. */
   email?: Omit<EmailOptions, 'enabled'> & { passwordFile?: string };
+  /** The mounted CA file both receivers verify their server against (`alerting.caPem`). @default the system CAs */
+  caFile?: string;
   /** Slack, when it is configured and its webhook URL is known. */
   slack?: {
     /** The mounted webhook URL file. */
@@ -113,6 +123,7 @@ const SLACK_TEXT =
 
 function receiver(args: AlertmanagerConfigArgs, name: string, severity: Severity): Receiver {
   const out: Receiver = { name };
+  const tlsConfig: TlsConfig | undefined = args.caFile !== undefined ? { ca_file: args.caFile } : undefined;
   const email = args.email;
   if (email !== undefined && email.severities.includes(severity)) {
     out.email_configs = email.to.map((to) => ({
@@ -125,6 +136,7 @@ function receiver(args: AlertmanagerConfigArgs, name: string, severity: Severity
       require_tls: email.requireTls,
       send_resolved: true,
       headers: { Subject: `[${args.environment}] {{ template "email.default.subject" . }}` },
+      ...(tlsConfig !== undefined ? { tls_config: tlsConfig } : {}),
     }));
   }
   const channel = args.slack?.channels[severity];
@@ -136,6 +148,7 @@ function receiver(args: AlertmanagerConfigArgs, name: string, severity: Severity
         send_resolved: true,
         title: SLACK_TITLE,
         text: SLACK_TEXT,
+        ...(tlsConfig !== undefined ? { http_config: { tls_config: tlsConfig } } : {}),
       },
     ];
   }

@@ -4,7 +4,9 @@
  * RBAC, restricted security and resources on every container, the node-exporter exception, the settings'
  * validation, and the runbooks document covering every alert.
  */
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import * as pulumi from '@pulumi/pulumi';
 import { parse } from 'yaml';
@@ -399,6 +401,104 @@ describe('receivers without their secrets', () => {
       },
       warnings: [],
     });
+  });
+});
+
+/** A self-signed CA certificate made now by openssl (nothing key-shaped in git). */
+function makeCaPem(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'monitoring-ca-'));
+  try {
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1'].concat(
+        [
+          '-keyout',
+          path.join(dir, 'ca.key'),
+          '-out',
+          path.join(dir, 'ca.pem'),
+          '-subj',
+          '/CN=unit test receivers CA',
+        ],
+      ),
+      { stdio: 'ignore' },
+    );
+    return fs.readFileSync(path.join(dir, 'ca.pem'), 'utf8');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('receivers behind a private CA (alerting.caPem)', () => {
+  it('verify the Slack webhook and the SMTP server against the CA, mounted from the Secret', async () => {
+    const caPem = makeCaPem();
+    const settings = loadSettings(
+      'production',
+      stackConfig('production', {
+        ...WITH_RECEIVERS,
+        monitoring: { alerting: { ...WITH_RECEIVERS.monitoring.alerting, caPem } },
+      }),
+    );
+    expect(settings.monitoring.alerting.caPem).toBe(caPem);
+    const resources = await record(() => {
+      new Monitoring('monitoring', {
+        ...settings.monitoring,
+        environment: settings.environment,
+        app: {
+          namespace: settings.namespace,
+          name: 'pavemaster',
+          healthPath: '/healthz',
+          activeService: 'pavemaster',
+          previewService: 'pavemaster-preview',
+          url: undefined,
+        },
+      });
+    });
+    const config = parse(
+      (
+        at(
+          byObjectName(resources, 'kubernetes:core/v1:ConfigMap', 'alertmanager-config').inputs,
+          'data',
+        ) as Record<string, string>
+      )['alertmanager.yml'],
+    ) as { receivers: { name: string; email_configs?: Doc[]; slack_configs?: Doc[] }[] };
+    const caFile = '/etc/alertmanager/secrets/receivers-ca.pem';
+    const emails = config.receivers.flatMap((r) => r.email_configs ?? []);
+    const slacks = config.receivers.flatMap((r) => r.slack_configs ?? []);
+    expect(emails.length).toBeGreaterThan(0);
+    expect(slacks.length).toBeGreaterThan(0);
+    expect(emails.map((e) => e.tls_config)).toEqual(emails.map(() => ({ ca_file: caFile })));
+    expect(slacks.map((e) => e.http_config)).toEqual(slacks.map(() => ({ tls_config: { ca_file: caFile } })));
+    // The CA is a file of Alertmanager's Secret, beside the credentials, mounted where the config names it.
+    const secret = byObjectName(resources, 'kubernetes:core/v1:Secret', 'alertmanager-secrets');
+    expect(Object.keys(unsecret(at(secret.inputs, 'stringData')) as Doc).sort()).toEqual([
+      'receivers-ca.pem',
+      'slack-webhook-url',
+      'smtp-password',
+    ]);
+    expect((unsecret(at(secret.inputs, 'stringData')) as Doc)['receivers-ca.pem']).toBe(caPem);
+  });
+
+  it('leave the system CAs in place when unset, and refuse text that is not a certificate', () => {
+    const o = resolveMonitoringOptions('staging', {});
+    expect(o.alerting.caPem).toBeUndefined();
+    const problems = (caPem: string): string[] => {
+      try {
+        loadSettings('staging', stackConfig('staging', { monitoring: { alerting: { caPem } } }));
+      } catch (e) {
+        if (e instanceof ConfigError) {
+          return e.problems.map((p) => `${p.key}: ${p.allowed}`);
+        }
+        throw e;
+      }
+      return [];
+    };
+    expect(problems('not a certificate')).toEqual([
+      expect.stringMatching(
+        /^pavemaster:monitoring\.alerting\.caPem: .*PEM text of one or more "BEGIN CERTIFICATE" blocks/,
+      ),
+    ]);
+    const broken = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
+    expect(problems(broken)).toEqual([expect.stringMatching(/certificate 1 does not parse/)]);
   });
 });
 
