@@ -10,6 +10,14 @@ if (nodeMajor < 24) {
 
 /** @type {import('jest').Config} */
 const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
+// @kubernetes/client-node 1.x and the packages of it that are ES modules only: jest 29 runs CommonJS, so they are
+// turned into CommonJS for the tests (Node.js 24 itself loads them with require; release/kubelib.ts).
+const esmOnly = ['@kubernetes/client-node', 'openid-client', 'oauth4webapi', 'jose'];
+const transform = {
+  '^.+\\.ts$': tsJest,
+  [`/node_modules/(${esmOnly.join('|')})/.+\\.js$`]: '<rootDir>/test/support/esmToCjs.js',
+};
+const transformIgnorePatterns = [`/node_modules/(?!(${esmOnly.join('|')})/)`];
 // Local state (the cluster's etcd, the Pulumi backend and plugins) is not part of the test tree: etcd's *.snap
 // files would otherwise be taken for obsolete jest snapshots.
 const ignored = [
@@ -30,7 +38,8 @@ module.exports = {
       setupFiles: ['<rootDir>/test/support/unitEnv.ts'],
       modulePathIgnorePatterns: ignored,
       testPathIgnorePatterns: ignored,
-      transform: { '^.+\\.ts$': tsJest },
+      transform,
+      transformIgnorePatterns,
       testMatch: [
         '<rootDir>/test/unit/**/*.test.ts',
         '<rootDir>/test/fuzz/**/*.test.ts',
@@ -45,7 +54,8 @@ module.exports = {
       testEnvironment: 'node',
       modulePathIgnorePatterns: ignored,
       testPathIgnorePatterns: ignored,
-      transform: { '^.+\\.ts$': tsJest },
+      transform,
+      transformIgnorePatterns,
       testMatch: ['<rootDir>/test/integration/**/*.int.test.ts'],
       globalSetup: '<rootDir>/test/integration/globalSetup.ts',
       globalTeardown: '<rootDir>/test/integration/globalTeardown.ts',

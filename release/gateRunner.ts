@@ -14,7 +14,7 @@ import {
   smokeCommand,
   smokeEgressPolicy,
 } from './gates';
-import { JobObject, poll } from './kube';
+import { JobObject } from './kube';
 import { Session } from './session';
 import { waitReady } from './traffic';
 
@@ -71,13 +71,17 @@ async function runJobGate(s: Session, gate: JobGate, slot: Slot, releaseId: stri
   if (decision !== 'wait') {
     await s.kube.apply(manifest);
   }
-  const state = await poll(
-    async () => {
-      const st = jobState(await s.kube.get<JobObject>('job', name));
-      return st === 'succeeded' || st === 'failed' ? st : undefined;
-    },
-    { timeoutMs: (timeoutSeconds + 60) * 1000, intervalMs: 500, what: `job/${name} to finish` },
-  ).catch((e: Error) => e.message);
+  // Watched: the Job's status change ends the wait at once.
+  const state = await s.kube
+    .waitFor(
+      async () => {
+        const st = jobState(await s.kube.get<JobObject>('job', name));
+        return st === 'succeeded' || st === 'failed' ? st : undefined;
+      },
+      [{ kind: 'job', fieldSelector: `metadata.name=${name}` }],
+      { timeoutMs: (timeoutSeconds + 60) * 1000, what: `job/${name} to finish` },
+    )
+    .catch((e: Error) => e.message);
   if (state === 'succeeded') {
     // The smoke script says how long a new pod's connections were refused before the NetworkPolicy enforcer
     // admitted it (gates.ts SMOKE_CONNECT_RETRY_SECONDS): shown, so a slow enforcer is seen before it fails.

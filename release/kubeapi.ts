@@ -8,8 +8,8 @@
  * context wins; the current context) and supports what a static kubeconfig holds: the server, its CA (file or
  * data) or `insecure-skip-tls-verify`, `tls-server-name`, a client certificate and key (files or data), a bearer
  * token or token file. Anything else (an `exec` or `auth-provider` credential plugin, basic auth, impersonation,
- * a proxy) is left to `kubectl`: `kubeApiFor` then returns why, and the caller runs `kubectl` as before. So does
- * `PAVEMASTER_KUBE_CLIENT=kubectl`.
+ * a proxy) is left to the Kubernetes client library (release/kubelib.ts): `kubeApiFor` then returns why, and the
+ * caller makes the call through the library instead. So does `PAVEMASTER_KUBE_CLIENT=library`.
  */
 import { createHash } from 'crypto';
 import * as fs from 'fs';
@@ -19,26 +19,31 @@ import * as path from 'path';
 import { parse } from 'yaml';
 
 /** The API path of a namespaced kind the release command reads or writes, by the names kubectl accepts. */
-interface ResourcePath {
+export interface ResourcePath {
   /** `api/v1` or `apis/<group>/<version>`. */
   prefix: string;
   plural: string;
+  /** The manifest's `kind` (`Deployment`). */
+  kind: string;
+  /** The manifest's `apiVersion` (`v1`, `apps/v1`). */
+  apiVersion: string;
 }
 
 const CORE = 'api/v1';
 const KINDS: Record<string, ResourcePath> = {};
-for (const [prefix, plural, names] of [
-  [CORE, 'services', ['service', 'services', 'svc']],
-  [CORE, 'pods', ['pod', 'pods', 'po']],
-  [CORE, 'configmaps', ['configmap', 'configmaps', 'cm']],
-  ['apis/apps/v1', 'deployments', ['deployment', 'deployments', 'deploy']],
-  ['apis/discovery.k8s.io/v1', 'endpointslices', ['endpointslice', 'endpointslices']],
-  ['apis/coordination.k8s.io/v1', 'leases', ['lease', 'leases']],
-  ['apis/batch/v1', 'jobs', ['job', 'jobs']],
-  ['apis/networking.k8s.io/v1', 'networkpolicies', ['networkpolicy', 'networkpolicies', 'netpol']],
+for (const [prefix, kind, plural, names] of [
+  [CORE, 'Service', 'services', ['svc']],
+  [CORE, 'Pod', 'pods', ['po']],
+  [CORE, 'ConfigMap', 'configmaps', ['cm']],
+  ['apis/apps/v1', 'Deployment', 'deployments', ['deploy']],
+  ['apis/discovery.k8s.io/v1', 'EndpointSlice', 'endpointslices', []],
+  ['apis/coordination.k8s.io/v1', 'Lease', 'leases', []],
+  ['apis/batch/v1', 'Job', 'jobs', []],
+  ['apis/networking.k8s.io/v1', 'NetworkPolicy', 'networkpolicies', ['netpol']],
 ] as const) {
-  for (const n of names) {
-    KINDS[n] = { prefix, plural };
+  const apiVersion = prefix === CORE ? 'v1' : prefix.slice('apis/'.length);
+  for (const n of [kind.toLowerCase(), plural, ...names]) {
+    KINDS[n] = { prefix, plural, kind, apiVersion };
   }
 }
 
@@ -49,8 +54,7 @@ export function resourcePath(kind: string, apiVersion?: string): ResourcePath | 
     return r;
   }
   // A manifest names its group and version: only the one this table knows.
-  const want = r.prefix === CORE ? 'v1' : r.prefix.slice('apis/'.length);
-  return apiVersion === want ? r : undefined;
+  return apiVersion === r.apiVersion ? r : undefined;
 }
 
 /** A Kubernetes `Status` answer (an error), as far as it is read. */
@@ -131,7 +135,7 @@ function isLoopback(host: string): boolean {
 
 /**
  * Resolves the current context of the kubeconfig to a target a direct client can call, or a sentence saying why
- * only kubectl can (a credential plugin, no current context, ...).
+ * only the client library can (a credential plugin, no current context, ...).
  */
 export function resolveKubeconfig(env: NodeJS.ProcessEnv): KubeTarget | string {
   const files = kubeconfigFiles(env).map(readKubeconfig);
@@ -223,7 +227,7 @@ export function resolveKubeconfig(env: NodeJS.ProcessEnv): KubeTarget | string {
 }
 
 /** Node's network errors in kubectl's words (`dial tcp HOST:PORT: connect: connection refused`). */
-function unreachable(server: URL, e: NodeJS.ErrnoException): Error {
+export function unreachable(server: URL, e: NodeJS.ErrnoException): Error {
   const port = server.port !== '' ? server.port : '443';
   const where = `${server.hostname}:${port}`;
   const why =
@@ -340,11 +344,11 @@ const clients = new Map<string, KubeApi>();
 
 /**
  * The direct client for the kubeconfig of `env` (one per kubeconfig content, so its connections are reused by
- * every step of a command), or why `kubectl` must make the calls.
+ * every step of a command), or why the client library must make the calls.
  */
 export function kubeApiFor(env: NodeJS.ProcessEnv): KubeApi | string {
-  if (env.PAVEMASTER_KUBE_CLIENT === 'kubectl') {
-    return 'PAVEMASTER_KUBE_CLIENT=kubectl';
+  if (env.PAVEMASTER_KUBE_CLIENT === 'library') {
+    return 'PAVEMASTER_KUBE_CLIENT=library';
   }
   let target: KubeTarget | string;
   try {

@@ -7,6 +7,7 @@ export interface ServiceLike {
 
 export interface PodObject {
   metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
+  spec?: { nodeName?: string; containers?: { name: string; image?: string }[] };
   status?: {
     phase?: string;
     conditions?: { type: string; status: string }[];

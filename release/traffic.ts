@@ -35,14 +35,15 @@ export async function waitReady(s: Session, slot: Slot, service: string, timeout
     readyPods: [] as string[],
     endpointPods: [] as string[],
   };
-  return poll(
+  // Watched: the slot's Deployment, pods and EndpointSlices; a slot already ready costs one check.
+  return s.kube.waitFor(
     async () => {
       last = await s.kube.slotReadiness(s.slotObjects(slot), service, s.version(slot));
       return last.ready ? last : undefined;
     },
+    s.kube.slotWatches(s.slotObjects(slot), service),
     {
       timeoutMs,
-      intervalMs: 500,
       what: `slot ${slot} to be Ready behind Service ${service}`,
       last: () => Promise.resolve(last.reasons.join('; ')),
     },

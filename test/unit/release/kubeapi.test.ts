@@ -1,7 +1,7 @@
 /**
  * The direct API client's reading of a kubeconfig (release/kubeapi.ts): the current context resolved as kubectl
  * resolves it (KUBECONFIG's files merged, the first one naming an entry wins, relative paths from the file's
- * folder), and every credential it does not support named, so that kubectl makes those calls instead. The client
+ * folder), and every credential it does not support named, so that the client library makes those calls instead. The client
  * itself runs against the real API server in test/integration/switch.int.test.ts.
  */
 import * as fs from 'fs';
@@ -103,7 +103,7 @@ describe('kubeconfig for the direct client', () => {
     expect(t.token).toBe('second');
   });
 
-  it('names what it leaves to kubectl: credential plugins, basic auth, impersonation, proxies, no context', () => {
+  it('names what it leaves to the client library: credential plugins, basic auth, impersonation, proxies, no context', () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [config({ exec: { command: 'x' } }), /authenticates with exec/],
       [config({ 'auth-provider': { name: 'oidc' } }), /authenticates with auth-provider/],
@@ -127,10 +127,10 @@ describe('kubeconfig for the direct client', () => {
     expect(resolveKubeconfig({ KUBECONFIG: path.join(dir, 'none.yaml') })).toBe('no kubeconfig file');
   });
 
-  it('PAVEMASTER_KUBE_CLIENT=kubectl turns the direct client off; one client per kubeconfig', () => {
+  it('PAVEMASTER_KUBE_CLIENT=library turns the direct client off; one client per kubeconfig', () => {
     const file = write('k.yaml', config({ token: 't' }));
-    expect(kubeApiFor({ KUBECONFIG: file, PAVEMASTER_KUBE_CLIENT: 'kubectl' })).toBe(
-      'PAVEMASTER_KUBE_CLIENT=kubectl',
+    expect(kubeApiFor({ KUBECONFIG: file, PAVEMASTER_KUBE_CLIENT: 'library' })).toBe(
+      'PAVEMASTER_KUBE_CLIENT=library',
     );
     const a = kubeApiFor({ KUBECONFIG: file });
     expect(typeof a).toBe('object');
@@ -140,11 +140,19 @@ describe('kubeconfig for the direct client', () => {
   });
 
   it('knows the kinds the release command calls, by kubectl names and by manifest apiVersion', () => {
-    expect(resourcePath('svc')).toEqual({ prefix: 'api/v1', plural: 'services' });
+    expect(resourcePath('svc')).toEqual({
+      prefix: 'api/v1',
+      plural: 'services',
+      kind: 'Service',
+      apiVersion: 'v1',
+    });
     expect(resourcePath('Lease', 'coordination.k8s.io/v1')).toEqual({
       prefix: 'apis/coordination.k8s.io/v1',
       plural: 'leases',
+      kind: 'Lease',
+      apiVersion: 'coordination.k8s.io/v1',
     });
+    expect(resourcePath('endpointslices')).toEqual(resourcePath('EndpointSlice', 'discovery.k8s.io/v1'));
     expect(resourcePath('Job', 'batch/v2')).toBeUndefined();
     expect(resourcePath('ValidatingAdmissionPolicy', 'admissionregistration.k8s.io/v1')).toBeUndefined();
   });
