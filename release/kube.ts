@@ -326,7 +326,8 @@ export class Kube {
         try {
           const text = await lib.podLog(this.namespace, p.metadata.name, c.name, 200);
           if (text.trim() !== '') {
-            logs.push(pods.length > 1 ? text.replace(/^/gm, `[${p.metadata.name}] `) : text);
+            // Each line as the pod wrote it (the gates read the smoke script's verdict line from them).
+            logs.push(pods.length > 1 ? `(pod ${p.metadata.name})\n${text}` : text);
           }
         } catch (e) {
           failures.push(`${p.metadata.name}: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);

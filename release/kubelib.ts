@@ -5,7 +5,7 @@
  * direct client does not support (an `exec` or `auth-provider` credential plugin, impersonation, a proxy), or
  * with `PAVEMASTER_KUBE_CLIENT=library`. Nothing spawns `kubectl` or reads its stderr.
  *
- * The library is an ES module of some 800 exports that takes 1-1.5 s to load on this machine: it is loaded on
+ * The library is an ES module of some 800 exports that takes 1-3 s to load on this machine: it is loaded on
  * first use only (`loadKubeLibrary`), never on the direct switch path (issue 15: promote's process time), and
  * Node.js 24 loads it with `require` (jest through test/support/esmToCjs.js).
  */
@@ -232,9 +232,30 @@ export class KubeLibrary {
     }
   }
 
-  /** The last lines a pod's container wrote. */
-  async podLog(namespace: string, pod: string, container: string, tailLines: number): Promise<string> {
-    return this.call(() => this.core.readNamespacedPodLog({ namespace, name: pod, container, tailLines }));
+  /** The last lines a pod's container wrote; an answer slower than `timeoutMs` is an error. */
+  async podLog(
+    namespace: string,
+    pod: string,
+    container: string,
+    tailLines: number,
+    timeoutMs = 10_000,
+  ): Promise<string> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${timeoutMs / 1000}s for the logs of pod ${pod}`)),
+        timeoutMs,
+      );
+      timer.unref();
+    });
+    try {
+      return await Promise.race([
+        this.call(() => this.core.readNamespacedPodLog({ namespace, name: pod, container, tailLines })),
+        late,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
