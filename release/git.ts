@@ -8,6 +8,14 @@ import { parse as parseYaml } from 'yaml';
 import { run } from './kube';
 import { Session } from './session';
 
+/**
+ * The clean filter of `Pulumi.*.yaml` (.gitattributes `filter=pulumi-stack`; scripts/env.sh sets it up for the
+ * checkout): drops the top-level secrets-provider lines (`encryptionsalt`, `encryptedkey`, `secretsprovider`) the
+ * CLI writes into a stack file, so git never holds them. The stack's state holds its secrets provider, and
+ * `PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER=true` makes the CLI use that one when the stack file has none.
+ */
+export const STACK_FILE_CLEAN = "sed -E '/^(encryptionsalt|encryptedkey|secretsprovider):/d'";
+
 /** Commits the changed stack file (`--commit`), or says how to. */
 export async function commitStackFile(
   s: Session,
@@ -17,8 +25,12 @@ export async function commitStackFile(
   const file = `Pulumi.${s.name}.yaml`;
   const cwd = s.opts.workDir;
   if (commit) {
-    const add = await run('git', ['add', '--', file], { cwd });
-    const done = add.code === 0 ? await run('git', ['commit', '-m', message, '--', file], { cwd }) : add;
+    // The filter is named here too (a CI checkout never sourced scripts/env.sh, and its CLI wrote the salt into
+    // the file): `git commit -- <file>` stages the working file again, so both commands get it.
+    const clean = ['-c', `filter.pulumi-stack.clean=${STACK_FILE_CLEAN}`];
+    const add = await run('git', [...clean, 'add', '--', file], { cwd });
+    const done =
+      add.code === 0 ? await run('git', [...clean, 'commit', '-m', message, '--', file], { cwd }) : add;
     if (done.code !== 0) {
       s.out(`warning: could not commit ${file}: ${(done.stderr || done.stdout).trim()}`);
       s.log.write('commit', 'warning', { detail: (done.stderr || done.stdout).trim() });

@@ -5,7 +5,8 @@
 #
 # It is sourced by every other script and by the integration tests. It only
 # exports variables (and creates the empty local state folder and the CLI's
-# disabled log folder, see PULUMI_HOME below); it builds and starts nothing (see scripts/toolchain and
+# disabled log folder, see PULUMI_HOME below, and sets the checkout's stack-file clean filter, see
+# PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER below); it builds and starts nothing (see scripts/toolchain and
 # scripts/cluster). Every path is computed here at run time.
 #
 #   PAVEMASTER_ROOT     the repository root
@@ -27,6 +28,9 @@
 #                       That default protects nothing: it exists only so the
 #                       local file backend works without a prompt. Never use it
 #                       for a stack whose secrets matter.
+#   PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER
+#                       kept if already set; otherwise true: the secrets provider
+#                       comes from the stack's state (no salt is committed)
 #   KUBECONFIG          kubeconfig of the local kwok cluster "pavemaster"
 #   KWOK_WORKDIR        <repo>/.local/kwok   (kwokctl state; gitignored)
 
@@ -69,6 +73,18 @@ export PULUMI_BACKEND_URL="file://${PAVEMASTER_ROOT}/.pulumi-state"
 # The file backend refuses a state folder that does not exist (a fresh clone has none).
 mkdir -p "${PAVEMASTER_ROOT}/.pulumi-state"
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-pavemaster-local-only}"
+# The committed stack files carry no secrets-provider state (issue 17): a stack's provider (the passphrase salt, a
+# KMS key) lives in its state, and with this the CLI uses that one when Pulumi.<stack>.yaml has none, instead of
+# making a new salt that cannot decrypt the stack's secrets. The CLI then writes it into the working stack file;
+# the clean filter of .gitattributes (set up below, the same command as release/git.ts STACK_FILE_CLEAN) keeps
+# those lines out of git, so `git diff` shows no change and no commit carries them.
+export PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER="${PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER-true}"
+_pavemaster_clean="sed -E '/^(encryptionsalt|encryptedkey|secretsprovider):/d'"
+if git -C "${PAVEMASTER_ROOT}" rev-parse --git-dir >/dev/null 2>&1 &&
+  [[ "$(git -C "${PAVEMASTER_ROOT}" config --get filter.pulumi-stack.clean 2>/dev/null)" != "${_pavemaster_clean}" ]]; then
+  git -C "${PAVEMASTER_ROOT}" config filter.pulumi-stack.clean "${_pavemaster_clean}" || true
+fi
+unset _pavemaster_clean
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_SKIP_UPDATE_CHECK=true
 
