@@ -36,6 +36,7 @@ import {
 import {
   AntiAffinity,
   antiAffinity,
+  deploymentSpec,
   envFromSecret,
   envFromSecretRefs,
   envValues,
@@ -285,12 +286,11 @@ export function slotDeploymentSpec(
   const selector = slotSelector(a.appName, slot);
   const labels = slotLabels(a.appName, slot, spec.version);
   const probe = (path: string) => ({ httpGet: { path, port: 'http' } });
-  return {
+  return deploymentSpec({
     replicas: slot === a.activeSlot ? a.replicas : a.idleReplicas,
     revisionHistoryLimit: 5,
     minReadySeconds: 0,
     progressDeadlineSeconds: 600,
-    selector: { matchLabels: selector },
     // With required anti-affinity every node may already hold a pod of the slot: a surge pod could never
     // schedule, so roll by replacing one pod at a time instead.
     strategy: {
@@ -300,55 +300,52 @@ export function slotDeploymentSpec(
           ? { maxSurge: 0, maxUnavailable: 1 }
           : { maxSurge: '25%', maxUnavailable: 0 },
     },
-    template: {
-      metadata: {
-        labels,
-        annotations: {
-          'prometheus.io/scrape': 'true',
-          'prometheus.io/port': String(a.port),
-          'prometheus.io/path': a.metricsPath,
-        },
-      },
-      spec: {
-        serviceAccountName: refs.serviceAccountName,
-        automountServiceAccountToken: false,
-        securityContext: restrictedPodSecurityContext(),
-        terminationGracePeriodSeconds: 30,
-        affinity: antiAffinity(a.antiAffinity, selector),
-        containers: [
-          restrictedContainer({
-            name: 'web',
-            image: spec.image,
-            ports: [{ name: 'http', containerPort: a.port, protocol: 'TCP' }],
-            env: [
-              ...refs.env,
-              { name: 'PAVEMASTER_SLOT', value: slot },
-              { name: 'PAVEMASTER_VERSION', value: spec.version },
-              { name: 'PORT', value: String(a.port) },
-            ],
-            resources: a.resources,
-            startupProbe: { ...probe(a.healthPath), periodSeconds: 5, failureThreshold: 30 },
-            livenessProbe: {
-              ...probe(a.healthPath),
-              periodSeconds: 10,
-              timeoutSeconds: 2,
-              failureThreshold: 3,
-            },
-            readinessProbe: {
-              ...probe(a.readyPath),
-              periodSeconds: 5,
-              timeoutSeconds: 2,
-              failureThreshold: 2,
-            },
-            // Drain in-flight requests before the pod leaves the endpoints.
-            lifecycle: { preStop: { sleep: { seconds: 5 } } },
-            volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
-          }),
-        ],
-        volumes: [scratchVolume('tmp', '64Mi')],
-      },
+    labels,
+    selector,
+    annotations: {
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': String(a.port),
+      'prometheus.io/path': a.metricsPath,
     },
-  };
+    pod: {
+      serviceAccountName: refs.serviceAccountName,
+      automountServiceAccountToken: false,
+      securityContext: restrictedPodSecurityContext(),
+      terminationGracePeriodSeconds: 30,
+      affinity: antiAffinity(a.antiAffinity, selector),
+      containers: [
+        restrictedContainer({
+          name: 'web',
+          image: spec.image,
+          ports: [{ name: 'http', containerPort: a.port, protocol: 'TCP' }],
+          env: [
+            ...refs.env,
+            { name: 'PAVEMASTER_SLOT', value: slot },
+            { name: 'PAVEMASTER_VERSION', value: spec.version },
+            { name: 'PORT', value: String(a.port) },
+          ],
+          resources: a.resources,
+          startupProbe: { ...probe(a.healthPath), periodSeconds: 5, failureThreshold: 30 },
+          livenessProbe: {
+            ...probe(a.healthPath),
+            periodSeconds: 10,
+            timeoutSeconds: 2,
+            failureThreshold: 3,
+          },
+          readinessProbe: {
+            ...probe(a.readyPath),
+            periodSeconds: 5,
+            timeoutSeconds: 2,
+            failureThreshold: 2,
+          },
+          // Drain in-flight requests before the pod leaves the endpoints.
+          lifecycle: { preStop: { sleep: { seconds: 5 } } },
+          volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+        }),
+      ],
+      volumes: [scratchVolume('tmp', '64Mi')],
+    },
+  });
 }
 
 /** The active or preview Service: selects one slot's pods. */

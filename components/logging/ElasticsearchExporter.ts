@@ -41,46 +41,42 @@ export function exporterDeploymentSpec(
   credentialsSecret: pulumi.Input<string>,
 ): k8s.types.input.apps.v1.DeploymentSpec {
   const { labels, selector } = roleLabels('exporter', APP);
-  return {
+  return workload.deploymentSpec({
     replicas: 1,
-    selector: { matchLabels: selector },
-    template: {
-      metadata: {
-        labels,
-        annotations: {
-          'prometheus.io/scrape': 'true',
-          'prometheus.io/port': String(PORTS.elasticsearchExporter),
-          'prometheus.io/path': '/metrics',
-        },
-      },
-      spec: {
-        automountServiceAccountToken: false,
-        enableServiceLinks: false,
-        securityContext: restrictedPodSecurityContext(EXPORTER_UID),
-        containers: [
-          workload.restrictedContainer({
-            name: 'exporter',
-            image: o.image,
-            args: [
-              pulumi.interpolate`--es.uri=${o.elasticsearchUrl}`,
-              '--es.all',
-              '--es.timeout=10s',
-              `--web.listen-address=:${PORTS.elasticsearchExporter}`,
-            ],
-            // The exporter reads its credentials from these variables, so the URI carries none.
-            env: workload.envFromSecret(credentialsSecret, {
-              ES_USERNAME: 'username',
-              ES_PASSWORD: 'password',
-            }),
-            ports: [{ name: 'metrics', containerPort: PORTS.elasticsearchExporter }],
-            resources: o.resources,
-            readinessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, periodSeconds: 10 },
-            livenessProbe: { tcpSocket: { port: 'metrics' }, periodSeconds: 20 },
-          }),
-        ],
-      },
+    labels,
+    selector,
+    annotations: {
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': String(PORTS.elasticsearchExporter),
+      'prometheus.io/path': '/metrics',
     },
-  };
+    pod: {
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      securityContext: restrictedPodSecurityContext(EXPORTER_UID),
+      containers: [
+        workload.restrictedContainer({
+          name: 'exporter',
+          image: o.image,
+          args: [
+            pulumi.interpolate`--es.uri=${o.elasticsearchUrl}`,
+            '--es.all',
+            '--es.timeout=10s',
+            `--web.listen-address=:${PORTS.elasticsearchExporter}`,
+          ],
+          // The exporter reads its credentials from these variables, so the URI carries none.
+          env: workload.envFromSecret(credentialsSecret, {
+            ES_USERNAME: 'username',
+            ES_PASSWORD: 'password',
+          }),
+          ports: [{ name: 'metrics', containerPort: PORTS.elasticsearchExporter }],
+          resources: o.resources,
+          readinessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, periodSeconds: 10 },
+          livenessProbe: { tcpSocket: { port: 'metrics' }, periodSeconds: 20 },
+        }),
+      ],
+    },
+  });
 }
 
 export class ElasticsearchExporter extends pulumi.ComponentResource {

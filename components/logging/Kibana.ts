@@ -76,55 +76,53 @@ export function kibanaDeploymentSpec(
   credentialsSecret: pulumi.Input<string>,
 ): k8s.types.input.apps.v1.DeploymentSpec {
   const { labels, selector } = roleLabels('kibana', APP);
-  return {
+  return workload.deploymentSpec({
     replicas: 1,
-    selector: { matchLabels: selector },
-    template: {
-      metadata: { labels },
-      spec: {
-        automountServiceAccountToken: false,
-        enableServiceLinks: false,
-        securityContext: restrictedPodSecurityContext(ELASTIC_UID),
-        containers: [
-          workload.restrictedContainer({
-            name: 'kibana',
-            image: o.image,
-            env: [
-              { name: 'SERVER_HOST', value: '0.0.0.0' },
-              { name: 'SERVER_NAME', value: APP },
-              ...(o.host !== undefined ? [{ name: 'SERVER_PUBLICBASEURL', value: kibanaUrl('', o) }] : []),
-              {
-                name: 'ELASTICSEARCH_HOSTS',
-                value: pulumi.output(o.elasticsearchUrl).apply((u) => `["${u}"]`),
-              },
-              ...workload.envFromSecret(credentialsSecret, {
-                ELASTICSEARCH_USERNAME: 'username',
-                ELASTICSEARCH_PASSWORD: 'password',
-                XPACK_SECURITY_ENCRYPTIONKEY: 'securityKey',
-                XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY: 'savedObjectsKey',
-                XPACK_REPORTING_ENCRYPTIONKEY: 'reportingKey',
-              }),
-              // /api/status answers without credentials (overall level only), so it can be the readiness probe.
-              { name: 'STATUS_ALLOWANONYMOUS', value: 'true' },
-              { name: 'TELEMETRY_OPTIN', value: 'false' },
-              { name: 'TELEMETRY_ENABLED', value: 'false' },
-            ],
-            ports: [{ name: 'http', containerPort: PORTS.kibana }],
-            resources: o.resources,
-            startupProbe: { tcpSocket: { port: 'http' }, periodSeconds: 5, failureThreshold: 60 },
-            // Ready when Kibana reports itself available (503 while it is not); alive while it listens.
-            readinessProbe: { httpGet: { path: '/api/status', port: 'http' }, periodSeconds: 10 },
-            livenessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 20, failureThreshold: 6 },
-            volumeMounts: [
-              { name: 'data', mountPath: '/usr/share/kibana/data' },
-              { name: 'tmp', mountPath: '/tmp' },
-            ],
-          }),
-        ],
-        volumes: [workload.scratchVolume('data', '1Gi'), workload.scratchVolume('tmp', '1Gi')],
-      },
+    labels,
+    selector,
+    pod: {
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      securityContext: restrictedPodSecurityContext(ELASTIC_UID),
+      containers: [
+        workload.restrictedContainer({
+          name: 'kibana',
+          image: o.image,
+          env: [
+            { name: 'SERVER_HOST', value: '0.0.0.0' },
+            { name: 'SERVER_NAME', value: APP },
+            ...(o.host !== undefined ? [{ name: 'SERVER_PUBLICBASEURL', value: kibanaUrl('', o) }] : []),
+            {
+              name: 'ELASTICSEARCH_HOSTS',
+              value: pulumi.output(o.elasticsearchUrl).apply((u) => `["${u}"]`),
+            },
+            ...workload.envFromSecret(credentialsSecret, {
+              ELASTICSEARCH_USERNAME: 'username',
+              ELASTICSEARCH_PASSWORD: 'password',
+              XPACK_SECURITY_ENCRYPTIONKEY: 'securityKey',
+              XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY: 'savedObjectsKey',
+              XPACK_REPORTING_ENCRYPTIONKEY: 'reportingKey',
+            }),
+            // /api/status answers without credentials (overall level only), so it can be the readiness probe.
+            { name: 'STATUS_ALLOWANONYMOUS', value: 'true' },
+            { name: 'TELEMETRY_OPTIN', value: 'false' },
+            { name: 'TELEMETRY_ENABLED', value: 'false' },
+          ],
+          ports: [{ name: 'http', containerPort: PORTS.kibana }],
+          resources: o.resources,
+          startupProbe: { tcpSocket: { port: 'http' }, periodSeconds: 5, failureThreshold: 60 },
+          // Ready when Kibana reports itself available (503 while it is not); alive while it listens.
+          readinessProbe: { httpGet: { path: '/api/status', port: 'http' }, periodSeconds: 10 },
+          livenessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 20, failureThreshold: 6 },
+          volumeMounts: [
+            { name: 'data', mountPath: '/usr/share/kibana/data' },
+            { name: 'tmp', mountPath: '/tmp' },
+          ],
+        }),
+      ],
+      volumes: [workload.scratchVolume('data', '1Gi'), workload.scratchVolume('tmp', '1Gi')],
     },
-  };
+  });
 }
 
 export class Kibana extends pulumi.ComponentResource {

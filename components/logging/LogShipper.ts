@@ -66,54 +66,52 @@ export function logShipperDaemonSetSpec(
     name: volume,
     hostPath: { path, type: 'Directory' },
   });
-  return {
-    selector: { matchLabels: selector },
-    updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
-    template: {
-      metadata: { labels, annotations: { 'pavemaster.io/config-hash': refs.configHash } },
-      spec: {
-        serviceAccountName: refs.serviceAccountName,
-        automountServiceAccountToken: true,
-        enableServiceLinks: false,
-        terminationGracePeriodSeconds: 30,
-        securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
-        containers: [
-          workload.restrictedContainer({
-            name: 'filebeat',
-            image: o.image,
-            args: ['-c', '/etc/filebeat/filebeat.yml', '-e', '--path.data', '/usr/share/filebeat/data'],
-            env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
-            // Filebeat's HTTP endpoint (stats as JSON) on 5066, for the kubelet's probes only: the port is not
-            // declared and the namespace's default-deny admits no one else.
-            readinessProbe: { httpGet: { path: '/', port: FILEBEAT_HTTP_PORT }, periodSeconds: 10 },
-            livenessProbe: {
-              tcpSocket: { port: FILEBEAT_HTTP_PORT },
-              periodSeconds: 20,
-              failureThreshold: 6,
-            },
-            resources: o.resources,
-            // Exception to runAsNonRoot (see the file comment): root without any capability.
-            securityContext: { runAsNonRoot: false, runAsUser: 0, runAsGroup: 0 },
-            volumeMounts: [
-              { name: 'config', mountPath: '/etc/filebeat', readOnly: true },
-              { name: 'containers', mountPath: '/var/log/containers', readOnly: true },
-              { name: 'pods', mountPath: '/var/log/pods', readOnly: true },
-              { name: 'registry', mountPath: '/usr/share/filebeat/data' },
-              { name: 'tmp', mountPath: '/tmp' },
-            ],
-          }),
-        ],
-        volumes: [
-          // Filebeat refuses a config file that others may write: read-only for its owner (root).
-          { name: 'config', configMap: { name: refs.configMapName, defaultMode: 0o400 } },
-          hostDir('containers', '/var/log/containers'),
-          hostDir('pods', '/var/log/pods'),
-          { name: 'registry', hostPath: { path: refs.registryDir, type: 'DirectoryOrCreate' } },
-          workload.scratchVolume('tmp', '64Mi'),
-        ],
-      },
+  return workload.daemonSetSpec({
+    labels,
+    selector,
+    annotations: { 'pavemaster.io/config-hash': refs.configHash },
+    pod: {
+      serviceAccountName: refs.serviceAccountName,
+      automountServiceAccountToken: true,
+      enableServiceLinks: false,
+      terminationGracePeriodSeconds: 30,
+      securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        workload.restrictedContainer({
+          name: 'filebeat',
+          image: o.image,
+          args: ['-c', '/etc/filebeat/filebeat.yml', '-e', '--path.data', '/usr/share/filebeat/data'],
+          env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
+          // Filebeat's HTTP endpoint (stats as JSON) on 5066, for the kubelet's probes only: the port is not
+          // declared and the namespace's default-deny admits no one else.
+          readinessProbe: { httpGet: { path: '/', port: FILEBEAT_HTTP_PORT }, periodSeconds: 10 },
+          livenessProbe: {
+            tcpSocket: { port: FILEBEAT_HTTP_PORT },
+            periodSeconds: 20,
+            failureThreshold: 6,
+          },
+          resources: o.resources,
+          // Exception to runAsNonRoot (see the file comment): root without any capability.
+          securityContext: { runAsNonRoot: false, runAsUser: 0, runAsGroup: 0 },
+          volumeMounts: [
+            { name: 'config', mountPath: '/etc/filebeat', readOnly: true },
+            { name: 'containers', mountPath: '/var/log/containers', readOnly: true },
+            { name: 'pods', mountPath: '/var/log/pods', readOnly: true },
+            { name: 'registry', mountPath: '/usr/share/filebeat/data' },
+            { name: 'tmp', mountPath: '/tmp' },
+          ],
+        }),
+      ],
+      volumes: [
+        // Filebeat refuses a config file that others may write: read-only for its owner (root).
+        { name: 'config', configMap: { name: refs.configMapName, defaultMode: 0o400 } },
+        hostDir('containers', '/var/log/containers'),
+        hostDir('pods', '/var/log/pods'),
+        { name: 'registry', hostPath: { path: refs.registryDir, type: 'DirectoryOrCreate' } },
+        workload.scratchVolume('tmp', '64Mi'),
+      ],
     },
-  };
+  });
 }
 
 export class LogShipper extends pulumi.ComponentResource {

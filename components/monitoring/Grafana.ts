@@ -163,62 +163,61 @@ export function grafanaDeploymentSpec(
     subPath: file,
     readOnly: true,
   });
-  return {
+  return workload.deploymentSpec({
     replicas: o.replicas,
-    selector: { matchLabels: selector },
-    template: {
-      metadata: { labels, annotations: { 'pavemaster.io/config-checksum': refs.configChecksum } },
-      spec: {
-        automountServiceAccountToken: false,
-        securityContext: podSecurity(GRAFANA_UID),
-        containers: [
-          monitoringContainer({
-            name: 'grafana',
-            image: o.image,
-            resources: o.resources,
-            env: [
-              { name: 'GF_SECURITY_ADMIN_USER', value: 'admin' },
-              { name: 'GF_SECURITY_ADMIN_PASSWORD__FILE', value: `${GRAFANA_SECRETS_DIR}/admin-password` },
-              { name: 'GF_PATHS_PROVISIONING', value: '/etc/grafana/provisioning' },
-              { name: 'GF_PATHS_DATA', value: '/var/lib/grafana' },
-              { name: 'GF_LOG_MODE', value: 'console' },
-              { name: 'GF_USERS_ALLOW_SIGN_UP', value: 'false' },
-              { name: 'GF_AUTH_ANONYMOUS_ENABLED', value: 'false' },
-              { name: 'GF_ANALYTICS_REPORTING_ENABLED', value: 'false' },
-              { name: 'GF_ANALYTICS_CHECK_FOR_UPDATES', value: 'false' },
-              { name: 'GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES', value: 'false' },
-              // Egress is closed: Grafana must not try to download plugins at start.
-              { name: 'GF_PLUGINS_PREINSTALL_DISABLED', value: 'true' },
-            ],
-            ports: [{ name: 'http', containerPort: GRAFANA_PORT, protocol: 'TCP' }],
-            readinessProbe: { httpGet: { path: '/api/health', port: 'http' }, periodSeconds: 10 },
-            // Liveness: the server accepts connections. Readiness adds Grafana's own health (its database).
-            livenessProbe: {
-              tcpSocket: { port: 'http' },
-              periodSeconds: 15,
-              failureThreshold: 6,
-              initialDelaySeconds: 30,
-            },
-            volumeMounts: [
-              { name: 'data', mountPath: '/var/lib/grafana' },
-              { name: 'tmp', mountPath: '/tmp' },
-              { name: 'secrets', mountPath: GRAFANA_SECRETS_DIR, readOnly: true },
-              provisioned('datasources.yml', 'datasources'),
-              provisioned('dashboards.yml', 'dashboards'),
-              { name: 'dashboards', mountPath: '/var/lib/grafana-dashboards', readOnly: true },
-            ],
-          }),
-        ],
-        volumes: [
-          workload.scratchVolume('data', '1Gi'),
-          workload.scratchVolume('tmp', '256Mi'),
-          { name: 'secrets', secret: { secretName: refs.secretName, defaultMode: 0o440 } },
-          { name: 'provisioning', configMap: { name: refs.provisioningMapName } },
-          { name: 'dashboards', configMap: { name: refs.dashboardsMapName } },
-        ],
-      },
+    labels,
+    selector,
+    annotations: { 'pavemaster.io/config-checksum': refs.configChecksum },
+    pod: {
+      automountServiceAccountToken: false,
+      securityContext: podSecurity(GRAFANA_UID),
+      containers: [
+        monitoringContainer({
+          name: 'grafana',
+          image: o.image,
+          resources: o.resources,
+          env: [
+            { name: 'GF_SECURITY_ADMIN_USER', value: 'admin' },
+            { name: 'GF_SECURITY_ADMIN_PASSWORD__FILE', value: `${GRAFANA_SECRETS_DIR}/admin-password` },
+            { name: 'GF_PATHS_PROVISIONING', value: '/etc/grafana/provisioning' },
+            { name: 'GF_PATHS_DATA', value: '/var/lib/grafana' },
+            { name: 'GF_LOG_MODE', value: 'console' },
+            { name: 'GF_USERS_ALLOW_SIGN_UP', value: 'false' },
+            { name: 'GF_AUTH_ANONYMOUS_ENABLED', value: 'false' },
+            { name: 'GF_ANALYTICS_REPORTING_ENABLED', value: 'false' },
+            { name: 'GF_ANALYTICS_CHECK_FOR_UPDATES', value: 'false' },
+            { name: 'GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES', value: 'false' },
+            // Egress is closed: Grafana must not try to download plugins at start.
+            { name: 'GF_PLUGINS_PREINSTALL_DISABLED', value: 'true' },
+          ],
+          ports: [{ name: 'http', containerPort: GRAFANA_PORT, protocol: 'TCP' }],
+          readinessProbe: { httpGet: { path: '/api/health', port: 'http' }, periodSeconds: 10 },
+          // Liveness: the server accepts connections. Readiness adds Grafana's own health (its database).
+          livenessProbe: {
+            tcpSocket: { port: 'http' },
+            periodSeconds: 15,
+            failureThreshold: 6,
+            initialDelaySeconds: 30,
+          },
+          volumeMounts: [
+            { name: 'data', mountPath: '/var/lib/grafana' },
+            { name: 'tmp', mountPath: '/tmp' },
+            { name: 'secrets', mountPath: GRAFANA_SECRETS_DIR, readOnly: true },
+            provisioned('datasources.yml', 'datasources'),
+            provisioned('dashboards.yml', 'dashboards'),
+            { name: 'dashboards', mountPath: '/var/lib/grafana-dashboards', readOnly: true },
+          ],
+        }),
+      ],
+      volumes: [
+        workload.scratchVolume('data', '1Gi'),
+        workload.scratchVolume('tmp', '256Mi'),
+        { name: 'secrets', secret: { secretName: refs.secretName, defaultMode: 0o440 } },
+        { name: 'provisioning', configMap: { name: refs.provisioningMapName } },
+        { name: 'dashboards', configMap: { name: refs.dashboardsMapName } },
+      ],
     },
-  };
+  });
 }
 
 export class Grafana extends pulumi.ComponentResource {

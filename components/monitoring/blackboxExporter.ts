@@ -96,29 +96,28 @@ export function blackboxDeploymentSpec(
   selector: Record<string, string>,
   refs: { configMapName: pulumi.Input<string>; configChecksum: string },
 ): k8s.types.input.apps.v1.DeploymentSpec {
-  return {
+  return workload.deploymentSpec({
     replicas: 1,
-    selector: { matchLabels: selector },
-    template: {
-      metadata: { labels, annotations: { 'pavemaster.io/config-checksum': refs.configChecksum } },
-      spec: {
-        automountServiceAccountToken: false,
-        securityContext: podSecurity(),
-        containers: [
-          monitoringContainer({
-            name: 'blackbox-exporter',
-            image: args.image,
-            resources: args.resources,
-            args: ['--config.file=/etc/blackbox/blackbox.yml', `--web.listen-address=:${BLACKBOX_PORT}`],
-            ports: [{ name: 'http', containerPort: BLACKBOX_PORT, protocol: 'TCP' }],
-            readinessProbe: { httpGet: { path: '/-/healthy', port: 'http' }, periodSeconds: 10 },
-            // Liveness only asks whether the process still accepts connections; readiness that it is healthy.
-            livenessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 15, failureThreshold: 4 },
-            volumeMounts: [{ name: 'config', mountPath: '/etc/blackbox', readOnly: true }],
-          }),
-        ],
-        volumes: [{ name: 'config', configMap: { name: refs.configMapName } }],
-      },
+    labels,
+    selector,
+    annotations: { 'pavemaster.io/config-checksum': refs.configChecksum },
+    pod: {
+      automountServiceAccountToken: false,
+      securityContext: podSecurity(),
+      containers: [
+        monitoringContainer({
+          name: 'blackbox-exporter',
+          image: args.image,
+          resources: args.resources,
+          args: ['--config.file=/etc/blackbox/blackbox.yml', `--web.listen-address=:${BLACKBOX_PORT}`],
+          ports: [{ name: 'http', containerPort: BLACKBOX_PORT, protocol: 'TCP' }],
+          readinessProbe: { httpGet: { path: '/-/healthy', port: 'http' }, periodSeconds: 10 },
+          // Liveness only asks whether the process still accepts connections; readiness that it is healthy.
+          livenessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 15, failureThreshold: 4 },
+          volumeMounts: [{ name: 'config', mountPath: '/etc/blackbox', readOnly: true }],
+        }),
+      ],
+      volumes: [{ name: 'config', configMap: { name: refs.configMapName } }],
     },
-  };
+  });
 }

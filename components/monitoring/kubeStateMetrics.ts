@@ -124,36 +124,34 @@ export function kubeStateMetricsDeploymentSpec(
 ): k8s.types.input.apps.v1.DeploymentSpec {
   const labelAllow = (args.labelsAllowlist ?? ['app', 'slot', 'version']).join(',');
   const annotations = (args.deploymentAnnotationsAllowlist ?? RELEASE_ANNOTATIONS).join(',');
-  return {
+  return workload.deploymentSpec({
     replicas: 1,
-    selector: { matchLabels: selector },
-    template: {
-      metadata: { labels },
-      spec: {
-        serviceAccountName,
-        automountServiceAccountToken: true,
-        securityContext: podSecurity(),
-        containers: [
-          monitoringContainer({
-            name: 'kube-state-metrics',
-            image: args.image,
-            resources: args.resources,
-            args: [
-              `--port=${KSM_PORT}`,
-              `--telemetry-port=${KSM_TELEMETRY_PORT}`,
-              `--resources=${KSM_RESOURCES.join(',')}`,
-              `--metric-labels-allowlist=pods=[${labelAllow}],deployments=[${labelAllow}]`,
-              `--metric-annotations-allowlist=deployments=[${annotations}]`,
-            ],
-            ports: [
-              { name: 'http-metrics', containerPort: KSM_PORT, protocol: 'TCP' },
-              { name: 'telemetry', containerPort: KSM_TELEMETRY_PORT, protocol: 'TCP' },
-            ],
-            readinessProbe: { httpGet: { path: '/', port: KSM_TELEMETRY_PORT }, periodSeconds: 10 },
-            livenessProbe: { httpGet: { path: '/healthz', port: KSM_PORT }, periodSeconds: 15 },
-          }),
-        ],
-      },
+    labels,
+    selector,
+    pod: {
+      serviceAccountName,
+      automountServiceAccountToken: true,
+      securityContext: podSecurity(),
+      containers: [
+        monitoringContainer({
+          name: 'kube-state-metrics',
+          image: args.image,
+          resources: args.resources,
+          args: [
+            `--port=${KSM_PORT}`,
+            `--telemetry-port=${KSM_TELEMETRY_PORT}`,
+            `--resources=${KSM_RESOURCES.join(',')}`,
+            `--metric-labels-allowlist=pods=[${labelAllow}],deployments=[${labelAllow}]`,
+            `--metric-annotations-allowlist=deployments=[${annotations}]`,
+          ],
+          ports: [
+            { name: 'http-metrics', containerPort: KSM_PORT, protocol: 'TCP' },
+            { name: 'telemetry', containerPort: KSM_TELEMETRY_PORT, protocol: 'TCP' },
+          ],
+          readinessProbe: { httpGet: { path: '/', port: KSM_TELEMETRY_PORT }, periodSeconds: 10 },
+          livenessProbe: { httpGet: { path: '/healthz', port: KSM_PORT }, periodSeconds: 15 },
+        }),
+      ],
     },
-  };
+  });
 }

@@ -114,54 +114,51 @@ export function nodeExporterDaemonSetSpec(
   selector: Record<string, string>,
 ): k8s.types.input.apps.v1.DaemonSetSpec {
   const port = args.port ?? NODE_EXPORTER_PORT;
-  return {
-    selector: { matchLabels: selector },
-    updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
-    template: {
-      metadata: { labels },
-      spec: {
-        automountServiceAccountToken: false,
-        // EXCEPTION to restricted Pod Security: host namespaces and a hostPath volume, to read the node.
-        hostNetwork: true,
-        hostPID: true,
-        dnsPolicy: 'ClusterFirstWithHostNet',
-        securityContext: podSecurity(),
-        tolerations: [{ operator: 'Exists' }],
-        priorityClassName: 'system-node-critical',
-        containers: [
-          monitoringContainer({
-            name: 'node-exporter',
-            image: args.image,
-            resources: args.resources,
-            args: [
-              `--web.listen-address=:${port}`,
-              '--path.rootfs=/host/root',
-              '--path.procfs=/host/root/proc',
-              '--path.sysfs=/host/root/sys',
-              '--no-collector.wifi',
-              '--no-collector.hwmon',
-              '--collector.filesystem.mount-points-exclude=^/(dev|proc|sys|run/k3s/containerd/.+|var/lib/docker/.+|var/lib/kubelet/.+)($|/)',
-            ],
-            ports: [{ name: 'metrics', containerPort: port, protocol: 'TCP' }],
-            readinessProbe: { httpGet: { path: '/', port }, periodSeconds: 10 },
-            // Liveness only asks whether the process still accepts connections; readiness that it serves.
-            livenessProbe: {
-              tcpSocket: { port },
-              periodSeconds: 15,
-              failureThreshold: 4,
+  return workload.daemonSetSpec({
+    labels,
+    selector,
+    pod: {
+      automountServiceAccountToken: false,
+      // EXCEPTION to restricted Pod Security: host namespaces and a hostPath volume, to read the node.
+      hostNetwork: true,
+      hostPID: true,
+      dnsPolicy: 'ClusterFirstWithHostNet',
+      securityContext: podSecurity(),
+      tolerations: [{ operator: 'Exists' }],
+      priorityClassName: 'system-node-critical',
+      containers: [
+        monitoringContainer({
+          name: 'node-exporter',
+          image: args.image,
+          resources: args.resources,
+          args: [
+            `--web.listen-address=:${port}`,
+            '--path.rootfs=/host/root',
+            '--path.procfs=/host/root/proc',
+            '--path.sysfs=/host/root/sys',
+            '--no-collector.wifi',
+            '--no-collector.hwmon',
+            '--collector.filesystem.mount-points-exclude=^/(dev|proc|sys|run/k3s/containerd/.+|var/lib/docker/.+|var/lib/kubelet/.+)($|/)',
+          ],
+          ports: [{ name: 'metrics', containerPort: port, protocol: 'TCP' }],
+          readinessProbe: { httpGet: { path: '/', port }, periodSeconds: 10 },
+          // Liveness only asks whether the process still accepts connections; readiness that it serves.
+          livenessProbe: {
+            tcpSocket: { port },
+            periodSeconds: 15,
+            failureThreshold: 4,
+          },
+          volumeMounts: [
+            {
+              name: 'root',
+              mountPath: '/host/root',
+              readOnly: true,
+              mountPropagation: 'HostToContainer',
             },
-            volumeMounts: [
-              {
-                name: 'root',
-                mountPath: '/host/root',
-                readOnly: true,
-                mountPropagation: 'HostToContainer',
-              },
-            ],
-          }),
-        ],
-        volumes: [{ name: 'root', hostPath: { path: '/', type: 'Directory' } }],
-      },
+          ],
+        }),
+      ],
+      volumes: [{ name: 'root', hostPath: { path: '/', type: 'Directory' } }],
     },
-  };
+  });
 }

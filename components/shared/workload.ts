@@ -326,6 +326,47 @@ function metadata(scope: ObjectScope): k8s.types.input.meta.v1.ObjectMeta {
   return { name: scope.objectName, namespace: scope.namespace, labels: scope.labels };
 }
 
+/** The pods a workload runs: their labels, the part of them it selects by, their annotations and their spec. */
+export interface PodTemplateArgs {
+  /** The pods' labels (they include the selector's). */
+  labels: Record<string, string>;
+  /** The labels the workload selects its pods by. */
+  selector: Record<string, string>;
+  /** The pods' annotations (config checksums, scrape hints); the template has none when absent. */
+  annotations?: Record<string, pulumi.Input<string>>;
+  /** The pod spec. */
+  pod: k8s.types.input.core.v1.PodSpec;
+}
+
+function podTemplate(args: PodTemplateArgs): k8s.types.input.core.v1.PodTemplateSpec {
+  const { labels, annotations } = args;
+  return { metadata: annotations === undefined ? { labels } : { labels, annotations }, spec: args.pod };
+}
+
+/**
+ * A Deployment's spec: the selector and pod template every Deployment repeats, around the fields that are the
+ * workload's own (replicas, strategy, history). The component names each of those; nothing is defaulted here.
+ */
+export function deploymentSpec(
+  args: PodTemplateArgs & Omit<k8s.types.input.apps.v1.DeploymentSpec, 'selector' | 'template'>,
+): k8s.types.input.apps.v1.DeploymentSpec {
+  const { labels, selector, annotations, pod, ...own } = args;
+  return {
+    ...own,
+    selector: { matchLabels: selector },
+    template: podTemplate({ labels, selector, annotations, pod }),
+  };
+}
+
+/** A DaemonSet's spec: one pod per node, rolled one node at a time. */
+export function daemonSetSpec(args: PodTemplateArgs): k8s.types.input.apps.v1.DaemonSetSpec {
+  return {
+    selector: { matchLabels: args.selector },
+    updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
+    template: podTemplate(args),
+  };
+}
+
 /** A component's StatefulSet, `<name>-statefulset`, with the spec its component builds. */
 export function statefulSet(
   name: string,
