@@ -3,6 +3,7 @@
  * lock file per update and names its holder in the error ("...: created by user@host (pid N) at TIME"). The
  * release command turns that into one sentence and tells the operator what to do.
  */
+import * as fs from 'fs';
 import * as os from 'os';
 import type { Kube } from './kube';
 import { prog } from './prog';
@@ -30,6 +31,17 @@ export function parseLockHolders(text: string): LockHolder[] {
     }
   }
   return out;
+}
+
+/** Reads one lock file of the file backend (Pulumi writes `{pid, username, hostname, timestamp}`); throws when unreadable. */
+export function readLockFile(file: string): LockHolder {
+  const l = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    pid?: number;
+    username?: string;
+    hostname?: string;
+    timestamp?: string;
+  };
+  return { file, user: l.username, host: l.hostname, pid: l.pid, time: l.timestamp };
 }
 
 /** True when the text is Pulumi's "another update is running" error, for any backend. */

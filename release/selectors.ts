@@ -15,7 +15,7 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { parse } from 'yaml';
 import { Slot, slotSelector } from '../components/shared/slots';
-import { LockHolder, lockMessage } from './lock';
+import { LockHolder, lockMessage, readLockFile } from './lock';
 import { EXIT, holderAlive, ReleaseError, Session } from './session';
 
 /** One Service as the state records it. */
@@ -107,13 +107,7 @@ export function fileBackend(backendUrl: string | undefined, workDir: string): Fi
         fs.rmSync(own, { force: true });
         const holders: LockHolder[] = others.map((f) => {
           try {
-            const l = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as {
-              pid?: number;
-              username?: string;
-              hostname?: string;
-              timestamp?: string;
-            };
-            return { file: f, user: l.username, host: l.hostname, pid: l.pid, time: l.timestamp };
+            return { ...readLockFile(path.join(dir, f)), file: f };
           } catch {
             return { file: f };
           }

@@ -236,19 +236,7 @@ export async function switchTraffic(
       unlock();
     }
   });
-  const endpointPods = await waitActiveEndpoints(s, to, s.release.readyTimeoutSeconds * 1000);
-  const switchedAt = Date.now();
-  const switchMs = switchedAt - started;
-  s.log.write('switch', 'succeeded', {
-    detail: `${from} -> ${to}; ${s.activeService} lists ${endpointPods.join(', ')}`,
-    durationMs: switchMs,
-    activeSlot: to,
-    versions: s.versions(),
-    images: s.images(),
-  });
-  s.out(
-    `traffic: ${from} -> ${to} (${endpointPods.length} pod(s) behind ${s.activeService}, ${switchMs} ms)`,
-  );
+  const { endpointPods, switchedAt, switchMs } = await confirmSwitch(s, from, to, started);
 
   // Record the switch: an update of the two Services only (their state takes the selectors).
   let up: UpResult;
@@ -408,6 +396,33 @@ export async function settleForAbort(
   }
 }
 
+/**
+ * The end of either switch (direct or through `pulumi up`), once the selectors say `to` (and `s` says so too):
+ * waits until the active Service lists exactly `to`'s pods, then logs the switch (with the path's own `fields`)
+ * and says it. The switch time runs from `started` to that moment.
+ */
+async function confirmSwitch(
+  s: Session,
+  from: Slot,
+  to: Slot,
+  started: number,
+  fields: Record<string, unknown> = {},
+): Promise<{ endpointPods: string[]; switchedAt: number; switchMs: number }> {
+  const endpointPods = await waitActiveEndpoints(s, to, s.release.readyTimeoutSeconds * 1000);
+  const switchedAt = Date.now();
+  const switchMs = switchedAt - started;
+  s.log.write('switch', 'succeeded', {
+    detail: `${from} -> ${to}; ${s.activeService} lists ${endpointPods.join(', ')}`,
+    durationMs: switchMs,
+    ...fields,
+    ...releaseFields(s),
+  });
+  s.out(
+    `traffic: ${from} -> ${to} (${endpointPods.length} pod(s) behind ${s.activeService}, ${switchMs} ms)`,
+  );
+  return { endpointPods, switchedAt, switchMs };
+}
+
 /** The switch as one `pulumi up` of `pavemaster:activeSlot` (only the two Services' selectors change). */
 async function switchByUp(s: Session, from: Slot, to: Slot, why: string): Promise<SwitchResult> {
   const started = Date.now();
@@ -419,19 +434,10 @@ async function switchByUp(s: Session, from: Slot, to: Slot, why: string): Promis
     s.log.write('switch', 'failed', { detail: e instanceof Error ? e.message : String(e) });
     throw e;
   }
-  const endpointPods = await waitActiveEndpoints(s, to, s.release.readyTimeoutSeconds * 1000);
-  const switchedAt = Date.now();
-  const switchMs = switchedAt - started;
-  s.log.write('switch', 'succeeded', {
-    detail: `${from} -> ${to}; ${s.activeService} lists ${endpointPods.join(', ')}`,
-    durationMs: switchMs,
+  const { endpointPods, switchedAt, switchMs } = await confirmSwitch(s, from, to, started, {
     changes: up.changes,
     touched: up.touched.length,
-    ...releaseFields(s),
   });
-  s.out(
-    `traffic: ${from} -> ${to} (${endpointPods.length} pod(s) behind ${s.activeService}, ${switchMs} ms)`,
-  );
   return { from, to, up, switchMs, switchedAt, endpointPods };
 }
 

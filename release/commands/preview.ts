@@ -13,9 +13,17 @@ export async function previewReport(
   stackName: string,
   opts: ReleaseOptions,
 ): Promise<{ report: PreviewReport; markdown: string }> {
-  const s = await Session.open(stackName, 'preview', opts);
+  return sessionPreview(await Session.open(stackName, 'preview', opts), opts, stackName);
+}
+
+/** An open session's `pulumi preview` (its events to `opts.onEvents`), as a report and as Markdown titled `title`. */
+export async function sessionPreview(
+  s: Session,
+  opts: ReleaseOptions,
+  title: string,
+): Promise<{ report: PreviewReport; markdown: string }> {
   const events = await s.previewEvents();
   opts.onEvents?.(events);
   const report = summarizePreview(events);
-  return { report, markdown: renderMarkdown(report, { stack: stackName }) };
+  return { report, markdown: renderMarkdown(report, { stack: title }) };
 }

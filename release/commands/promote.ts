@@ -15,7 +15,7 @@ import {
   releaseLockMessage,
   takeReleaseLock,
 } from '../lock';
-import { PreviewReport, renderMarkdown, summarizePreview } from '../markdown';
+import { PreviewReport } from '../markdown';
 import { switchJson } from '../output';
 import { PostPromotionResult, preparePostPromotion, runPostPromotion } from '../postPromotion';
 import { prog } from '../prog';
@@ -33,6 +33,7 @@ import {
   unrecordedSwitch,
 } from '../traffic';
 import { confirmProduction, newReleaseId, ReleaseOptions } from './options';
+import { sessionPreview } from './preview';
 
 export interface PromoteResult {
   gates: GateResult[];
@@ -280,10 +281,7 @@ export async function previewPromoteReport(
   const saved = fs.readFileSync(s.stackFile);
   try {
     await s.setConfig({ activeSlot: to });
-    const events = await s.previewEvents();
-    opts.onEvents?.(events);
-    const report = summarizePreview(events);
-    return { report, markdown: renderMarkdown(report, { stack: `${stackName} (promote ${from} -> ${to})` }) };
+    return await sessionPreview(s, opts, `${stackName} (promote ${from} -> ${to})`);
   } finally {
     fs.writeFileSync(s.stackFile, saved);
   }

@@ -1,6 +1,7 @@
 /** `release recover`: make an interrupted stack usable again. */
 import * as fs from 'fs';
 import * as path from 'path';
+import { readLockFile } from '../lock';
 import { prog } from '../prog';
 import { EXIT, holderAlive, ReleaseError, Session } from '../session';
 import { ReleaseOptions } from './options';
@@ -41,16 +42,10 @@ export async function recover(
     const dir = backend.slice('file://'.length);
     const project = (await stack.workspace.projectSettings()).name;
     for (const file of findLockFiles(dir, project, stackName)) {
-      const info = JSON.parse(fs.readFileSync(file, 'utf8')) as {
-        pid?: number;
-        username?: string;
-        hostname?: string;
-        timestamp?: string;
-      };
-      const holder = { file, pid: info.pid, user: info.username, host: info.hostname, time: info.timestamp };
+      const holder = readLockFile(file);
       if (holderAlive(holder) !== false) {
         throw new ReleaseError(
-          `stack ${stackName} is locked by ${info.username ?? '?'}@${info.hostname ?? '?'} (pid ${info.pid ?? '?'}), which ${holderAlive(holder) ? 'still runs' : 'runs on another host'}: not removing its lock`,
+          `stack ${stackName} is locked by ${holder.user ?? '?'}@${holder.host ?? '?'} (pid ${holder.pid ?? '?'}), which ${holderAlive(holder) ? 'still runs' : 'runs on another host'}: not removing its lock`,
           EXIT.locked,
         );
       }
@@ -58,7 +53,7 @@ export async function recover(
       fs.rmSync(`${file}.attrs`, { force: true });
       locks++;
       s.log.write('recover:lock', 'succeeded', {
-        detail: `removed the stale lock of pid ${info.pid ?? '?'}`,
+        detail: `removed the stale lock of pid ${holder.pid ?? '?'}`,
       });
     }
   } else {
