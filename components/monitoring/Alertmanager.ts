@@ -6,7 +6,7 @@
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { Resolved, withDefaults } from '../shared/args';
+import { Resolved, throwIfNoReplicas, withDefaults } from '../shared/args';
 import { imageTag } from '../shared/image';
 import { allowPolicy, tcp } from '../shared/network';
 import * as workload from '../shared/workload';
@@ -165,9 +165,7 @@ export class Alertmanager extends pulumi.ComponentResource {
       protect: args.protect ?? false,
       namespaceName: args.namespaceName,
     };
-    if (!Number.isInteger(o.replicas) || o.replicas < 1) {
-      throw new Error(`Alertmanager ${name}: replicas ${o.replicas} is not a whole number of at least 1`);
-    }
+    throwIfNoReplicas(`Alertmanager ${name}`, o.replicas);
     const child = { parent: this };
     const { labels, selector } = serviceLabels('alertmanager', name, imageTag(args.image));
     const scope = (objectName: string) => ({ objectName, namespace: args.namespace, labels });

@@ -7,7 +7,7 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
-import { withDefaults } from '../shared/args';
+import { throwIfNoReplicas, withDefaults } from '../shared/args';
 import { imageTag } from '../shared/image';
 import { allowPolicy, namespacePeer, tcp } from '../shared/network';
 import { ContainerResources } from '../shared/resources';
@@ -229,9 +229,7 @@ export class Grafana extends pulumi.ComponentResource {
   constructor(name: string, args: GrafanaArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super('pavemaster:monitoring:Grafana', name, {}, opts);
     const o = { ...withDefaults(GRAFANA_DEFAULTS, args), image: args.image };
-    if (!Number.isInteger(o.replicas) || o.replicas < 1) {
-      throw new Error(`Grafana ${name}: replicas ${o.replicas} is not a whole number of at least 1`);
-    }
+    throwIfNoReplicas(`Grafana ${name}`, o.replicas);
     const child = { parent: this };
     const objectName = 'grafana';
     const { labels, selector } = serviceLabels('grafana', name, imageTag(args.image));

@@ -5,7 +5,7 @@
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { Resolved, withDefaults } from '../shared/args';
+import { Resolved, throwIfNoReplicas, withDefaults } from '../shared/args';
 import { imageTag } from '../shared/image';
 import { allowPolicy, namespacePeer, tcp } from '../shared/network';
 import * as workload from '../shared/workload';
@@ -156,9 +156,7 @@ export class Prometheus extends pulumi.ComponentResource {
       image: args.image,
       protect: args.protect ?? false,
     };
-    if (!Number.isInteger(o.replicas) || o.replicas < 1) {
-      throw new Error(`Prometheus ${name}: replicas ${o.replicas} is not a whole number of at least 1`);
-    }
+    throwIfNoReplicas(`Prometheus ${name}`, o.replicas);
     const child = { parent: this };
     const { labels, selector } = serviceLabels('prometheus', name, imageTag(args.image));
     const scope = (objectName: string) => ({ objectName, namespace: args.namespace, labels });

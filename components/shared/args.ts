@@ -4,6 +4,7 @@
  * pure functions (`check<Component>Args`) so that stacks/ can run them on the settings it produces and report the
  * same problems under their config keys before any resource is registered.
  */
+import { checkWholeNumber } from './checks';
 
 /** One bad argument. */
 export interface ArgProblem {
@@ -60,6 +61,16 @@ export function throwIfInvalid(component: string, problems: readonly ArgProblem[
   if (problems.length > 0) {
     throw new InvalidArgsError(component, problems);
   }
+}
+
+/**
+ * Throws an {@link InvalidArgsError} for `replicas` that are not a whole number of at least 1: the one invariant
+ * every replicated service component (Prometheus, Alertmanager, Grafana) keeps itself, whatever stacks/ allowed.
+ */
+export function throwIfNoReplicas(component: string, replicas: number): void {
+  const c = new ArgChecks();
+  c.check('replicas', replicas, (v) => checkWholeNumber(v, 1));
+  throwIfInvalid(component, c.problems);
 }
 
 /** Options with every default applied: all fields set, except those without a default (`Unset`). */
