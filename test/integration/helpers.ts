@@ -233,15 +233,11 @@ export class ThrowawayStack {
 
   /** `pulumi state unprotect --all`. */
   async unprotectAll(): Promise<void> {
-    await runOk('pulumi', [
-      'state',
-      'unprotect',
-      '--all',
-      '--yes',
-      '--stack',
-      this.name,
-      '--non-interactive',
-    ]);
+    await runOk('pulumi', this.unprotectArgs());
+  }
+
+  private unprotectArgs(): string[] {
+    return ['state', 'unprotect', '--all', '--yes', '--stack', this.name, '--non-interactive'];
   }
 
   /** The kinds of the stack's operations, oldest first ("update", "destroy", ...). */
@@ -282,15 +278,8 @@ export class ThrowawayStack {
     const exists = await run('pulumi', ['stack', 'ls', '--json']);
     if (exists.code === 0 && exists.stdout.includes(`"name": "${this.name}"`)) {
       if (fs.existsSync(this.configFile)) {
-        await run('pulumi', [
-          'state',
-          'unprotect',
-          '--all',
-          '--yes',
-          '--stack',
-          this.name,
-          '--non-interactive',
-        ]);
+        // Not runOk: a stack whose state is gone has nothing to unprotect, and is still removed.
+        await run('pulumi', this.unprotectArgs());
         await run('pulumi', ['destroy', '--yes', '--skip-preview', ...this.flags()], {
           timeoutMs: 20 * 60 * 1000,
         });

@@ -37,6 +37,7 @@ import { createSandbox, ensureCluster, envFromScript, REPO, Sandbox } from '../.
 import { Recorder, startRecorder } from '../../release/testing/recorder';
 import { startStubPrometheus, StubPrometheus } from '../../release/testing/stubPrometheus';
 import { parseReleaseFor } from '../unit/release/support';
+import { withFrozenSelector } from './admission';
 
 jest.setTimeout(15 * 60 * 1000);
 
@@ -462,68 +463,17 @@ describe('release lifecycle on the local cluster', () => {
   it('a switch that fails half-way (the API server refuses the preview Service) leaves the stack file and the cluster agreeing', async () => {
     // A ValidatingAdmissionPolicy freezes the preview Service's selector: the switch's update changes the
     // active Service and fails on the preview one, a partial update.
-    const name = `${STACK}-freeze-preview`;
-    const policy = {
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'ValidatingAdmissionPolicy',
-      metadata: { name },
-      spec: {
-        failurePolicy: 'Fail',
-        matchConstraints: {
-          resourceRules: [
-            { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['services'] },
-          ],
-        },
-        validations: [
-          {
-            expression: `object.metadata.name != '${APP}-preview' || object.spec.selector == oldObject.spec.selector`,
-            message: 'test: the preview Service selector is frozen',
-          },
-        ],
-      },
-    };
-    const binding = {
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'ValidatingAdmissionPolicyBinding',
-      metadata: { name },
-      spec: {
-        policyName: name,
-        validationActions: ['Deny'],
-        matchResources: {
-          namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': sandbox.namespace } },
-        },
-      },
-    };
     const before = await snapshot();
     const fileBefore = fs.readFileSync(sandbox.stackFile, 'utf8');
-    await kube.apply(policy);
-    await kube.apply(binding);
-    let err: ReleaseError;
-    try {
-      // The policy takes a moment to be enforced: wait until a dry-run update of the preview Service is denied.
-      await poll(
-        async () => {
-          const r = await kube.kubectlRun([
-            'patch',
-            'service',
-            `${APP}-preview`,
-            '--dry-run=server',
-            '--type=merge',
-            '-p',
-            '{"spec":{"selector":{"slot":"blue"}}}',
-          ]);
-          return r.code !== 0 && r.stderr.includes('frozen') ? true : undefined;
-        },
-        { timeoutMs: 30000, what: 'the admission policy to be enforced' },
-      );
-      err = (await rollback(STACK, opts).then(
-        () => undefined,
-        (e: unknown) => e,
-      )) as ReleaseError;
-    } finally {
-      await kube.kubectlRun(['delete', 'validatingadmissionpolicybinding', name, '--ignore-not-found']);
-      await kube.kubectlRun(['delete', 'validatingadmissionpolicy', name, '--ignore-not-found']);
-    }
+    const err = await withFrozenSelector(
+      kube,
+      { name: `${STACK}-freeze-preview`, service: `${APP}-preview`, probeSlot: 'blue' },
+      () =>
+        rollback(STACK, opts).then(
+          () => undefined,
+          (e: unknown) => e,
+        ) as Promise<ReleaseError>,
+    );
     expect(err).toBeInstanceOf(ReleaseError);
     expect(err.exitCode).toBe(1);
     // The switch applies the selectors itself (release/traffic.ts): the active one went through, the refused

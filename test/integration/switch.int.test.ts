@@ -22,6 +22,7 @@ import { readReleaseLock } from '../../release/lock';
 import { ReleaseError, Session } from '../../release/session';
 import { withoutDeclaredDefaults } from '../../stacks/schema';
 import { createSandbox, ensureCluster, envFromScript, Sandbox } from '../../release/testing/sandbox';
+import { withFrozenSelector } from './admission';
 
 jest.setTimeout(15 * 60 * 1000);
 
@@ -404,65 +405,14 @@ describe('the direct switch', () => {
   it('a selector patch the API server refuses: the Services are put back, nothing is written or recorded', async () => {
     // Freeze the preview Service's selector (on blue now): the rollback applies the active one first, then the
     // preview one is refused.
-    const name = `${STACK}-freeze-preview`;
-    const policy = {
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'ValidatingAdmissionPolicy',
-      metadata: { name },
-      spec: {
-        failurePolicy: 'Fail',
-        matchConstraints: {
-          resourceRules: [
-            { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['services'] },
-          ],
-        },
-        validations: [
-          {
-            expression: `object.metadata.name != '${APP}-preview' || object.spec.selector == oldObject.spec.selector`,
-            message: 'test: the preview Service selector is frozen',
-          },
-        ],
-      },
-    };
-    const binding = {
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'ValidatingAdmissionPolicyBinding',
-      metadata: { name },
-      spec: {
-        policyName: name,
-        validationActions: ['Deny'],
-        matchResources: {
-          namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': sandbox.namespace } },
-        },
-      },
-    };
     const before = await snapshot();
     const fileBefore = fs.readFileSync(sandbox.stackFile, 'utf8');
     const historyBefore = (await sandbox.stack.history()).length;
-    await kube.apply(policy);
-    await kube.apply(binding);
-    let err: ReleaseError;
-    try {
-      await poll(
-        async () => {
-          const r = await kube.kubectlRun([
-            'patch',
-            'service',
-            `${APP}-preview`,
-            '--dry-run=server',
-            '--type=merge',
-            '-p',
-            '{"spec":{"selector":{"slot":"green"}}}',
-          ]);
-          return r.code !== 0 && r.stderr.includes('frozen') ? true : undefined;
-        },
-        { timeoutMs: 30000, what: 'the admission policy to be enforced' },
-      );
-      err = await failure(rollback(STACK, opts));
-    } finally {
-      await kube.kubectlRun(['delete', 'validatingadmissionpolicybinding', name, '--ignore-not-found']);
-      await kube.kubectlRun(['delete', 'validatingadmissionpolicy', name, '--ignore-not-found']);
-    }
+    const err = await withFrozenSelector(
+      kube,
+      { name: `${STACK}-freeze-preview`, service: `${APP}-preview`, probeSlot: 'green' },
+      () => failure(rollback(STACK, opts)),
+    );
     expect(err.exitCode).toBe(1);
     expect(err.message).toContain('the API server refused the switch green -> blue');
     expect(err.message).toContain('frozen');

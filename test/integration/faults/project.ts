@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parse, stringify } from 'yaml';
+import { descendants } from '../../support/processTree';
 import { parseObject, repoRoot, RunResult, toolEnv } from '../helpers';
 
 /**
@@ -274,32 +275,6 @@ export function stepOps(events: readonly EngineEvent[]): { op: string; urn: stri
     .filter((s) => s.op !== 'same' && s.op !== 'read');
 }
 
-/** Every process below `pid` (read from /proc), deepest last. */
-export function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) {
-      continue;
-    }
-    try {
-      // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may contain spaces and parentheses.
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const out: number[] = [];
-  const queue = [...(children.get(pid) ?? [])];
-  while (queue.length > 0) {
-    const next = queue.shift() as number;
-    out.push(next);
-    queue.push(...(children.get(next) ?? []));
-  }
-  return out;
-}
-
 /** A `pulumi up` that runs in the background. */
 export class Running {
   private readonly out: Buffer[] = [];
@@ -362,7 +337,7 @@ export class Running {
     if (this.child.pid === undefined) {
       return;
     }
-    for (const pid of [this.child.pid, ...descendants(this.child.pid)]) {
+    for (const pid of [this.child.pid, ...descendants(this.child.pid).map((p) => p.pid)]) {
       try {
         process.kill(pid, signal);
       } catch {
