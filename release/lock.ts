@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import * as os from 'os';
+import { isSlot, Slot } from '../components/shared/slots';
 import type { Kube } from './kube';
 import { prog } from './prog';
 
@@ -105,7 +106,7 @@ export const LEASE_ANNOTATIONS = {
 /** A slot kept warm after a switch until `after`, then scaled down to `idleReplicas`. */
 export interface ScaleDownWindow {
   /** The slot that lost traffic. */
-  slot: 'blue' | 'green';
+  slot: Slot;
   /** When it is scaled down (RFC 3339). */
   after: string;
   /** The `pavemaster:idleReplicas` value to write back then; `null`: remove the key (= replicas). */
@@ -205,12 +206,12 @@ export function parseScaleDown(text: string | undefined): ScaleDownWindow | unde
   }
   try {
     const v = JSON.parse(text) as Partial<ScaleDownWindow>;
-    const slotOk = v.slot === 'blue' || v.slot === 'green';
+    const slotOk = isSlot(v.slot);
     const afterOk = typeof v.after === 'string' && !Number.isNaN(Date.parse(v.after));
     const replicasOk = v.idleReplicas === null || typeof v.idleReplicas === 'string';
     return slotOk && afterOk && replicasOk
       ? {
-          slot: v.slot as ScaleDownWindow['slot'],
+          slot: v.slot as Slot,
           after: v.after as string,
           idleReplicas: v.idleReplicas as string | null,
           rollback: v.rollback === true,

@@ -3,6 +3,7 @@
  * `$id` pavemaster.release/v1). Each command's result is reduced to plain data here (no engine events, no
  * secrets: config values are never part of a result), so the schema is the contract for scripts and CI.
  */
+import type { Slot } from '../components/shared/slots';
 import type { PreviewReport } from './markdown';
 import type { ReleaseVersion } from './history';
 import type { SwitchResult } from './traffic';
@@ -48,9 +49,9 @@ export function switchJson(r: SwitchResult): Record<string, unknown> {
   };
 }
 
-type SlotMap = Record<'blue' | 'green', string | null>;
+type SlotMap = Record<Slot, string | null>;
 
-function slotMap(m: Record<'blue' | 'green', string | undefined>): SlotMap {
+function slotMap(m: Record<Slot, string | undefined>): SlotMap {
   return { blue: m.blue ?? null, green: m.green ?? null };
 }
 

@@ -18,6 +18,7 @@
  */
 import * as fs from 'fs';
 import { Agent, fetch } from 'undici';
+import { checkDnsLabel } from '../components/shared/checks';
 import { Slot } from '../components/shared/slots';
 import { PostPromotionSettings, PrometheusClientSettings, SecretText } from '../stacks/release';
 import { run } from './kube';
@@ -317,15 +318,14 @@ export function inClusterService(url: string): ServiceRef | undefined {
   } catch {
     return undefined;
   }
-  const m =
-    /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(\.cluster\.local)?\.?$/.exec(
-      u.hostname,
-    );
-  if (!m || (u.pathname !== '/' && u.pathname !== '')) {
+  const [service, namespace, ...domain] = u.hostname.replace(/\.$/, '').split('.');
+  const svcDomain = domain.join('.') === 'svc' || domain.join('.') === 'svc.cluster.local';
+  const labels = [service, namespace].every((l) => l !== undefined && checkDnsLabel(l) === undefined);
+  if (!svcDomain || !labels || (u.pathname !== '/' && u.pathname !== '')) {
     return undefined;
   }
   const scheme = u.protocol === 'https:' ? 'https' : 'http';
-  return { service: m[1], namespace: m[3], port: u.port || (scheme === 'https' ? '443' : '80'), scheme };
+  return { service, namespace, port: u.port || (scheme === 'https' ? '443' : '80'), scheme };
 }
 
 /** The API server path that proxies to a Service (`kubectl get --raw` takes it as is). */

@@ -14,7 +14,7 @@
  *   `pavemaster:greenReleasedAt`: written by `release deploy` (never by hand); the program turns them into the
  *   slot Deployment's `pavemaster.io/release-id` and `pavemaster.io/released-at` annotations.
  */
-import { checkHttpPath } from '../components/shared/checks';
+import { checkDnsLabel, checkHttpPath } from '../components/shared/checks';
 import { SlotRelease } from '../components/shared/release';
 import { ContainerResources } from '../components/shared/resources';
 import { perSlot, Slot } from '../components/shared/slots';
@@ -244,11 +244,9 @@ export const DEFAULT_ALERTS_QUERY = 'ALERTS{alertstate="firing",severity="critic
  */
 export const DEFAULT_SCALE_DOWN_DELAY_SECONDS = 30;
 
-const RELEASE_ID = /^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/;
-
 /** A release id: lowercase letters, digits and "-", at most 32 characters (it becomes part of Job names). */
 export function checkReleaseId(text: string): string | undefined {
-  return RELEASE_ID.test(text)
+  return checkDnsLabel(text, 32) === undefined
     ? undefined
     : 'a release id of lowercase letters, digits and "-", at most 32 characters';
 }

@@ -16,6 +16,7 @@
  * secret": the declared default is plain text). These keys are optional (an unset Slack webhook leaves the
  * receiver out), so their descriptions say "Secret" and the loader keeps their values out of every message.
  */
+import { DEFAULT_SLOT } from '../components/shared/slots';
 
 /** Keys whose values are secrets; declared without `secret: true` (see above). */
 export const SECRET_CONFIG_KEYS: readonly string[] = [
@@ -68,7 +69,7 @@ export const CONFIG_SCHEMA: Readonly<Record<string, ConfigDeclaration>> = {
   appName: str('The app name (a DNS label of at most 50 characters).', 'pavemaster'),
   activeSlot: str(
     'The slot that takes traffic, "blue" or "green". Changed by `release promote` and `release rollback`.',
-    'blue',
+    DEFAULT_SLOT,
   ),
   blueImage: {
     type: 'string',

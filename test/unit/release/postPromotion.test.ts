@@ -222,6 +222,14 @@ describe('where the post-promotion check finds Prometheus', () => {
     expect(inClusterService('http://127.0.0.1:9090')).toBeUndefined();
     expect(inClusterService('https://prometheus.example.com')).toBeUndefined();
     expect(inClusterService('http://prometheus.mon.svc:9090/prefix')).toBeUndefined();
+    // Service and namespace are RFC 1123 labels (the one shared check), the domain svc[.cluster.local][.].
+    expect(inClusterService('http://prom.mon.svc.:9090')).toEqual(
+      expect.objectContaining({ namespace: 'mon' }),
+    );
+    expect(inClusterService('http://-prom.mon.svc:9090')).toBeUndefined();
+    expect(inClusterService(`http://prom.${'n'.repeat(64)}.svc:9090`)).toBeUndefined();
+    expect(inClusterService('http://prom.mon.other.svc:9090')).toBeUndefined();
+    expect(inClusterService('http://mon.svc:9090')).toBeUndefined();
   });
 
   it('builds the API server proxy path', () => {
