@@ -8,6 +8,7 @@
  * the state (what the provider applied) with only the selector changed: the provider keeps owning every field,
  * and its next apply of the same inputs is a no-op without conflicts.
  */
+import { spawn } from 'child_process';
 import { randomUUID } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -93,6 +94,8 @@ export function fileBackend(backendUrl: string | undefined, workDir: string): Fi
       const dir = path.join(root, 'locks', 'organization', project, stack);
       fs.mkdirSync(dir, { recursive: true });
       const own = path.join(dir, `${randomUUID()}.json`);
+      // Armed before the file exists: whenever this process ends from here on, the file goes with it.
+      const watchdog = lockWatchdog(own);
       fs.writeFileSync(
         own,
         JSON.stringify({
@@ -105,6 +108,7 @@ export function fileBackend(backendUrl: string | undefined, workDir: string): Fi
       const others = fs.readdirSync(dir).filter((f) => path.join(dir, f) !== own);
       if (others.length > 0) {
         fs.rmSync(own, { force: true });
+        watchdog();
         const holders: LockHolder[] = others.map((f) => {
           try {
             return { ...readLockFile(path.join(dir, f)), file: f };
@@ -114,8 +118,46 @@ export function fileBackend(backendUrl: string | undefined, workDir: string): Fi
         });
         throw new ReleaseError(lockMessage(stack, holders, holderAlive), EXIT.locked);
       }
-      return () => fs.rmSync(own, { force: true });
+      return () => {
+        fs.rmSync(own, { force: true });
+        watchdog();
+      };
     },
+  };
+}
+
+/**
+ * How often the lock's watchdog looks whether the command still runs, in seconds: a lock of a killed switch is
+ * gone this long after the kill, at most.
+ */
+export const LOCK_WATCHDOG_INTERVAL_SECONDS = 0.1;
+
+/**
+ * Removes the switch's lock file once this process has ended, however it ended. The switch holds Pulumi's stack
+ * lock for the few milliseconds its selectors change (a critical section a SIGTERM waits for, release/interrupt.ts);
+ * a SIGKILL or an OOM kill in that window runs no code of ours, and the file would stay: every later `pulumi up`
+ * and release refused as locked until someone ran `recover`. So a small shell watches this process (by pid, until it
+ * is gone or a zombie) and then deletes the file; the normal unlock deletes the file itself and stops the shell.
+ * The shell is started before the lock file is written and needs no signal (a parent-death signal could
+ * arrive before a trap was set). Returns the disarm function.
+ */
+export function lockWatchdog(file: string, pid: number = process.pid): () => void {
+  const script = [
+    'p=$1; f=$2',
+    'while read -r s 2>/dev/null </proc/"$p"/stat; do',
+    '  s=${s##*) }',
+    '  [ "${s%% *}" = Z ] && break',
+    `  sleep ${LOCK_WATCHDOG_INTERVAL_SECONDS}`,
+    'done',
+    'rm -f -- "$f"',
+  ].join('\n');
+  const child = spawn('sh', ['-c', script, 'pavemaster-lock-watchdog', String(pid), file], {
+    stdio: 'ignore',
+  });
+  child.on('error', () => undefined);
+  child.unref();
+  return () => {
+    child.kill('SIGKILL');
   };
 }
 
