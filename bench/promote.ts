@@ -151,10 +151,14 @@ async function timedStep(
 /** The release command's bin (what `pavemaster` and `npm run release --` run). */
 const BIN = path.join(__dirname, '..', 'release', 'bin', 'pavemaster.js');
 
-/** Runs the release command as its own process (as an operator does); resolves with its exit time. */
-function runCli(args: string[]): Promise<number> {
+/**
+ * Runs the release command as its own process (as an operator does); resolves with its exit time. `fromSource`
+ * makes the bin run the TypeScript through ts-node and SWC instead of the build in dist/cli.
+ */
+function runCli(args: string[], fromSource = false): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const env = { ...process.env, PAVEMASTER_CLI_FROM_SOURCE: fromSource ? '1' : '0' };
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
     const err: Buffer[] = [];
     child.stderr.on('data', (c: Buffer) => err.push(c));
     child.once('error', reject);
@@ -171,16 +175,17 @@ function runCli(args: string[]): Promise<number> {
   });
 }
 
-/** A promote or rollback as a process: from the spawn (Node.js start, ts-node, modules) to the switch. */
+/** A promote or rollback as a process: from the spawn (Node.js start, the command's modules) to the switch. */
 async function cliStep(
   which: 'promote' | 'rollback',
   stack: string,
   workDir: string,
   watch: Watch,
   pods: string,
+  fromSource = false,
 ): Promise<{ switchMs: number; exitMs: number }> {
   const t0 = now();
-  const exited = runCli([which, stack, '--work-dir', workDir, '--quiet']);
+  const exited = runCli([which, stack, '--work-dir', workDir, '--quiet'], fromSource);
   const switchAt = await watch.waitFor(pods, t0);
   return { switchMs: switchAt - t0, exitMs: (await exited) - t0 };
 }
@@ -268,6 +273,10 @@ export async function benchPromote(
   sample: () => void,
 ): Promise<void> {
   log('\npromote and rollback vs a raw kubectl patch of the selector');
+  // The command's build, as `npm ci` (prepare) or `npm run build` makes it: the process figures time it.
+  execFileSync(process.execPath, [path.join(__dirname, '..', 'scripts', 'build-cli.js')], {
+    stdio: 'inherit',
+  });
   const project = await programCopy('bench-promote', 'staging', {
     namespace: 'bench-promote',
     blueImage: 'pavemaster/web:1.0.0',
@@ -285,6 +294,7 @@ export async function benchPromote(
   const instrumented = { promote: [] as StepRun[], rollback: [] as StepRun[] };
   const raw: { total: number; kubectl: number; propagation: number }[] = [];
   const cli = { promote: [] as number[], rollback: [] as number[], start: [] as number[] };
+  const fromSource = { promote: [] as number[], rollback: [] as number[], start: [] as number[] };
   try {
     Object.assign(process.env, project.env);
     await project.sandbox?.stack.up({ onOutput: () => undefined });
@@ -331,6 +341,18 @@ export async function benchPromote(
       cli.promote.push((await cliStep('promote', stack, project.dir, watches.slices, pods.green)).switchMs);
       sample();
       cli.rollback.push((await cliStep('rollback', stack, project.dir, watches.slices, pods.blue)).switchMs);
+      // The same through the bin's fallback (no build, or a source changed since it): ts-node and SWC.
+      sample();
+      const t1 = now();
+      fromSource.start.push((await runCli(['--help'], true)) - t1);
+      sample();
+      fromSource.promote.push(
+        (await cliStep('promote', stack, project.dir, watches.slices, pods.green, true)).switchMs,
+      );
+      sample();
+      fromSource.rollback.push(
+        (await cliStep('rollback', stack, project.dir, watches.slices, pods.blue, true)).switchMs,
+      );
       log(
         `  run ${i + 1}: promote ${(results.promote[i].switchAt - results.promote[i].t0).toFixed(0)} ms, rollback ${(results.rollback[i].switchAt - results.rollback[i].t0).toFixed(0)} ms, kubectl patch ${raw[2 * i].total.toFixed(0)} / ${raw[2 * i + 1].total.toFixed(0)} ms`,
       );
@@ -389,9 +411,23 @@ export async function benchPromote(
     });
   }
   table.add({
-    name: "`pavemaster --help`: Node.js start, ts-node, the command's modules",
+    name: "`pavemaster --help`: Node.js start and the command's modules (the build in dist/cli)",
     unit: 'ms',
     values: cli.start,
+    depth: 1,
+  });
+  for (const which of ['promote', 'rollback'] as const) {
+    table.add({
+      name: `\`pavemaster ${which}\` as a process, from source (ts-node + SWC): spawn -> EndpointSlice switch`,
+      unit: 'ms',
+      values: fromSource[which],
+      note: 'the bin without a current build (PAVEMASTER_CLI_FROM_SOURCE=1): the before of the build',
+    });
+  }
+  table.add({
+    name: '`pavemaster --help` from source: Node.js start, ts-node, SWC, the modules',
+    unit: 'ms',
+    values: fromSource.start,
     depth: 1,
   });
 }

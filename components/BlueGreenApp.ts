@@ -16,23 +16,14 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { PlatformNamespace } from './PlatformNamespace';
-import { ArgChecks, ArgProblem, Resolved, throwIfInvalid, withDefaults } from './shared/args';
-import { checkDnsLabel, checkLabelValue, checkUnprivilegedPort, checkWholeNumber } from './shared/checks';
+import { checkBlueGreenAppOptions, resolveBlueGreenAppOptions } from './appOptions';
+import { ArgChecks, Resolved, throwIfInvalid } from './shared/args';
+import { checkLabelValue } from './shared/checks';
 import { recommendedLabels } from './shared/labels';
-import { checkNetworkPeer, namespacePeer, NetworkPeer, networkPeer, tcp } from './shared/network';
+import { namespacePeer, NetworkPeer, networkPeer, tcp } from './shared/network';
 import { ContainerResources } from './shared/resources';
 import { restrictedPodSecurityContext } from './shared/security';
-import {
-  appSelector,
-  DEFAULT_SLOT,
-  isSlot,
-  otherSlot,
-  perSlot,
-  Slot,
-  SLOTS,
-  slotObjectNames,
-  slotSelector,
-} from './shared/slots';
+import { appSelector, otherSlot, perSlot, Slot, SLOTS, slotObjectNames, slotSelector } from './shared/slots';
 import {
   AntiAffinity,
   antiAffinity,
@@ -45,6 +36,7 @@ import {
   scratchVolume,
 } from './shared/workload';
 
+export { BLUE_GREEN_APP_DEFAULTS, checkBlueGreenAppOptions, resolveBlueGreenAppOptions } from './appOptions';
 export type { Slot } from './shared/slots';
 export type { NetworkPeer } from './shared/network';
 
@@ -164,78 +156,6 @@ export type ResolvedBlueGreenAppOptions = Resolved<
   BlueGreenAppOptions,
   'host' | 'tlsSecretName' | 'ingressClassName'
 >;
-
-/** The defaults of every option that has a fixed one (appName and idleReplicas follow from other values). */
-export const BLUE_GREEN_APP_DEFAULTS: Omit<ResolvedBlueGreenAppOptions, 'appName' | 'idleReplicas'> = {
-  activeSlot: DEFAULT_SLOT,
-  replicas: 2,
-  resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
-  port: 8080,
-  healthPath: '/healthz',
-  readyPath: '/readyz',
-  metricsPath: '/metrics',
-  env: {},
-  secretEnv: {},
-  awaitIngress: false,
-  antiAffinity: 'preferred',
-  pdbMaxUnavailable: 1,
-  serviceType: 'ClusterIP',
-  ingressFrom: [],
-  egress: [],
-  protect: false,
-};
-
-/** Applies the defaults, once. `name` is the component's name (the default app name). */
-export function resolveBlueGreenAppOptions(
-  name: string,
-  o: BlueGreenAppOptions,
-): ResolvedBlueGreenAppOptions {
-  const base = withDefaults(BLUE_GREEN_APP_DEFAULTS, o);
-  return {
-    ...base,
-    appName: o.appName ?? name,
-    idleReplicas: o.idleReplicas ?? base.replicas,
-    host: o.host,
-    tlsSecretName: o.tlsSecretName,
-    ingressClassName: o.ingressClassName,
-  };
-}
-
-/** The component's own invariants; every problem at once, each named by its argument path. */
-export function checkBlueGreenAppOptions(a: ResolvedBlueGreenAppOptions): ArgProblem[] {
-  const c = new ArgChecks();
-  if (!isSlot(a.activeSlot)) {
-    c.fail('activeSlot', a.activeSlot, `one of ${SLOTS.map((slot) => `"${slot}"`).join(', ')}`);
-  }
-  c.check('appName', a.appName, (v) => checkDnsLabel(v, 50));
-  c.check('replicas', a.replicas, (v) => checkWholeNumber(v, 1));
-  c.check('idleReplicas', a.idleReplicas, (v) => checkWholeNumber(v, 0, a.replicas));
-  c.check('port', a.port, checkUnprivilegedPort);
-  c.check('pdbMaxUnavailable', a.pdbMaxUnavailable, (v) =>
-    checkWholeNumber(v, 1) === undefined
-      ? undefined
-      : 'a whole number of at least 1 (zero blocks every node drain)',
-  );
-  a.ingressFrom.forEach((peer, i) =>
-    checkNetworkPeer(c, `ingressFrom[${i}]`, peer, { podLabelsAlone: false }),
-  );
-  a.egress.forEach((peer, i) => {
-    checkNetworkPeer(c, `egress[${i}]`, peer, { podLabelsAlone: true });
-    if (!Array.isArray(peer.ports) || peer.ports.length === 0) {
-      c.fail(`egress[${i}].ports`, peer.ports, 'at least one port');
-    } else {
-      peer.ports.forEach((port, j) =>
-        c.check(`egress[${i}].ports[${j}]`, port, (v) =>
-          Number.isInteger(v) && v >= 1 && v <= 65535 ? undefined : 'a port from 1 to 65535',
-        ),
-      );
-    }
-    if (peer.protocol !== undefined && peer.protocol !== 'TCP' && peer.protocol !== 'UDP') {
-      c.fail(`egress[${i}].protocol`, peer.protocol, 'one of "TCP", "UDP"');
-    }
-  });
-  return [...c.problems];
-}
 
 /** The arguments with every default applied, checked; throws one error listing every bad argument. */
 export function resolveBlueGreenAppArgs(

@@ -121,7 +121,7 @@ startTiming();
 // provider bound to that context.
 const kubeconfig = readKubeconfig();
 let target: ClusterTarget = {};
-const settings = loadSettings(pulumi.getStack(), readStackConfig(), {
+const settings = loadSettings(pulumi.getStack(), readStackConfig(pulumi.runtime.allConfig()), {
   check: (s, problems) => {
     target = checkClusterTarget(s, kubeconfig, problems);
   },

@@ -14,13 +14,13 @@
  * moved, and the annotation only describes it. The webhook URL and tokens are secrets: no message names them.
  */
 import { spawn } from 'child_process';
-import { fetch } from 'undici';
 import { releaseAnnotationTags } from '../components/shared/release';
 import { Slot } from '../components/shared/slots';
 import { AnnotationSettings, SecretText } from '../stacks/release';
 import { releaseHolder } from './lock';
 import { inClusterService, isTimeout, ServiceRef } from './postPromotion';
 import type { Session } from './session';
+import { undici } from './undici';
 
 /** The release steps that are annotated. */
 export type ReleaseEventKind = 'promote' | 'flip-back' | 'rollback' | 'rollback-to';
@@ -116,7 +116,7 @@ export async function postJson(
     headers.authorization = target.authorization.reveal();
   }
   try {
-    const res = await fetch(target.url, {
+    const res = await undici().fetch(target.url, {
       method: 'POST',
       headers,
       body: JSON.stringify(body),

@@ -19,7 +19,7 @@ import {
 } from '../components/shared/security';
 import { IMAGE_PULL_POLICY } from '../components/shared/image';
 import { appSelector, Slot } from '../components/shared/slots';
-import { envFromSecretRefs, envValues } from '../components/shared/workload';
+import { envFromSecretRefs, envValues } from '../components/shared/env';
 import { ReleaseSettings } from '../stacks/release';
 import type { DeploymentObject, EndpointSliceObject, JobObject, PodObject } from './objects';
 

@@ -17,13 +17,13 @@
  * `watchWindow` runs the loop with an injectable clock.
  */
 import * as fs from 'fs';
-import { Agent, fetch } from 'undici';
 import { checkDnsLabel } from '../components/shared/checks';
 import { Slot } from '../components/shared/slots';
 import { PostPromotionSettings, PrometheusClientSettings, SecretText } from '../stacks/release';
 import { run } from './kube';
 import { prog } from './prog';
 import { EXIT, ReleaseError, type Session } from './session';
+import { undici } from './undici';
 
 /** One observation of the new slot. `undefined` values mean "no data" (e.g. no traffic yet). */
 export interface Sample {
@@ -224,7 +224,8 @@ function authKind(access: DirectAccess): string {
 export function directTransport(baseUrl: string, access: DirectAccess = {}): PrometheusTransport {
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
   const timeoutMs = access.timeoutMs ?? 5000;
-  const dispatcher = access.ca !== undefined ? new Agent({ connect: { ca: access.ca } }) : undefined;
+  const dispatcher =
+    access.ca !== undefined ? new (undici().Agent)({ connect: { ca: access.ca } }) : undefined;
   const auth = authKind(access);
   return {
     description: baseUrl,
@@ -237,7 +238,7 @@ export function directTransport(baseUrl: string, access: DirectAccess = {}): Pro
       }
       let res;
       try {
-        res = await fetch(url, {
+        res = await undici().fetch(url, {
           headers,
           redirect: 'manual',
           signal: AbortSignal.timeout(timeoutMs),

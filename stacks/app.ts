@@ -3,12 +3,8 @@
  * `BlueGreenApp`'s own options (components/BlueGreenApp.ts), with the environment's profile over the component's
  * defaults, plus what only the stack knows (each slot's image and version, the smoke paths, an image build).
  */
-import {
-  BLUE_GREEN_APP_DEFAULTS,
-  checkBlueGreenAppOptions,
-  ResolvedBlueGreenAppOptions,
-  SecretRef,
-} from '../components/BlueGreenApp';
+import type { ResolvedBlueGreenAppOptions, SecretRef } from '../components/BlueGreenApp';
+import { BLUE_GREEN_APP_DEFAULTS, checkBlueGreenAppOptions } from '../components/appOptions';
 import { withDefaults } from '../components/shared/args';
 import {
   checkDnsLabel,

@@ -6,11 +6,8 @@
  * here, the component's invariants through its own check, so a bad value is reported with its full key before any
  * resource is registered.
  */
-import {
-  checkLoggingOptions,
-  resolveLoggingOptions,
-  ResolvedLoggingOptions,
-} from '../components/logging/Logging';
+import type { ResolvedLoggingOptions } from '../components/logging/Logging';
+import { checkLoggingOptions, resolveLoggingOptions } from '../components/logging/options';
 import {
   checkDnsLabel,
   checkHeap,

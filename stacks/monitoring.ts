@@ -6,19 +6,16 @@
  * `pavemaster:slackWebhookUrl` and `pavemaster:smtpPassword` (set them with `pulumi config set --secret`).
  * docs/monitoring.md lists every key.
  */
-import * as pulumi from '@pulumi/pulumi';
+import type * as pulumi from '@pulumi/pulumi';
+import type { MonitoringImages, ResolvedMonitoringOptions } from '../components/monitoring/Monitoring';
 import {
   checkMonitoringOptions,
+  checkNodeExporterPort,
   checkPemCertificates,
-  MonitoringImages,
-  resolveMonitoringOptions,
-  ResolvedMonitoringOptions,
-} from '../components/monitoring/Monitoring';
-import { checkNodeExporterPort } from '../components/monitoring/nodeExporter';
-import {
   PROMETHEUS_OPERATOR_DEFAULTS,
-  PrometheusOperatorOptions,
-} from '../components/monitoring/PrometheusOperatorObjects';
+  resolveMonitoringOptions,
+} from '../components/monitoring/options';
+import type { PrometheusOperatorOptions } from '../components/monitoring/PrometheusOperatorObjects';
 import { AlertThresholds, Severity, SEVERITIES } from '../components/monitoring/rules';
 import { ContainerResources } from '../components/shared/resources';
 import {
@@ -33,6 +30,7 @@ import { readResources, reportArgProblems } from './common';
 import { ParseContext } from './context';
 import { Check, Fields } from './fields';
 import { PROFILES } from './profiles';
+import { secretOutput } from './secret';
 import { checkImage } from './validators';
 
 /** The monitoring settings: the Monitoring component's options, resolved, and whether the stack deploys it. */
@@ -260,10 +258,10 @@ export function parseMonitoring(root: Fields, ctx: ParseContext): MonitoringSett
   const slackWebhookUrl = root.optionalString('slackWebhookUrl', { check: checkWebhookUrl });
   const smtpPassword = root.optionalString('smtpPassword');
   if (slackWebhookUrl !== undefined) {
-    settings.slackWebhookUrl = pulumi.secret(slackWebhookUrl);
+    settings.slackWebhookUrl = secretOutput(slackWebhookUrl);
   }
   if (smtpPassword !== undefined) {
-    settings.smtpPassword = pulumi.secret(smtpPassword);
+    settings.smtpPassword = secretOutput(smtpPassword);
   }
   return settings;
 }

@@ -3,7 +3,7 @@
  * every section is collected first and reported together in one {@link ConfigError}, before any resource is
  * registered, so a rejected change never touches what is running.
  */
-import * as pulumi from '@pulumi/pulumi';
+import type * as pulumi from '@pulumi/pulumi';
 import { APP_KEYS, AppSettings, parseApp } from './app';
 import { ENVIRONMENTS, Environment, ParseContext } from './context';
 import { Fields } from './fields';
@@ -13,6 +13,7 @@ import { MONITORING_KEYS, MONITORING_SECRET_KEYS, MonitoringSettings, parseMonit
 import { Problems } from './problems';
 import { withoutDeclaredDefaults } from './schema';
 import { parseRelease, RELEASE_KEYS, RELEASE_SECRET_KEYS, ReleaseSettings } from './release';
+import { secretOutput } from './secret';
 import { checkDnsLabel, checkEnvName } from '../components/shared/checks';
 
 /** The config namespace of this project. */
@@ -132,7 +133,7 @@ export function loadSettings(
     app,
     appSecrets:
       Object.keys(secretValues).length > 0
-        ? { names: Object.keys(secretValues).sort(), values: pulumi.secret(secretValues) }
+        ? { names: Object.keys(secretValues).sort(), values: secretOutput(secretValues) }
         : undefined,
     monitoring,
     logging,
@@ -143,12 +144,13 @@ export function loadSettings(
 
 /**
  * The running stack's `pavemaster:*` config, keyed without the namespace, without the placeholder defaults
- * Pulumi merges in from Pulumi.yaml (stacks/schema.ts; loadSettings drops them too).
+ * Pulumi merges in from Pulumi.yaml (stacks/schema.ts; loadSettings drops them too). `allConfig` is the program's
+ * `pulumi.runtime.allConfig()` (passed in, so this module loads without the SDK).
  */
-export function readStackConfig(): Record<string, string> {
+export function readStackConfig(allConfig: Record<string, string>): Record<string, string> {
   const prefix = `${NAMESPACE}:`;
   const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(pulumi.runtime.allConfig())) {
+  for (const [key, value] of Object.entries(allConfig)) {
     if (key.startsWith(prefix)) {
       out[key.slice(prefix.length)] = value;
     }

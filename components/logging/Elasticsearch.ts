@@ -16,12 +16,14 @@ import { allowPolicy, tcp } from '../shared/network';
 import { ContainerResources } from '../shared/resources';
 import { restrictedPodSecurityContext } from '../shared/security';
 import * as workload from '../shared/workload';
-import { LOGGING_IMAGES } from '../versions';
 import { certificateJob } from './certificates';
 import { ApiServerPeer, configCopyInit, contentHash, rolePeer, roleLabels, SecretCopy } from './common';
 import { ELASTIC_UID, PORTS } from './defaults';
 import { elasticsearchSetupRequests, LifecycleOptions, PLACEHOLDERS } from './elastic';
 import { setupJob } from './setupJob';
+import { ANY_API_SERVER, ELASTICSEARCH_DEFAULTS } from './options';
+
+export { ANY_API_SERVER, ELASTICSEARCH_DEFAULTS } from './options';
 
 /** Generated passwords the Elasticsearch component stores and the setup Job applies. */
 export interface ElasticsearchPasswords {
@@ -64,16 +66,6 @@ export interface ElasticsearchOptions {
 /** The options with every default applied. */
 export type ResolvedElasticsearchOptions = Resolved<ElasticsearchOptions, 'storageClass'>;
 
-export const ELASTICSEARCH_DEFAULTS: ResolvedElasticsearchOptions = {
-  replicas: 1,
-  heap: '512m',
-  resources: { requests: { cpu: '250m', memory: '1Gi' }, limits: { cpu: '1', memory: '1Gi' } },
-  storageSize: '10Gi',
-  image: LOGGING_IMAGES.elasticsearch,
-  bootstrapped: false,
-  antiAffinity: 'preferred',
-};
-
 export interface ElasticsearchArgs extends ElasticsearchOptions {
   /** The namespace (a plain name: it is part of the certificates' DNS names). Required. */
   readonly namespace: string;
@@ -90,9 +82,6 @@ export interface ElasticsearchArgs extends ElasticsearchOptions {
   /** The API server, for the certificate Job. @default any address on 443 and 6443 */
   readonly apiServer?: ApiServerPeer;
 }
-
-/** The API server of any cluster: any address, the `kubernetes` Service's port and the usual control-plane port. */
-export const ANY_API_SERVER: ApiServerPeer = { cidr: '0.0.0.0/0', ports: [443, 6443] };
 
 /** The object names of the cluster (fixed: the certificates and every client name them). */
 const STS = 'elasticsearch';

@@ -8,17 +8,14 @@ import { withDefaults } from '../shared/args';
 import { allowPolicy, tcp } from '../shared/network';
 import { restrictedPodSecurityContext } from '../shared/security';
 import * as workload from '../shared/workload';
-import { LOGGING_IMAGES } from '../versions';
 import { roleLabels, TO_ELASTICSEARCH } from './common';
 import { NAMES, PORTS } from './defaults';
+import { ELASTICSEARCH_EXPORTER_DEFAULTS } from './options';
+
+export { ELASTICSEARCH_EXPORTER_DEFAULTS } from './options';
 
 /** What a stack decides about the exporter (`pavemaster:logging.exporter`): its image and resources. */
 export type ElasticsearchExporterOptions = workload.ImageOptions;
-
-export const ELASTICSEARCH_EXPORTER_DEFAULTS: Required<ElasticsearchExporterOptions> = {
-  image: LOGGING_IMAGES.elasticsearchExporter,
-  resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '100m', memory: '64Mi' } },
-};
 
 export interface ElasticsearchExporterArgs extends ElasticsearchExporterOptions {
   /** The namespace. Required. */

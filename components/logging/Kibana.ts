@@ -10,11 +10,13 @@ import { allowPolicy, namespacePeer, tcp } from '../shared/network';
 import { ContainerResources } from '../shared/resources';
 import { restrictedPodSecurityContext } from '../shared/security';
 import * as workload from '../shared/workload';
-import { LOGGING_IMAGES } from '../versions';
 import { rolePeer, roleLabels, TO_ELASTICSEARCH } from './common';
 import { ELASTIC_UID, NAMES, PORTS } from './defaults';
 import { kibanaSetupRequests } from './elastic';
 import { setupJob } from './setupJob';
+import { KIBANA_DEFAULTS } from './options';
+
+export { KIBANA_DEFAULTS } from './options';
 
 /** What a stack decides about Kibana (`pavemaster:logging.kibana`). */
 export interface KibanaOptions {
@@ -32,11 +34,6 @@ export interface KibanaOptions {
 
 /** The options with every default applied. */
 export type ResolvedKibanaOptions = Resolved<KibanaOptions, 'host' | 'ingressClassName' | 'tlsSecretName'>;
-
-export const KIBANA_DEFAULTS: ResolvedKibanaOptions = {
-  image: LOGGING_IMAGES.kibana,
-  resources: { requests: { cpu: '100m', memory: '768Mi' }, limits: { cpu: '1', memory: '1Gi' } },
-};
 
 export interface KibanaArgs extends KibanaOptions {
   /** The namespace. Required. */

@@ -17,18 +17,15 @@ import * as pulumi from '@pulumi/pulumi';
 import { withDefaults } from '../shared/args';
 import { allowPolicy, tcp } from '../shared/network';
 import * as workload from '../shared/workload';
-import { LOGGING_IMAGES } from '../versions';
 import { ApiServerPeer, contentHash, rolePeer, roleLabels } from './common';
 import { PORTS } from './defaults';
 import { FILEBEAT_HTTP_PORT, filebeatConfig } from './pipeline';
+import { LOG_SHIPPER_DEFAULTS } from './options';
+
+export { LOG_SHIPPER_DEFAULTS } from './options';
 
 /** What a stack decides about the shipper (`pavemaster:logging.shipper`): its image and resources. */
 export type LogShipperOptions = workload.ImageOptions;
-
-export const LOG_SHIPPER_DEFAULTS: Required<LogShipperOptions> = {
-  image: LOGGING_IMAGES.filebeat,
-  resources: { requests: { cpu: '50m', memory: '100Mi' }, limits: { cpu: '200m', memory: '200Mi' } },
-};
 
 export interface LogShipperArgs extends LogShipperOptions {
   /** The shipper's (privileged) namespace. Required. */

@@ -9,10 +9,8 @@ import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import type { ElasticsearchDatasource } from '../monitoring/Grafana';
 import { PlatformNamespace } from '../PlatformNamespace';
-import { ArgChecks, ArgProblem, DeepPartial, throwIfInvalid, withDefaults } from '../shared/args';
-import { checkDnsLabel, checkWholeNumber, parseJvmSize, parseQuantity } from '../shared/checks';
+import { ArgChecks, throwIfInvalid } from '../shared/args';
 import { namespacePeer } from '../shared/network';
-import { ContainerResources } from '../shared/resources';
 import { ApiServerPeer, rolePeer } from './common';
 import { LOG_INDEX_PATTERN, NAMES, PORTS } from './defaults';
 import { ANY_API_SERVER, Elasticsearch, ELASTICSEARCH_DEFAULTS, ElasticsearchOptions } from './Elasticsearch';
@@ -23,7 +21,10 @@ import {
 } from './ElasticsearchExporter';
 import { Kibana, KIBANA_DEFAULTS, KibanaOptions } from './Kibana';
 import { LOG_SHIPPER_DEFAULTS, LogShipper, LogShipperOptions } from './LogShipper';
-import { Logstash, LOGSTASH_DEFAULTS, LogstashOptions, MIN_QUEUE_BYTES } from './Logstash';
+import { Logstash, LOGSTASH_DEFAULTS, LogstashOptions } from './Logstash';
+import { checkLoggingOptions, resolveLoggingOptions } from './options';
+
+export { checkLoggingOptions, LOGGING_DEFAULTS, resolveLoggingOptions } from './options';
 
 /** What a stack decides about its logging stack (`pavemaster:logging`; stacks/logging.ts produces exactly this). */
 export interface LoggingOptions {
@@ -84,78 +85,6 @@ export interface ResolvedLoggingOptions {
   shipper: typeof LOG_SHIPPER_DEFAULTS;
   kibana: typeof KIBANA_DEFAULTS;
   exporter: typeof ELASTICSEARCH_EXPORTER_DEFAULTS;
-}
-
-/** The defaults: a small single-node stack with pinned Elastic images and no protection. */
-export const LOGGING_DEFAULTS: Omit<ResolvedLoggingOptions, 'nodeNamespace'> = {
-  namespace: 'pavemaster-logging',
-  retentionDays: 7,
-  rollover: { maxAge: '1d', maxPrimaryShardSize: '10gb' },
-  protect: false,
-  awaitSetupJobs: false,
-  ingressNamespaces: ['ingress-nginx'],
-  grafanaPodLabels: { 'app.kubernetes.io/name': 'grafana' },
-  elasticsearch: ELASTICSEARCH_DEFAULTS,
-  logstash: LOGSTASH_DEFAULTS,
-  shipper: LOG_SHIPPER_DEFAULTS,
-  kibana: KIBANA_DEFAULTS,
-  exporter: ELASTICSEARCH_EXPORTER_DEFAULTS,
-};
-
-/** Applies the defaults, once; `grafanaPodLabels` replaces its default as a whole. */
-export function resolveLoggingOptions(o: DeepPartial<LoggingOptions>): ResolvedLoggingOptions {
-  const base = withDefaults(LOGGING_DEFAULTS, o as DeepPartial<typeof LOGGING_DEFAULTS>, [
-    'grafanaPodLabels',
-  ]);
-  return { ...base, nodeNamespace: o.nodeNamespace ?? `${base.namespace}-node` };
-}
-
-/**
- * The JVM heap plus off-heap memory (Lucene's file cache for Elasticsearch, direct buffers for both) must fit in
- * the container: a heap of at most half the memory limit.
- */
-function checkHeap(c: ArgChecks, path: string, heap: string, resources: ContainerResources): void {
-  const heapBytes = parseJvmSize(heap);
-  const limit = parseQuantity(resources.limits.memory);
-  if (heapBytes === undefined) {
-    c.fail(`${path}.heap`, heap, 'a JVM size such as "512m"');
-  } else if (limit === undefined || heapBytes > limit / 2) {
-    c.fail(
-      `${path}.heap`,
-      heap,
-      `a heap of at most half the memory limit (${path}.resources.limits.memory = "${resources.limits.memory}", so at most ${Math.floor((limit ?? 0) / 2 / 2 ** 20)}m)`,
-    );
-  }
-}
-
-/** The logging stack's own invariants; every problem at once, each named by its option path. */
-export function checkLoggingOptions(o: ResolvedLoggingOptions): ArgProblem[] {
-  const c = new ArgChecks();
-  c.check('namespace', o.namespace, (v) => checkDnsLabel(v));
-  c.check('nodeNamespace', o.nodeNamespace, (v) => checkDnsLabel(v));
-  if (o.namespace === o.nodeNamespace) {
-    c.fail(
-      'nodeNamespace',
-      o.nodeNamespace,
-      'a namespace other than namespace (it enforces the privileged level)',
-    );
-  }
-  c.check('retentionDays', o.retentionDays, (v) => checkWholeNumber(v, 1));
-  const n = o.elasticsearch.replicas;
-  if (!Number.isInteger(n) || n < 1 || (n > 1 && n % 2 === 0)) {
-    c.fail(
-      'elasticsearch.replicas',
-      n,
-      '1 or an odd number (3, 5, 7, 9): an even number of master-eligible nodes adds no fault tolerance',
-    );
-  }
-  checkHeap(c, 'elasticsearch', o.elasticsearch.heap, o.elasticsearch.resources);
-  checkHeap(c, 'logstash', o.logstash.heap, o.logstash.resources);
-  c.check('logstash.replicas', o.logstash.replicas, (v) => checkWholeNumber(v, 1));
-  if ((parseQuantity(o.logstash.queueSize) ?? 0) < MIN_QUEUE_BYTES) {
-    c.fail('logstash.queueSize', o.logstash.queueSize, 'a queue volume of at least "256Mi"');
-  }
-  return [...c.problems];
 }
 
 /** The arguments with every default applied, checked; throws one error listing every bad argument. */

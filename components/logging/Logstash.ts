@@ -16,10 +16,12 @@ import { allowPolicy, tcp } from '../shared/network';
 import { ContainerResources } from '../shared/resources';
 import { restrictedPodSecurityContext } from '../shared/security';
 import * as workload from '../shared/workload';
-import { LOGGING_IMAGES } from '../versions';
 import { configCopyInit, contentHash, roleLabels, TO_ELASTICSEARCH } from './common';
 import { ELASTIC_UID, NAMES, PORTS } from './defaults';
 import { logstashPipeline, logstashSettings } from './pipeline';
+import { LOGSTASH_DEFAULTS } from './options';
+
+export { LOGSTASH_DEFAULTS, MIN_QUEUE_BYTES } from './options';
 
 /** What a stack decides about Logstash (`pavemaster:logging.logstash`). */
 export interface LogstashOptions {
@@ -41,19 +43,6 @@ export interface LogstashOptions {
 
 /** The options with every default applied. */
 export type ResolvedLogstashOptions = Required<LogstashOptions>;
-
-export const LOGSTASH_DEFAULTS: ResolvedLogstashOptions = {
-  replicas: 1,
-  heap: '256m',
-  resources: { requests: { cpu: '100m', memory: '768Mi' }, limits: { cpu: '1', memory: '768Mi' } },
-  queueSize: '2Gi',
-  image: LOGGING_IMAGES.logstash,
-  exporterImage: LOGGING_IMAGES.logstashExporter,
-  exporterResources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '100m', memory: '64Mi' } },
-};
-
-/** The smallest queue volume Logstash is given. */
-export const MIN_QUEUE_BYTES = 256 * 2 ** 20;
 
 export interface LogstashArgs extends LogstashOptions {
   /** The namespace. Required. */

@@ -13,6 +13,9 @@ import * as workload from '../shared/workload';
 import { AlertmanagerConfig } from './alertmanagerConfig';
 import { ANYWHERE, checksum, monitoringContainer, podSecurity, podsPeer, serviceLabels } from './common';
 import { toYaml } from './prometheusConfig';
+import { ALERTMANAGER_DEFAULTS } from './options';
+
+export { ALERTMANAGER_DEFAULTS } from './options';
 
 export const ALERTMANAGER_PORT = 9093;
 export const ALERTMANAGER_CLUSTER_PORT = 9094;
@@ -32,13 +35,6 @@ export const RECEIVERS_CA_KEY = 'receivers-ca.pem';
 export type AlertmanagerOptions = workload.StatefulOptions;
 
 export type ResolvedAlertmanagerOptions = Resolved<AlertmanagerOptions, 'storageClass'>;
-
-/** One replica, a 1Gi volume, 20m/32Mi requested and 100m/64Mi limit. */
-export const ALERTMANAGER_DEFAULTS: ResolvedAlertmanagerOptions = {
-  replicas: 1,
-  storage: '1Gi',
-  resources: { requests: { cpu: '20m', memory: '32Mi' }, limits: { cpu: '100m', memory: '64Mi' } },
-};
 
 export interface AlertmanagerArgs extends AlertmanagerOptions {
   /** The namespace to run in. Required. */

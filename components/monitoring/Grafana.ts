@@ -17,6 +17,9 @@ import { checksum, monitoringContainer, podSecurity, podsPeer, serviceLabels } f
 import { Dashboard, PROMETHEUS_DATASOURCE_UID } from './dashboard';
 import { PROMETHEUS_PORT } from './Prometheus';
 import { toYaml } from './prometheusConfig';
+import { GRAFANA_DEFAULTS } from './options';
+
+export { GRAFANA_DEFAULTS } from './options';
 
 export const GRAFANA_PORT = 3000;
 /**
@@ -55,11 +58,6 @@ export interface GrafanaOptions {
   /** Requests and limits. @default 50m/128Mi requested, 500m/256Mi limit */
   readonly resources?: ContainerResources;
 }
-
-export const GRAFANA_DEFAULTS: Required<GrafanaOptions> = {
-  replicas: 1,
-  resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
-};
 
 export interface GrafanaArgs extends GrafanaOptions {
   /** The namespace to run in. Required. */

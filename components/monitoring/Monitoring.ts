@@ -4,11 +4,10 @@
  * configuration file is built from typed objects (prometheusConfig, rules, alertmanagerConfig, dashboards,
  * blackboxConfig); this component only wires them to the services, one file per service.
  */
-import { X509Certificate } from 'crypto';
 import * as pulumi from '@pulumi/pulumi';
 import { PlatformNamespace } from '../PlatformNamespace';
-import { ArgChecks, ArgProblem, DeepPartial, throwIfInvalid, withDefaults } from '../shared/args';
-import { checkDnsLabel, checkHostPort, portOf } from '../shared/checks';
+import { ArgChecks, throwIfInvalid } from '../shared/args';
+import { checkDnsLabel, portOf } from '../shared/checks';
 import { MONITORING_IMAGES } from '../versions';
 import {
   Alertmanager,
@@ -31,22 +30,19 @@ import {
   KubeStateMetrics,
   KubeStateMetricsOptions,
 } from './kubeStateMetrics';
-import {
-  checkNodeExporterPort,
-  NODE_EXPORTER_DEFAULTS,
-  NodeExporter,
-  NodeExporterOptions,
-} from './nodeExporter';
+import { NODE_EXPORTER_DEFAULTS, NodeExporter, NodeExporterOptions } from './nodeExporter';
 import { Prometheus, PROMETHEUS_DEFAULTS, PrometheusOptions } from './Prometheus';
 import { ProbeTarget, prometheusConfig } from './prometheusConfig';
-import {
-  ALERT_THRESHOLD_DEFAULTS,
-  alertRuleGroups,
-  AlertThresholds,
-  DEFAULT_RUNBOOK_BASE,
-  RATIO_THRESHOLDS,
-  Severity,
-} from './rules';
+import { alertRuleGroups, AlertThresholds } from './rules';
+import { checkMonitoringOptions, resolveMonitoringOptions } from './options';
+
+export {
+  checkMonitoringOptions,
+  checkPemCertificates,
+  defaultSlackChannels,
+  MONITORING_DEFAULTS,
+  resolveMonitoringOptions,
+} from './options';
 
 /** The container images of the monitoring stack. */
 export type MonitoringImages = typeof MONITORING_IMAGES;
@@ -86,7 +82,7 @@ export interface MonitoringOptions {
   readonly blackbox?: BlackboxOptions;
   /** The images. @default the pinned versions of components/versions.ts */
   readonly images?: Partial<MonitoringImages>;
-  /** Alert thresholds. @default see {@link ALERT_THRESHOLD_DEFAULTS} */
+  /** Alert thresholds. @default see ALERT_THRESHOLD_DEFAULTS (./rules.ts) */
   readonly thresholds?: Partial<AlertThresholds>;
   readonly alerting?: AlertingOptions;
   /** Where alerts' runbook links point. @default "docs/runbooks.md" (relative) */
@@ -149,121 +145,6 @@ export interface ResolvedMonitoringOptions {
   runbookBaseUrl: string;
   slackWebhookUrl?: pulumi.Input<string>;
   smtpPassword?: pulumi.Input<string>;
-}
-
-/** The defaults; Slack's channels follow from the environment (see {@link resolveMonitoringOptions}). */
-export const MONITORING_DEFAULTS: Omit<
-  ResolvedMonitoringOptions,
-  'evaluationInterval' | 'slackWebhookUrl' | 'smtpPassword'
-> = {
-  namespace: 'pavemaster-monitoring',
-  scrapeInterval: '30s',
-  prometheus: PROMETHEUS_DEFAULTS,
-  alertmanager: ALERTMANAGER_DEFAULTS,
-  grafana: GRAFANA_DEFAULTS,
-  kubeStateMetrics: KUBE_STATE_METRICS_DEFAULTS,
-  nodeExporter: NODE_EXPORTER_DEFAULTS,
-  blackbox: BLACKBOX_DEFAULTS,
-  images: MONITORING_IMAGES,
-  thresholds: ALERT_THRESHOLD_DEFAULTS,
-  alerting: {
-    groupWait: '30s',
-    groupInterval: '5m',
-    repeatInterval: '12h',
-    email: { enabled: false, to: [], from: '', smarthost: '', requireTls: true, severities: ['critical'] },
-    slack: { enabled: true, channels: {} },
-  },
-  runbookBaseUrl: DEFAULT_RUNBOOK_BASE,
-};
-
-/** The default Slack channel of a severity: `#pavemaster-<environment>-<severity>`; info is not posted. */
-export function defaultSlackChannels(environment: string): Partial<Record<Severity, string>> {
-  return {
-    critical: `#pavemaster-${environment}-critical`,
-    warning: `#pavemaster-${environment}-warning`,
-  };
-}
-
-/** Applies the defaults, once. */
-export function resolveMonitoringOptions(
-  environment: string,
-  o: DeepPartial<MonitoringOptions>,
-): ResolvedMonitoringOptions {
-  const base = withDefaults(
-    {
-      ...MONITORING_DEFAULTS,
-      alerting: {
-        ...MONITORING_DEFAULTS.alerting,
-        slack: { enabled: true, channels: defaultSlackChannels(environment) },
-      },
-    },
-    o as DeepPartial<typeof MONITORING_DEFAULTS>,
-  );
-  return {
-    ...base,
-    evaluationInterval: o.evaluationInterval ?? base.scrapeInterval,
-    slackWebhookUrl: o.slackWebhookUrl as pulumi.Input<string> | undefined,
-    smtpPassword: o.smtpPassword as pulumi.Input<string> | undefined,
-  };
-}
-
-const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
-
-/** PEM text of one or more X.509 certificates, each of which parses (`alerting.caPem`). */
-export function checkPemCertificates(text: string): string | undefined {
-  const blocks = text.match(PEM_BLOCK) ?? [];
-  const what = 'PEM text of one or more "BEGIN CERTIFICATE" blocks, each an X.509 certificate';
-  if (blocks.length === 0) {
-    return what;
-  }
-  for (const [i, block] of blocks.entries()) {
-    try {
-      new X509Certificate(block);
-    } catch (e) {
-      return `${what} (certificate ${i + 1} does not parse: ${e instanceof Error ? e.message : String(e)})`;
-    }
-  }
-  return undefined;
-}
-
-/** The monitoring stack's own invariants; every problem at once, each named by its option path. */
-export function checkMonitoringOptions(o: ResolvedMonitoringOptions): ArgProblem[] {
-  const c = new ArgChecks();
-  // node-exporter's namespace is this name plus "-node": keep room for it.
-  c.check('namespace', o.namespace, (v) => checkDnsLabel(v, 58));
-  c.check('nodeExporter.port', o.nodeExporter.port, checkNodeExporterPort);
-  for (const key of RATIO_THRESHOLDS) {
-    c.check(`thresholds.${key}`, o.thresholds[key], (v) =>
-      v > 0 && v <= 1 ? undefined : 'a ratio in (0, 1]',
-    );
-  }
-  for (const key of [
-    'latencyP95Seconds',
-    'noTrafficMinutes',
-    'restartsPerHour',
-    'replicaMismatchMinutes',
-    'probeSlowSeconds',
-  ] as const) {
-    c.check(`thresholds.${key}`, o.thresholds[key], (v) => (v > 0 ? undefined : 'a positive number'));
-  }
-  if (o.alerting.caPem !== undefined) {
-    c.check('alerting.caPem', o.alerting.caPem, checkPemCertificates);
-  }
-  const email = o.alerting.email;
-  if (email.enabled) {
-    if (email.to.length === 0) {
-      c.fail('alerting.email.to', email.to, 'at least one recipient when alerting.email.enabled is true');
-    }
-    if (email.from === '') {
-      c.fail('alerting.email.from', undefined, 'required when alerting.email.enabled is true');
-    }
-    if (email.smarthost === '') {
-      c.fail('alerting.email.smarthost', undefined, 'required when alerting.email.enabled is true');
-    } else {
-      c.check('alerting.email.smarthost', email.smarthost, checkHostPort);
-    }
-  }
-  return [...c.problems];
 }
 
 /** The receivers alerts can reach, and what to warn about: a configured receiver without its secret is left out. */

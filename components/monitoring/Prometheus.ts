@@ -13,6 +13,9 @@ import { ANYWHERE, checksum, monitoringContainer, podSecurity, podsPeer, service
 import { PrometheusConfig, toYaml } from './prometheusConfig';
 import { RuleGroup } from './rules';
 import { NODE_EXPORTER_PORT } from './nodeExporter';
+import { PROMETHEUS_DEFAULTS } from './options';
+
+export { PROMETHEUS_DEFAULTS } from './options';
 
 /** The port Prometheus serves on. */
 export const PROMETHEUS_PORT = 9090;
@@ -39,14 +42,6 @@ export interface PrometheusOptions extends workload.StatefulOptions {
 }
 
 export type ResolvedPrometheusOptions = Resolved<PrometheusOptions, 'storageClass'>;
-
-/** One replica, 7 days, a 10Gi volume, 200m/512Mi requested and 1 CPU/1Gi limit. */
-export const PROMETHEUS_DEFAULTS: ResolvedPrometheusOptions = {
-  replicas: 1,
-  retention: '7d',
-  storage: '10Gi',
-  resources: { requests: { cpu: '200m', memory: '512Mi' }, limits: { cpu: '1', memory: '1Gi' } },
-};
 
 export interface PrometheusArgs extends PrometheusOptions {
   /** The namespace to run in. Required. */

@@ -23,6 +23,9 @@ import { ArgChecks, throwIfInvalid } from '../shared/args';
 import { APP_LABEL, SLOT_LABEL } from '../shared/slots';
 import { checkDnsLabel, checkHttpPath, checkLabelKey, checkLabelValue } from '../shared/checks';
 import { RuleGroup } from './rules';
+import { PROMETHEUS_OPERATOR_DEFAULTS } from './options';
+
+export { PROMETHEUS_OPERATOR_DEFAULTS } from './options';
 
 /** What a stack decides about the objects (`pavemaster:monitoring.prometheusOperator`). */
 export interface PrometheusOperatorOptions {
@@ -33,8 +36,6 @@ export interface PrometheusOperatorOptions {
   /** How often the operator's Prometheus scrapes the app's pods (a Prometheus duration). @default "30s" */
   readonly interval?: string;
 }
-
-export const PROMETHEUS_OPERATOR_DEFAULTS = { enabled: false, labels: {}, interval: '30s' } as const;
 
 export interface PrometheusOperatorObjectsArgs {
   /** The app's namespace: both objects live there, beside what they describe. Required. */

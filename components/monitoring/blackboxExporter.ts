@@ -10,6 +10,8 @@ import { ANYWHERE, checksum, monitoringContainer, podSecurity, podsPeer, service
 import { ExporterArgs } from './kubeStateMetrics';
 import { toYaml } from './prometheusConfig';
 
+export { BLACKBOX_DEFAULTS } from './options';
+
 export const BLACKBOX_PORT = 9115;
 
 /** What a stack decides about the blackbox exporter (`pavemaster:monitoring.blackbox`). */
@@ -21,12 +23,6 @@ export interface BlackboxOptions {
   /** Requests and limits. @default 10m/32Mi requested, 100m/64Mi limit */
   readonly resources?: ContainerResources;
 }
-
-export const BLACKBOX_DEFAULTS: Required<BlackboxOptions> = {
-  enabled: true,
-  interval: '30s',
-  resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '100m', memory: '64Mi' } },
-};
 
 export interface BlackboxExporterArgs extends ExporterArgs {
   /** The configuration (modules). Required. */

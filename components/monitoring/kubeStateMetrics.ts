@@ -8,6 +8,8 @@ import { RELEASE_ANNOTATIONS } from '../shared/release';
 import * as workload from '../shared/workload';
 import { ANYWHERE, monitoringContainer, podSecurity, podsPeer, serviceLabels } from './common';
 
+export { KUBE_STATE_METRICS_DEFAULTS } from './options';
+
 export const KSM_PORT = 8080;
 /** kube-state-metrics' own metrics. */
 export const KSM_TELEMETRY_PORT = 8081;
@@ -33,10 +35,6 @@ export interface KubeStateMetricsOptions {
   /** Requests and limits. @default 20m/64Mi requested, 200m/128Mi limit */
   readonly resources?: ContainerResources;
 }
-
-export const KUBE_STATE_METRICS_DEFAULTS: Required<KubeStateMetricsOptions> = {
-  resources: { requests: { cpu: '20m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
-};
 
 /** What every exporter is told: where it runs, its image, and who scrapes it. */
 export interface ExporterArgs {

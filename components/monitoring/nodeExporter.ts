@@ -14,28 +14,14 @@ import { ContainerResources } from '../shared/resources';
 import * as workload from '../shared/workload';
 import { monitoringContainer, podSecurity, serviceLabels } from './common';
 import { ExporterArgs } from './kubeStateMetrics';
+import { checkNodeExporterPort, NODE_EXPORTER_PORT } from './options';
 
-/** node-exporter's customary port, the default of {@link NodeExporterOptions.port}. */
-export const NODE_EXPORTER_PORT = 9100;
-
-/**
- * Ports a node agent on the host network must not take: the kubelet (10248, 10250, 10255), kube-proxy (10249,
- * 10256), the scheduler and controller manager (10257, 10259) and etcd (2379, 2380).
- */
-export const RESERVED_HOST_PORTS: readonly number[] = [
-  2379, 2380, 10248, 10249, 10250, 10255, 10256, 10257, 10259,
-];
-
-/** Why a host port is not acceptable for node-exporter, or undefined. */
-export function checkNodeExporterPort(port: number): string | undefined {
-  if (!Number.isInteger(port) || port < 1024 || port > 65535) {
-    return 'an integer in 1024-65535';
-  }
-  if (RESERVED_HOST_PORTS.includes(port)) {
-    return `a port no node component uses (not ${RESERVED_HOST_PORTS.join(', ')})`;
-  }
-  return undefined;
-}
+export {
+  checkNodeExporterPort,
+  NODE_EXPORTER_DEFAULTS,
+  NODE_EXPORTER_PORT,
+  RESERVED_HOST_PORTS,
+} from './options';
 
 /** What a stack decides about node-exporter (`pavemaster:monitoring.nodeExporter`). */
 export interface NodeExporterOptions {
@@ -52,12 +38,6 @@ export interface NodeExporterOptions {
    */
   readonly port?: number;
 }
-
-export const NODE_EXPORTER_DEFAULTS: Required<NodeExporterOptions> = {
-  enabled: true,
-  port: NODE_EXPORTER_PORT,
-  resources: { requests: { cpu: '20m', memory: '32Mi' }, limits: { cpu: '200m', memory: '64Mi' } },
-};
 
 export interface NodeExporterArgs extends ExporterArgs {
   /** The monitoring namespace, whose scraper may reach the exporters. Required. */

@@ -11,8 +11,9 @@ import { IMAGE_PULL_POLICY } from './image';
 import { ContainerResources, toResourceRequirements } from './resources';
 import { restrictedContainerSecurityContext } from './security';
 
+export { envFromSecret, envFromSecretRefs, envValues } from './env';
+
 type Container = k8s.types.input.core.v1.Container;
-type EnvVar = k8s.types.input.core.v1.EnvVar;
 type ServicePort = k8s.types.input.core.v1.ServicePort;
 type Affinity = k8s.types.input.core.v1.Affinity;
 type Volume = k8s.types.input.core.v1.Volume;
@@ -60,30 +61,6 @@ export function restrictedContainer(
     resources: toResourceRequirements(resources),
     securityContext: { ...restrictedContainerSecurityContext(), ...securityContext },
   };
-}
-
-/** Environment variables read from keys of one Secret: variable name → key. */
-export function envFromSecret(secretName: pulumi.Input<string>, keys: Record<string, string>): EnvVar[] {
-  return Object.entries(keys).map(([name, key]) => ({
-    name,
-    valueFrom: { secretKeyRef: { name: secretName, key } },
-  }));
-}
-
-/** Environment variables from keys of several Secrets: variable name → { secret, key }, sorted by name. */
-export function envFromSecretRefs(
-  refs: Record<string, { secret: pulumi.Input<string>; key: string }>,
-): EnvVar[] {
-  return Object.entries(refs)
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, ref]) => ({ name, valueFrom: { secretKeyRef: { name: ref.secret, key: ref.key } } }));
-}
-
-/** Plain environment variables, sorted by name (a stable order keeps the pod template unchanged). */
-export function envValues(values: Record<string, string>): EnvVar[] {
-  return Object.entries(values)
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, value]) => ({ name, value }));
 }
 
 /** An emptyDir volume with a size limit (a scratch or cache directory on a read-only root filesystem). */

@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+// Compiles the release command (release/, and the stacks/ and components/ modules it reads the settings with) to
+// JavaScript in dist/cli/ (git-ignored), so `pavemaster` starts without ts-node and SWC compiling TypeScript on
+// every start. Run by `npm run build` and npm's `prepare` (after `npm ci`/`npm install`). The same transpiler and
+// settings as the command's own fallback (SWC, tsconfig.json's target and CommonJS, no type checking: `npm test`
+// runs `tsc --noEmit`). dist/cli/manifest.json lists every source with its size and modification time:
+// release/bin/pavemaster.js uses the build only while every listed source is unchanged, and otherwise runs the
+// TypeScript through ts-node as before, so an edited checkout never runs stale JavaScript.
+// Never fails the install: without @swc/core's binary it says so and leaves the command on its fallback.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+
+const ROOT = path.join(__dirname, '..');
+// `--out DIR` builds elsewhere (a test's own folder; inside the repository, so the modules find node_modules).
+const outAt = process.argv.indexOf('--out');
+const OUT = outAt > 0 ? path.resolve(process.argv[outAt + 1]) : path.join(ROOT, 'dist', 'cli');
+const DIRS = ['release', 'stacks', 'components'];
+
+/** Every TypeScript source under `dir` (relative to the repository), tests and declarations left out. */
+function sources(dir) {
+  const out = [];
+  for (const entry of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
+    const rel = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (entry.name !== 'node_modules') {
+        out.push(...sources(rel));
+      }
+    } else if (
+      entry.name.endsWith('.ts') &&
+      !entry.name.endsWith('.d.ts') &&
+      !entry.name.endsWith('.test.ts')
+    ) {
+      out.push(rel);
+    }
+  }
+  return out;
+}
+
+function build() {
+  const swc = require('@swc/core');
+  const started = Date.now();
+  fs.rmSync(OUT, { recursive: true, force: true });
+  const manifest = { swc: swc.version, sources: {} };
+  const files = DIRS.flatMap(sources).sort();
+  for (const file of files) {
+    const src = path.join(ROOT, file);
+    const stat = fs.statSync(src);
+    const { code } = swc.transformSync(fs.readFileSync(src, 'utf8'), {
+      filename: src,
+      swcrc: false,
+      configFile: false,
+      sourceMaps: false,
+      module: { type: 'commonjs', strictMode: true, noInterop: false },
+      jsc: {
+        parser: { syntax: 'typescript', tsx: false },
+        target: 'es2022',
+        transform: { useDefineForClassFields: true },
+        keepClassNames: true,
+      },
+    });
+    const dst = path.join(OUT, file.replace(/\.ts$/, '.js'));
+    fs.mkdirSync(path.dirname(dst), { recursive: true });
+    fs.writeFileSync(dst, code);
+    manifest.sources[file] = [stat.mtimeMs, stat.size];
+  }
+  // What the modules find next to themselves at run time: the guard wrappers (release/interrupt.ts, GUARD_DIR)
+  // and the JSON schema of --json.
+  fs.symlinkSync(path.join(ROOT, 'release', 'bin'), path.join(OUT, 'release', 'bin'), 'dir');
+  fs.writeFileSync(path.join(OUT, 'manifest.json'), JSON.stringify(manifest));
+  process.stdout.write(
+    `build-cli: ${files.length} modules -> ${path.relative(ROOT, OUT)} in ${Date.now() - started} ms\n`,
+  );
+}
+
+try {
+  build();
+} catch (e) {
+  fs.rmSync(OUT, { recursive: true, force: true });
+  process.stderr.write(
+    `build-cli: not built (${e instanceof Error ? e.message : String(e)}); pavemaster compiles its TypeScript on start instead\n`,
+  );
+}
