@@ -102,6 +102,15 @@ function libraryError(server: string, e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
 
+/**
+ * A JSON.stringify replacer writing the library's Date objects as the API server does: whole seconds without
+ * fractions (metav1.Time); a MicroTime keeps the milliseconds a Date holds.
+ */
+function wireDates(this: Record<string, unknown>, key: string, value: unknown): unknown {
+  const raw = this[key];
+  return raw instanceof Date ? raw.toISOString().replace(/\.000Z$/, 'Z') : value;
+}
+
 /** A watch's event: ADDED, MODIFIED, DELETED, BOOKMARK or ERROR, and the object. */
 export interface WatchEvent<T> {
   type: string;
@@ -135,12 +144,18 @@ export class KubeLibrary {
     return new KubeLibrary(lib, kubeConfigFor(lib, env));
   }
 
+  /**
+   * One call; its answer as the API server's JSON (the library turns timestamps into Date objects: a caller reads
+   * the same strings as from the direct client).
+   */
   private async call<T>(fn: () => Promise<T>): Promise<T> {
+    let out: T;
     try {
-      return await fn();
+      out = await fn();
     } catch (e) {
       throw libraryError(this.server, e);
     }
+    return out !== null && typeof out === 'object' ? (JSON.parse(JSON.stringify(out, wireDates)) as T) : out;
   }
 
   private header(r: ResourcePath, namespace: string, name: string) {

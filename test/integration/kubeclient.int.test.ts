@@ -15,7 +15,8 @@ import { ensureCluster, envFromScript } from '../../release/testing/sandbox';
 
 jest.setTimeout(5 * 60 * 1000);
 
-const NS = 'it-kubeclient';
+// Its own namespace each run: the last run's may still be terminating.
+const NS = `it-kubeclient-${Date.now().toString(36)}`;
 
 interface ConfigMap {
   metadata: {
@@ -164,18 +165,24 @@ describe.each([
       done = true;
     });
     await sleep(2000);
-    expect(done).toBe(false);
     const held = await kube.get<{ metadata: { deletionTimestamp?: string } }>('configmap', name);
-    expect(held?.metadata.deletionTimestamp).toEqual(expect.any(String));
-    await kubectl(
-      'patch',
-      'configmap',
-      name,
-      '--type=json',
-      '-p',
-      '[{"op":"remove","path":"/metadata/finalizers"}]',
-    );
-    await deleting;
+    const removeFinalizer = () =>
+      kubectl(
+        'patch',
+        'configmap',
+        name,
+        '--type=json',
+        '-p',
+        '[{"op":"remove","path":"/metadata/finalizers"}]',
+      );
+    try {
+      expect(done).toBe(false);
+      // The API server's string, from either client.
+      expect(held?.metadata.deletionTimestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    } finally {
+      await removeFinalizer();
+      await deleting;
+    }
     expect(done).toBe(true);
     expect(await kube.get('configmap', name)).toBeUndefined();
 
