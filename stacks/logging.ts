@@ -19,6 +19,7 @@ import { ContainerResources } from '../components/shared/resources';
 import { readResources, reportArgProblems } from './common';
 import { ParseContext } from './context';
 import { Fields } from './fields';
+import { readIngressFrom } from './network';
 import { PROFILES } from './profiles';
 import { checkImage } from './validators';
 
@@ -147,8 +148,20 @@ export function parseLogging(root: Fields, ctx: ParseContext): LoggingSettings {
     host: kb.optionalString('host', { check: checkHostName }),
     ingressClassName: kb.optionalString('ingressClassName', { check: label }),
     tlsSecretName: kb.optionalString('tlsSecretName', { check: label }),
+    ingressFrom: readIngressFrom(kb, d.kibana.ingressFrom),
   };
   kb.finish();
+
+  // Replaced by kibana.ingressFrom (issue 17): a namespace let every pod of it in; say so rather than "no such key".
+  if (f.names().includes('ingressNamespaces')) {
+    const given = f.stringList('ingressNamespaces', []);
+    f.fail(
+      'ingressNamespaces',
+      given,
+      `nothing: replaced by ${f.key('kibana.ingressFrom')}, a list of peers as in pavemaster:ingressFrom ` +
+        '(e.g. [{namespace: ingress-nginx, podLabels: {app.kubernetes.io/name: ingress-nginx}}])',
+    );
+  }
 
   const ex = f.object('exporter');
   const exporter = readService(ex, d.exporter, ctx, requireDigest);
@@ -162,7 +175,6 @@ export function parseLogging(root: Fields, ctx: ParseContext): LoggingSettings {
     rollover,
     protect: f.bool('protect', d.protect),
     awaitSetupJobs: f.bool('awaitSetupJobs', d.awaitSetupJobs),
-    ingressNamespaces: f.stringList('ingressNamespaces', d.ingressNamespaces, { check: label }),
     grafanaPodLabels: Object.keys(grafanaPodLabels).length > 0 ? grafanaPodLabels : d.grafanaPodLabels,
     elasticsearch,
     logstash,

@@ -29,6 +29,7 @@ import {
 import { readResources, reportArgProblems } from './common';
 import { ParseContext } from './context';
 import { Check, Fields } from './fields';
+import { readIngressFrom } from './network';
 import { PROFILES } from './profiles';
 import { secretOutput } from './secret';
 import { checkImage } from './validators';
@@ -194,6 +195,7 @@ export function parseMonitoring(root: Fields, ctx: ParseContext): MonitoringSett
   const grafana = {
     replicas: g.int('replicas', d.grafana.replicas, { min: rules.minMonitoringReplicas, max: 5, why }),
     resources: readResources(g, 'resources', d.grafana.resources),
+    ingressFrom: readIngressFrom(g, d.grafana.ingressFrom),
   };
   g.finish();
 

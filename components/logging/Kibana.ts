@@ -6,7 +6,7 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { Resolved, withDefaults } from '../shared/args';
-import { allowPolicy, namespacePeer, tcp } from '../shared/network';
+import { allowPolicy, NetworkPeer, networkPeer, tcp } from '../shared/network';
 import { ContainerResources } from '../shared/resources';
 import { restrictedPodSecurityContext } from '../shared/security';
 import * as workload from '../shared/workload';
@@ -30,6 +30,15 @@ export interface KibanaOptions {
   readonly ingressClassName?: string;
   /** The TLS Secret of the host. @default no TLS block */
   readonly tlsSecretName?: string;
+  /**
+   * Who may reach Kibana's port besides its setup Job, as the app's `ingressFrom`: the ingress controller behind
+   * `host` (e.g. `{ namespace: "ingress-nginx", podLabels: { "app.kubernetes.io/name": "ingress-nginx" } }`), a
+   * load balancer's source range, or `{ podLabels }` alone for pods of the logging namespace. Required (at least
+   * one) with `host`: otherwise the Ingress has no controller that can reach Kibana. `kubectl port-forward` needs
+   * none (no NetworkPolicy filters it).
+   * @default nobody: port-forward only
+   */
+  readonly ingressFrom?: readonly NetworkPeer[];
 }
 
 /** The options with every default applied. */
@@ -52,8 +61,6 @@ export interface KibanaArgs extends KibanaOptions {
   };
   /** The Secret with the `elastic` password (key `password`), for the setup Job. Required. */
   readonly elasticSecretName: pulumi.Input<string>;
-  /** Namespaces of the ingress controllers that may reach Kibana. @default none */
-  readonly ingressNamespaces?: readonly string[];
   /** Wait for the setup Job to complete. @default false */
   readonly awaitSetupJob?: boolean;
 }
@@ -218,10 +225,7 @@ export class Kibana extends pulumi.ComponentResource {
         podSelector: selector,
         ingress: [
           {
-            from: [
-              ...(args.ingressNamespaces ?? []).map((n) => namespacePeer(n)),
-              rolePeer('kibana-setup', APP),
-            ],
+            from: [...(args.ingressFrom ?? []).map(networkPeer), rolePeer('kibana-setup', APP)],
             ports: tcp(PORTS.kibana),
           },
         ],

@@ -40,8 +40,6 @@ export interface LoggingOptions {
   readonly protect?: boolean;
   /** Make Pulumi wait for the setup Jobs to complete (needs a cluster that runs pods). @default false */
   readonly awaitSetupJobs?: boolean;
-  /** Namespaces of the ingress controllers that may reach Kibana. @default ["ingress-nginx"] */
-  readonly ingressNamespaces?: readonly string[];
   /** Labels of the Grafana pods in the monitoring namespace that may query Elasticsearch. @default app.kubernetes.io/name: grafana */
   readonly grafanaPodLabels?: Record<string, string>;
   /** Elasticsearch. @default one node, 512m heap in a 1Gi limit, 10Gi volume */
@@ -78,7 +76,6 @@ export interface ResolvedLoggingOptions {
   rollover: { maxAge: string; maxPrimaryShardSize: string };
   protect: boolean;
   awaitSetupJobs: boolean;
-  ingressNamespaces: readonly string[];
   grafanaPodLabels: Record<string, string>;
   elasticsearch: typeof ELASTICSEARCH_DEFAULTS;
   logstash: typeof LOGSTASH_DEFAULTS;
@@ -238,7 +235,6 @@ export class Logging extends pulumi.ComponentResource {
           reporting: key('reporting'),
         },
         elasticSecretName: es.elasticSecretName,
-        ingressNamespaces: a.ingressNamespaces,
         awaitSetupJob: a.awaitSetupJobs,
       },
       deps,

@@ -12,6 +12,7 @@ import type { LogShipperOptions } from './LogShipper';
 import type { ResolvedLogstashOptions } from './Logstash';
 import { ArgChecks, ArgProblem, DeepPartial, withDefaults } from '../shared/args';
 import { checkDnsLabel, checkWholeNumber, parseJvmSize, parseQuantity } from '../shared/checks';
+import { checkNetworkPeer } from '../shared/peers';
 import { ContainerResources } from '../shared/resources';
 import { LOGGING_IMAGES } from '../versions';
 
@@ -36,6 +37,7 @@ export const ELASTICSEARCH_EXPORTER_DEFAULTS: Required<ElasticsearchExporterOpti
 export const KIBANA_DEFAULTS: ResolvedKibanaOptions = {
   image: LOGGING_IMAGES.kibana,
   resources: { requests: { cpu: '100m', memory: '768Mi' }, limits: { cpu: '1', memory: '1Gi' } },
+  ingressFrom: [],
 };
 
 export const LOG_SHIPPER_DEFAULTS: Required<LogShipperOptions> = {
@@ -63,7 +65,6 @@ export const LOGGING_DEFAULTS: Omit<ResolvedLoggingOptions, 'nodeNamespace'> = {
   rollover: { maxAge: '1d', maxPrimaryShardSize: '10gb' },
   protect: false,
   awaitSetupJobs: false,
-  ingressNamespaces: ['ingress-nginx'],
   grafanaPodLabels: { 'app.kubernetes.io/name': 'grafana' },
   elasticsearch: ELASTICSEARCH_DEFAULTS,
   logstash: LOGSTASH_DEFAULTS,
@@ -124,6 +125,18 @@ export function checkLoggingOptions(o: ResolvedLoggingOptions): ArgProblem[] {
   c.check('logstash.replicas', o.logstash.replicas, (v) => checkWholeNumber(v, 1));
   if ((parseQuantity(o.logstash.queueSize) ?? 0) < MIN_QUEUE_BYTES) {
     c.fail('logstash.queueSize', o.logstash.queueSize, 'a queue volume of at least "256Mi"');
+  }
+  o.kibana.ingressFrom.forEach((peer, i) =>
+    checkNetworkPeer(c, `kibana.ingressFrom[${i}]`, peer, { podLabelsAlone: true }),
+  );
+  if (o.kibana.host !== undefined && o.kibana.ingressFrom.length === 0) {
+    c.fail(
+      'kibana.ingressFrom',
+      o.kibana.ingressFrom,
+      `at least one source with kibana.host "${o.kibana.host}" (the ingress controller's pods, e.g. ` +
+        '[{namespace: ingress-nginx, podLabels: {app.kubernetes.io/name: ingress-nginx}}]): otherwise the ' +
+        'Ingress has no controller that can reach Kibana',
+    );
   }
   return [...c.problems];
 }

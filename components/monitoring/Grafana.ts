@@ -9,7 +9,7 @@ import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import { throwIfNoReplicas, withDefaults } from '../shared/args';
 import { imageTag } from '../shared/image';
-import { allowPolicy, namespacePeer, tcp } from '../shared/network';
+import { allowPolicy, namespacePeer, NetworkPeer, networkPeer, tcp } from '../shared/network';
 import { ContainerResources } from '../shared/resources';
 import { DEFAULT_UID } from '../shared/security';
 import * as workload from '../shared/workload';
@@ -57,6 +57,15 @@ export interface GrafanaOptions {
   readonly replicas?: number;
   /** Requests and limits. @default 50m/128Mi requested, 500m/256Mi limit */
   readonly resources?: ContainerResources;
+  /**
+   * Who may reach Grafana's port, as the app's `ingressFrom`: the ingress controller or proxy that publishes it
+   * (e.g. `{ namespace: "ingress-nginx", podLabels: { "app.kubernetes.io/name": "ingress-nginx" } }`), a load
+   * balancer's source range, or `{ podLabels }` alone for pods of the monitoring namespace. `kubectl port-forward`
+   * (operators, the release command's annotations) enters the pod's own network namespace, which no
+   * NetworkPolicy filters, so it works with none.
+   * @default nobody: port-forward only
+   */
+  readonly ingressFrom?: readonly NetworkPeer[];
 }
 
 export interface GrafanaArgs extends GrafanaOptions {
@@ -307,8 +316,11 @@ export class Grafana extends pulumi.ComponentResource {
       {
         ...scope(objectName),
         podSelector: selector,
-        // Operators reach Grafana through a port-forward or an ingress controller: any peer, this port only.
-        ingress: [{ ports: tcp(GRAFANA_PORT) }],
+        // Only the configured sources (a port-forward needs none); with none, no rule: nothing else gets in.
+        ingress:
+          o.ingressFrom.length > 0
+            ? [{ from: o.ingressFrom.map(networkPeer), ports: tcp(GRAFANA_PORT) }]
+            : [],
         egress: [
           { to: [podsPeer(args.prometheusPodLabels)], ports: tcp(PROMETHEUS_PORT) },
           ...(es !== undefined ? [{ to: [namespacePeer(es.namespace)], ports: tcp(es.port ?? 9200) }] : []),

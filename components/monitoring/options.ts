@@ -14,6 +14,7 @@ import type { NodeExporterOptions } from './nodeExporter';
 import type { ResolvedPrometheusOptions } from './Prometheus';
 import { ArgChecks, ArgProblem, DeepPartial, withDefaults } from '../shared/args';
 import { checkDnsLabel, checkHostPort } from '../shared/checks';
+import { checkNetworkPeer } from '../shared/peers';
 import { MONITORING_IMAGES } from '../versions';
 import { ALERT_THRESHOLD_DEFAULTS, DEFAULT_RUNBOOK_BASE, RATIO_THRESHOLDS, Severity } from './rules';
 
@@ -33,6 +34,7 @@ export const BLACKBOX_DEFAULTS: Required<BlackboxOptions> = {
 export const GRAFANA_DEFAULTS: Required<GrafanaOptions> = {
   replicas: 1,
   resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
+  ingressFrom: [],
 };
 
 export const KUBE_STATE_METRICS_DEFAULTS: Required<KubeStateMetricsOptions> = {
@@ -158,6 +160,9 @@ export function checkMonitoringOptions(o: ResolvedMonitoringOptions): ArgProblem
   // node-exporter's namespace is this name plus "-node": keep room for it.
   c.check('namespace', o.namespace, (v) => checkDnsLabel(v, 58));
   c.check('nodeExporter.port', o.nodeExporter.port, checkNodeExporterPort);
+  o.grafana.ingressFrom.forEach((peer, i) =>
+    checkNetworkPeer(c, `grafana.ingressFrom[${i}]`, peer, { podLabelsAlone: true }),
+  );
   for (const key of RATIO_THRESHOLDS) {
     c.check(`thresholds.${key}`, o.thresholds[key], (v) =>
       v > 0 && v <= 1 ? undefined : 'a ratio in (0, 1]',

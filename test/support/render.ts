@@ -337,6 +337,11 @@ export const RENDER_CASES: readonly RenderCase[] = (['staging', 'production'] as
       imageBuild: { context: 'app', repository: 'registry.example.com/pavemaster/web' },
       benchServices: 2,
       monitoring: {
+        grafana: {
+          ingressFrom: [
+            { namespace: 'ingress-nginx', podLabels: { 'app.kubernetes.io/name': 'ingress-nginx' } },
+          ],
+        },
         alerting: {
           email: {
             enabled: true,
@@ -348,7 +353,13 @@ export const RENDER_CASES: readonly RenderCase[] = (['staging', 'production'] as
         },
       },
       logging: {
-        kibana: { host: `kibana.${stack}.pavemaster.example`, tlsSecretName: 'kibana-tls' },
+        kibana: {
+          host: `kibana.${stack}.pavemaster.example`,
+          tlsSecretName: 'kibana-tls',
+          ingressFrom: [
+            { namespace: 'ingress-nginx', podLabels: { 'app.kubernetes.io/name': 'ingress-nginx' } },
+          ],
+        },
         ...(stack === 'production'
           ? {
               shipper: {

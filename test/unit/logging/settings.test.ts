@@ -54,7 +54,7 @@ describe('logging settings defaults', () => {
             heap: '1g',
             resources: { limits: { memory: '2Gi' }, requests: { memory: '2Gi' } },
           },
-          kibana: { host: 'kibana.example.com' },
+          kibana: { host: 'kibana.example.com', ingressFrom: [{ namespace: 'ingress-nginx' }] },
         },
       }),
     ).logging;
@@ -62,6 +62,50 @@ describe('logging settings defaults', () => {
     expect(l.elasticsearch.replicas).toBe(3);
     expect(l.elasticsearch.heap).toBe('1g');
     expect(l.kibana.host).toBe('kibana.example.com');
+    expect(l.kibana.ingressFrom).toEqual([{ namespace: 'ingress-nginx' }]);
+  });
+
+  it('Kibana admits nobody else by default; a host needs the sources that may reach it', () => {
+    expect(loadSettings('staging', stackConfig('staging')).logging.kibana.ingressFrom).toEqual([]);
+    expect(problemsOf('staging', { kibana: { host: 'kibana.example.com' } })).toEqual([
+      {
+        key: 'pavemaster:logging.kibana.ingressFrom',
+        allowed: expect.stringContaining(
+          'at least one source with kibana.host "kibana.example.com"',
+        ) as string,
+      },
+    ]);
+  });
+
+  it("Kibana ingress sources are checked like the app's, every problem at once", () => {
+    const problems = problemsOf('staging', {
+      kibana: {
+        ingressFrom: [
+          { namespace: 'Bad_NS' },
+          { namespace: 'a', cidr: '10.0.0.0/8' },
+          { podLabels: { 'app.kubernetes.io/name': 'proxy' } },
+          { cidr: '10.0.0.0/33' },
+          { namespace: 'ok', colour: 'red' },
+        ],
+      },
+    }).map((p) => p.key);
+    expect(problems.sort()).toEqual(
+      [
+        'pavemaster:logging.kibana.ingressFrom[0].namespace',
+        'pavemaster:logging.kibana.ingressFrom[1]',
+        'pavemaster:logging.kibana.ingressFrom[3].cidr',
+        'pavemaster:logging.kibana.ingressFrom[4].colour',
+      ].sort(),
+    );
+  });
+
+  it('the replaced logging.ingressNamespaces is refused with its replacement', () => {
+    expect(problemsOf('staging', { ingressNamespaces: ['ingress-nginx'] })).toEqual([
+      {
+        key: 'pavemaster:logging.ingressNamespaces',
+        allowed: expect.stringContaining('replaced by pavemaster:logging.kibana.ingressFrom') as string,
+      },
+    ]);
   });
 
   it('Elasticsearch, Logstash and Kibana default images are pinned by a sha256 digest', () => {

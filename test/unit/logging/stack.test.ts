@@ -498,10 +498,11 @@ describe('network policies', () => {
     ]);
   });
 
-  it('Kibana: from the ingress controllers and its setup Job; the exporter: from monitoring', async () => {
+  it('Kibana: from its setup Job only by default; the exporter: from monitoring', async () => {
     const { resources } = await stacks.staging;
     const kibana = JSON.stringify(rules(resources, 'logging-kibana-netpol').ingress);
-    expect(kibana).toContain('"kubernetes.io/metadata.name":"ingress-nginx"');
+    // Nobody else by default (issue 17: logging.kibana.ingressFrom names the ingress controller).
+    expect(kibana).not.toContain('"kubernetes.io/metadata.name":"ingress-nginx"');
     expect(kibana).toContain('"app.kubernetes.io/component":"kibana-setup"');
     expect(kibana).toContain('"port":5601');
     const exporter = JSON.stringify(rules(resources, 'logging-exporter-netpol').ingress);

@@ -134,6 +134,14 @@ const INTENDED: readonly Intended[] = [
       '(infra/cluster.ts) instead of the default provider; the engine moves each resource to it without a ' +
       'replacement because both reach the same cluster (proved on the local cluster by scripts/upgrade-check)',
   },
+  {
+    urn: /(Grafana\$kubernetes:networking\.k8s\.io\/v1:NetworkPolicy::monitoring-grafana-network|Kibana\$kubernetes:networking\.k8s\.io\/v1:NetworkPolicy::logging-kibana-netpol)$/,
+    field: /^inputs\.spec\.ingress(\.\d+(\.from(\.\d+(\.[A-Za-z.\-/]+)?)?)?)?$/,
+    why:
+      'issue 17: Grafana and Kibana admit only the configured sources (monitoring.grafana.ingressFrom, ' +
+      "logging.kibana.ingressFrom, peers as in the app's ingressFrom); Grafana admitted any peer and Kibana " +
+      'every pod of the ingress-nginx namespace before; a NetworkPolicy spec change is an update in place',
+  },
 ];
 
 const baseline = JSON.parse(

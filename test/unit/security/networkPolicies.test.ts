@@ -199,10 +199,50 @@ describe('the analysis', () => {
 });
 
 describe.each(STACKS)('the %s stack', (stack) => {
-  it('isolates every namespace and allows ingress to every exposed port', async () => {
+  it("isolates every namespace and allows ingress to every exposed port but Grafana's, closed by default", async () => {
     const { resources } = await recordStack(stack, stackConfig(stack));
     const namespaces = resources.filter((r) => r.type === 'kubernetes:core/v1:Namespace');
     expect(namespaces.length).toBeGreaterThanOrEqual(3);
+    // Grafana admits only monitoring.grafana.ingressFrom, empty by default: operators use a port-forward,
+    // which no NetworkPolicy filters.
+    expect(analyse(stack, resources).map((g) => g.what)).toEqual([
+      `Deployment pavemaster-${stack}-monitoring/grafana container "grafana" exposes TCP/3000 (http) but no NetworkPolicy allows ingress to it`,
+    ]);
+  });
+
+  it('lets the configured sources reach Grafana and Kibana, and only them', async () => {
+    const source = { namespace: 'ingress-nginx', podLabels: { 'app.kubernetes.io/name': 'ingress-nginx' } };
+    const { resources } = await recordStack(
+      stack,
+      stackConfig(stack, {
+        monitoring: { grafana: { ingressFrom: [source] } },
+        logging: { kibana: { ingressFrom: [source, { cidr: '10.20.0.0/16' }] } },
+      }),
+    );
     expect(analyse(stack, resources).map((g) => g.what)).toEqual([]);
+    const ingressOf = (name: string) =>
+      at(
+        resources.find(
+          (r) =>
+            r.type === 'kubernetes:networking.k8s.io/v1:NetworkPolicy' &&
+            at(r.inputs, 'metadata.name') === name,
+        )?.inputs,
+        'spec.ingress',
+      );
+    const controller = {
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } },
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'ingress-nginx' } },
+    };
+    expect(ingressOf('grafana')).toEqual([{ from: [controller], ports: [{ protocol: 'TCP', port: 3000 }] }]);
+    expect(ingressOf('kibana')).toEqual([
+      {
+        from: [
+          controller,
+          { ipBlock: { cidr: '10.20.0.0/16' } },
+          expect.objectContaining({ podSelector: expect.anything() as unknown }),
+        ],
+        ports: [{ protocol: 'TCP', port: 5601 }],
+      },
+    ]);
   });
 });
