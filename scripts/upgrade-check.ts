@@ -98,7 +98,8 @@ function copyWorkingTree(dir: string): void {
  * listed as a re-run, not as a disturbance.
  */
 function isJob(urn: string): boolean {
-  return urn.includes('::kubernetes:batch/v1:Job::');
+  // The type is the URN's last type segment: after "::" at the top of the stack, after "$" below a component.
+  return /(::|\$)kubernetes:batch\/v1:Job::[^:]+$/.test(urn);
 }
 
 /**
