@@ -10,6 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { GUARD_DIR, guardedPath } from '../../../release/interrupt';
+import { poll } from '../../../release/kube';
 import { REPO } from '../../../release/testing/sandbox';
 
 jest.setTimeout(60_000);
@@ -37,20 +38,6 @@ function alive(pid: number): boolean {
     return !/^\S+ \(.*\) [ZX] /.test(stat);
   } catch {
     return false;
-  }
-}
-
-async function until<T>(what: string, probe: () => T | undefined, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) {
-      return v;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await new Promise((r) => setTimeout(r, 25));
   }
 }
 
@@ -91,12 +78,17 @@ async function started(child: ChildProcess): Promise<{ pulumi: number; kubectl: 
       ? Number(fs.readFileSync(f, 'utf8'))
       : undefined;
   };
-  await until(`the program to start (stderr: ${err})`, () =>
-    fs.existsSync(path.join(dir, 'ready')) ? true : undefined,
-  );
+  const wait = <T>(what: string, probe: () => T | undefined) =>
+    poll(() => Promise.resolve(probe()), {
+      timeoutMs: 15_000,
+      intervalMs: 25,
+      what,
+      last: () => Promise.resolve(`stderr: ${err}`),
+    });
+  await wait('the program to start', () => (fs.existsSync(path.join(dir, 'ready')) ? true : undefined));
   return {
-    pulumi: await until('the guarded pulumi', () => pid('pulumi')),
-    kubectl: await until('the unguarded kubectl', () => pid('kubectl')),
+    pulumi: await wait('the guarded pulumi', () => pid('pulumi')),
+    kubectl: await wait('the unguarded kubectl', () => pid('kubectl')),
   };
 }
 
@@ -148,7 +140,11 @@ describe('stopping the release command', () => {
     const exited = exitOf(child);
     child.kill('SIGKILL');
     expect((await exited).signal).toBe('SIGKILL');
-    await until('the guarded pulumi to end', () => (alive(pids.pulumi) ? undefined : true), 5000);
+    await poll(() => Promise.resolve(alive(pids.pulumi) ? undefined : true), {
+      timeoutMs: 5000,
+      intervalMs: 25,
+      what: 'the guarded pulumi to end',
+    });
     try {
       expect(alive(pids.kubectl)).toBe(true);
     } finally {

@@ -8,6 +8,7 @@ import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { poll } from '../../../release/kube';
 import { fileBackend, LOCK_WATCHDOG_INTERVAL_SECONDS } from '../../../release/selectors';
 import { REPO } from '../../../release/testing/sandbox';
 import { descendants } from '../../support/processTree';
@@ -31,20 +32,6 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function until<T>(what: string, probe: () => T | undefined, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) {
-      return v;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** A program that takes the stack lock as the switch does and holds it (writes `held` once it does). */
 function holder(): ChildProcess {
   const script = `
@@ -63,12 +50,20 @@ describe("the direct switch's stack lock", () => {
   it('is gone right after a SIGKILL of the command that holds it', async () => {
     const child = holder();
     const exited = new Promise((r) => child.once('exit', r));
-    await until('the lock to be held', () => (fs.existsSync(path.join(dir, 'held')) ? true : undefined));
+    await poll(() => Promise.resolve(fs.existsSync(path.join(dir, 'held')) ? true : undefined), {
+      timeoutMs: 20_000,
+      intervalMs: 10,
+      what: 'the lock to be held',
+    });
     expect(lockFiles()).toHaveLength(1);
     child.kill('SIGKILL');
     await exited;
     const killedAt = Date.now();
-    await until('the lock file to be removed', () => (lockFiles().length === 0 ? true : undefined), 5000);
+    await poll(() => Promise.resolve(lockFiles().length === 0 ? true : undefined), {
+      timeoutMs: 5000,
+      intervalMs: 10,
+      what: 'the lock file to be removed',
+    });
     const goneMs = Date.now() - killedAt;
     // At most two looks of the watchdog (and the time a busy machine needs to run them).
     expect(goneMs).toBeLessThan(LOCK_WATCHDOG_INTERVAL_SECONDS * 1000 * 2 + 1000);
@@ -90,6 +85,10 @@ describe("the direct switch's stack lock", () => {
     expect(watchdogs()).toHaveLength(1);
     unlock?.();
     expect(lockFiles()).toEqual([]);
-    await until('the watchdog to end', () => (watchdogs().length === 0 ? true : undefined), 5000);
+    await poll(() => Promise.resolve(watchdogs().length === 0 ? true : undefined), {
+      timeoutMs: 5000,
+      intervalMs: 10,
+      what: 'the watchdog to end',
+    });
   });
 });
