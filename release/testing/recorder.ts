@@ -54,7 +54,7 @@ export async function startRecorder(opts: { tls?: { key: string; cert: string } 
   });
 }
 
-/** A CA and a server certificate for 127.0.0.1 signed by it, made now with openssl (nothing key-shaped in git). */
+/** A CA and a server certificate for an IP address signed by it, made now with openssl (nothing key-shaped in git). */
 export interface TestPki {
   caPem: string;
   key: string;
@@ -63,7 +63,8 @@ export interface TestPki {
   otherCaPem: string;
 }
 
-export function makeTestPki(dir: string, run: (args: string[]) => void): TestPki {
+/** Makes a {@link TestPki} in `dir` with `run` (openssl), the server certificate for `ip` (its CN and IP SAN). */
+export function makeTestPki(dir: string, run: (args: string[]) => void, ip = '127.0.0.1'): TestPki {
   const p = (name: string) => `${dir}/${name}`;
   const subj = (cn: string) => ['-subj', `/CN=${cn}`];
   for (const ca of ['ca', 'other']) {
@@ -91,9 +92,9 @@ export function makeTestPki(dir: string, run: (args: string[]) => void): TestPki
     p('server.key'),
     '-out',
     p('server.csr'),
-    ...subj('127.0.0.1'),
+    ...subj(ip),
   ]);
-  fs.writeFileSync(p('ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+  fs.writeFileSync(p('ext.cnf'), `subjectAltName=IP:${ip}\n`);
   run([
     'x509',
     '-req',

@@ -24,11 +24,12 @@ import * as https from 'https';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import * as tls from 'tls';
 import { Kube, PodObject, poll } from '../../release/kube';
 import { serviceProxyTransport } from '../../release/postPromotion';
+import { makeTestPki } from '../../release/testing/recorder';
 import { createSandbox, envFromScript, REPO, Sandbox } from '../../release/testing/sandbox';
-import { REAL_NODE, requireRealNode } from './realnode';
+import { SinkMail, smtpSink, SmtpSink } from '../support/smtpSink';
+import { REAL_NODE, waitForRealNode } from './realnode';
 
 jest.setTimeout(20 * 60 * 1000);
 
@@ -46,39 +47,6 @@ const CRITICAL_CHANNEL = '#pavemaster-staging-critical';
 const DELIVERY_TIMEOUT_MS = 5 * 60 * 1000;
 
 type Pod = PodObject & { spec?: { nodeName?: string } };
-
-/** A CA and a server certificate for the node's address signed by it, made now (nothing key-shaped in git). */
-function makePki(dir: string): { caPem: string; key: string; cert: string } {
-  const p = (name: string) => path.join(dir, name);
-  const openssl = (args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  openssl(
-    ['req', '-x509', ...ec, '-days', '1', '-keyout', p('ca.key'), '-out', p('ca.pem')].concat([
-      '-subj',
-      '/CN=it-alerts receivers CA',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-    ]),
-  );
-  openssl(['req', ...ec, '-keyout', p('server.key'), '-out', p('server.csr'), '-subj', `/CN=${NODE_IP}`]);
-  fs.writeFileSync(p('ext.cnf'), `subjectAltName=IP:${NODE_IP}\nextendedKeyUsage=serverAuth\n`);
-  openssl(
-    ['x509', '-req', '-in', p('server.csr'), '-CA', p('ca.pem'), '-CAkey', p('ca.key')].concat([
-      '-CAcreateserial',
-      '-days',
-      '1',
-      '-extfile',
-      p('ext.cnf'),
-      '-out',
-      p('server.pem'),
-    ]),
-  );
-  return {
-    caPem: fs.readFileSync(p('ca.pem'), 'utf8'),
-    key: fs.readFileSync(p('server.key'), 'utf8'),
-    cert: fs.readFileSync(p('server.pem'), 'utf8'),
-  };
-}
 
 interface SlackMessage {
   at: number;
@@ -116,124 +84,6 @@ function slackSink(
     close: () =>
       new Promise<void>((done) => {
         server.closeAllConnections();
-        server.close(() => done());
-      }),
-  }));
-}
-
-interface Mail {
-  at: number;
-  /** Whether the session had switched to TLS (STARTTLS) before the message. */
-  tls: boolean;
-  auth?: string;
-  from?: string;
-  to: string[];
-  data: string;
-}
-
-/**
- * An SMTP sink (RFC 5321 subset): STARTTLS with the given certificate, AUTH PLAIN only once TLS is on (as a
- * real submission server), records the credentials and every message.
- */
-function smtpSink(
-  host: string,
-  port: number,
-  pki: { key: string; cert: string },
-): Promise<{ mails: Mail[]; log: string[]; close: () => Promise<void> }> {
-  const mails: Mail[] = [];
-  const log: string[] = [];
-  const sockets = new Set<net.Socket>();
-  const context = tls.createSecureContext({ key: pki.key, cert: pki.cert });
-  const server = net.createServer((raw) => {
-    sockets.add(raw);
-    raw.on('close', () => sockets.delete(raw));
-    raw.on('error', (e) => log.push(`socket error: ${e.message}`));
-    let stream: net.Socket | tls.TLSSocket = raw;
-    let secure = false;
-    let buffer = '';
-    let inData = false;
-    let mail: Mail = { at: 0, tls: false, to: [], data: '' };
-    const reply = (line: string) => stream.write(`${line}\r\n`);
-    const onData = (chunk: Buffer) => {
-      buffer += chunk.toString('utf8');
-      for (;;) {
-        if (inData) {
-          const end = buffer.indexOf('\r\n.\r\n');
-          if (end < 0) {
-            return;
-          }
-          mails.push({ ...mail, at: Date.now(), tls: secure, data: buffer.slice(0, end) });
-          buffer = buffer.slice(end + 5);
-          inData = false;
-          mail = { at: 0, tls: secure, auth: mail.auth, to: [], data: '' };
-          reply('250 2.0.0 queued');
-          continue;
-        }
-        const nl = buffer.indexOf('\r\n');
-        if (nl < 0) {
-          return;
-        }
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 2);
-        const verb = line.split(' ')[0].toUpperCase();
-        log.push(verb === 'AUTH' ? 'AUTH [...]' : line);
-        if (verb === 'EHLO') {
-          reply('250-sink.pavemaster.example');
-          reply(secure ? '250-AUTH PLAIN' : '250-STARTTLS');
-          reply('250 8BITMIME');
-        } else if (verb === 'STARTTLS' && !secure) {
-          reply('220 2.0.0 ready to start TLS');
-          raw.removeListener('data', onData);
-          const wrapped = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
-          wrapped.on('error', (e: Error) => log.push(`TLS error: ${e.message}`));
-          wrapped.on('data', onData);
-          stream = wrapped;
-          secure = true;
-          buffer = '';
-        } else if (verb === 'AUTH') {
-          const [, mech, initial] = line.split(' ');
-          if (!secure) {
-            reply('538 5.7.11 encryption required for requested authentication mechanism');
-          } else if (mech.toUpperCase() !== 'PLAIN' || initial === undefined) {
-            reply('504 5.5.4 only AUTH PLAIN with an initial response');
-          } else {
-            mail.auth = Buffer.from(initial, 'base64').toString('utf8');
-            reply('235 2.7.0 authenticated');
-          }
-        } else if (verb === 'MAIL') {
-          if (mail.auth === undefined) {
-            reply('530 5.7.0 authentication required');
-          } else {
-            mail.from = /<[^>]*>/.exec(line)?.[0];
-            reply('250 2.1.0 ok');
-          }
-        } else if (verb === 'RCPT') {
-          mail.to.push(/<[^>]*>/.exec(line)?.[0] ?? line);
-          reply('250 2.1.5 ok');
-        } else if (verb === 'DATA') {
-          inData = true;
-          reply('354 end with <CRLF>.<CRLF>');
-        } else if (verb === 'RSET' || verb === 'NOOP') {
-          reply('250 ok');
-        } else if (verb === 'QUIT') {
-          reply('221 bye');
-          stream.end();
-        } else {
-          reply('502 5.5.2 not implemented');
-        }
-      }
-    };
-    raw.on('data', onData);
-    reply('220 sink.pavemaster.example ESMTP test sink');
-  });
-  return listen(server, host, port).then(() => ({
-    mails,
-    log,
-    close: () =>
-      new Promise<void>((done) => {
-        for (const s of sockets) {
-          s.destroy();
-        }
         server.close(() => done());
       }),
   }));
@@ -289,7 +139,7 @@ let sandbox: Sandbox;
 let kube: Kube;
 let dir: string;
 let slack: Awaited<ReturnType<typeof slackSink>> | undefined;
-let smtp: Awaited<ReturnType<typeof smtpSink>> | undefined;
+let smtp: SmtpSink | undefined;
 const smtpPassword = `it-alerts-${Date.now().toString(36)}-smtp`;
 
 function figures(line: string): void {
@@ -298,22 +148,15 @@ function figures(line: string): void {
 
 beforeAll(async () => {
   Object.assign(process.env, envFromScript());
-  await poll(
-    () =>
-      requireRealNode().then(
-        () => true,
-        () => undefined,
-      ),
-    { timeoutMs: 90_000, intervalMs: 2000, what: 'the real node to be Ready' },
-  ).catch(async () => requireRealNode());
+  await waitForRealNode();
   const addresses = Object.values(os.networkInterfaces()).flatMap((a) => (a ?? []).map((i) => i.address));
   if (!addresses.includes(NODE_IP)) {
     throw new Error(`${NODE_IP} (the real node's address) is not on this machine: is the real node up?`);
   }
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'it-alerts-'));
-  const pki = makePki(dir);
+  const pki = makeTestPki(dir, (args) => execFileSync('openssl', args, { stdio: 'pipe' }), NODE_IP);
   slack = await slackSink(NODE_IP, 443, pki);
-  smtp = await smtpSink(NODE_IP, SMTP_PORT, pki);
+  smtp = await smtpSink({ host: NODE_IP, port: SMTP_PORT, tls: pki });
   sandbox = await createSandbox({
     stackName: STACK,
     fromStack: 'staging',
@@ -439,7 +282,7 @@ describe('alerts arrive', () => {
       [m.body.text ?? '', ...(m.body.attachments ?? []).flatMap((a) => [a.title ?? '', a.text ?? ''])].join(
         '\n',
       );
-    const mailText = (m: Mail) => decodeQuotedPrintable(m.data);
+    const mailText = (m: SinkMail) => decodeQuotedPrintable(m.data);
     const sinkState = () =>
       `Slack got ${slack?.messages.length ?? 0} message(s), SMTP ${smtp?.mails.length ?? 0} mail(s); SMTP log: ${smtp?.log.slice(-12).join(' | ')}`;
 

@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as http from 'http';
 import { realNodeErrorFile } from './globalSetup';
 import { dig, eventually, items, kubectlJson, run, runOk } from './helpers';
+import { poll } from '../../release/kube';
 
 /** The real node's name and addresses (scripts/node). */
 export const REAL_NODE = 'pavemaster-real-node';
@@ -34,6 +35,21 @@ export async function requireRealNode(): Promise<void> {
   if (!ready) {
     throw new Error(`the real node ${REAL_NODE} is not Ready: ${JSON.stringify(conditions)}`);
   }
+}
+
+/**
+ * Waits up to 90 s for the real node to be Ready, then fails with `requireRealNode`'s reason: a cluster started
+ * again on its kept data can show the node NotReady for a moment after `scripts/cluster start` said Ready.
+ */
+export async function waitForRealNode(): Promise<void> {
+  await poll(
+    () =>
+      requireRealNode().then(
+        () => true,
+        () => undefined,
+      ),
+    { timeoutMs: 90_000, intervalMs: 2000, what: 'the real node to be Ready' },
+  ).catch(async () => requireRealNode());
 }
 
 /** A container's process as the host sees it. */

@@ -13,12 +13,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseDocument } from 'yaml';
 import { abort, ReleaseOptions } from '../../release/commands';
-import { DeploymentObject, Kube, PodObject, poll } from '../../release/kube';
+import { DeploymentObject, Kube, PodObject } from '../../release/kube';
 import { LogRecord } from '../../release/log';
 import { readReleaseLock } from '../../release/lock';
 import { ReleaseError } from '../../release/session';
 import { createSandbox, envFromScript, REPO, Sandbox } from '../../release/testing/sandbox';
-import { hostGet, REAL_NODE, requireRealNode } from './realnode';
+import { hostGet, REAL_NODE, waitForRealNode } from './realnode';
 
 /** The app's name in the staging stack (its Services are `pavemaster` and `pavemaster-preview`). */
 export const APP = 'pavemaster';
@@ -90,14 +90,7 @@ export class RealStack {
   async start(overrides: Record<string, unknown>, images: readonly string[]): Promise<void> {
     Object.assign(process.env, envFromScript());
     process.env.PAVEMASTER_RELEASE_PROG = 'pavemaster';
-    await poll(
-      () =>
-        requireRealNode().then(
-          () => true,
-          () => undefined,
-        ),
-      { timeoutMs: 90_000, intervalMs: 2000, what: 'the real node to be Ready' },
-    ).catch(async () => requireRealNode());
+    await waitForRealNode();
     const have = served();
     const missing = images.filter((i) => !have.has(i));
     if (missing.length > 0) {

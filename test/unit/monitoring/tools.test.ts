@@ -13,6 +13,7 @@ import * as path from 'path';
 import { parse, stringify } from 'yaml';
 import { Dashboard, dashboardQueries } from '../../../components/monitoring/dashboards';
 import { Registered, recordStack } from '../../support/harness';
+import { smtpSink, SmtpSink } from '../../support/smtpSink';
 import { stackConfig } from '../../support/stackConfig';
 import { alertCases, LoadedRule, promtoolTests } from './fixtures/ruleTests';
 import { configMapData, run, tempDir, tool } from './tools';
@@ -372,101 +373,6 @@ function slackSink(): Promise<{ port: number; bodies: Doc[]; close: () => Promis
   });
 }
 
-interface Mail {
-  auth?: string;
-  from?: string;
-  to: string[];
-  data: string;
-}
-
-/** A minimal SMTP server (RFC 5321 subset, AUTH PLAIN): records the credentials and every message. */
-function smtpSink(): Promise<{ port: number; mails: Mail[]; close: () => Promise<void> }> {
-  const mails: Mail[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.setEncoding('utf8');
-    let buffer = '';
-    let inData = false;
-    let mail: Mail = { to: [], data: '' };
-    const reply = (line: string) => socket.write(`${line}\r\n`);
-    reply('220 sink.localhost ESMTP test sink');
-    socket.on('data', (chunk: string) => {
-      buffer += chunk;
-      for (;;) {
-        if (inData) {
-          const end = buffer.indexOf('\r\n.\r\n');
-          if (end < 0) {
-            return;
-          }
-          mail.data = buffer.slice(0, end);
-          buffer = buffer.slice(end + 5);
-          inData = false;
-          mails.push(mail);
-          mail = { auth: mail.auth, to: [], data: '' };
-          reply('250 2.0.0 queued');
-          continue;
-        }
-        const nl = buffer.indexOf('\r\n');
-        if (nl < 0) {
-          return;
-        }
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 2);
-        const verb = line.split(' ')[0].toUpperCase();
-        if (verb === 'EHLO') {
-          reply('250-sink.localhost');
-          reply('250-AUTH PLAIN');
-          reply('250 8BITMIME');
-        } else if (verb === 'HELO') {
-          reply('250 sink.localhost');
-        } else if (verb === 'AUTH') {
-          const [, mech, initial] = line.split(' ');
-          if (mech.toUpperCase() !== 'PLAIN' || initial === undefined) {
-            reply('504 5.5.4 only AUTH PLAIN with an initial response');
-          } else {
-            mail.auth = Buffer.from(initial, 'base64').toString('utf8');
-            reply('235 2.7.0 authenticated');
-          }
-        } else if (verb === 'MAIL') {
-          mail.from = /<[^>]*>/.exec(line)?.[0];
-          reply('250 2.1.0 ok');
-        } else if (verb === 'RCPT') {
-          mail.to.push(/<[^>]*>/.exec(line)?.[0] ?? line);
-          reply('250 2.1.5 ok');
-        } else if (verb === 'DATA') {
-          inData = true;
-          reply('354 end with <CRLF>.<CRLF>');
-        } else if (verb === 'RSET' || verb === 'NOOP') {
-          reply('250 ok');
-        } else if (verb === 'QUIT') {
-          reply('221 bye');
-          socket.end();
-        } else {
-          reply('502 5.5.2 not implemented');
-        }
-      }
-    });
-  });
-  return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      resolve({
-        port,
-        mails,
-        close: () =>
-          new Promise((done) => {
-            for (const s of sockets) {
-              s.destroy();
-            }
-            server.close(() => done());
-          }),
-      });
-    });
-  });
-}
-
 async function waitFor<T>(
   what: string,
   probe: () => T | undefined | Promise<T | undefined>,
@@ -488,7 +394,7 @@ async function waitFor<T>(
 describe('end to end: the real Alertmanager delivers a critical alert to Slack and email', () => {
   let dir: string;
   let slack: Awaited<ReturnType<typeof slackSink>>;
-  let smtp: Awaited<ReturnType<typeof smtpSink>>;
+  let smtp: SmtpSink;
   let am: ChildProcess | undefined;
   let amLog = '';
   let amPort: number;
@@ -497,7 +403,7 @@ describe('end to end: the real Alertmanager delivers a critical alert to Slack a
     const r = await recordWithReceivers('production');
     dir = tempDir('am-e2e');
     slack = await slackSink();
-    smtp = await smtpSink();
+    smtp = await smtpSink({ host: '127.0.0.1' });
     amPort = await freePort();
     // The generated configuration, with the mounted-file paths and the SMTP server pointed at the local sinks.
     const text = configMapData(r.resources, 'monitoring-alertmanager-config')['alertmanager.yml'];
