@@ -38,6 +38,11 @@ export const DEPENDENTS: { key: RegExp; dependent: RegExp; rule: string }[] = [
     rule: 'the idle slot and the PodDisruptionBudget are bounded by the active replicas',
   },
   {
+    key: /^pavemaster:logging\.kibana\.host$/,
+    dependent: /^pavemaster:logging\.kibana\.ingressFrom$/,
+    rule: 'a Kibana host needs a source in kibana.ingressFrom: otherwise no ingress controller may reach Kibana',
+  },
+  {
     key: /^pavemaster:allowExternalServices$/,
     dependent: /^pavemaster:serviceType$/,
     rule: 'NodePort and LoadBalancer Services need allowExternalServices',
