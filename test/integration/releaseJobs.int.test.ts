@@ -187,6 +187,25 @@ async function startDatabase(): Promise<void> {
     { timeoutMs: 120_000, intervalMs: 1000, what: `pod ${DB} to be Ready` },
   );
   expect(pod.spec?.nodeName).toBe(REAL_NODE);
+  // A Ready pod is not yet a reachable Service: kube-proxy programs the ClusterIP's rules on its own schedule
+  // (a CI run read ECONNREFUSED on the ClusterIP right after Ready). Wait until the host reaches it.
+  let lastError = 'not tried';
+  await poll(
+    async () => {
+      try {
+        return await dbState();
+      } catch (e) {
+        lastError = e instanceof Error ? e.message : String(e);
+        return undefined;
+      }
+    },
+    {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      what: `the stand-in database to answer through its Service ${DB}`,
+      last: () => Promise.resolve(lastError),
+    },
+  );
 }
 
 /** The pods of a gate Job: where they ran. */
