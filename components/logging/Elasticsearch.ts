@@ -14,11 +14,10 @@ import * as pulumi from '@pulumi/pulumi';
 import { Resolved, withDefaults } from '../shared/args';
 import { allowPolicy, tcp } from '../shared/network';
 import { ContainerResources } from '../shared/resources';
-import { restrictedPodSecurityContext } from '../shared/security';
 import * as workload from '../shared/workload';
 import { certificateJob } from './certificates';
 import { ApiServerPeer, configCopyInit, contentHash, rolePeer, roleLabels, SecretCopy } from './common';
-import { ELASTIC_UID, PORTS } from './defaults';
+import { elasticPodSecurityContext, PORTS } from './defaults';
 import { elasticsearchSetupRequests, LifecycleOptions, PLACEHOLDERS } from './elastic';
 import { setupJob } from './setupJob';
 import { ANY_API_SERVER, ELASTICSEARCH_DEFAULTS } from './options';
@@ -295,7 +294,7 @@ export function elasticsearchStatefulSetSpec(
       spec: {
         automountServiceAccountToken: false,
         enableServiceLinks: false,
-        securityContext: restrictedPodSecurityContext(ELASTIC_UID),
+        securityContext: elasticPodSecurityContext(),
         terminationGracePeriodSeconds: 120,
         affinity: workload.antiAffinity(o.antiAffinity, selector),
         // The root filesystem stays read-only: the image's config directory is copied to an emptyDir, where

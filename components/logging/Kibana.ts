@@ -8,10 +8,9 @@ import * as pulumi from '@pulumi/pulumi';
 import { Resolved, withDefaults } from '../shared/args';
 import { allowPolicy, NetworkPeer, networkPeer, tcp } from '../shared/network';
 import { ContainerResources } from '../shared/resources';
-import { restrictedPodSecurityContext } from '../shared/security';
 import * as workload from '../shared/workload';
 import { rolePeer, roleLabels, TO_ELASTICSEARCH } from './common';
-import { ELASTIC_UID, NAMES, PORTS } from './defaults';
+import { elasticPodSecurityContext, NAMES, PORTS } from './defaults';
 import { kibanaSetupRequests } from './elastic';
 import { setupJob } from './setupJob';
 import { KIBANA_DEFAULTS } from './options';
@@ -87,7 +86,7 @@ export function kibanaDeploymentSpec(
     pod: {
       automountServiceAccountToken: false,
       enableServiceLinks: false,
-      securityContext: restrictedPodSecurityContext(ELASTIC_UID),
+      securityContext: elasticPodSecurityContext(),
       containers: [
         workload.restrictedContainer({
           name: 'kibana',

@@ -14,10 +14,9 @@ import { withDefaults } from '../shared/args';
 import { parseQuantity } from '../shared/checks';
 import { allowPolicy, tcp } from '../shared/network';
 import { ContainerResources } from '../shared/resources';
-import { restrictedPodSecurityContext } from '../shared/security';
 import * as workload from '../shared/workload';
 import { configCopyInit, contentHash, roleLabels, TO_ELASTICSEARCH } from './common';
-import { ELASTIC_UID, NAMES, PORTS } from './defaults';
+import { elasticPodSecurityContext, NAMES, PORTS } from './defaults';
 import { logstashPipeline, logstashSettings } from './pipeline';
 import { LOGSTASH_DEFAULTS } from './options';
 
@@ -196,7 +195,7 @@ export function logstashStatefulSetSpec(
       spec: {
         automountServiceAccountToken: false,
         enableServiceLinks: false,
-        securityContext: restrictedPodSecurityContext(ELASTIC_UID),
+        securityContext: elasticPodSecurityContext(),
         // Time to drain in-flight batches into the persistent queue.
         terminationGracePeriodSeconds: 60,
         // The root filesystem stays read-only: the image's config directory is copied to an emptyDir (its

@@ -142,6 +142,16 @@ const INTENDED: readonly Intended[] = [
       "logging.kibana.ingressFrom, peers as in the app's ingressFrom); Grafana admitted any peer and Kibana " +
       'every pod of the ingress-nginx namespace before; a NetworkPolicy spec change is an update in place',
   },
+  {
+    urn: /::logging-(elasticsearch-statefulset|logstash-statefulset|kibana-deployment)$/,
+    field:
+      /^inputs\.spec\.template\.spec\.securityContext\.(runAsUser|runAsGroup|fsGroup|supplementalGroups(\.\d+)?)$/,
+    why:
+      "issue 18: Elasticsearch, Logstash and Kibana run as uid/gid 10001 with the images' group 0 as a " +
+      'supplementary group (checkov CKV_K8S_40, kube-score container-security-context-user-group-id; Elastic ' +
+      'documents any uid with group 0, "--group-add 0"); a pod template change rolls the pods, the claims stay ' +
+      '(the kubelet gives their files to the new fsGroup)',
+  },
 ];
 
 const baseline = JSON.parse(
