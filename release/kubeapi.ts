@@ -7,9 +7,10 @@
  * It reads the kubeconfig as `kubectl` does (KUBECONFIG's files merged, the first file naming a cluster, user or
  * context wins; the current context) and supports what a static kubeconfig holds: the server, its CA (file or
  * data) or `insecure-skip-tls-verify`, `tls-server-name`, a client certificate and key (files or data), a bearer
- * token or token file. Anything else (an `exec` or `auth-provider` credential plugin, basic auth, impersonation,
- * a proxy) is left to the Kubernetes client library (release/kubelib.ts): `kubeApiFor` then returns why, and the
- * caller makes the call through the library instead. So does `PAVEMASTER_KUBE_CLIENT=library`.
+ * token or token file, and a `username`/`password` (HTTP basic auth, as kubectl sends it). Anything else (an
+ * `exec` or `auth-provider` credential plugin, impersonation, a proxy) is left to the Kubernetes client library
+ * (release/kubelib.ts): `kubeApiFor` then returns why, and the caller makes the call through the library
+ * instead. So does `PAVEMASTER_KUBE_CLIENT=library`.
  */
 import { createHash } from 'crypto';
 import * as fs from 'fs';
@@ -86,6 +87,19 @@ export interface KubeTarget {
   cert?: Buffer;
   key?: Buffer;
   token?: string;
+  /** `username`/`password`: sent as HTTP basic auth (kubectl's way), unless a token is set too. */
+  basicAuth?: { username: string; password: string };
+}
+
+/** An API server's answer to one request: any status, its body as text. */
+export interface RawAnswer {
+  status: number;
+  body: string;
+}
+
+/** The `Authorization` header of HTTP basic auth. */
+export function basicAuthorization(username: string, password: string): string {
+  return `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
 }
 
 interface Named<T> {
@@ -199,15 +213,7 @@ export function resolveKubeconfig(env: NodeJS.ProcessEnv): KubeTarget | string {
   const user = typeof userName === 'string' ? find('users', userName) : undefined;
   if (user !== undefined) {
     const u = user.value;
-    for (const unsupported of [
-      'exec',
-      'auth-provider',
-      'username',
-      'password',
-      'as',
-      'as-groups',
-      'as-uid',
-    ]) {
+    for (const unsupported of ['exec', 'auth-provider', 'as', 'as-groups', 'as-uid']) {
       if (u[unsupported] !== undefined) {
         return `user ${String(userName)} authenticates with ${unsupported}`;
       }
@@ -218,6 +224,15 @@ export function resolveKubeconfig(env: NodeJS.ProcessEnv): KubeTarget | string {
       target.token = u.token;
     } else if (typeof u.tokenFile === 'string' && u.tokenFile !== '') {
       target.token = fs.readFileSync(path.resolve(user.dir, u.tokenFile), 'utf8').trim();
+    }
+    if (u.username !== undefined || u.password !== undefined) {
+      if (typeof u.username !== 'string' || u.username === '') {
+        return `user ${String(userName)} has a password but no username`;
+      }
+      target.basicAuth = {
+        username: u.username,
+        password: typeof u.password === 'string' ? u.password : '',
+      };
     }
     if ((target.cert === undefined) !== (target.key === undefined)) {
       return `user ${String(userName)} has a client certificate without its key (or a key without its certificate)`;
@@ -268,7 +283,8 @@ export class KubeApi {
     apiPath: string,
     body?: string,
     contentType = 'application/json',
-  ): Promise<{ status: number; body: string }> {
+    timeoutMs = this.timeoutMs,
+  ): Promise<RawAnswer> {
     const base = this.target.server.pathname.replace(/\/$/, '');
     return new Promise((resolve, reject) => {
       const req = https.request(
@@ -283,12 +299,12 @@ export class KubeApi {
           headers: {
             Accept: 'application/json',
             'User-Agent': 'pavemaster-release',
-            ...(this.target.token ? { Authorization: `Bearer ${this.target.token}` } : {}),
+            ...this.authorization(),
             ...(body !== undefined
               ? { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) }
               : {}),
           },
-          timeout: this.timeoutMs,
+          timeout: timeoutMs,
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -303,6 +319,15 @@ export class KubeApi {
       req.on('error', (e: NodeJS.ErrnoException) => reject(unreachable(this.target.server, e)));
       req.end(body);
     });
+  }
+
+  /** The `Authorization` header: the bearer token, else basic auth (client certificates need none). */
+  private authorization(): { Authorization?: string } {
+    if (this.target.token) {
+      return { Authorization: `Bearer ${this.target.token}` };
+    }
+    const basic = this.target.basicAuth;
+    return basic ? { Authorization: basicAuthorization(basic.username, basic.password) } : {};
   }
 
   /** A request whose answer must be a success: its JSON body; an error status throws a KubeApiError. */
@@ -367,6 +392,8 @@ export function kubeApiFor(env: NodeJS.ProcessEnv): KubeApi | string {
         target.insecure,
         target.serverName ?? '',
         target.token ?? '',
+        target.basicAuth?.username ?? '',
+        target.basicAuth?.password ?? '',
         ...[target.ca, target.cert, target.key].map((b) => b?.toString('base64') ?? ''),
       ]),
     )

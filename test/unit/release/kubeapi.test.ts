@@ -103,11 +103,19 @@ describe('kubeconfig for the direct client', () => {
     expect(t.token).toBe('second');
   });
 
-  it('names what it leaves to the client library: credential plugins, basic auth, impersonation, proxies, no context', () => {
+  it('takes a username and password as basic auth (kubectl sends them); a token set as well wins', () => {
+    const file = write('basic.yaml', config({ username: 'a', password: 'b' }));
+    expect(resolved({ KUBECONFIG: file }).basicAuth).toEqual({ username: 'a', password: 'b' });
+    expect(typeof kubeApiFor({ KUBECONFIG: file })).toBe('object');
+    const both = write('both.yaml', config({ username: 'a', password: 'b', token: 't' }));
+    expect(resolved({ KUBECONFIG: both })).toMatchObject({ token: 't', basicAuth: { username: 'a' } });
+  });
+
+  it('names what it leaves to the client library: credential plugins, impersonation, proxies, no context', () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [config({ exec: { command: 'x' } }), /authenticates with exec/],
       [config({ 'auth-provider': { name: 'oidc' } }), /authenticates with auth-provider/],
-      [config({ username: 'a', password: 'b' }), /authenticates with username/],
+      [config({ password: 'b' }), /user u has a password but no username/],
       [config({ token: 't', as: 'someone' }), /authenticates with as/],
       [config({ token: 't' }, { 'proxy-url': 'http://proxy:3128' }), /through a proxy/],
       [config({ 'client-certificate': 'pki/admin.crt' }), /without its key/],
