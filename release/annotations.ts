@@ -142,12 +142,28 @@ export type GrafanaPlan =
   | { kind: 'direct'; url: string; authorization: SecretText; source: string }
   | { kind: 'port-forward'; service: ServiceRef; authorization: SecretText; source: string };
 
+/** Where an annotation goes. */
+export type AnnotationTarget = 'grafana' | 'slack';
+
+/** The order of the outcomes of one traffic move. */
+const TARGETS: readonly AnnotationTarget[] = ['grafana', 'slack'];
+
+/**
+ * The outcome of one post: made, skipped (not configured, or turned off) or failed; `detail` says where it went,
+ * why it was not made, or what went wrong. Never a secret (the webhook URL, a token).
+ */
+export interface PostOutcome {
+  target: AnnotationTarget;
+  outcome: 'posted' | 'skipped' | 'failed';
+  detail: string;
+}
+
 /** What gets posted, and why anything is not. */
 export interface AnnotationPlan {
   grafana?: GrafanaPlan;
   slack?: PostTarget;
   /** Why Grafana or Slack gets nothing (shown as info, not a warning: nothing is configured). */
-  skipped: string[];
+  skipped: PostOutcome[];
 }
 
 function basic(user: string, password: string): SecretText {
@@ -159,14 +175,17 @@ function basic(user: string, password: string): SecretText {
  * output: in-cluster URL and generated admin password), and the Slack webhook.
  */
 export function planAnnotations(a: AnnotationSettings, monitoringOutput: unknown): AnnotationPlan {
-  const skipped: string[] = [];
+  const skipped: PostOutcome[] = [];
+  const skip = (target: AnnotationTarget, detail: string): void => {
+    skipped.push({ target, outcome: 'skipped', detail });
+  };
   let grafana: GrafanaPlan | undefined;
   const own =
     typeof monitoringOutput === 'object' && monitoringOutput !== null
       ? (monitoringOutput as { grafanaUrl?: unknown; grafanaAdminPassword?: unknown })
       : {};
   if (!a.grafana) {
-    skipped.push('Grafana: pavemaster:release.annotations.grafana is false');
+    skip('grafana', 'Grafana: pavemaster:release.annotations.grafana is false');
   } else {
     const url = a.grafanaUrl ?? (typeof own.grafanaUrl === 'string' ? own.grafanaUrl : undefined);
     const source =
@@ -178,11 +197,13 @@ export function planAnnotations(a: AnnotationSettings, monitoringOutput: unknown
           ? basic('admin', own.grafanaAdminPassword)
           : undefined;
     if (url === undefined) {
-      skipped.push(
+      skip(
+        'grafana',
         'Grafana: the stack runs no Grafana of its own (pavemaster:monitoring.enabled) and sets no pavemaster:release.annotations.grafanaUrl',
       );
     } else if (authorization === undefined) {
-      skipped.push(
+      skip(
+        'grafana',
         `Grafana: ${url} needs a service-account token: set it with \`pulumi config set --secret pavemaster:grafanaToken <token>\``,
       );
     } else {
@@ -199,9 +220,9 @@ export function planAnnotations(a: AnnotationSettings, monitoringOutput: unknown
   }
   let slack: PostTarget | undefined;
   if (!a.slack) {
-    skipped.push('Slack: pavemaster:release.annotations.slack is false');
+    skip('slack', 'Slack: pavemaster:release.annotations.slack is false');
   } else if (a.slackWebhookUrl === undefined) {
-    skipped.push('Slack: no webhook (pavemaster:releaseSlackWebhookUrl)');
+    skip('slack', 'Slack: no webhook (pavemaster:releaseSlackWebhookUrl)');
   } else {
     let host = 'the Slack webhook';
     try {
@@ -278,13 +299,6 @@ export function portForward(
   });
 }
 
-/** The outcome of one post. */
-export interface PostOutcome {
-  target: 'grafana' | 'slack';
-  ok: boolean;
-  detail: string;
-}
-
 /** Posts one event as planned; every failure is an outcome, never an exception. */
 export async function postAnnotations(
   plan: AnnotationPlan,
@@ -319,10 +333,14 @@ export async function postAnnotations(
             opts.timeoutMs,
           );
           return problem === undefined
-            ? { target: 'grafana', ok: true, detail: `annotated on Grafana: ${g.source}` }
-            : { target: 'grafana', ok: false, detail: problem };
+            ? { target: 'grafana', outcome: 'posted', detail: `annotated on Grafana: ${g.source}` }
+            : { target: 'grafana', outcome: 'failed', detail: problem };
         } catch (err) {
-          return { target: 'grafana', ok: false, detail: err instanceof Error ? err.message : String(err) };
+          return {
+            target: 'grafana',
+            outcome: 'failed',
+            detail: err instanceof Error ? err.message : String(err),
+          };
         } finally {
           await forward?.close();
         }
@@ -334,36 +352,45 @@ export async function postAnnotations(
     posts.push(
       postJson(slack, slackMessage(e), opts.timeoutMs).then((problem) =>
         problem === undefined
-          ? { target: 'slack', ok: true, detail: `posted to ${slack.description}` }
-          : { target: 'slack', ok: false, detail: problem },
+          ? { target: 'slack', outcome: 'posted', detail: `posted to ${slack.description}` }
+          : { target: 'slack', outcome: 'failed', detail: problem },
       ),
     );
   }
   return Promise.all(posts);
 }
 
+/** One post's outcome for one traffic move (`--json`: each promote, flip-back and rollback lists them). */
+export interface AnnotationOutcome extends PostOutcome {
+  event: ReleaseEventKind;
+}
+
 /**
  * Annotates a traffic move of a session's stack (its settings, its `monitoring` output, who runs it), says so on
- * the output and in the release log, and returns the outcomes. A post that fails prints a WARNING line.
+ * the output and in the release log, and returns one outcome per target, Grafana first: posted, skipped (with
+ * what is not configured) or failed (with the reason). A post that fails prints a WARNING line.
  */
 export async function annotateRelease(
   s: Session,
   event: Omit<ReleaseEvent, 'stack' | 'namespace' | 'app' | 'who' | 'time' | 'version' | 'image'> &
     Partial<Pick<ReleaseEvent, 'version' | 'image'>>,
-): Promise<PostOutcome[]> {
+): Promise<AnnotationOutcome[]> {
   const a = s.release.annotations;
   let monitoring: unknown;
+  let unreadable: string | undefined;
   if (a.grafana && a.grafanaUrl === undefined) {
     try {
       monitoring = (await s.outputs()).monitoring?.value;
     } catch (e) {
-      monitoring = undefined;
-      s.log.write('annotate', 'warning', {
-        detail: `the stack's outputs could not be read: ${e instanceof Error ? e.message : String(e)}`,
-      });
+      // Where the stack's own Grafana is cannot be known: a failure with the reason, not "no Grafana".
+      unreadable = `Grafana: the stack's outputs could not be read: ${e instanceof Error ? e.message : String(e)}`;
     }
   }
-  const plan = planAnnotations(a, monitoring);
+  const planned = planAnnotations(a, monitoring);
+  const plan: AnnotationPlan =
+    unreadable === undefined
+      ? planned
+      : { ...planned, grafana: undefined, skipped: planned.skipped.filter((o) => o.target !== 'grafana') };
   const e: ReleaseEvent = {
     ...event,
     stack: s.name,
@@ -375,16 +402,23 @@ export async function annotateRelease(
     time: Date.now(),
   };
   const started = Date.now();
-  const outcomes = await postAnnotations(plan, e, {
+  const posted = await postAnnotations(plan, e, {
     timeoutMs: a.timeoutSeconds * 1000,
     tags: a.tags,
     forward: (ref) => portForward(ref, { kubectl: s.kube.kubectl }),
   });
+  const outcomes: PostOutcome[] = [
+    ...(unreadable !== undefined
+      ? [{ target: 'grafana', outcome: 'failed', detail: unreadable } as const]
+      : []),
+    ...posted,
+    ...plan.skipped,
+  ].sort((x, y) => TARGETS.indexOf(x.target) - TARGETS.indexOf(y.target));
   // One record per traffic move: what was posted, what failed, what is not configured.
-  const failed = outcomes.filter((o) => !o.ok);
-  const detail = [...outcomes.map((o) => o.detail), ...plan.skipped].join('; ');
+  const failed = outcomes.filter((o) => o.outcome === 'failed');
+  const detail = outcomes.map((o) => o.detail).join('; ');
   const durationMs = Date.now() - started;
-  if (outcomes.length === 0) {
+  if (outcomes.every((o) => o.outcome === 'skipped')) {
     s.log.write('annotate', 'skipped', { detail });
   } else if (failed.length === 0) {
     s.log.write('annotate', 'succeeded', { detail, durationMs });
@@ -396,5 +430,5 @@ export async function annotateRelease(
       );
     }
   }
-  return outcomes;
+  return outcomes.map((o) => ({ event: e.kind, ...o }));
 }

@@ -17,7 +17,7 @@ import { parseArgs as parseNodeArgs } from 'util';
 import * as commands from './commands';
 import { explain, prog } from './errors';
 import { guardedPath, installStopHandlers, stopping } from './interrupt';
-import { document, historyJson, JsonDocument, switchJson, upJson } from './output';
+import { annotationsJson, document, historyJson, JsonDocument, switchJson, upJson } from './output';
 import { Progress, progressMode } from './progress';
 import { commandHelp, completionScript, findCommand, mainHelp, optionsOf } from './spec';
 import { EXIT, ReleaseError } from './session';
@@ -209,9 +209,17 @@ async function run(
           );
         }
         const r = await commands.rollbackTo(stack, Number(to), opts);
-        return { result: { restored: historyJson([r.restored])[0], up: upJson(r.up), changes: r.changes } };
+        return {
+          result: {
+            restored: historyJson([r.restored])[0],
+            up: upJson(r.up),
+            changes: r.changes,
+            annotations: annotationsJson(r.annotations),
+          },
+        };
       }
-      return { result: switchJson(await commands.rollback(stack, opts)) };
+      const r = await commands.rollback(stack, opts);
+      return { result: { ...switchJson(r), annotations: annotationsJson(r.annotations) } };
     }
     case 'abort':
       return { result: await commands.abort(stack, opts) };

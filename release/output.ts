@@ -4,6 +4,7 @@
  * secrets: config values are never part of a result), so the schema is the contract for scripts and CI.
  */
 import type { Slot } from '../components/shared/slots';
+import type { AnnotationOutcome } from './annotations';
 import type { PreviewReport } from './markdown';
 import type { ReleaseVersion } from './history';
 import type { SwitchResult } from './traffic';
@@ -71,4 +72,17 @@ export function historyJson(
 /** A preview report as JSON. */
 export function previewJson(report: PreviewReport): PreviewReport {
   return report;
+}
+
+/**
+ * What each traffic move posted to Grafana and Slack: one entry per event and target, `posted`, `skipped` (not
+ * configured, or turned off) or `failed`, with the detail (where it went, what is missing, or why it failed).
+ */
+export function annotationsJson(outcomes: readonly AnnotationOutcome[] | undefined): AnnotationOutcome[] {
+  return (outcomes ?? []).map((o) => ({
+    event: o.event,
+    target: o.target,
+    outcome: o.outcome,
+    detail: o.detail,
+  }));
 }

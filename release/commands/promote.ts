@@ -3,7 +3,7 @@
  * check with an automatic flip-back on a breach, and the scale-down; `--preview` shows what the switch changes.
  */
 import * as fs from 'fs';
-import { annotateRelease } from '../annotations';
+import { AnnotationOutcome, annotateRelease } from '../annotations';
 import { GateResult, gateOrder } from '../gates';
 import { runGates } from '../gateRunner';
 import { commitStackFile } from '../git';
@@ -16,7 +16,7 @@ import {
   takeReleaseLock,
 } from '../lock';
 import { PreviewReport } from '../markdown';
-import { switchJson } from '../output';
+import { annotationsJson, switchJson } from '../output';
 import { PostPromotionResult, preparePostPromotion, runPostPromotion } from '../postPromotion';
 import { prog } from '../prog';
 import { keepWarmThenScaleDown, scaleDownAt, ScaleDownOutcome, takeOverWindow } from '../scaleDown';
@@ -42,6 +42,8 @@ export interface PromoteResult {
   postPromotion?: PostPromotionResult;
   /** The slot that lost traffic: kept warm for the scale-down delay, then scaled down (or taken over). */
   scaleDown?: ScaleDownOutcome;
+  /** What the promote's traffic moves posted to Grafana and Slack (the promote, then a flip-back). */
+  annotations?: AnnotationOutcome[];
 }
 
 /**
@@ -113,14 +115,22 @@ export async function promote(stackName: string, opts: ReleaseOptions): Promise<
   const prometheus = await preparePostPromotion(s, opts.prometheusUrl);
   const open = `the release stays open (its lock held): re-run \`${prog()} promote ${stackName}\` to record it and end the release (it skips the gates and the switch and changes no traffic), or end it with \`${prog()} abort ${stackName}\``;
   const switched = await switchTraffic(s, to, `promote ${releaseId}`, open);
-  await annotateRelease(s, { kind: 'promote', from, to, releaseId });
+  const annotations = await annotateRelease(s, { kind: 'promote', from, to, releaseId });
   const check = await runPostPromotion(s, to, prometheus);
-  const result: PromoteResult = { gates, switched, postPromotion: check };
+  const result: PromoteResult = { gates, switched, postPromotion: check, annotations };
   if (check.action === 'rollback') {
     s.log.write('post-promotion', 'failed', { detail: check.detail });
     s.out(`post-promotion check failed: ${check.detail}; flipping back to ${from}`);
     result.rolledBack = await switchTraffic(s, from, `automatic rollback: ${check.detail}`, open);
-    await annotateRelease(s, { kind: 'flip-back', from: to, to: from, releaseId, detail: check.detail });
+    annotations.push(
+      ...(await annotateRelease(s, {
+        kind: 'flip-back',
+        from: to,
+        to: from,
+        releaseId,
+        detail: check.detail,
+      })),
+    );
     // The slot that failed keeps its pods for the delay too (requests kube-proxy still sends it), but no
     // rollback may take that window over: it would send traffic back to the slot that just failed.
     result.scaleDown = await keepWarmThenScaleDown(s, {
@@ -262,6 +272,7 @@ export function promoteJson(r: PromoteResult): Record<string, unknown> {
     switched: r.switched ? switchJson(r.switched) : null,
     postPromotion: r.postPromotion ?? null,
     rolledBack: r.rolledBack ? switchJson(r.rolledBack) : null,
+    annotations: annotationsJson(r.annotations),
   };
 }
 

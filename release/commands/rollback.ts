@@ -3,7 +3,7 @@
  * a restore of what stack version N deployed.
  */
 import { SLOTS } from '../../components/shared/slots';
-import { annotateRelease } from '../annotations';
+import { AnnotationOutcome, annotateRelease } from '../annotations';
 import { commitStackFile } from '../git';
 import { ConfigChange, parseHistory, planFullRestore, ReleaseVersion, renderChanges } from '../history';
 import { EXIT, ReleaseError, Session, UpResult } from '../session';
@@ -37,7 +37,7 @@ async function refuseDuringRelease(s: Session, what: string): Promise<void> {
 export async function rollback(
   stackName: string,
   opts: ReleaseOptions,
-): Promise<SwitchResult & { scaleDown?: ScaleDownOutcome }> {
+): Promise<SwitchResult & { scaleDown?: ScaleDownOutcome; annotations: AnnotationOutcome[] }> {
   const s = await Session.open(stackName, 'rollback', opts);
   const to = s.idleSlot;
   s.log.set({ releaseId: s.release.slots[to].releaseId, slot: to, ...releaseFields(s) });
@@ -64,7 +64,7 @@ export async function rollback(
     to,
     taken ? `rollback inside the scale-down delay of ${releaseId}` : 'rollback',
   );
-  await annotateRelease(s, {
+  const annotations = await annotateRelease(s, {
     kind: 'rollback',
     from: result.from,
     to,
@@ -83,7 +83,7 @@ export async function rollback(
   }
   s.log.write('rollback', 'succeeded', { detail: `${result.from} -> ${to} (${s.version(to)})` });
   await commitStackFile(s, opts.commit, `release ${stackName}: rollback to ${s.version(to)} on ${to}`);
-  return { ...result, scaleDown };
+  return { ...result, scaleDown, annotations };
 }
 
 /**
@@ -95,7 +95,12 @@ export async function rollbackTo(
   stackName: string,
   version: number,
   opts: ReleaseOptions,
-): Promise<{ restored: ReleaseVersion; up: UpResult; changes: ConfigChange[] }> {
+): Promise<{
+  restored: ReleaseVersion;
+  up: UpResult;
+  changes: ConfigChange[];
+  annotations: AnnotationOutcome[];
+}> {
   const s = await Session.open(stackName, 'rollback', opts);
   const entries = await s.history();
   let plan;
@@ -125,7 +130,7 @@ export async function rollbackTo(
   await s.restoreConfig(plan);
   const up = await s.up(`release: rollback to stack version ${version}`);
   const pods = await waitActiveEndpoints(s, s.activeSlot, s.release.readyTimeoutSeconds * 1000);
-  await annotateRelease(s, {
+  const annotations = await annotateRelease(s, {
     kind: 'rollback-to',
     from: before,
     to: s.activeSlot,
@@ -140,5 +145,5 @@ export async function rollbackTo(
     `restored stack version ${version}: ${s.activeSlot} active; ${SLOTS.map((slot) => `${slot} ${s.image(slot)}`).join(', ')}`,
   );
   await commitStackFile(s, opts.commit, `release ${stackName}: rollback to stack version ${version}`);
-  return { restored, up, changes: plan.changes };
+  return { restored, up, changes: plan.changes, annotations };
 }

@@ -580,10 +580,29 @@ describe('release lifecycle on the local cluster', () => {
       switched: unknown;
       rolledBack: unknown;
       postPromotion: { action: string };
+      annotations: { event: string; target: string; outcome: string; detail: string }[];
     };
     expect(result.switched).not.toBeNull();
     expect(result.rolledBack).not.toBeNull();
     expect(result.postPromotion.action).toBe('rollback');
+    // The document says what each traffic move posted, where, and never the webhook's secret path.
+    expect(result.annotations).toEqual(
+      ['promote', 'flip-back'].flatMap((event) => [
+        {
+          event,
+          target: 'grafana',
+          outcome: 'posted',
+          detail: `annotated on Grafana: pavemaster:release.annotations.grafanaUrl (${recorder.url})`,
+        },
+        {
+          event,
+          target: 'slack',
+          outcome: 'posted',
+          detail: `posted to the Slack webhook at ${new URL(recorder.url).host}`,
+        },
+      ]),
+    );
+    expect(run.stdout).not.toContain(SLACK_PATH);
     // Without a terminal: plain timestamped lines, the samples with the measured values against the thresholds.
     const stamp = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z';
     expect(run.stderr).toMatch(new RegExp(`^${stamp} gate:ready started \\(timeout 120s\\)$`, 'm'));

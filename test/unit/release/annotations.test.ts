@@ -3,14 +3,23 @@
  * webhook, where it goes (the stack's own Grafana through a port-forward, another with its token), and that a
  * failed post is an outcome, never an exception. The posts go to a server on 127.0.0.1 that records requests.
  */
+import * as fs from 'fs';
+import * as path from 'path';
+import Ajv from 'ajv';
 import {
+  AnnotationOutcome,
   AnnotationPlan,
+  annotateRelease,
   eventTags,
   eventText,
   planAnnotations,
   postAnnotations,
   ReleaseEvent,
 } from '../../../release/annotations';
+import { promoteJson } from '../../../release/commands';
+import { document } from '../../../release/output';
+import type { Session } from '../../../release/session';
+import { REPO } from '../../../release/testing/sandbox';
 import { Recorder, startRecorder } from '../../../release/testing/recorder';
 import { allDashboards } from '../../../components/monitoring/dashboards';
 import { Problems } from '../../../stacks/problems';
@@ -107,7 +116,13 @@ describe('release annotations: where they go', () => {
     expect(plan.grafana?.source).toBe(
       "the stack's own Grafana (http://grafana.pavemaster-staging-monitoring.svc:3000, through a port-forward)",
     );
-    expect(plan.skipped).toEqual(['Slack: no webhook (pavemaster:releaseSlackWebhookUrl)']);
+    expect(plan.skipped).toEqual([
+      {
+        target: 'slack',
+        outcome: 'skipped',
+        detail: 'Slack: no webhook (pavemaster:releaseSlackWebhookUrl)',
+      },
+    ]);
   });
 
   it('sends another Grafana only its token; says how to set one, or that there is no Grafana', () => {
@@ -115,7 +130,7 @@ describe('release annotations: where they go', () => {
       release: { annotations: { grafanaUrl: 'https://grafana.example.com' } },
     }).a;
     expect(planAnnotations(elsewhere, own).grafana).toBeUndefined();
-    expect(planAnnotations(elsewhere, own).skipped[0]).toContain(
+    expect(planAnnotations(elsewhere, own).skipped[0].detail).toContain(
       '`pulumi config set --secret pavemaster:grafanaToken <token>`',
     );
     const token = fake(6);
@@ -125,7 +140,7 @@ describe('release annotations: where they go', () => {
     }).a;
     expect(planAnnotations(withToken, own).grafana).toMatchObject({ kind: 'direct' });
     expect(planAnnotations(withToken, own).grafana?.authorization.reveal()).toBe(`Bearer ${token}`);
-    expect(planAnnotations(annotationSettings({}).a, undefined).skipped[0]).toMatch(
+    expect(planAnnotations(annotationSettings({}).a, undefined).skipped[0].detail).toMatch(
       /^Grafana: the stack runs no Grafana of its own/,
     );
     const off = annotationSettings({ release: { annotations: { grafana: false, slack: false } } }).a;
@@ -133,8 +148,16 @@ describe('release annotations: where they go', () => {
       grafana: undefined,
       slack: undefined,
       skipped: [
-        'Grafana: pavemaster:release.annotations.grafana is false',
-        'Slack: pavemaster:release.annotations.slack is false',
+        {
+          target: 'grafana',
+          outcome: 'skipped',
+          detail: 'Grafana: pavemaster:release.annotations.grafana is false',
+        },
+        {
+          target: 'slack',
+          outcome: 'skipped',
+          detail: 'Slack: pavemaster:release.annotations.slack is false',
+        },
       ],
     });
   });
@@ -193,8 +216,8 @@ describe('release annotations: the posts, to a recording server on 127.0.0.1', (
     const hook = `${slack.url}/services/${fake(8)}`;
     const outcomes = await postAnnotations(plan(token, hook), event, { timeoutMs: 2000, tags: ['team:web'] });
     expect(outcomes).toEqual([
-      { target: 'grafana', ok: true, detail: 'annotated on Grafana: test' },
-      { target: 'slack', ok: true, detail: 'posted to the Slack webhook at 127.0.0.1' },
+      { target: 'grafana', outcome: 'posted', detail: 'annotated on Grafana: test' },
+      { target: 'slack', outcome: 'posted', detail: 'posted to the Slack webhook at 127.0.0.1' },
     ]);
     expect(grafana.requests).toHaveLength(1);
     const g = grafana.requests[0];
@@ -255,7 +278,7 @@ describe('release annotations: the posts, to a recording server on 127.0.0.1', (
         },
       },
     );
-    expect(outcomes).toEqual([{ target: 'grafana', ok: true, detail: 'annotated on Grafana: own' }]);
+    expect(outcomes).toEqual([{ target: 'grafana', outcome: 'posted', detail: 'annotated on Grafana: own' }]);
     expect(closed).toBe(true);
     expect(JSON.parse(grafana.requests[0].body)).toMatchObject({
       tags: expect.arrayContaining(['step:flip-back', 'slot:blue', 'version:1.0.0']),
@@ -276,10 +299,14 @@ describe('release annotations: the posts, to a recording server on 127.0.0.1', (
     });
     expect(g).toEqual({
       target: 'grafana',
-      ok: false,
+      outcome: 'failed',
       detail: 'HTTP 401 from Grafana test: {"message":"invalid API key"}',
     });
-    expect(s).toEqual({ target: 'slack', ok: false, detail: 'the Slack webhook at 127.0.0.1: ECONNREFUSED' });
+    expect(s).toEqual({
+      target: 'slack',
+      outcome: 'failed',
+      detail: 'the Slack webhook at 127.0.0.1: ECONNREFUSED',
+    });
     expect(JSON.stringify([g, s])).not.toContain(token);
     expect(JSON.stringify([g, s])).not.toContain(secretPath);
     const failing = await postAnnotations(
@@ -299,7 +326,141 @@ describe('release annotations: the posts, to a recording server on 127.0.0.1', (
       },
     );
     expect(failing).toEqual([
-      { target: 'grafana', ok: false, detail: 'kubectl port-forward ended (exit 1): pod not running' },
+      {
+        target: 'grafana',
+        outcome: 'failed',
+        detail: 'kubectl port-forward ended (exit 1): pod not running',
+      },
     ]);
+  });
+});
+
+describe('release annotations: what a traffic move reports (--json)', () => {
+  let grafana: Recorder;
+  beforeAll(async () => {
+    grafana = await startRecorder();
+  });
+  afterAll(async () => {
+    await grafana?.close();
+  });
+
+  /**
+   * The parts of a session annotateRelease reads: the stack's settings, its outputs, the output and the log. The
+   * rest of a Session (the engine, the cluster) plays no part in an annotation to a Grafana reached directly.
+   */
+  function session(
+    config: Record<string, unknown>,
+    outputs: () => Promise<Record<string, { value: unknown }>>,
+  ): { s: Session; out: string[]; log: { step: string; outcome: string; detail?: string }[] } {
+    const out: string[] = [];
+    const log: { step: string; outcome: string; detail?: string }[] = [];
+    const partial = {
+      name: 'staging',
+      app: 'pavemaster',
+      settings: { namespace: 'pavemaster-staging' },
+      release: parseReleaseFor(config),
+      outputs,
+      version: () => '2.0.0',
+      image: () => 'pavemaster/web:2.0.0',
+      out: (line: string) => out.push(line),
+      log: {
+        write: (step: string, outcome: string, fields: { detail?: string } = {}) =>
+          log.push({ step, outcome, detail: fields.detail }),
+      },
+    };
+    return { s: partial as unknown as Session, out, log };
+  }
+
+  const validate = new Ajv({ allErrors: true }).compile(
+    JSON.parse(fs.readFileSync(path.join(REPO, 'release', 'schema.json'), 'utf8')) as object,
+  );
+
+  /** The outcomes as a promote's --json document, checked against release/schema.json. */
+  function promoteDocument(annotations: AnnotationOutcome[]): { annotations: unknown } {
+    const doc = JSON.parse(
+      JSON.stringify(
+        document({
+          command: 'promote',
+          stack: 'staging',
+          ok: true,
+          exitCode: 0,
+          result: promoteJson({ gates: [], annotations }),
+        }),
+      ),
+    ) as { result: { annotations: unknown } };
+    expect([validate(doc), validate.errors]).toEqual([true, null]);
+    return doc.result;
+  }
+
+  it('says per target whether it posted, skipped (not configured) or failed (the reason), Grafana first', async () => {
+    const token = fake(11);
+    grafana.status = 500;
+    grafana.body = '{"message":"database is locked"}';
+    const { s, out, log } = session(
+      { release: { annotations: { grafanaUrl: grafana.url } }, grafanaToken: token },
+      () => Promise.reject(new Error('not read: the Grafana URL is configured')),
+    );
+    const outcomes = await annotateRelease(s, {
+      kind: 'promote',
+      from: 'blue',
+      to: 'green',
+      releaseId: 'r1',
+    });
+    expect(promoteDocument(outcomes).annotations).toEqual([
+      {
+        event: 'promote',
+        target: 'grafana',
+        outcome: 'failed',
+        detail: `HTTP 500 from Grafana pavemaster:release.annotations.grafanaUrl (${grafana.url}): {"message":"database is locked"}`,
+      },
+      {
+        event: 'promote',
+        target: 'slack',
+        outcome: 'skipped',
+        detail: 'Slack: no webhook (pavemaster:releaseSlackWebhookUrl)',
+      },
+    ]);
+    expect(out).toEqual([
+      `WARNING: the promote was not annotated on Grafana (HTTP 500 from Grafana pavemaster:release.annotations.grafanaUrl (${grafana.url}): {"message":"database is locked"}); the release itself is unaffected`,
+    ]);
+    expect(log.map((r) => r.outcome)).toEqual(['warning']);
+    expect(JSON.stringify(outcomes)).not.toContain(token);
+
+    grafana.status = 200;
+    const ok = await annotateRelease(s, { kind: 'flip-back', from: 'green', to: 'blue', releaseId: 'r1' });
+    expect(ok.map((o) => [o.event, o.target, o.outcome])).toEqual([
+      ['flip-back', 'grafana', 'posted'],
+      ['flip-back', 'slack', 'skipped'],
+    ]);
+  });
+
+  it("names why the stack's own Grafana was not annotated when its outputs cannot be read; all off is all skipped", async () => {
+    const { s, out } = session({}, () => Promise.reject(new Error('the checkpoint is unreadable')));
+    const outcomes = await annotateRelease(s, { kind: 'rollback', from: 'green', to: 'blue' });
+    expect(promoteDocument(outcomes).annotations).toEqual([
+      {
+        event: 'rollback',
+        target: 'grafana',
+        outcome: 'failed',
+        detail: "Grafana: the stack's outputs could not be read: the checkpoint is unreadable",
+      },
+      {
+        event: 'rollback',
+        target: 'slack',
+        outcome: 'skipped',
+        detail: 'Slack: no webhook (pavemaster:releaseSlackWebhookUrl)',
+      },
+    ]);
+    expect(out).toHaveLength(1);
+    const off = session({ release: { annotations: { grafana: false, slack: false } } }, () =>
+      Promise.reject(new Error('not read')),
+    );
+    const none = await annotateRelease(off.s, { kind: 'rollback-to', from: 'blue', to: 'green' });
+    expect(none.map((o) => [o.target, o.outcome])).toEqual([
+      ['grafana', 'skipped'],
+      ['slack', 'skipped'],
+    ]);
+    expect(off.log.map((r) => r.outcome)).toEqual(['skipped']);
+    expect(off.out).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import Ajv from 'ajv';
 import { promoteJson } from '../../../release/commands';
-import { document, historyJson, switchJson } from '../../../release/output';
+import { annotationsJson, document, historyJson, switchJson } from '../../../release/output';
 import { REPO } from '../../../release/testing/sandbox';
 
 const validate = new Ajv({ allErrors: true }).compile(
@@ -32,6 +32,11 @@ const version = {
   releaseIds: { blue: undefined, green: undefined },
 };
 const small = { changes: {}, touched: [], durationMs: 1 };
+const posted = (event: 'promote' | 'flip-back' | 'rollback' | 'rollback-to') =>
+  annotationsJson([
+    { event, target: 'grafana', outcome: 'posted', detail: 'annotated on Grafana: x' },
+    { event, target: 'slack', outcome: 'skipped', detail: 'Slack: no webhook' },
+  ]);
 
 const valid: [string, Record<string, unknown>][] = [
   [
@@ -49,6 +54,7 @@ const valid: [string, Record<string, unknown>][] = [
           source: 'http://prometheus',
           unverified: false,
         },
+        annotations: posted('promote'),
       }),
     },
   ],
@@ -69,11 +75,17 @@ const valid: [string, Record<string, unknown>][] = [
           source: 'http://prometheus',
           unverified: false,
         },
+        annotations: [
+          ...posted('promote'),
+          ...annotationsJson([
+            { event: 'flip-back', target: 'grafana', outcome: 'failed', detail: 'HTTP 500 from Grafana' },
+          ]),
+        ],
       }),
     },
   ],
   ['promote', { ok: false, exitCode: 2, error: { message: 'gate smoke failed', gate: 'smoke' } }],
-  ['rollback', { ok: true, exitCode: 0, result: switchJson(sw) }],
+  ['rollback', { ok: true, exitCode: 0, result: { ...switchJson(sw), annotations: posted('rollback') } }],
   [
     'rollback',
     {
@@ -83,6 +95,7 @@ const valid: [string, Record<string, unknown>][] = [
         restored: historyJson([version])[0],
         up: small,
         changes: [{ key: 'replicas', from: '3', to: '2', secret: false }],
+        annotations: posted('rollback-to'),
       },
     },
   ],
@@ -143,6 +156,22 @@ describe('release/schema.json', () => {
     ['a status without its slots', { command: 'status', ok: true, exitCode: 0, result: { slots: 1 } }],
     ['a success with a non-zero exit code', { command: 'status', ok: true, exitCode: 2, result: {} }],
     ['a failure without its error', { command: 'deploy', ok: false, exitCode: 1 }],
+    [
+      'a rollback that does not say what it posted',
+      { command: 'rollback', ok: true, exitCode: 0, result: switchJson(sw) },
+    ],
+    [
+      'an annotation outcome that is not posted, skipped or failed',
+      {
+        command: 'rollback',
+        ok: true,
+        exitCode: 0,
+        result: {
+          ...switchJson(sw),
+          annotations: [{ event: 'rollback', target: 'slack', outcome: 'ok', detail: 'x' }],
+        },
+      },
+    ],
     [
       'an exit code that is not documented',
       { command: 'deploy', ok: false, exitCode: 5, error: { message: 'x' } },
