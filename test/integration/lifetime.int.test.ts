@@ -15,7 +15,12 @@
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import { createSandbox, envFromScript, Sandbox } from '../../release/testing/sandbox';
-import { describe as describeProcs, descendants, ProcessInfo, stillRunning } from '../support/processTree';
+import {
+  describeProcesses as describeProcs,
+  descendants,
+  ProcessInfo,
+  stillRunning,
+} from '../../release/processTree';
 import { runOk } from './helpers';
 
 /** How long the plugins may take to notice (they react to end-of-file at once; the parent-pid poll is 200 ms). */

@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parse, stringify } from 'yaml';
-import { descendants } from '../../support/processTree';
+import { descendants } from '../../../release/processTree';
 import { parseObject, repoRoot, RunResult, toolEnv } from '../helpers';
 
 /**

@@ -11,7 +11,7 @@ import * as path from 'path';
 import { poll } from '../../../release/kube';
 import { fileBackend, LOCK_WATCHDOG_INTERVAL_SECONDS } from '../../../release/selectors';
 import { REPO } from '../../../release/testing/sandbox';
-import { descendants } from '../../support/processTree';
+import { descendants } from '../../../release/processTree';
 
 jest.setTimeout(60_000);
 
