@@ -1,20 +1,35 @@
 /**
  * Proves that a change of the program replaces and deletes nothing running, with the real engine on the local
  * cluster: for each stack, `pulumi up` of the program as it was at a base revision, then `pulumi preview` and
- * `pulumi up` of this working tree on the same state, then `pulumi preview --expect-no-changes`.
+ * `pulumi up` of the newer program on the same state, then `pulumi preview --expect-no-changes`.
  *
- *   scripts/upgrade-check <base revision> [staging] [production]
+ *   scripts/upgrade-check <base revision> [--to <revision>] [staging] [production]
  *
- * Each stack runs in its own throwaway copy of both trees with a file backend of its own (the repository's stacks,
- * state and stack files are never touched), one stack after the other (two stacks' node agents would compete for
- * the same host ports), and is destroyed afterwards. It prints every operation of the preview and of the update,
- * and fails when any is a replacement, a deletion or a creation (of anything but a provider), or when the last
- * preview is not empty.
+ * The newer program is this working tree, or with `--to` the program at that revision (so a range of history can
+ * be checked on its own, say a refactoring between two commits). Each stack runs in its own throwaway copy of both
+ * trees with a file backend of its own (the repository's stacks, state and stack files are never touched), one
+ * stack after the other (two stacks' node agents would compete for the same host ports), and is destroyed
+ * afterwards. Both trees get the base revision's stack file, so every setting an operator already had stays as it
+ * was; a top-level key only the newer stack file has (a setting the newer program requires, such as production's
+ * `pavemaster:kubernetes`) is added for the newer tree and named in the output.
+ *
+ * It prints every operation of the preview and of the update, and for each replacement the properties the provider
+ * named as forcing it, and fails when any is a replacement, a deletion or a creation (of anything but a provider),
+ * or when the last preview is not empty. A replaced Job is listed apart as a re-run (see isJob).
  */
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import {
+  DISTURBING,
+  isJob,
+  objectUids,
+  parseArgs,
+  previewOps,
+  StateResource,
+  upgradedStackFile,
+} from './upgrade-check-steps';
 
 const REPO = path.resolve(__dirname, '..');
 /** What makes up the program; node_modules is linked, not copied. */
@@ -27,16 +42,6 @@ const PROGRAM = [
   'components',
   'stacks',
 ];
-/** Operations that would disturb something running. */
-const DISTURBING = new Set([
-  'create',
-  'replace',
-  'create-replacement',
-  'delete-replaced',
-  'delete',
-  'discard',
-]);
-
 function toolEnv(): NodeJS.ProcessEnv {
   const out = execFileSync('bash', ['-c', 'source scripts/env.sh >/dev/null && env -0'], { cwd: REPO });
   const env: NodeJS.ProcessEnv = {};
@@ -92,94 +97,107 @@ function copyWorkingTree(dir: string): void {
   }
 }
 
-/**
- * A Job is one run, not something running: its spec is immutable, so a Job whose content changed is replaced,
- * which runs it again (the setup Jobs are idempotent: fixed ids, so a re-run overwrites). Such a replacement is
- * listed as a re-run, not as a disturbance.
- */
-function isJob(urn: string): boolean {
-  // The type is the URN's last type segment: after "::" at the top of the stack, after "$" below a component.
-  return /(::|\$)kubernetes:batch\/v1:Job::[^:]+$/.test(urn);
+/** A stack file's text at a revision, or in the working tree when `rev` is undefined. */
+function stackFileAt(rev: string | undefined, stack: string): string {
+  return rev === undefined
+    ? fs.readFileSync(path.join(REPO, `Pulumi.${stack}.yaml`), 'utf8')
+    : execFileSync('git', ['show', `${rev}:Pulumi.${stack}.yaml`], { cwd: REPO, encoding: 'utf8' });
 }
 
-/**
- * Counts of the operations of a `pulumi preview --json` (stack and providers left out; the providers it creates
- * are listed apart: a new provider disturbs nothing by itself, and a resource moved to it would show as replaced;
- * replaced Jobs are listed apart as re-runs).
- */
-function previewOps(json: string): {
-  counts: Record<string, number>;
-  disturbing: string[];
-  newProviders: string[];
-  reruns: string[];
-} {
-  const doc = JSON.parse(json) as { steps?: { op: string; urn: string }[] };
-  const counts: Record<string, number> = {};
-  const disturbing: string[] = [];
-  const newProviders: string[] = [];
-  const reruns: string[] = [];
-  for (const step of doc.steps ?? []) {
-    if (step.urn.includes('::pulumi:providers:') && step.op === 'create') {
-      newProviders.push(step.urn);
-    }
-    if (step.urn.includes('::pulumi:pulumi:Stack::') || step.urn.includes('::pulumi:providers:')) {
-      continue;
-    }
-    counts[step.op] = (counts[step.op] ?? 0) + 1;
-    if (step.op === 'replace' && isJob(step.urn)) {
-      reruns.push(step.urn);
-    } else if (DISTURBING.has(step.op) && !(isJob(step.urn) && step.op.includes('replace'))) {
-      disturbing.push(`${step.op} ${step.urn}`);
-    }
-  }
-  return { counts, disturbing, newProviders, reruns };
+function exportedResources(e: NodeJS.ProcessEnv, dir: string, stack: string): StateResource[] {
+  const doc = JSON.parse(pulumi(e, dir, ['stack', 'export', '--stack', stack])) as {
+    deployment: { resources?: StateResource[] };
+  };
+  return doc.deployment.resources ?? [];
 }
 
-function checkStack(rev: string, stack: string, env: NodeJS.ProcessEnv): boolean {
+function checkStack(rev: string, to: string | undefined, stack: string, env: NodeJS.ProcessEnv): boolean {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `pavemaster-upgrade-${stack}-`));
   const oldDir = path.join(work, 'old');
   const newDir = path.join(work, 'new');
   const state = path.join(work, 'state');
+  const newer = to ?? 'this working tree';
   let ok = false;
   try {
     exportRevision(rev, oldDir);
-    copyWorkingTree(newDir);
-    for (const dir of [oldDir, newDir]) {
+    if (to === undefined) {
+      copyWorkingTree(newDir);
+    } else {
+      exportRevision(to, newDir);
+    }
+    const baseStackFile = stackFileAt(rev, stack);
+    const upgraded = upgradedStackFile(baseStackFile, stackFileAt(to, stack));
+    for (const [dir, text] of [
+      [oldDir, baseStackFile],
+      [newDir, upgraded.text],
+    ] as const) {
       fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
-      // One config for both trees: the stack file as the base revision had it.
-      const stackFile = execFileSync('git', ['show', `${rev}:Pulumi.${stack}.yaml`], { cwd: REPO });
-      fs.writeFileSync(path.join(dir, `Pulumi.${stack}.yaml`), stackFile);
+      fs.writeFileSync(path.join(dir, `Pulumi.${stack}.yaml`), text);
+    }
+    if (upgraded.added.length > 0) {
+      console.log(
+        `${stack}: the stack file of ${newer} adds ${upgraded.added.join(', ')} (taken as it has them)`,
+      );
     }
     fs.mkdirSync(state);
     const e = { ...env, PULUMI_BACKEND_URL: `file://${state}` };
     pulumi(e, oldDir, ['stack', 'init', stack]);
     const started = Date.now();
     pulumi(e, oldDir, ['up', '--yes', '--skip-preview', '--stack', stack]);
-    const resources = (
-      JSON.parse(pulumi(e, oldDir, ['stack', 'export', '--stack', stack])) as {
-        deployment: { resources?: unknown[] };
-      }
-    ).deployment.resources?.length;
+    const before = exportedResources(e, oldDir, stack);
+    const uidsBefore = objectUids(before);
+    const protectedBefore = [...uidsBefore.values()].filter((o) => o.protect).length;
     console.log(
-      `${stack}: the base ${rev} deployed ${resources ?? '?'} resources (${Math.round((Date.now() - started) / 1000)} s)`,
+      `${stack}: the base ${rev} deployed ${before.length} resources, ${uidsBefore.size} Kubernetes objects, ` +
+        `${protectedBefore} of them protected (${Math.round((Date.now() - started) / 1000)} s)`,
     );
 
     const preview = previewOps(pulumi(e, newDir, ['preview', '--json', '--stack', stack]));
     const planned =
       Object.keys(preview.counts).length > 0 ? JSON.stringify(preview.counts) : 'every resource same';
-    console.log(`${stack}: preview of this tree: ${planned}`);
+    console.log(`${stack}: preview of ${newer}: ${planned}`);
     for (const urn of preview.newProviders) {
       console.log(`${stack}: new provider ${urn}`);
     }
-    for (const urn of preview.reruns) {
-      console.log(`${stack}: Job re-run (its content changed, a Job's spec is immutable) ${urn}`);
+    for (const r of preview.replacements) {
+      const kind = isJob(r.urn) ? 'Job re-run (a Job spec is immutable)' : 'REPLACEMENT';
+      console.log(`${stack}: ${kind} ${r.urn}, forced by ${r.reasons.join(', ') || '(no property named)'}`);
+    }
+    for (const line of preview.protectedDeletions) {
+      console.log(`${stack}: PROTECTED ${line}`);
     }
     pulumi(e, newDir, ['up', '--yes', '--skip-preview', '--stack', stack]);
     const history = JSON.parse(pulumi(e, newDir, ['stack', 'history', '--json', '--stack', stack])) as {
       resourceChanges?: Record<string, number>;
     }[];
     const changes = history[0]?.resourceChanges ?? {};
-    console.log(`${stack}: update with this tree: ${JSON.stringify(changes)}`);
+    console.log(`${stack}: update with ${newer}: ${JSON.stringify(changes)}`);
+
+    // What the API server says, independent of the engine's words: an object whose uid changed was recreated.
+    const uidsAfter = objectUids(exportedResources(e, newDir, stack));
+    const recreated: string[] = [];
+    const gone: string[] = [];
+    for (const [key, o] of uidsBefore) {
+      const after = uidsAfter.get(key);
+      if (after === undefined) {
+        gone.push(`${key}${o.protect ? ' (protected)' : ''}`);
+      } else if (after.uid !== o.uid) {
+        recreated.push(`${key}${o.protect ? ' (protected)' : ''}`);
+      }
+    }
+    const kept = uidsBefore.size - recreated.length - gone.length;
+    console.log(
+      `${stack}: objects of the base: ${kept} kept their uid, ${recreated.length} recreated, ${gone.length} gone`,
+    );
+    for (const key of recreated) {
+      console.log(`${stack}: recreated ${key}`);
+    }
+    for (const key of gone) {
+      console.log(`${stack}: gone ${key}`);
+    }
+    const protectedLost = [...recreated, ...gone].filter((k) => k.endsWith('(protected)')).length;
+    console.log(`${stack}: protected objects recreated or gone: ${protectedLost} of ${protectedBefore}`);
+
     const after = pulumiRun(e, newDir, ['preview', '--expect-no-changes', '--stack', stack]);
     const noChanges = after.status === 0;
     if (!noChanges) {
@@ -195,11 +213,19 @@ function checkStack(rev: string, stack: string, env: NodeJS.ProcessEnv): boolean
       replace: (changes.replace ?? 0) - preview.reruns.length,
     };
     const disturbingChanges = Object.entries(counted).filter(([op, n]) => DISTURBING.has(op) && n > 0);
-    ok = preview.disturbing.length === 0 && disturbingChanges.length === 0 && noChanges;
+    const rerunIds = new Set(preview.reruns.map((urn) => urn.slice(urn.lastIndexOf('::') + 2)));
+    const recreatedNotJobs = recreated.filter((k) => !k.startsWith('kubernetes:batch/v1:Job '));
+    ok =
+      preview.disturbing.length === 0 &&
+      disturbingChanges.length === 0 &&
+      recreatedNotJobs.length === 0 &&
+      gone.length === 0 &&
+      protectedLost === 0 &&
+      noChanges;
     for (const line of preview.disturbing) {
       console.log(`${stack}: DISTURBING ${line}`);
     }
-    const reran = preview.reruns.length > 0 ? ` (${preview.reruns.length} Jobs re-run)` : '';
+    const reran = rerunIds.size > 0 ? ` (${rerunIds.size} Jobs re-run)` : '';
     console.log(`${stack}: ${ok ? `OK: 0 replacements, 0 deletions, 0 creations${reran}` : 'FAILED'}`);
   } finally {
     try {
@@ -224,17 +250,15 @@ function checkStack(rev: string, stack: string, env: NodeJS.ProcessEnv): boolean
 }
 
 function main(): void {
-  const [rev, ...stacks] = process.argv.slice(2);
-  if (rev === undefined) {
-    console.error('usage: scripts/upgrade-check <base revision> [staging] [production]');
+  const args = parseArgs(process.argv.slice(2));
+  if (args === undefined) {
+    console.error('usage: scripts/upgrade-check <base revision> [--to <revision>] [staging] [production]');
     process.exit(64);
   }
   const env = toolEnv();
   // The simulated nodes suffice: what is checked is the engine's plan and state, not running containers.
   execFileSync('bash', ['scripts/cluster', 'start', '--no-real-node'], { cwd: REPO, env, stdio: 'inherit' });
-  const results = (stacks.length > 0 ? stacks : ['staging', 'production']).map((stack) =>
-    checkStack(rev, stack, env),
-  );
+  const results = args.stacks.map((stack) => checkStack(args.rev, args.to, stack, env));
   process.exit(results.every(Boolean) ? 0 : 1);
 }
 
