@@ -32,6 +32,11 @@ export interface RenderedResource {
   aliases: string[];
   /** URNs this resource depends on (explicit dependsOn and through its inputs). */
   dependencies: string[];
+  /**
+   * The URNs its inputs take values from (the engine's property dependencies): what the engine replaces a
+   * dependant for when one of them is deleted before it is replaced. Absent in renders recorded before it was.
+   */
+  propertyDependencies?: string[];
   /** The inputs in wire form; a secret is `{ "[secret]": value }`, a resource reference `{ "[resource]": urn }`. */
   inputs: unknown;
 }
@@ -120,6 +125,7 @@ interface RegisterRequestLike {
   getAdditionalsecretoutputsList(): string[];
   getAliasesList(): AliasLike[];
   getDependenciesList(): string[];
+  getPropertydependenciesMap(): { forEach(cb: (deps: { getUrnsList(): string[] }) => void): void };
   getObject(): { toJavaScript(): Plain } | undefined;
 }
 interface OutputsRequestLike {
@@ -244,11 +250,19 @@ export async function render(rc: RenderConfig, load: () => unknown): Promise<Ren
       dependencies: [...new Set(req.getDependenciesList().map(toUrn))]
         .filter((u) => qualifiedType(u) !== STACK_TYPE)
         .sort(),
+      propertyDependencies: propertyDependencies(req, toUrn),
       inputs: normalize(req.getObject()?.toJavaScript() ?? {}, toUrn),
     });
   }
   resources.sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
   return { stack: rc.stack, resources, outputs: normalize(outputs ?? {}, toUrn) };
+}
+
+/** The URNs any input property of a registration depends on, engine URNs, sorted. */
+function propertyDependencies(req: RegisterRequestLike, toUrn: (mockUrn: string) => string): string[] {
+  const urns = new Set<string>();
+  req.getPropertydependenciesMap().forEach((deps) => deps.getUrnsList().forEach((u) => urns.add(toUrn(u))));
+  return [...urns].filter((u) => qualifiedType(u) !== STACK_TYPE).sort();
 }
 
 /**

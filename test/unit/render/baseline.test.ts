@@ -10,7 +10,9 @@
  *   outputs) and every input are unchanged, and so are its dependencies and the stack's outputs,
  *
  * except for the differences listed in INTENDED below, each with its reason. A difference that is not listed
- * fails the test with the resource, the field and both values.
+ * fails the test with the resource, the field and both values. A listed difference on a field whose change makes
+ * the Kubernetes provider replace the resource (see forcesReplacement) must say so (`replaces`), and may not be on
+ * a protected resource; the real engine's count of them is scripts/upgrade-check's.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -32,11 +34,17 @@ interface Intended {
   field: RegExp;
   /** Why, in words: what a reviewer reads. */
   why: string;
+  /**
+   * The provider replaces the resource for this difference (a field forcesReplacement names): the why says why
+   * that disturbs nothing running. Only on resources that are not protected.
+   */
+  replaces?: true;
 }
 
 /**
- * The differences this tree means to make against the baseline. None of them replaces or deletes anything: new
- * aliases keep moved resources' identities; dependencies only order registrations.
+ * The differences this tree means to make against the baseline. None deletes anything: new aliases keep moved
+ * resources' identities and dependencies only order registrations. The ones marked `replaces` have the provider
+ * delete a ConfigMap or a Job and create it again under the same name; the rest are updates in place.
  */
 const INTENDED: readonly Intended[] = [
   {
@@ -81,7 +89,9 @@ const INTENDED: readonly Intended[] = [
       'issue 18: every container pulls `Always`, digest or tag (components/shared/image.ts IMAGE_PULL_POLICY; ' +
       'the default checks checkov CKV_K8S_15 and kube-score container-image-pull-policy): each pod start ' +
       're-checks its pull authorisation, so a pod never runs an image only cached on its node; a changed pod ' +
-      'template rolls the pods, it replaces nothing',
+      'template rolls the pods of a workload (an update), and replaces a Job (its template is immutable), which ' +
+      'runs the idempotent setup again',
+    replaces: true,
   },
   {
     urn: /::/,
@@ -91,6 +101,7 @@ const INTENDED: readonly Intended[] = [
       'issue 18: every container requests and limits its local disk (kube-score ' +
       'container-ephemeral-storage-request-and-limit; components/shared/resources.ts EPHEMERAL_STORAGE); a ' +
       'changed pod template rolls the pods (a Job whose template changes is replaced, as every edit of a Job is)',
+    replaces: true,
   },
   {
     urn: /kubernetes:batch\/v1:Job::/,
@@ -110,13 +121,18 @@ const INTENDED: readonly Intended[] = [
       '/secrets/<NAME> from a projected volume, Grafana expands $__file{} in its provisioning; Grafana runs as ' +
       'uid/gid 10001 (CKV_K8S_40, kube-score). A changed pod template rolls the pods (a Job whose template ' +
       'changes is replaced, as every edit of a Job is); no data volume changes',
+    replaces: true,
   },
   {
     urn: /::(logging-(elasticsearch|kibana)-setup|monitoring-grafana-provisioning)$/,
     field: /^inputs\.data\.(setup\.sh|datasources\.yml)$/,
     why:
       'issue 18: the setup script reads its passwords from files under $SECRETS; the Grafana datasource takes ' +
-      'the Elasticsearch password as $__file{/etc/grafana/secrets/elasticsearch-password}',
+      'the Elasticsearch password as $__file{/etc/grafana/secrets/elasticsearch-password}. A ConfigMap data ' +
+      'change replaces the ConfigMap (CONFIG_MAP_DATA_REPLACES): it is deleted and created again under its ' +
+      'fixed name, and what mounts it is replaced with it (EXPECTED_REPLACED): the setup Jobs (re-run) and ' +
+      "Grafana's Deployment",
+    replaces: true,
   },
   {
     urn: /kubernetes:core\/v1:ConfigMap::monitoring-grafana-dashboards$/,
@@ -124,7 +140,11 @@ const INTENDED: readonly Intended[] = [
     why:
       'issue 19: every provisioned dashboard carries a "Releases" annotation query on the tags the release ' +
       'command posts with each promote, flip-back and rollback (components/monitoring/dashboard.ts, ' +
-      'release/annotations.ts); a ConfigMap data change is an update, and Grafana reloads the dashboards',
+      'release/annotations.ts). A ConfigMap data change replaces the ConfigMap (CONFIG_MAP_DATA_REPLACES): ' +
+      'it is deleted and created again under its fixed name, and so is the Deployment that mounts it ' +
+      '(EXPECTED_REPLACED): Grafana is down until its new pod is ready; it keeps nothing (an emptyDir), the ' +
+      'dashboards are provisioned files',
+    replaces: true,
   },
   {
     urn: /::pulumi:providers:kubernetes::kubernetes$/,
@@ -180,19 +200,119 @@ function intended(urn: string, field: string): Intended | undefined {
   return INTENDED.find((i) => i.urn.test(urn) && i.field.test(field));
 }
 
+/**
+ * The input fields whose change makes the Kubernetes provider replace a resource instead of updating it, for the
+ * kinds this program registers, as the provider decides it (pulumi-kubernetes, provider/pkg/provider/forcenew.go:
+ * its Diff reports these as replace-forcing, and it deletes before it creates again when the name is fixed).
+ * Every kind: its name and namespace. A ConfigMap's or a Secret's data: only while the provider is not configured
+ * mutable for them (enableConfigMapMutable, enableSecretMutable, both off by default), which
+ * CONFIG_MAP_DATA_REPLACES holds true of the stack's provider.
+ */
+const REPLACE_FORCING: Readonly<Record<string, readonly string[]>> = {
+  '*': ['metadata.name', 'metadata.namespace'],
+  'kubernetes:apps/v1:Deployment': ['spec.selector'],
+  'kubernetes:apps/v1:DaemonSet': ['spec.selector'],
+  'kubernetes:apps/v1:StatefulSet': [
+    'spec.podManagementPolicy',
+    'spec.revisionHistoryLimit',
+    'spec.selector',
+    'spec.serviceName',
+    'spec.volumeClaimTemplates',
+  ],
+  'kubernetes:batch/v1:Job': ['spec.completions', 'spec.parallelism', 'spec.selector', 'spec.template'],
+  'kubernetes:core/v1:ConfigMap': ['data', 'binaryData'],
+  'kubernetes:core/v1:Secret': ['type', 'data', 'stringData'],
+  'kubernetes:core/v1:PersistentVolumeClaim': [
+    'spec.accessModes',
+    'spec.selector',
+    'spec.storageClassName',
+    'spec.volumeName',
+  ],
+  'kubernetes:core/v1:Service': ['spec.clusterIP'],
+  'kubernetes:rbac.authorization.k8s.io/v1:RoleBinding': ['roleRef'],
+  'kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding': ['roleRef'],
+};
+
+/** Whether a difference on `field` (`inputs.<path>`) of a resource of `type` makes the provider replace it. */
+function forcesReplacement(type: string, field: string): boolean {
+  if (!field.startsWith('inputs.')) {
+    return false;
+  }
+  const p = field.slice('inputs.'.length);
+  return [...REPLACE_FORCING['*'], ...(REPLACE_FORCING[type] ?? [])].some(
+    (f) => p === f || p.startsWith(`${f}.`),
+  );
+}
+
+/**
+ * Every resource the engine replaces for the differences `direct` forces: the provider deletes a resource with a
+ * fixed `metadata.name` before it creates it again (it cannot exist twice), and the engine then replaces every
+ * custom resource whose inputs take a value from one it deletes first (Pulumi's dependent replacement of a
+ * delete-before-replace: the value is unknown until the new object exists, and the provider answers a workload
+ * whose pod template holds an unknown with a replacement), and so on. A dependency through `dependsOn` alone does
+ * not cascade (Elasticsearch's StatefulSet waits for its certificate Job, which is re-run, and stays). Every
+ * object here has a fixed name, so the closure over the property dependencies is the set; scripts/upgrade-check
+ * measured the same set on the local cluster (docs/architecture.md, "Changing the structure").
+ */
+function replacedWith(direct: ReadonlySet<string>, render: Render): Set<string> {
+  const replaced = new Set(direct);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const r of render.resources) {
+      const from = r.propertyDependencies ?? r.dependencies;
+      if (r.custom && !replaced.has(r.urn) && from.some((d) => replaced.has(d))) {
+        replaced.add(r.urn);
+        grew = true;
+      }
+    }
+  }
+  return replaced;
+}
+
+/**
+ * What this tree replaces against the baseline, by resource name, in every render case: the ConfigMaps whose data
+ * changed (issue 19's dashboards, issue 18's setup scripts and Grafana datasource), the setup Jobs (their pod
+ * templates changed, and they mount those ConfigMaps) and Grafana's Deployment, which mounts two of them: it is
+ * deleted and created again, not rolled (Grafana keeps nothing: its data directory is an emptyDir). Nothing
+ * protected, nothing with a volume claim.
+ */
+const EXPECTED_REPLACED = [
+  'logging-elasticsearch-certs-job',
+  'logging-elasticsearch-setup',
+  'logging-elasticsearch-setup-job',
+  'logging-kibana-setup',
+  'logging-kibana-setup-job',
+  'monitoring-grafana-dashboards',
+  'monitoring-grafana-deployment',
+  'monitoring-grafana-provisioning',
+];
+
+/** One difference an INTENDED entry accounts for. */
+interface Seen {
+  urn: string;
+  field: string;
+  intended: Intended;
+}
+
 const show = (v: unknown) => {
   const text = JSON.stringify(v);
   return text === undefined ? '(absent)' : text.length > 300 ? `${text.slice(0, 297)}...` : text;
 };
 
 /** Compares one case; returns the unintended differences, one line each, and the intended ones seen. */
-function compare(before: Render, after: Render): { unintended: string[]; seen: Set<Intended> } {
+function compare(
+  before: Render,
+  after: Render,
+): { unintended: string[]; seen: Set<Intended>; seenAt: Seen[] } {
   const unintended: string[] = [];
   const seen = new Set<Intended>();
+  const seenAt: Seen[] = [];
   const note = (urn: string, field: string, line: string) => {
     const i = intended(urn, field);
     if (i) {
       seen.add(i);
+      seenAt.push({ urn, field, intended: i });
     } else {
       unintended.push(line);
     }
@@ -263,7 +383,7 @@ function compare(before: Render, after: Render): { unintended: string[]; seen: S
       `stack output ${p}: ${show(pick(before.outputs, p))} -> ${show(pick(after.outputs, p))}`,
     );
   }
-  return { unintended, seen };
+  return { unintended, seen, seenAt };
 }
 
 function pick(value: unknown, p: string): unknown {
@@ -278,6 +398,25 @@ function pick(value: unknown, p: string): unknown {
 }
 
 const seenOverall = new Set<Intended>();
+const replacingOverall = new Set<Intended>();
+
+/**
+ * The premise of every `replaces` on a ConfigMap: the provider the stack's objects go through (infra/cluster.ts)
+ * is not configured to update ConfigMaps or Secrets in place, so a change of their data replaces them.
+ */
+const CONFIG_MAP_DATA_REPLACES =
+  'no Kubernetes provider of the stack updates ConfigMaps or Secrets in place (a data change replaces them)';
+
+/** Each case rendered once, for the tests that read it. */
+const renders = new Map<string, Promise<Render>>();
+function rendered(id: string): Promise<Render> {
+  const r = renders.get(id) ?? renderHere(id);
+  renders.set(id, r);
+  return r;
+}
+
+/** A provider input as the engine receives it: a boolean may arrive JSON-encoded as text. */
+const isOn = (v: unknown) => v === true || v === 'true';
 
 describe(`the render against the baseline of ${baseline.commit.slice(0, 12)}`, () => {
   it('covers every render case', () => {
@@ -285,16 +424,57 @@ describe(`the render against the baseline of ${baseline.commit.slice(0, 12)}`, (
   });
 
   it.each(RENDER_CASES.map((c) => c.id))('%s: same resources, options and inputs', async (id) => {
-    const after = await renderHere(id);
-    const { unintended, seen } = compare(baseline.cases[id], after);
+    const after = await rendered(id);
+    const { unintended, seen, seenAt } = compare(baseline.cases[id], after);
     seen.forEach((i) => seenOverall.add(i));
     expect(unintended).toEqual([]);
     // Replacement-deciding facts, stated directly: no protected resource lost its protection.
     const protectedBefore = baseline.cases[id].resources.filter((r) => r.protect).length;
     expect(after.resources.filter((r) => r.protect).length).toBe(protectedBefore);
+
+    // An intended difference the provider answers with a replacement says so, and is never on protected data.
+    const byUrn = new Map(after.resources.map((r) => [r.urn, r]));
+    const replacing = seenAt.filter((d) => {
+      const r = byUrn.get(d.urn);
+      return r !== undefined && forcesReplacement(r.type, d.field);
+    });
+    replacing.forEach((d) => replacingOverall.add(d.intended));
+    expect(replacing.filter((d) => d.intended.replaces !== true).map((d) => `${d.urn} ${d.field}`)).toEqual(
+      [],
+    );
+    expect(replacing.filter((d) => byUrn.get(d.urn)?.protect === true).map((d) => d.urn)).toEqual([]);
+
+    // With the engine's dependent replacements: exactly the expected set, none of it protected.
+    const replaced = [...replacedWith(new Set(replacing.map((d) => d.urn)), after)].map((u) => byUrn.get(u));
+    expect(replaced.map((r) => r?.name).sort()).toEqual(EXPECTED_REPLACED);
+    expect(replaced.filter((r) => r?.protect === true).map((r) => r?.urn)).toEqual([]);
+  });
+
+  it.each(RENDER_CASES.map((c) => c.id))(`%s: ${CONFIG_MAP_DATA_REPLACES}`, async (id) => {
+    const after = await rendered(id);
+    const providers = after.resources.filter((r) => r.type === 'pulumi:providers:kubernetes');
+    // Every Kubernetes object goes through the explicit provider; a default provider would read the stack's
+    // kubernetes:* config instead, which no stack file sets.
+    expect(providers.map((r) => r.name)).toEqual(['kubernetes']);
+    const mutable = providers.flatMap((r) => {
+      const inputs = r.inputs as Record<string, unknown>;
+      return ['enableConfigMapMutable', 'enableSecretMutable'].filter((k) => isOn(inputs[k]));
+    });
+    expect(mutable).toEqual([]);
+    const stackFile = fs.readFileSync(
+      path.join(__dirname, '..', '..', '..', `Pulumi.${after.stack}.yaml`),
+      'utf8',
+    );
+    expect(stackFile).not.toMatch(/^\s*kubernetes:/m);
   });
 
   it('lists no intended difference that no case shows (the list stays true)', () => {
     expect(INTENDED.filter((i) => !seenOverall.has(i)).map((i) => i.why)).toEqual([]);
+  });
+
+  it('marks as replacing only differences the provider replaces for (the marks stay true)', () => {
+    expect(INTENDED.filter((i) => i.replaces === true && !replacingOverall.has(i)).map((i) => i.why)).toEqual(
+      [],
+    );
   });
 });
