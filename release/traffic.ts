@@ -322,14 +322,15 @@ export function unrecordedSwitch(s: Session): UnrecordedSwitch | undefined {
 /**
  * A switch the API server has but the stack file not: the command was killed (SIGKILL: no code of it runs)
  * between moving the active Service's selector and writing the stack file, both inside the switch's critical
- * section. When the live active Service selects the idle slot while the stack file and the state both say the
- * other, the stack file is made to say where traffic is, so that {@link unrecordedSwitch} finds the switch and the
+ * section. When the live active Service selects the idle slot while the stack file says the other (whatever the
+ * state says), the stack file is made to say where traffic is, so that {@link unrecordedSwitch} finds the switch and the
  * re-run records it instead of gating a slot the preview Service no longer selects. Returns whether it did.
  */
 export async function adoptLiveSwitch(s: Session): Promise<boolean> {
-  if (unrecordedSwitch(s) !== undefined) {
-    return false;
-  }
+  // The live active Service decides, not the state: after a `recover` (refresh) the state has the live selectors
+  // and, read against the stack file, can look like an unrecorded switch the other way round (measured on the
+  // real node: a kill after both selector applies, then recover, then the re-run refused the "switch" to the old
+  // slot because the active Service selected the new one).
   const idle = s.idleSlot;
   const live = await s.kube.get<{ spec?: { selector?: Record<string, string> } }>('service', s.activeService);
   if (!selectsSlot(live?.spec?.selector, s.app, idle)) {
@@ -340,6 +341,44 @@ export async function adoptLiveSwitch(s: Session): Promise<boolean> {
   });
   writeActiveSlot(s, idle);
   return true;
+}
+
+/**
+ * The two Services as the stack file wants them, when the live ones select otherwise although neither the state
+ * nor the stack file shows an unrecorded switch: a kill between the switch's two selector applies leaves both
+ * Services selecting the new slot (the active one moved, the preview one not yet), and a `recover` before the
+ * re-run refreshes exactly that into the state (measured on the real node: the re-run then found the switch
+ * "already recorded" and ended with the preview Service on the active slot). Returns the switch to record (the
+ * Services from the state, so the recording update applies the program's selectors to both), or `undefined` when
+ * the live Services select as the stack file says (or the state is not readable here).
+ */
+export async function unconvergedSwitch(s: Session): Promise<UnrecordedSwitch | undefined> {
+  const [active, preview] = await Promise.all([
+    s.kube.serviceSelector(s.activeService),
+    s.kube.serviceSelector(s.previewService),
+  ]);
+  if (selectsSlot(active, s.app, s.activeSlot) && selectsSlot(preview, s.app, s.idleSlot)) {
+    return undefined;
+  }
+  const backend = fileBackend(
+    s.opts.envVars?.PULUMI_BACKEND_URL ?? process.env.PULUMI_BACKEND_URL,
+    s.opts.workDir,
+  );
+  const deployment = backend?.state(s.name);
+  if (deployment === undefined) {
+    return undefined;
+  }
+  const found = servicesInState(deployment, s.settings.namespace, {
+    active: s.activeService,
+    preview: s.previewService,
+  });
+  if (typeof found === 'string') {
+    return undefined;
+  }
+  s.log.write('record', 'info', {
+    detail: `Service ${s.activeService} selects ${JSON.stringify(active ?? null)} and ${s.previewService} ${JSON.stringify(preview ?? null)}, the stack file says ${s.activeSlot} is active: recording the switch again so both select as it says`,
+  });
+  return { from: s.idleSlot, to: s.activeSlot, ...found };
 }
 
 /**

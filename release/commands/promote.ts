@@ -29,6 +29,7 @@ import {
   scaleIdleUp,
   SwitchResult,
   switchTraffic,
+  unconvergedSwitch,
   UnrecordedSwitch,
   unrecordedSwitch,
 } from '../traffic';
@@ -198,13 +199,16 @@ async function finishSwitched(
   s.log.write('promote', 'started', {
     detail: `finishing release ${releaseId}: traffic is already on ${slot}, gates and switch skipped`,
   });
-  const switched = pending ? await recordSwitch(s, pending, `promote ${releaseId}, finished`) : undefined;
+  // A switch half made by a kill and then refreshed into the state (`recover`) looks recorded: the live
+  // Services say it is not, and the recording update puts both on the stack file's slots.
+  const todo = pending ?? (await unconvergedSwitch(s));
+  const switched = todo ? await recordSwitch(s, todo, `promote ${releaseId}, finished`) : undefined;
   await freeReleaseLock(s.kube, s.app, releaseId);
   s.log.write('promote', 'succeeded', {
-    detail: `${slot} active with ${s.version(slot)} (${pending ? 'recorded now' : 'already recorded'}; release lock freed)`,
+    detail: `${slot} active with ${s.version(slot)} (${todo ? 'recorded now' : 'already recorded'}; release lock freed)`,
   });
   s.out(
-    `release ${releaseId} finished: ${slot} active with ${s.version(slot)} (${pending ? 'switch recorded' : 'switch was already recorded'}; release lock freed; the post-promotion check was not repeated)`,
+    `release ${releaseId} finished: ${slot} active with ${s.version(slot)} (${todo ? 'switch recorded' : 'switch was already recorded'}; release lock freed; the post-promotion check was not repeated)`,
   );
   await commitStackFile(
     s,
