@@ -5,18 +5,18 @@
  *
  * - Grafana: one organization annotation through its HTTP API (`POST /api/annotations`), tagged
  *   `pavemaster-release`, `namespace:<ns>` and `app:<app>`; the provisioned dashboards show the annotations with
- *   those tags (components/monitoring/dashboard.ts). The stack's own Grafana is reached through a port-forward:
- *   the API server's service proxy cannot carry Grafana's credentials (it authenticates the request itself and
- *   removes the `Authorization` header).
+ *   those tags (components/monitoring/dashboard.ts). The stack's own Grafana is reached through a port-forward of
+ *   the release command's own cluster client (no `kubectl`): the API server's service proxy cannot carry
+ *   Grafana's credentials (it authenticates the request itself and removes the `Authorization` header).
  * - Slack: the incoming webhook `pavemaster:releaseSlackWebhookUrl` (not the alerts' one: the workflows post there).
  *
  * A post that fails is a warning on the output and in the release log, never a failed release: traffic already
  * moved, and the annotation only describes it. The webhook URL and tokens are secrets: no message names them.
  */
-import { spawn } from 'child_process';
 import { releaseAnnotationTags } from '../components/shared/release';
 import { Slot } from '../components/shared/slots';
 import { AnnotationSettings, SecretText } from '../stacks/release';
+import type { Kube } from './kube';
 import { releaseHolder } from './lock';
 import { inClusterService, isTimeout, ServiceRef } from './postPromotion';
 import type { Session } from './session';
@@ -235,68 +235,26 @@ export function planAnnotations(a: AnnotationSettings, monitoringOutput: unknown
   return { grafana, slack, skipped };
 }
 
-/** A running `kubectl port-forward` to a Service, on a free loopback port. */
+/** A port-forward to a Service, on a free loopback port. */
 export interface PortForward {
   localPort: number;
   close(): Promise<void>;
 }
 
 /**
- * `kubectl port-forward service/<name> :<port>` on 127.0.0.1: resolves once kubectl says where it listens.
- * (Through the kubelet: the Service's NetworkPolicies do not apply, and no ingress is needed.)
+ * A port-forward to the Service through the release command's own cluster client (release/kube.ts: the client
+ * library's port-forward to one ready pod of the Service, through the kubelet; no `kubectl` process). Not the API
+ * server's service proxy: it authenticates the request itself and removes the `Authorization` header, so Grafana
+ * would never see its credentials. The Service's NetworkPolicies do not apply, and no ingress is needed.
  */
-export function portForward(
-  ref: ServiceRef,
-  opts: { kubectl?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-): Promise<PortForward> {
-  const kubectl = opts.kubectl ?? process.env.KUBECTL ?? 'kubectl';
-  const child = spawn(
-    kubectl,
-    ['-n', ref.namespace, 'port-forward', '--address', '127.0.0.1', `service/${ref.service}`, `:${ref.port}`],
-    { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const close = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        resolve();
-        return;
-      }
-      child.once('close', () => resolve());
-      child.kill('SIGTERM');
-    });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => {
-      void close();
-      reject(
-        new Error(
-          `kubectl port-forward to ${ref.namespace}/${ref.service} did not start within ${opts.timeoutMs ?? 10000} ms`,
-        ),
-      );
-    }, opts.timeoutMs ?? 10000);
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString('utf8');
-      const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ localPort: Number(m[1]), close });
-      }
-    });
-    child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      reject(
-        new Error(
-          `kubectl port-forward to ${ref.namespace}/${ref.service} ended (exit ${code ?? '?'}): ${err.trim().split('\n')[0] || 'no output'}`,
-        ),
-      );
-    });
-  });
+export async function portForward(kube: Kube, ref: ServiceRef): Promise<PortForward> {
+  try {
+    return await kube.in(ref.namespace).forwardService(ref.service, ref.port);
+  } catch (e) {
+    throw new Error(
+      `port-forward to ${ref.namespace}/${ref.service}:${ref.port}: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
 }
 
 /** Posts one event as planned; every failure is an outcome, never an exception. */
@@ -318,7 +276,10 @@ export async function postAnnotations(
         try {
           let base: string;
           if (g.kind === 'port-forward') {
-            forward = await (opts.forward ?? ((ref) => portForward(ref)))(g.service);
+            if (opts.forward === undefined) {
+              throw new Error('no port-forward to reach an in-cluster Grafana');
+            }
+            forward = await opts.forward(g.service);
             base = `${g.service.scheme}://127.0.0.1:${forward.localPort}`;
           } else {
             base = g.url;
@@ -405,7 +366,7 @@ export async function annotateRelease(
   const posted = await postAnnotations(plan, e, {
     timeoutMs: a.timeoutSeconds * 1000,
     tags: a.tags,
-    forward: (ref) => portForward(ref, { kubectl: s.kube.kubectl }),
+    forward: (ref) => portForward(s.kube, ref),
   });
   const outcomes: PostOutcome[] = [
     ...(unreadable !== undefined

@@ -4,13 +4,15 @@
  * server-side applies go straight to the API server with the kubeconfig's credentials over one kept-alive
  * connection (release/kubeapi.ts: the switch path stays fast); watches (the waits), deletes that wait until the
  * object is gone, Job logs, the gate Jobs' server-side apply, and every call on a kubeconfig the direct client does
- * not support go through the Kubernetes client library (release/kubelib.ts), loaded on first use. No call spawns
- * `kubectl` or reads its stderr (`kubectlRun` is left for the tests' own kubectl commands).
+ * not support go through the Kubernetes client library (release/kubelib.ts), loaded on first use. So do the two
+ * ways in to a Service of the cluster: the API server's service proxy (`proxy`: the post-promotion check's
+ * Prometheus) and a port-forward (`forwardService`: the stack's own Grafana, whose credentials the proxy would
+ * strip). No call spawns `kubectl` or reads its stderr (`kubectlRun` is left for the tests' own kubectl commands).
  */
 import { spawn } from 'child_process';
 import { readyEndpointPods, slotReadiness, SlotReadiness } from './gates';
 import { checkRunning } from './interrupt';
-import { KubeApi, kubeApiFor, KubeApiError, ResourcePath, resourcePath } from './kubeapi';
+import { KubeApi, kubeApiFor, KubeApiError, RawAnswer, ResourcePath, resourcePath } from './kubeapi';
 import { KubeLibrary } from './kubelib';
 import type { DeploymentObject, EndpointSliceObject, PodObject, ServiceLike } from './objects';
 
@@ -91,10 +93,15 @@ export class Kube {
 
   constructor(
     readonly namespace: string,
-    /** The kubectl the operator uses: only for port-forwards (release/annotations.ts, postPromotion.ts). */
+    /** The kubectl of the tests' own commands (`kubectlRun`); the release command's calls never start it. */
     readonly kubectl: string = process.env.KUBECTL ?? 'kubectl',
     private readonly env: NodeJS.ProcessEnv = process.env,
   ) {}
+
+  /** The same cluster and credentials in another namespace (the stack's monitoring namespace). */
+  in(namespace: string): Kube {
+    return new Kube(namespace, this.kubectl, this.env);
+  }
 
   /** The direct API client, or a sentence saying why the client library is used instead. */
   api(): KubeApi | string {
@@ -468,6 +475,78 @@ export class Kube {
     });
   }
 
+  /**
+   * One request to an API path outside the kinds above (the service proxy: `api/v1/namespaces/NS/services/
+   * http:NAME:PORT/proxy/...`), with the kubeconfig's credentials: the direct client where it can, else the
+   * library. Resolves with any answer's status and body; rejects only when there is none.
+   */
+  async proxy(
+    method: string,
+    apiPath: string,
+    opts: { body?: string; contentType?: string; timeoutMs: number },
+  ): Promise<RawAnswer> {
+    const api = this.direct();
+    if (api === undefined) {
+      return (await this.library()).request(method, apiPath, opts);
+    }
+    return api.request(method, apiPath, opts.body, opts.contentType, opts.timeoutMs);
+  }
+
+  /**
+   * A port-forward to a Service of this namespace on a free port of 127.0.0.1, as `kubectl port-forward
+   * service/NAME PORT` makes it: the Service's port (number or name) is resolved to its target port on one running,
+   * ready pod the Service selects, and every connection goes to that pod through the API server and its kubelet
+   * (the Service's NetworkPolicies do not apply, no ingress is needed, and the request reaches the pod as sent,
+   * `Authorization` included).
+   */
+  async forwardService(
+    service: string,
+    port: string,
+  ): Promise<{ localPort: number; pod: string; port: number; close: () => Promise<void> }> {
+    const svc = await this.get<ForwardedService>('service', service);
+    if (svc === undefined) {
+      throw new Error(`service ${this.namespace}/${service} does not exist`);
+    }
+    const ports = svc.spec?.ports ?? [];
+    const p = ports.find((x) => String(x.port) === port || x.name === port);
+    if (p === undefined) {
+      throw new Error(
+        `service ${this.namespace}/${service} has no port ${port} (it has ${ports.map((x) => x.port).join(', ') || 'none'})`,
+      );
+    }
+    const selector = svc.spec?.selector;
+    if (selector === undefined || Object.keys(selector).length === 0) {
+      throw new Error(`service ${this.namespace}/${service} selects no pods`);
+    }
+    const pods = await this.list<ForwardedPod>('pods', labelSelector(selector));
+    const pod = pods.find(
+      (x) =>
+        x.status?.phase === 'Running' &&
+        x.metadata.deletionTimestamp === undefined &&
+        (x.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+    );
+    if (pod === undefined) {
+      throw new Error(
+        `no running, ready pod behind service ${this.namespace}/${service} to forward to (${pods.length} pod(s) selected)`,
+      );
+    }
+    const target = p.targetPort ?? p.port;
+    const containerPort =
+      typeof target === 'number'
+        ? target
+        : /^\d+$/.test(target)
+          ? Number(target)
+          : (pod.spec?.containers ?? []).flatMap((c) => c.ports ?? []).find((c) => c.name === target)
+              ?.containerPort;
+    if (containerPort === undefined) {
+      throw new Error(`pod ${pod.metadata.name} has no port named ${String(target)} (service ${service})`);
+    }
+    const forward = await (
+      await this.library()
+    ).portForward(this.namespace, pod.metadata.name, containerPort);
+    return { ...forward, pod: pod.metadata.name, port: containerPort };
+  }
+
   async serviceSelector(service: string): Promise<Record<string, string> | undefined> {
     return (await this.get<ServiceLike>('service', service))?.spec?.selector;
   }
@@ -502,6 +581,20 @@ export class Kube {
     ];
   }
 }
+
+/** A Service as a port-forward reads it: its selector and ports. */
+interface ForwardedService {
+  metadata: { name: string };
+  spec?: {
+    selector?: Record<string, string>;
+    ports?: { name?: string; port: number; targetPort?: number | string }[];
+  };
+}
+
+/** A pod as a port-forward reads it: whether it is ready, and its containers' named ports. */
+type ForwardedPod = Omit<PodObject, 'spec'> & {
+  spec?: { containers?: { name: string; ports?: { name?: string; containerPort: number }[] }[] };
+};
 
 /** A label selector from labels (`app=web,slot=blue`). */
 export function labelSelector(labels: Record<string, string>): string {

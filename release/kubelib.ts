@@ -10,7 +10,10 @@
  * Node.js 24 loads it with `require` (jest through test/support/esmToCjs.js).
  */
 import type * as k8s from '@kubernetes/client-node';
-import { KubeApiError, kubeconfigFiles, ResourcePath, unreachable } from './kubeapi';
+import * as http from 'http';
+import * as https from 'https';
+import * as net from 'net';
+import { KubeApiError, kubeconfigFiles, RawAnswer, ResourcePath, unreachable } from './kubeapi';
 
 type Library = typeof k8s;
 
@@ -115,6 +118,12 @@ function wireDates(this: Record<string, unknown>, key: string, value: unknown): 
 export interface WatchEvent<T> {
   type: string;
   object: T;
+}
+
+/** A port-forward's WebSocket, as far as it is used: closed with its local connection, and the other way. */
+interface ForwardStream {
+  close(): void;
+  on(event: 'close', listener: () => void): unknown;
 }
 
 /** The client library bound to one kubeconfig. */
@@ -307,5 +316,104 @@ export class KubeLibrary {
       },
     );
     return () => controller.abort();
+  }
+
+  /**
+   * One request to an API path (`api/v1/namespaces/NS/services/http:NAME:PORT/proxy/...`), with the kubeconfig's
+   * credentials as the library applies them (a credential plugin's token, a client certificate, basic auth):
+   * resolves with the status and body of any answer, rejects only when there is none.
+   */
+  async request(
+    method: string,
+    apiPath: string,
+    opts: { body?: string; contentType?: string; timeoutMs: number },
+  ): Promise<RawAnswer> {
+    const server = new URL(this.server);
+    const options: https.RequestOptions = {
+      headers: {
+        Accept: 'application/json',
+        'User-Agent': 'pavemaster-release',
+        ...(opts.body !== undefined
+          ? {
+              'Content-Type': opts.contentType ?? 'application/json',
+              'Content-Length': Buffer.byteLength(opts.body),
+            }
+          : {}),
+      },
+    };
+    try {
+      await this.config.applyToHTTPSOptions(options);
+    } catch (e) {
+      throw libraryError(this.server, e);
+    }
+    const secure = server.protocol === 'https:';
+    return new Promise((resolve, reject) => {
+      const req = (secure ? https : http).request(
+        {
+          ...options,
+          method,
+          protocol: server.protocol,
+          hostname: server.hostname.replace(/^\[|\]$/g, ''),
+          port: server.port !== '' ? Number(server.port) : secure ? 443 : 80,
+          path: `${server.pathname.replace(/\/$/, '')}/${apiPath.replace(/^\//, '')}`,
+          timeout: opts.timeoutMs,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+          );
+          res.on('error', (e: NodeJS.ErrnoException) => reject(unreachable(server, e)));
+        },
+      );
+      req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+      req.on('error', (e: NodeJS.ErrnoException) => reject(unreachable(server, e)));
+      req.end(opts.body);
+    });
+  }
+
+  /**
+   * Forwards a free port on 127.0.0.1 to a pod's port (the API server's `pods/portforward`, as `kubectl
+   * port-forward` does, through the kubelet): each connection to it is one stream to the pod. Resolves once it
+   * listens, with its port and the function that ends it (and every open connection).
+   */
+  async portForward(
+    namespace: string,
+    pod: string,
+    port: number,
+  ): Promise<{ localPort: number; close: () => Promise<void> }> {
+    const forward = new this.lib.PortForward(this.config, true);
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => socket.destroy());
+      // The library's answer is its WebSocket (the `ws` package's, whose types the library does not carry).
+      const opening = forward.portForward(namespace, pod, [port], socket, null, socket) as Promise<unknown>;
+      opening.then(
+        (ws: unknown) => {
+          const opened = (typeof ws === 'function' ? (ws as () => unknown)() : ws) as ForwardStream | null;
+          // The stream ends with the local connection (the client has its answer), and the connection with it.
+          socket.on('close', () => opened?.close());
+          opened?.on('close', () => socket.destroy());
+        },
+        () => socket.destroy(),
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    return {
+      localPort: (server.address() as net.AddressInfo).port,
+      close: () =>
+        new Promise<void>((resolve) => {
+          for (const socket of sockets) {
+            socket.destroy();
+          }
+          server.close(() => resolve());
+        }),
+    };
   }
 }

@@ -5,8 +5,8 @@
  *
  * Where Prometheus is: by default the stack's own (its `monitoring.prometheusUrl` output, an in-cluster
  * `http://prometheus.<namespace>.svc:9090`), reached from the machine that runs the release through the API
- * server's service proxy with the kubeconfig's credentials (`kubectl get --raw`), so no port-forward or
- * ingress is needed. `pavemaster:release.prometheusUrl` (or `--prometheus-url`) names another one; an in-cluster
+ * server's service proxy with the kubeconfig's credentials (the release command's own API client, no `kubectl`),
+ * so no port-forward or ingress is needed. `pavemaster:release.prometheusUrl` (or `--prometheus-url`) names another one; an in-cluster
  * URL there is reached through the proxy too, any other URL directly.
  *
  * When Prometheus cannot be reached the release command says so loudly, before the switch and after it. A few
@@ -20,7 +20,8 @@ import * as fs from 'fs';
 import { checkDnsLabel } from '../components/shared/checks';
 import { Slot } from '../components/shared/slots';
 import { PostPromotionSettings, PrometheusClientSettings, SecretText } from '../stacks/release';
-import { run } from './kube';
+import { Kube } from './kube';
+import type { RawAnswer } from './kubeapi';
 import { prog } from './prog';
 import { EXIT, ReleaseError, type Session } from './session';
 import { undici } from './undici';
@@ -329,38 +330,61 @@ export function inClusterService(url: string): ServiceRef | undefined {
   return { service, namespace, port: u.port || (scheme === 'https' ? '443' : '80'), scheme };
 }
 
-/** The API server path that proxies to a Service (`kubectl get --raw` takes it as is). */
+/** The API server path that proxies to a Service (`kubectl get --raw` would take it as is). */
 export function serviceProxyPath(ref: ServiceRef, pathAndQuery: string): string {
   return `/api/v1/namespaces/${ref.namespace}/services/${ref.scheme}:${ref.service}:${ref.port}/proxy/${pathAndQuery.replace(/^\//, '')}`;
 }
 
+/** What the service proxy needs of the cluster client: one request to an API path (release/kube.ts `Kube`). */
+export interface ApiProxy {
+  proxy(method: string, apiPath: string, opts: { timeoutMs: number }): Promise<RawAnswer>;
+}
+
+/** Why an answer through the proxy is not a success: the API server's `Status` message, or the body's start. */
+function proxyRefusal(answer: RawAnswer): string {
+  let message: string | undefined;
+  try {
+    const parsed = JSON.parse(answer.body) as { kind?: unknown; message?: unknown; error?: unknown };
+    // The API server's own refusal (no such Service, no endpoints), or the Prometheus API's error.
+    const why = parsed.kind === 'Status' ? parsed.message : parsed.error;
+    message = typeof why === 'string' ? why : undefined;
+  } catch {
+    // not JSON: the body itself
+  }
+  return `HTTP ${answer.status}: ${message ?? (answer.body.trim().split('\n')[0].slice(0, 200) || 'no body')}`;
+}
+
 /**
- * Through the API server's service proxy, with the credentials of the kubeconfig the release command uses
- * (`kubectl get --raw`: client certificates, tokens and exec plugins work as for any kubectl call).
+ * Through the API server's service proxy, with the credentials of the kubeconfig the release command uses (its
+ * own API client, release/kube.ts: client certificates, tokens and basic auth directly, credential plugins through
+ * the client library; no `kubectl` process).
  */
 export function serviceProxyTransport(
   ref: ServiceRef,
-  opts: { kubectl?: string; env?: NodeJS.ProcessEnv; timeoutSeconds?: number } = {},
+  opts: { kube?: ApiProxy; env?: NodeJS.ProcessEnv; timeoutSeconds?: number } = {},
 ): PrometheusTransport {
-  const kubectl = opts.kubectl ?? process.env.KUBECTL ?? 'kubectl';
-  const timeout = opts.timeoutSeconds ?? 10;
+  const kube = opts.kube ?? new Kube(ref.namespace, undefined, opts.env ?? process.env);
+  const timeoutMs = (opts.timeoutSeconds ?? 10) * 1000;
   const description = `Service ${ref.namespace}/${ref.service}:${ref.port} through the API server's service proxy`;
   return {
     description,
     async get(pathAndQuery) {
-      const r = await run(
-        kubectl,
-        ['get', '--raw', serviceProxyPath(ref, pathAndQuery), `--request-timeout=${timeout}s`],
-        { env: opts.env ?? process.env, timeoutMs: (timeout + 5) * 1000 },
-      );
-      if (r.code !== 0) {
-        const why = (r.stderr.trim() || r.stdout.trim() || `kubectl exit code ${r.code}`).split('\n')[0];
-        throw new Error(`${description}: ${why}`);
+      let answer: RawAnswer;
+      try {
+        answer = await kube.proxy('GET', serviceProxyPath(ref, pathAndQuery).replace(/^\//, ''), {
+          timeoutMs,
+        });
+      } catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        throw new Error(`${description}: ${/timeout/i.test(why) ? `no answer within ${timeoutMs} ms` : why}`);
+      }
+      if (answer.status < 200 || answer.status >= 300) {
+        throw new Error(`${description}: ${proxyRefusal(answer)}`);
       }
       try {
-        return JSON.parse(r.stdout) as unknown;
+        return JSON.parse(answer.body) as unknown;
       } catch {
-        throw new Error(`${description}: not JSON: ${r.stdout.slice(0, 200)}`);
+        throw new Error(`${description}: not JSON: ${answer.body.slice(0, 200)}`);
       }
     },
   };
@@ -387,7 +411,8 @@ export function resolvePrometheus(opts: {
    * origin reached directly, so a `--prometheus-url` elsewhere never receives them.
    */
   client?: PrometheusClientSettings;
-  kubectl?: string;
+  /** The cluster client the service proxy goes through (default: one for `env`'s kubeconfig). */
+  kube?: ApiProxy;
   env?: NodeJS.ProcessEnv;
 }): PrometheusTarget {
   const own =
@@ -412,7 +437,7 @@ export function resolvePrometheus(opts: {
   if (ref) {
     return {
       transport: serviceProxyTransport(ref, {
-        kubectl: opts.kubectl,
+        kube: opts.kube,
         env: opts.env,
         timeoutSeconds: opts.client?.timeoutSeconds,
       }),
@@ -560,7 +585,7 @@ export async function preparePostPromotion(
       configUrl: s.release.prometheusUrl,
       client: s.release.prometheusClient,
       monitoringOutput: outputs.monitoring?.value,
-      kubectl: s.kube.kubectl,
+      kube: s.kube,
     });
   } catch (e) {
     // A CA file that cannot be read: fixed before traffic moves, not discovered after.

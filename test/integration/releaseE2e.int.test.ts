@@ -27,6 +27,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { LOCAL_SMOKE_TEST_IMAGE } from '../../components/versions';
+import { portForward } from '../../release/annotations';
 import { abort, deploy, promote, PromoteResult, ReleaseOptions, rollback } from '../../release/commands';
 import { DeploymentObject, Kube, poll } from '../../release/kube';
 import { LogRecord } from '../../release/log';
@@ -37,6 +38,7 @@ import { DEFAULT_SCALE_DOWN_DELAY_SECONDS } from '../../stacks/release';
 import { APP, CliRun, Pod, RealStack, refused } from './releaseFixture';
 import { LoadReport, startLoad } from './load';
 import { hostGet } from './realnode';
+import { kubectlRecorder } from './kubectlRecorder';
 
 jest.setTimeout(20 * 60 * 1000);
 
@@ -139,6 +141,50 @@ describe('releases on real pods', () => {
     expect(await selector(APP)).toBe('green');
   });
 
+  it('the port-forward the annotations reach Grafana through carries a POST body and its headers to a real pod (the stack own Prometheus), no kubectl', async () => {
+    const kubectl = kubectlRecorder();
+    let calls: string[];
+    try {
+      const forward = await portForward(kube, {
+        namespace: `${STACK}-monitoring`,
+        service: 'prometheus',
+        port: '9090',
+        scheme: 'http',
+      });
+      try {
+        const started = Date.now();
+        // A form-encoded instant query in the body, as Prometheus' API takes it by POST: its answer proves the body
+        // arrived whole; the Authorization header rides along as an annotation's does (Prometheus ignores it).
+        const answers = await Promise.all(
+          [1, 2, 3].map(async (n) => {
+            const res = await fetch(`http://127.0.0.1:${forward.localPort}/api/v1/query`, {
+              method: 'POST',
+              headers: {
+                'content-type': 'application/x-www-form-urlencoded',
+                authorization: `Basic ${Buffer.from('admin:not-checked').toString('base64')}`,
+              },
+              body: new URLSearchParams({ query: `vector(${40 + n})` }).toString(),
+            });
+            const body = (await res.json()) as { data?: { result?: { value?: [number, string] }[] } };
+            return [res.status, body.data?.result?.[0]?.value?.[1]];
+          }),
+        );
+        figures(`port-forward to prometheus: 3 POSTs answered in ${Date.now() - started} ms`);
+        expect(answers).toEqual([
+          [200, '41'],
+          [200, '42'],
+          [200, '43'],
+        ]);
+      } finally {
+        await forward.close();
+      }
+    } finally {
+      calls = kubectl.calls();
+      kubectl.remove();
+    }
+    expect(calls).toEqual([]);
+  });
+
   it('the smoke gate on a real pod stops a release answering 500 on "/" (path and status in the error), and the ready gate an idle slot that stops being ready; exit 2, traffic stays', async () => {
     const before = {
       active: await selector(APP),
@@ -198,15 +244,25 @@ describe('releases on real pods', () => {
     setRelease({ postPromotion: { ...FLIP_WINDOW, maxErrorRatio: 0.05, maxP95Seconds: 1 } });
     const run: { load?: ReturnType<typeof startLoad>; e?: ReleaseError } = {};
     let report: LoadReport | undefined;
+    let kubectlCalls: string[] = [];
     try {
       await cleanOnFailure(async () => {
-        await deploy(STACK, FAIL20, opts);
-        run.load = startLoad(await activeUrl());
-        run.e = await refused(promote(STACK, opts));
+        const url = await activeUrl();
+        // The whole release, deploy to flip-back, its Prometheus through the service proxy: no kubectl process.
+        const kubectl = kubectlRecorder();
+        try {
+          await deploy(STACK, FAIL20, opts);
+          run.load = startLoad(url);
+          run.e = await refused(promote(STACK, opts));
+        } finally {
+          kubectlCalls = kubectl.calls();
+          kubectl.remove();
+        }
       });
     } finally {
       report = await run.load?.stop();
     }
+    expect(kubectlCalls).toEqual([]);
     const e = run.e;
     if (e === undefined || report === undefined) {
       throw new Error('the promote did not run');
@@ -227,6 +283,17 @@ describe('releases on real pods', () => {
     expect(flipMs).toBeLessThanOrEqual((FLIP_WINDOW.windowSeconds + FLIP_WINDOW.intervalSeconds) * 1000);
     expect(ratio).toBeGreaterThan(0.05);
     expect(e.message).toMatch(/rolled back to green: post-promotion breach: error ratio/);
+    // Both traffic moves say what they posted: Grafana and Slack each, posted, skipped or failed with the reason.
+    const notes = result?.annotations ?? [];
+    figures(
+      `annotations: ${notes.map((n) => `${n.event} ${n.target} ${n.outcome} (${n.detail})`).join('; ')}`,
+    );
+    expect(notes.map((n) => [n.event, n.target])).toEqual([
+      ['promote', 'grafana'],
+      ['promote', 'slack'],
+      ['flip-back', 'grafana'],
+      ['flip-back', 'slack'],
+    ]);
     // Only the application's answers failed (the faulty release's 500s), never a connection.
     expect(report.errors).toBe(0);
     // The faulty release's version took the traffic once, and gave it back once.

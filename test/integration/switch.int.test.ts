@@ -10,7 +10,6 @@
  * A throwaway stack `it-switch` (config from Pulumi.staging.yaml, its own namespace and file backend, monitoring,
  * logging and the Job gates off), blue on 1.0.0, green on 2.0.0. kwok nodes are enough (no pod runs for real).
  */
-import { execFileSync } from 'child_process';
 import { randomUUID } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -23,6 +22,7 @@ import { ReleaseError, Session } from '../../release/session';
 import { withoutDeclaredDefaults } from '../../stacks/schema';
 import { createSandbox, ensureCluster, envFromScript, Sandbox } from '../../release/testing/sandbox';
 import { withFrozenSelector } from './admission';
+import { kubectlRecorder } from './kubectlRecorder';
 
 jest.setTimeout(15 * 60 * 1000);
 
@@ -109,35 +109,6 @@ function holdLock(): string {
     }),
   );
   return file;
-}
-
-/** A kubectl first in line (KUBECTL) that records each call's arguments, then runs the real one. */
-function kubectlRecorder(): { calls: () => string[]; remove: () => void } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pavemaster-kubectl-'));
-  const real = execFileSync('bash', ['-c', 'command -v kubectl'], { encoding: 'utf8' }).trim();
-  const bin = path.join(dir, 'kubectl');
-  const log = path.join(dir, 'calls.log');
-  fs.writeFileSync(bin, `#!/bin/bash\necho "$*" >> "${log}"\nexec "${real}" "$@"\n`, { mode: 0o755 });
-  const saved = process.env.KUBECTL;
-  process.env.KUBECTL = bin;
-  return {
-    calls: () =>
-      fs.existsSync(log)
-        ? fs
-            .readFileSync(log, 'utf8')
-            .trim()
-            .split('\n')
-            .filter((l) => l)
-        : [],
-    remove: () => {
-      if (saved === undefined) {
-        delete process.env.KUBECTL;
-      } else {
-        process.env.KUBECTL = saved;
-      }
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** Config values as data (object values compared parsed: the CLI prints them with sorted keys). */
