@@ -78,9 +78,11 @@ describe("the direct switch's stack lock", () => {
     const b = fileBackend(`file://${backend}`, dir);
     expect(b).toBeDefined();
     const unlock = b?.lock('dev');
+    // The watchdog is this process's own child. Its shell forks for every `sleep`, and a fork carries the shell's
+    // command line until it execs: counting every descendant with that command line saw two now and then.
     const watchdogs = () =>
       descendants(process.pid).filter(
-        (p) => p.state !== 'Z' && p.cmdline.includes('pavemaster-lock-watchdog'),
+        (p) => p.ppid === process.pid && p.state !== 'Z' && p.cmdline.includes('pavemaster-lock-watchdog'),
       );
     expect(watchdogs()).toHaveLength(1);
     unlock?.();
