@@ -174,23 +174,26 @@ export class Elasticsearch extends pulumi.ComponentResource {
       seedHosts: HEADLESS,
       initialMasterNodes: o.bootstrapped ? undefined : masters,
     });
-    const config = new k8s.core.v1.ConfigMap(
-      `${name}-config`,
-      {
-        metadata: { name: `${STS}-config`, namespace: ns, labels },
-        data: { 'elasticsearch.yml': configYml },
-      },
-      child,
+    const config = workload.referable(
+      new k8s.core.v1.ConfigMap(
+        `${name}-config`,
+        {
+          metadata: { name: `${STS}-config`, namespace: ns, labels },
+          data: { 'elasticsearch.yml': configYml },
+        },
+        child,
+      ),
+      `${STS}-config`,
     );
     this.statefulSet = workload.statefulSet(
       name,
       scope(STS),
       elasticsearchStatefulSetSpec(o, {
-        configMapName: config.metadata.name,
-        elasticSecretName: elasticSecret.metadata.name,
+        configMapName: config.objectName,
+        elasticSecretName: elasticSecret.objectName,
         configHash: contentHash(configYml),
       }),
-      { parent: this, protect: o.protect, dependsOn: [certs] },
+      { parent: this, protect: o.protect, dependsOn: [certs, config, elasticSecret] },
     );
     // One node at a time: with three nodes the other two keep a quorum; a single node can still be drained.
     workload.podDisruptionBudget(`${name}-pdb`, { ...scope(STS), selector }, child);
@@ -210,6 +213,9 @@ export class Elasticsearch extends pulumi.ComponentResource {
           { name: 'TARGET_URL', value: `http://${STS}:${PORTS.elasticsearchHttp}` },
           { name: 'SETUP_USER', value: 'elastic' },
         ],
+        // By the output name on purpose: a change of these Secrets' data replaces them, and the engine then
+        // replaces (re-runs) this Job with them, as it always did; a Job keeps nothing. The StatefulSet refers to
+        // the elastic Secret by its known name (workload.ts Referable) and is not replaced.
         secretFiles: [
           { secret: elasticSecret.metadata.name, key: 'password', file: 'SETUP_PASSWORD' },
           ...Object.values(PLACEHOLDERS).map((key) => ({

@@ -149,11 +149,11 @@ export class LogShipper extends pulumi.ComponentResource {
       scope(APP),
       logShipperDaemonSetSpec(o, {
         serviceAccountName: account.metadata.name,
-        configMapName: config.metadata.name,
+        configMapName: config.objectName,
         configHash: contentHash(configText),
         registryDir: `/var/lib/${clusterName}`,
       }),
-      child,
+      workload.dependingOn(child, config),
     );
 
     allowPolicy(

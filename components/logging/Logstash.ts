@@ -109,13 +109,16 @@ export class Logstash extends pulumi.ComponentResource {
       queuePath: '/usr/share/logstash/data/queue',
       queueMaxBytes: Math.floor(queueBytes * 0.9),
     });
-    const config = new k8s.core.v1.ConfigMap(
-      `${name}-config`,
-      {
-        metadata: { name: `${APP}-config`, namespace: ns, labels },
-        data: { 'logstash.yml': settings, 'logstash.conf': pipeline },
-      },
-      child,
+    const config = workload.referable(
+      new k8s.core.v1.ConfigMap(
+        `${name}-config`,
+        {
+          metadata: { name: `${APP}-config`, namespace: ns, labels },
+          data: { 'logstash.yml': settings, 'logstash.conf': pipeline },
+        },
+        child,
+      ),
+      `${APP}-config`,
     );
 
     const beats = [{ name: 'beats', port: PORTS.beats, targetPort: 'beats' }];
@@ -136,11 +139,11 @@ export class Logstash extends pulumi.ComponentResource {
       scope(APP),
       logstashStatefulSetSpec(o, {
         serviceName: headless.metadata.name,
-        configMapName: config.metadata.name,
-        credentialsSecret: credentials.metadata.name,
+        configMapName: config.objectName,
+        credentialsSecret: credentials.objectName,
         configHash: pipeline.apply((p) => contentHash(p, settings)),
       }),
-      { parent: this, protect: o.protect },
+      workload.dependingOn({ parent: this, protect: o.protect }, config, credentials),
     );
     workload.podDisruptionBudget(`${name}-pdb`, { ...scope(APP), selector }, child);
 

@@ -85,7 +85,7 @@ export function certificateJob(
       ...scope,
       image: args.image,
       container: 'certutil',
-      configMapName: config.metadata.name,
+      configMapName: config.objectName,
       dir: 'scripts',
       file: 'certs.sh',
       mode: 0o555,
@@ -101,7 +101,7 @@ export function certificateJob(
       // The only pod of the Elasticsearch namespace that talks to the API server.
       serviceAccountName: account.metadata.name,
     },
-    { parent, dependsOn: [binding], deleteBeforeReplace: true },
+    { parent, dependsOn: [binding, config], deleteBeforeReplace: true },
   );
 }
 

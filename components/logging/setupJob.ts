@@ -157,13 +157,16 @@ export function setupJob(
   const labels = roleLabels(args.role, args.instance).labels;
   const files = setupFiles(args.requests);
   const script = setupScript(args.script);
-  const config = new k8s.core.v1.ConfigMap(
-    name,
-    {
-      metadata: { name: args.objectName, namespace: args.namespace, labels },
-      data: { ...files, 'setup.sh': script },
-    },
-    { parent: opts.parent },
+  const config = workload.referable(
+    new k8s.core.v1.ConfigMap(
+      name,
+      {
+        metadata: { name: args.objectName, namespace: args.namespace, labels },
+        data: { ...files, 'setup.sh': script },
+      },
+      { parent: opts.parent },
+    ),
+    args.objectName,
   );
   return scriptJob(
     `${name}-job`,
@@ -173,7 +176,7 @@ export function setupJob(
       labels,
       image: args.image,
       container: 'setup',
-      configMapName: config.metadata.name,
+      configMapName: config.objectName,
       dir: 'setup',
       file: 'setup.sh',
       mode: 0o444,
@@ -190,6 +193,6 @@ export function setupJob(
       backoffLimit: 10,
       awaitCompletion: args.awaitCompletion,
     },
-    opts,
+    workload.dependingOn(opts, config),
   );
 }

@@ -178,16 +178,19 @@ export class Alertmanager extends pulumi.ComponentResource {
       child,
     );
     const secretKeys = Object.keys(args.secrets ?? {}).sort();
-    const secret = new k8s.core.v1.Secret(
-      `${name}-secrets`,
-      {
-        metadata: { name: `${OBJECT}-secrets`, namespace: args.namespace, labels },
-        type: 'Opaque',
-        // An empty secret map would read back from the API server as "no stringData" and show as a change
-        // (and a replacement) on every preview: leave the field out when no receiver has a secret.
-        stringData: secretKeys.length > 0 ? pulumi.secret(args.secrets ?? {}) : undefined,
-      },
-      { parent: this, additionalSecretOutputs: ['stringData', 'data'] },
+    const secret = workload.referable(
+      new k8s.core.v1.Secret(
+        `${name}-secrets`,
+        {
+          metadata: { name: `${OBJECT}-secrets`, namespace: args.namespace, labels },
+          type: 'Opaque',
+          // An empty secret map would read back from the API server as "no stringData" and show as a change
+          // (and a replacement) on every preview: leave the field out when no receiver has a secret.
+          stringData: secretKeys.length > 0 ? pulumi.secret(args.secrets ?? {}) : undefined,
+        },
+        { parent: this, additionalSecretOutputs: ['stringData', 'data'] },
+      ),
+      `${OBJECT}-secrets`,
     );
 
     const peers = workload.headlessService(
@@ -210,11 +213,11 @@ export class Alertmanager extends pulumi.ComponentResource {
       scope(OBJECT),
       alertmanagerStatefulSetSpec(o, labels, selector, {
         serviceName: peers.metadata.name,
-        configMapName: config.metadata.name,
-        secretName: secret.metadata.name,
+        configMapName: config.objectName,
+        secretName: secret.objectName,
         configChecksum: checksum(configText, ...secretKeys),
       }),
-      { parent: this, protect: o.protect },
+      workload.dependingOn({ parent: this, protect: o.protect }, config, secret),
     );
     const service = workload.serviceWithPdb(
       name,

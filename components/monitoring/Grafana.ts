@@ -292,14 +292,14 @@ export class Grafana extends pulumi.ComponentResource {
       name,
       scope(objectName),
       grafanaDeploymentSpec(o, labels, selector, {
-        secretName: secret.metadata.name,
-        provisioningMapName: provisioning.metadata.name,
-        dashboardsMapName: dashboards.metadata.name,
+        secretName: secret.objectName,
+        provisioningMapName: provisioning.objectName,
+        dashboardsMapName: dashboards.objectName,
         configChecksum: pulumi
           .output(datasources)
           .apply((ds) => checksum(ds, DASHBOARD_PROVIDERS, ...Object.values(dashboardFiles))),
       }),
-      child,
+      workload.dependingOn(child, secret, provisioning, dashboards),
     );
     const service = workload.serviceWithPdb(
       name,

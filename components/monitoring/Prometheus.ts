@@ -197,11 +197,11 @@ export class Prometheus extends pulumi.ComponentResource {
       prometheusStatefulSetSpec(o, labels, selector, {
         serviceAccountName: sa.metadata.name,
         serviceName: headless.metadata.name,
-        configMapName: config.metadata.name,
-        rulesMapName: rules.metadata.name,
+        configMapName: config.objectName,
+        rulesMapName: rules.objectName,
         configChecksum: configText.apply((c) => checksum(c, ...Object.values(ruleFiles))),
       }),
-      { parent: this, protect: o.protect },
+      workload.dependingOn({ parent: this, protect: o.protect }, config, rules),
     );
     const service = workload.serviceWithPdb(
       name,

@@ -52,10 +52,10 @@ export class BlackboxExporter extends pulumi.ComponentResource {
       name,
       scope(objectName),
       blackboxDeploymentSpec(args, labels, selector, {
-        configMapName: config.metadata.name,
+        configMapName: config.objectName,
         configChecksum: checksum(configText),
       }),
-      child,
+      workload.dependingOn(child, config),
     );
     const service = workload.clusterService(
       `${name}-service`,

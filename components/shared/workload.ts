@@ -269,13 +269,66 @@ export function clusterReader(
   return { role, binding };
 }
 
-/** An Opaque Secret of string values; the caller marks which values are Pulumi secrets (a user name is not). */
+/**
+ * A ConfigMap or Secret together with the name the program gave it (its scope's `objectName`): what a pod spec
+ * refers to it by.
+ *
+ * Why not `object.metadata.name`: the provider of this program replaces a ConfigMap or Secret whose data changes
+ * (enableConfigMapMutable and enableSecretMutable stay off), deleting it first because its name is fixed. The
+ * Pulumi engine then computes the dependent replacements of that delete-before-replace
+ * (pkg/resource/deploy/step_generator.go, calculateDependentReplacements): every input of a dependent whose
+ * property dependencies include the replaced object is made unknown and the provider's Diff asked again, and a
+ * StatefulSet or Deployment whose `spec` is unknown must be replaced (its selector, its volumeClaimTemplates). A
+ * pod spec holding the output `metadata.name` therefore has its whole workload replaced by a one-line config
+ * change, and a protected StatefulSet refuses the update. Only property dependencies count: the known name plus
+ * `dependsOn` on the object (see {@link dependingOn}) keeps the order (the object exists before its pods) and
+ * renders the same inputs, while the config checksum annotations still roll the pods in place.
+ */
+export type Referable<T extends pulumi.CustomResource> = T & {
+  /** The object's metadata.name as the program gave it: a value the engine knows before the object exists. */
+  readonly objectName: pulumi.Input<string>;
+};
+
+/** `object` with the name the program gave it, for pod specs to refer to it by (see {@link Referable}). */
+export function referable<T extends pulumi.CustomResource>(
+  object: T,
+  objectName: pulumi.Input<string>,
+): Referable<T> {
+  return Object.assign(object, { objectName });
+}
+
+/**
+ * `opts` with `objects` added to its `dependsOn`: a workload that refers to a ConfigMap or Secret by its known
+ * name ({@link Referable}) is still created after it, without a property dependency on it.
+ */
+export function dependingOn(
+  opts: pulumi.CustomResourceOptions,
+  ...objects: pulumi.Resource[]
+): pulumi.CustomResourceOptions {
+  const given = opts.dependsOn;
+  if (given === undefined) {
+    return { ...opts, dependsOn: objects };
+  }
+  if (Array.isArray(given)) {
+    return { ...opts, dependsOn: [...given, ...objects] };
+  }
+  if (pulumi.Resource.isInstance(given)) {
+    return { ...opts, dependsOn: [given, ...objects] };
+  }
+  // An Output of dependencies: no caller passes one, and resolving it here would hide a dependency.
+  throw new Error('dependingOn: opts.dependsOn must be a resource or an array of them');
+}
+
+/**
+ * An Opaque Secret of string values; the caller marks which values are Pulumi secrets (a user name is not). Pod
+ * specs refer to it by its `objectName` ({@link Referable} says why).
+ */
 export function opaqueSecret(
   name: string,
   args: ObjectScope & { data: pulumi.Input<Record<string, pulumi.Input<string>>> },
   opts: pulumi.CustomResourceOptions,
-): k8s.core.v1.Secret {
-  return new k8s.core.v1.Secret(
+): Referable<k8s.core.v1.Secret> {
+  const secret = new k8s.core.v1.Secret(
     name,
     {
       metadata: { name: args.objectName, namespace: args.namespace, labels: args.labels },
@@ -284,19 +337,21 @@ export function opaqueSecret(
     },
     opts,
   );
+  return referable(secret, args.objectName);
 }
 
-/** A ConfigMap of text files. */
+/** A ConfigMap of text files. Pod specs refer to it by its `objectName` ({@link Referable} says why). */
 export function configFiles(
   name: string,
   args: ObjectScope & { data: Record<string, pulumi.Input<string>> },
   opts: pulumi.CustomResourceOptions,
-): k8s.core.v1.ConfigMap {
-  return new k8s.core.v1.ConfigMap(
+): Referable<k8s.core.v1.ConfigMap> {
+  const config = new k8s.core.v1.ConfigMap(
     name,
     { metadata: { name: args.objectName, namespace: args.namespace, labels: args.labels }, data: args.data },
     opts,
   );
+  return referable(config, args.objectName);
 }
 
 function metadata(scope: ObjectScope): k8s.types.input.meta.v1.ObjectMeta {
