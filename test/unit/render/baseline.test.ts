@@ -304,14 +304,14 @@ const EXPECTED_REPLACED = [
  *   files (open); a Deployment replaced is deleted and its pods created again, with no data lost.
  */
 function configKnockOn(id: string): Record<string, string[]> {
-  const logging = {
+  const logging: Record<string, string[]> = {
     'logging-elasticsearch-elastic': ['logging-elasticsearch-setup-job', 'logging-kibana-setup-job'],
     'logging-elasticsearch-users': ['logging-elasticsearch-setup-job'],
     'logging-exporter-credentials': ['logging-exporter-deployment'],
     'logging-kibana-credentials': ['logging-kibana-deployment'],
   };
   // The fully-optioned cases give the app (and the bench app) an environment Secret.
-  const app = id.endsWith('-everything')
+  const app: Record<string, string[]> = id.endsWith('-everything')
     ? {
         'pavemaster-1-env': ['pavemaster-1-blue', 'pavemaster-1-green'],
         'pavemaster-env': ['pavemaster-blue', 'pavemaster-green'],
