@@ -290,11 +290,10 @@ export interface UnrecordedSwitch {
 }
 
 /**
- * The switch a failed recording update left behind: the stack file says `to` is active, the state's two Services
- * still select the other way round. `undefined` when the state agrees with the stack file (or is not readable
- * here: other backends record through `pulumi up`, whose failure the session reverts).
+ * The switch's two Services as the state holds them (a file backend's checkpoint), a sentence when the state does
+ * not have them, `undefined` when the state is not readable here (other backends).
  */
-export function unrecordedSwitch(s: Session): UnrecordedSwitch | undefined {
+function switchServicesInState(s: Session): ReturnType<typeof servicesInState> | undefined {
   const backend = fileBackend(
     s.opts.envVars?.PULUMI_BACKEND_URL ?? process.env.PULUMI_BACKEND_URL,
     s.opts.workDir,
@@ -303,13 +302,23 @@ export function unrecordedSwitch(s: Session): UnrecordedSwitch | undefined {
   if (deployment === undefined) {
     return undefined;
   }
-  const found = servicesInState(deployment, s.settings.namespace, {
+  return servicesInState(deployment, s.settings.namespace, {
     active: s.activeService,
     preview: s.previewService,
   });
+}
+
+/**
+ * The switch a failed recording update left behind: the stack file says `to` is active, the state's two Services
+ * still select the other way round. `undefined` when the state agrees with the stack file (or is not readable
+ * here: other backends record through `pulumi up`, whose failure the session reverts).
+ */
+export function unrecordedSwitch(s: Session): UnrecordedSwitch | undefined {
+  const found = switchServicesInState(s);
   const to = s.activeSlot;
   const from = otherSlot(to);
   if (
+    found === undefined ||
     typeof found === 'string' ||
     !selectsSlot(found.active.inputs.spec?.selector, s.app, from) ||
     !selectsSlot(found.preview.inputs.spec?.selector, s.app, to)
@@ -360,19 +369,8 @@ export async function unconvergedSwitch(s: Session): Promise<UnrecordedSwitch | 
   if (selectsSlot(active, s.app, s.activeSlot) && selectsSlot(preview, s.app, s.idleSlot)) {
     return undefined;
   }
-  const backend = fileBackend(
-    s.opts.envVars?.PULUMI_BACKEND_URL ?? process.env.PULUMI_BACKEND_URL,
-    s.opts.workDir,
-  );
-  const deployment = backend?.state(s.name);
-  if (deployment === undefined) {
-    return undefined;
-  }
-  const found = servicesInState(deployment, s.settings.namespace, {
-    active: s.activeService,
-    preview: s.previewService,
-  });
-  if (typeof found === 'string') {
+  const found = switchServicesInState(s);
+  if (found === undefined || typeof found === 'string') {
     return undefined;
   }
   s.log.write('record', 'info', {

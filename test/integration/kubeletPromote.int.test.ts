@@ -24,6 +24,7 @@
  */
 import { spawn } from 'child_process';
 import * as path from 'path';
+import { otherSlot, Slot } from '../../components/shared/slots';
 import { LOCAL_SMOKE_TEST_IMAGE } from '../../components/versions';
 import { abort, deploy, promote, PromoteResult } from '../../release/commands';
 import { EndpointSliceObject, poll } from '../../release/kube';
@@ -41,8 +42,6 @@ const V1 = 'pavemaster/web:1.0.0';
 const V11 = 'pavemaster/web:1.1.0';
 const V2 = 'pavemaster/web:2.0.0';
 const REPLICAS = 2;
-
-type Slot = 'blue' | 'green';
 
 /** A pod of a slot as the sampler reads it. */
 interface SlotPod {
@@ -323,35 +322,6 @@ function timeline(
     .join('\n');
 }
 
-/** The stack file, the state, the live Services agree on `slot`, and `pulumi preview --expect-no-changes` passes. */
-async function expectConverged(slot: Slot): Promise<void> {
-  const idle = slot === 'blue' ? 'green' : 'blue';
-  expect(real.stackConfig()['pavemaster:activeSlot']).toBe(slot);
-  const state = (await real.sandbox.stack.exportStack()).deployment as {
-    resources?: {
-      type: string;
-      outputs?: { metadata?: { name?: string }; spec?: { selector?: Record<string, string> } };
-    }[];
-  };
-  const inState = (name: string) =>
-    state.resources?.find(
-      (r) => r.type === 'kubernetes:core/v1:Service' && r.outputs?.metadata?.name === name,
-    )?.outputs?.spec?.selector?.slot;
-  expect({ active: inState(APP), preview: inState(`${APP}-preview`) }).toEqual({
-    active: slot,
-    preview: idle,
-  });
-  expect({ active: await real.selector(APP), preview: await real.selector(`${APP}-preview`) }).toEqual({
-    active: slot,
-    preview: idle,
-  });
-  // `pulumi preview --expect-no-changes`: the engine itself fails the preview on any change.
-  const preview = await real.sandbox.stack.preview({ expectNoChanges: true, onOutput: () => undefined });
-  expect(Object.entries(preview.changeSummary).filter(([op, n]) => op !== 'same' && (n ?? 0) > 0)).toEqual(
-    [],
-  );
-}
-
 interface CaseResult {
   outcome: 'promoted' | 'refused';
   from: Slot;
@@ -373,7 +343,7 @@ async function promoteThroughRestart(
   restartArgs: string[],
 ): Promise<CaseResult> {
   const from = real.stackConfig()['pavemaster:activeSlot'] as Slot;
-  const to: Slot = from === 'blue' ? 'green' : 'blue';
+  const to: Slot = otherSlot(from);
   await deploy(STACK, image, real.opts);
   // Every slot pod before the fault: after it, the same pods (uids) with the same restart counts. The deploy's
   // rollout leaves the old pods terminating (their preStop drain) for a few seconds: the set is taken once they
@@ -478,7 +448,7 @@ async function promoteThroughRestart(
   });
   // No pod of either slot was restarted or lost: the same pods (uids), the same restart counts.
   expect(identities(await slotPods())).toEqual(before);
-  await expectConverged(run.error === undefined ? to : from);
+  await real.expectAgreement(run.error === undefined ? to : from);
   return { outcome, from, to, load: report, kubelet, gateReadyAt: gateReadyAt ?? NaN, switchStartedAt };
 }
 

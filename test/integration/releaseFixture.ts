@@ -12,6 +12,7 @@ import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseDocument } from 'yaml';
+import { otherSlot, Slot } from '../../components/shared/slots';
 import { abort, ReleaseOptions } from '../../release/commands';
 import { DeploymentObject, Kube, PodObject } from '../../release/kube';
 import { LogRecord } from '../../release/log';
@@ -239,8 +240,8 @@ export class RealStack {
    * The stack file, the state (`pulumi stack export`: the Services' applied selectors), the live Services and the
    * next preview agree that `slot` is active.
    */
-  expectAgreement = async (slot: 'blue' | 'green'): Promise<void> => {
-    const idle = slot === 'blue' ? 'green' : 'blue';
+  expectAgreement = async (slot: Slot): Promise<void> => {
+    const idle = otherSlot(slot);
     expect(this.stackConfig()['pavemaster:activeSlot']).toBe(slot);
     const state = (await this.sandbox.stack.exportStack()).deployment as {
       resources?: {

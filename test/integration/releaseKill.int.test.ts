@@ -24,7 +24,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { slotSelector } from '../../components/shared/slots';
+import { otherSlot, Slot, slotSelector } from '../../components/shared/slots';
 import { LOCAL_SMOKE_TEST_IMAGE } from '../../components/versions';
 import { deploy } from '../../release/commands';
 import { findLockFiles } from '../../release/commands/recover';
@@ -47,9 +47,6 @@ const NODE = '/usr/local/bin/node';
 const BACKUP_SECONDS = 5;
 /** The longest a killed command's children may take to end (the Pulumi CLI cancelling its update). */
 const CHILDREN_GONE_MS = 60_000;
-
-type Slot = 'blue' | 'green';
-const other = (slot: Slot): Slot => (slot === 'blue' ? 'green' : 'blue');
 
 const real = new RealStack(STACK);
 
@@ -266,7 +263,7 @@ async function killAndResume(o: {
   recoverFirst?: boolean;
 }): Promise<{ killed: Killed; from: Slot; to: Slot; rerun: CliRun; recovered?: CliRun; report: LoadReport }> {
   const from = (await real.selector(APP)) as Slot;
-  const to = other(from);
+  const to = otherSlot(from);
   await deploy(STACK, o.image, real.opts);
   const load = startLoad(await real.activeUrl());
   let report: LoadReport | undefined;
