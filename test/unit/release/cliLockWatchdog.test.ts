@@ -91,13 +91,16 @@ describe("the command's CLI-lock watchdog", () => {
       let stderr = '';
       child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
       const closed = new Promise((r) => child.once('close', r));
+      // Waits for the pid file AND its lock: the stand-in writes one after the other, and a busy machine ran this
+      // check between the two (the lock not there yet) once.
       const cli = await poll(
-        () =>
-          Promise.resolve(
-            fs.existsSync(path.join(dir, 'cli.pid'))
-              ? Number(fs.readFileSync(path.join(dir, 'cli.pid'), 'utf8'))
-              : undefined,
-          ),
+        () => {
+          const pidFile = path.join(dir, 'cli.pid');
+          const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8')) : undefined;
+          return Promise.resolve(
+            pid !== undefined && fs.existsSync(path.join(locks, `cli-${pid}.json`)) ? pid : undefined,
+          );
+        },
         {
           timeoutMs: 20_000,
           intervalMs: 20,
