@@ -13,8 +13,10 @@
  * The constructor only registers objects; what each object says is built by the exported `*Spec` functions,
  * which the tests call directly.
  */
+import { createHmac } from 'crypto';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
+import * as random from '@pulumi/random';
 import { PlatformNamespace } from './PlatformNamespace';
 import { checkBlueGreenAppOptions, resolveBlueGreenAppOptions } from './appOptions';
 import { ArgChecks, Resolved, throwIfInvalid } from './shared/args';
@@ -27,10 +29,12 @@ import { appSelector, otherSlot, perSlot, Slot, SLOTS, slotObjectNames, slotSele
 import {
   AntiAffinity,
   antiAffinity,
+  dependingOn,
   deploymentSpec,
   envFromSecret,
   envFromSecretRefs,
   envValues,
+  opaqueSecret,
   podDisruptionBudget,
   restrictedContainer,
   scratchVolume,
@@ -196,11 +200,44 @@ export function appEnv(a: AppArgs, envSecretName?: pulumi.Input<string>): k8s.ty
   ];
 }
 
+/** The pod annotation that carries {@link envSecretChecksum}. */
+export const ENV_CHECKSUM_ANNOTATION = 'pavemaster.io/env-secret-checksum';
+
+/**
+ * A checksum of the app's secret environment values, for the pod template: HMAC-SHA256 under a per-stack random
+ * key rather than a plain hash, because the annotation is readable by anyone who may read Deployments, and a
+ * plain hash of a short secret can be searched offline. Stable for the same values in any order.
+ *
+ * Deliberately not a Pulumi secret: it tells nothing of the values without the key, and a secret anywhere in the
+ * pod template makes the SDK mark the Deployment's whole `spec` secret, so every preview (and every pull
+ * request's preview diff) would show the slot's image and replicas as `[secret]`.
+ */
+export function envSecretChecksum(
+  key: pulumi.Input<string>,
+  values: pulumi.Input<Record<string, string>>,
+): pulumi.Output<string> {
+  return pulumi.unsecret(
+    pulumi.all([key, values]).apply(([k, v]) => {
+      const canonical = JSON.stringify(
+        Object.keys(v)
+          .sort()
+          .map((name) => [name, v[name]]),
+      );
+      return createHmac('sha256', k).update(canonical).digest('hex');
+    }),
+  );
+}
+
 /** One slot's Deployment spec: the slot's image and version behind the slot's selector. */
 export function slotDeploymentSpec(
   a: AppArgs,
   slot: Slot,
-  refs: { serviceAccountName: pulumi.Input<string>; env: k8s.types.input.core.v1.EnvVar[] },
+  refs: {
+    serviceAccountName: pulumi.Input<string>;
+    env: k8s.types.input.core.v1.EnvVar[];
+    /** {@link envSecretChecksum} of the values in `<app>-env`, when the app has that Secret. */
+    envChecksum?: pulumi.Input<string>;
+  },
 ): k8s.types.input.apps.v1.DeploymentSpec {
   const spec = a.slots[slot];
   const selector = slotSelector(a.appName, slot);
@@ -226,6 +263,9 @@ export function slotDeploymentSpec(
       'prometheus.io/scrape': 'true',
       'prometheus.io/port': String(a.port),
       'prometheus.io/path': a.metricsPath,
+      // Environment variables are read at container start: a changed value in `<app>-env` reaches the pods only
+      // through a new pod template, rolled like any other (maxUnavailable 0 unless anti-affinity is required).
+      ...(refs.envChecksum !== undefined ? { [ENV_CHECKSUM_ANNOTATION]: refs.envChecksum } : {}),
     },
     pod: {
       serviceAccountName: refs.serviceAccountName,
@@ -415,19 +455,29 @@ export class BlueGreenApp extends pulumi.ComponentResource {
       { metadata: { name: app, namespace: a.namespace, labels }, automountServiceAccountToken: false },
       child,
     );
+    // The pod specs name `<app>-env` by its known name and only dependsOn it (workload.Referable says why): the
+    // provider replaces a Secret whose data changes, and a spec holding its output name would have both slots'
+    // Deployments replaced (deleted, then created) with it: an outage for a changed credential.
+    const secretValues = a.secretValues && a.secretValues.names.length > 0 ? a.secretValues : undefined;
     const envSecret =
-      a.secretValues && a.secretValues.names.length > 0
-        ? new k8s.core.v1.Secret(
-            `${name}-env`,
-            {
-              metadata: { name: `${app}-env`, namespace: a.namespace, labels },
-              type: 'Opaque',
-              stringData: pulumi.secret(a.secretValues.values),
-            },
-            child,
-          )
-        : undefined;
-    const env = appEnv(a, envSecret?.metadata.name);
+      secretValues &&
+      opaqueSecret(
+        `${name}-env`,
+        {
+          objectName: `${app}-env`,
+          namespace: a.namespace,
+          labels,
+          data: pulumi.secret(secretValues.values),
+        },
+        child,
+      );
+    const envChecksum =
+      secretValues &&
+      envSecretChecksum(
+        new random.RandomPassword(`${name}-env-checksum-key`, { length: 32, special: false }, child).result,
+        secretValues.values,
+      );
+    const env = appEnv(a, envSecret?.objectName);
 
     this.deployments = perSlot((slot) => {
       const objectName = slotObjectNames(app).deployments[slot];
@@ -441,9 +491,13 @@ export class BlueGreenApp extends pulumi.ComponentResource {
             labels: slotLabelSet,
             annotations: a.slots[slot].annotations ?? {},
           },
-          spec: slotDeploymentSpec(a, slot, { serviceAccountName: serviceAccount.metadata.name, env }),
+          spec: slotDeploymentSpec(a, slot, {
+            serviceAccountName: serviceAccount.metadata.name,
+            env,
+            envChecksum,
+          }),
         },
-        stateful,
+        envSecret ? dependingOn(stateful, envSecret) : stateful,
       );
       podDisruptionBudget(
         `${name}-${slot}-pdb`,

@@ -3,7 +3,12 @@
  * deploying to the idle slot changes nothing that serves traffic, and every pod is secure and bounded.
  */
 import * as pulumi from '@pulumi/pulumi';
-import { BlueGreenApp, resolveBlueGreenAppArgs } from '../../../components/BlueGreenApp';
+import {
+  BlueGreenApp,
+  ENV_CHECKSUM_ANNOTATION,
+  envSecretChecksum,
+  resolveBlueGreenAppArgs,
+} from '../../../components/BlueGreenApp';
 import { at, find, isSecret, ofType, record, recordStack, Registered, unsecret } from '../../support/harness';
 import { stackConfig } from '../../support/stackConfig';
 
@@ -308,6 +313,46 @@ describe('conventions', () => {
       name: 'SESSION_KEY',
       valueFrom: { secretKeyRef: { name: 'pavemaster-env', key: 'SESSION_KEY' } },
     });
+  });
+
+  test('a changed secret value rolls both slots in place: same objects, a new pod-template checksum', async () => {
+    const withValue = (v: string) => stackConfig('staging', { appSecrets: { SESSION_KEY: v } });
+    const before = (await recordStack('staging', withValue('unit-secret-value-1234'))).resources;
+    const after = (await recordStack('staging', withValue('unit-secret-value-5678'))).resources;
+    // The Deployments name the Secret by its known name and only dependsOn it: a replaced Secret (the provider
+    // replaces one whose data changes) makes none of their inputs unknown, so they are updated, never replaced.
+    const changed = diff(before, after).map((line) => line.replace(/: .*/, ''));
+    expect(changed).toEqual([
+      `${DEPLOYMENT}::pavemaster-blue spec.template.metadata.annotations.${ENV_CHECKSUM_ANNOTATION}`,
+      `${DEPLOYMENT}::pavemaster-green spec.template.metadata.annotations.${ENV_CHECKSUM_ANNOTATION}`,
+      'kubernetes:core/v1:Secret::pavemaster-env stringData.value.SESSION_KEY',
+    ]);
+    for (const slot of ['blue', 'green']) {
+      const d = find(after, DEPLOYMENT, `pavemaster-${slot}`);
+      const annotations = at(d.inputs, 'spec.template.metadata.annotations') as Record<string, unknown>;
+      const sum = annotations[ENV_CHECKSUM_ANNOTATION];
+      // Plain, so the Deployment's spec stays readable in previews; keyed, so it tells nothing of the value.
+      expect(isSecret(at(d.inputs, 'spec'))).toBe(false);
+      expect(sum).toMatch(/^[0-9a-f]{64}$/);
+    }
+  });
+
+  test('the env checksum is keyed: no plain hash of a value, stable in any key order', async () => {
+    const { createHash } = await import('crypto');
+    const value = (o: pulumi.Output<string>) => new Promise<string>((resolve) => o.apply(resolve));
+    const a = await value(envSecretChecksum('key-1', { A: 'x', B: 'y' }));
+    expect(await value(envSecretChecksum('key-1', { B: 'y', A: 'x' }))).toBe(a);
+    expect(await value(envSecretChecksum('key-2', { A: 'x', B: 'y' }))).not.toBe(a);
+    expect(await value(envSecretChecksum('key-1', { A: 'x', B: 'z' }))).not.toBe(a);
+    const plain = [
+      JSON.stringify([
+        ['A', 'x'],
+        ['B', 'y'],
+      ]),
+      'x',
+      'y',
+    ].map((t) => createHash('sha256').update(t).digest('hex'));
+    expect(plain).not.toContain(a);
   });
 
   test('a component refuses bad arguments with every problem listed', () => {
