@@ -13,6 +13,8 @@
 import * as pulumi from '@pulumi/pulumi';
 import { BlueGreenApp, BlueGreenAppArgs } from '../components/BlueGreenApp';
 import { Logging } from '../components/logging/Logging';
+import { allDashboards } from '../components/monitoring/dashboards';
+import { GrafanaSidecarObjects } from '../components/monitoring/GrafanaSidecarObjects';
 import { Monitoring } from '../components/monitoring/Monitoring';
 import { PrometheusOperatorObjects } from '../components/monitoring/PrometheusOperatorObjects';
 import { alertRuleGroups, APP_RULE_GROUP } from '../components/monitoring/rules';
@@ -90,6 +92,20 @@ function deployMonitoring(
     );
   }
   if (!monitoring.enabled) {
+    // A cluster's own Grafana shows the dashboards, querying its own Prometheus datasource (monitoring.ts does
+    // this itself when the stack runs its monitoring, and hands its own Prometheus over as well).
+    if (monitoring.dashboards.configMaps.enabled) {
+      new GrafanaSidecarObjects(
+        'grafana-sidecar',
+        {
+          ...monitoring.dashboards.configMaps,
+          appNamespace: s.namespace,
+          dashboards: allDashboards({ appNamespace: s.namespace, appName: s.app.appName }),
+        },
+        // The ConfigMaps may go to the app's namespace, which the app creates.
+        { ...opts, dependsOn: [app] },
+      );
+    }
     return undefined;
   }
   return new Monitoring(
@@ -106,7 +122,10 @@ function deployMonitoring(
         url: app.url,
       },
       logging: s.logging.enabled
-        ? { namespace: s.logging.namespace, shipperNamespace: s.logging.nodeNamespace }
+        ? {
+            namespace: s.logging.namespace,
+            shipperNamespace: s.logging.shipper.enabled !== false ? s.logging.nodeNamespace : undefined,
+          }
         : undefined,
       elasticsearch: logging?.grafanaDatasource,
       protect: s.production,

@@ -139,7 +139,10 @@ export function parseLogging(root: Fields, ctx: ParseContext): LoggingSettings {
   ls.finish();
 
   const sh = f.object('shipper');
-  const shipper = readService(sh, d.shipper, ctx, requireDigest);
+  const shipper = {
+    ...readService(sh, d.shipper, ctx, requireDigest),
+    enabled: sh.bool('enabled', true),
+  };
   sh.finish();
 
   const kb = f.object('kibana');

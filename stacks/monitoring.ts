@@ -16,6 +16,13 @@ import {
   resolveMonitoringOptions,
 } from '../components/monitoring/options';
 import type { PrometheusOperatorOptions } from '../components/monitoring/PrometheusOperatorObjects';
+import {
+  checkDashboardConfigMaps,
+  checkGrafanaUid,
+  DashboardConfigMapsOptions,
+  resolveDashboardConfigMaps,
+  ResolvedDashboardConfigMaps,
+} from '../components/monitoring/sidecar';
 import { AlertThresholds, Severity, SEVERITIES } from '../components/monitoring/rules';
 import { ContainerResources } from '../components/shared/resources';
 import {
@@ -40,6 +47,8 @@ export interface MonitoringSettings extends ResolvedMonitoringOptions {
   enabled: boolean;
   /** The PodMonitor and PrometheusRule for the cluster's own prometheus-operator (independent of `enabled`). */
   prometheusOperator: Required<PrometheusOperatorOptions>;
+  /** The sidecar ConfigMaps for a cluster's own Grafana, every default applied (independent of `enabled`). */
+  dashboards: { configMaps: ResolvedDashboardConfigMaps };
   /** The Slack incoming-webhook URL (a Pulumi secret), from `pavemaster:slackWebhookUrl`. */
   slackWebhookUrl?: pulumi.Output<string>;
   /** The SMTP password (a Pulumi secret), from `pavemaster:smtpPassword`. */
@@ -178,6 +187,7 @@ export function parseMonitoring(root: Fields, ctx: ParseContext): MonitoringSett
   const prometheus = {
     ...stateful(p, d.prometheus, rules.minMonitoringReplicas, 5),
     retention: p.string('retention', d.prometheus.retention, { check: checkDuration }),
+    ingressFrom: readIngressFrom(p, d.prometheus.ingressFrom),
   };
   p.finish();
 
@@ -193,6 +203,7 @@ export function parseMonitoring(root: Fields, ctx: ParseContext): MonitoringSett
 
   const g = f.object('grafana');
   const grafana = {
+    enabled: g.bool('enabled', d.grafana.enabled),
     replicas: g.int('replicas', d.grafana.replicas, { min: rules.minMonitoringReplicas, max: 5, why }),
     resources: readResources(g, 'resources', d.grafana.resources),
     ingressFrom: readIngressFrom(g, d.grafana.ingressFrom),
@@ -233,10 +244,47 @@ export function parseMonitoring(root: Fields, ctx: ParseContext): MonitoringSett
     interval: po.string('interval', scrapeInterval, { check: checkDuration }),
   };
   po.finish();
+  const enabled = f.bool('enabled', true);
+  const namespace = f.string('namespace', `${ctx.namespace}-monitoring`, {
+    check: (v) => checkDnsLabel(v, 58),
+  });
+
+  const dash = f.object('dashboards');
+  const cm = dash.object('configMaps');
+  const label = (name: string) => cm.optionalString(name, { check: checkLabelKey });
+  const value = (name: string) => cm.optionalString(name, { check: checkLabelValue });
+  const rawConfigMaps: DashboardConfigMapsOptions = {
+    enabled: cm.has('enabled') ? cm.bool('enabled', false) : undefined,
+    namespace: cm.optionalString('namespace', { check: (v) => checkDnsLabel(v) }),
+    label: label('label'),
+    labelValue: value('labelValue'),
+    datasources: cm.has('datasources') ? cm.bool('datasources', true) : undefined,
+    datasourceLabel: label('datasourceLabel'),
+    datasourceLabelValue: value('datasourceLabelValue'),
+    datasourceUid: cm.optionalString('datasourceUid', { check: checkGrafanaUid }),
+  };
+  const configMaps = resolveDashboardConfigMaps(rawConfigMaps, {
+    grafanaEnabled: grafana.enabled,
+    ownPrometheus: enabled,
+    monitoringNamespace: namespace,
+    appNamespace: ctx.namespace,
+  });
+  reportArgProblems(
+    cm,
+    checkDashboardConfigMaps(
+      configMaps,
+      { ownPrometheus: enabled, datasourcesSet: rawConfigMaps.datasources === true },
+      '',
+    ),
+  );
+  cm.finish();
+  dash.finish();
+
   const settings: MonitoringSettings = {
-    enabled: f.bool('enabled', true),
+    enabled,
     prometheusOperator,
-    namespace: f.string('namespace', `${ctx.namespace}-monitoring`, { check: (v) => checkDnsLabel(v, 58) }),
+    dashboards: { configMaps },
+    namespace,
     scrapeInterval,
     evaluationInterval: f.string('evaluationInterval', scrapeInterval, { check: checkDuration }),
     prometheus,

@@ -46,8 +46,12 @@ export interface LoggingOptions {
   readonly elasticsearch?: ElasticsearchOptions;
   /** Logstash. @default one replica, 256m heap in 768Mi, 2Gi queue volume */
   readonly logstash?: LogstashOptions;
-  /** Filebeat. @default 50m/100Mi requested */
-  readonly shipper?: LogShipperOptions;
+  /**
+   * Filebeat, and `enabled`: run it (and its privileged namespace). Off, nothing ships the app's logs (a cluster
+   * that refuses host namespaces and hostPath, GKE Autopilot-like, runs the stack with it and node-exporter off).
+   * @default enabled, 50m/100Mi requested
+   */
+  readonly shipper?: LogShipperOptions & { readonly enabled?: boolean };
   /** Kibana. @default no public host */
   readonly kibana?: KibanaOptions;
   /** The Elasticsearch exporter. */
@@ -79,7 +83,7 @@ export interface ResolvedLoggingOptions {
   grafanaPodLabels: Record<string, string>;
   elasticsearch: typeof ELASTICSEARCH_DEFAULTS;
   logstash: typeof LOGSTASH_DEFAULTS;
-  shipper: typeof LOG_SHIPPER_DEFAULTS;
+  shipper: typeof LOG_SHIPPER_DEFAULTS & { enabled?: boolean };
   kibana: typeof KIBANA_DEFAULTS;
   exporter: typeof ELASTICSEARCH_EXPORTER_DEFAULTS;
 }
@@ -116,8 +120,8 @@ export interface ReaderCredentials {
 export class Logging extends pulumi.ComponentResource {
   /** The logging namespace. */
   readonly namespace: pulumi.Output<string>;
-  /** The shipper's namespace. */
-  readonly nodeNamespace: pulumi.Output<string>;
+  /** The shipper's namespace, when the shipper runs. */
+  readonly nodeNamespace?: pulumi.Output<string>;
   /** Elasticsearch's in-cluster URL. */
   readonly elasticsearchUrl: pulumi.Output<string>;
   /** Kibana's URL (public when a host is set). */
@@ -136,12 +140,15 @@ export class Logging extends pulumi.ComponentResource {
     const { dropPaths, apiServer } = a;
 
     const ns = new PlatformNamespace(`${name}-namespace`, { name: a.namespace, protect: a.protect }, child);
-    const nodeNs = new PlatformNamespace(
-      `${name}-node-namespace`,
-      // hostPath volumes (the node's log files) are forbidden by the restricted and baseline levels.
-      { name: a.nodeNamespace, podSecurity: 'privileged' },
-      child,
-    );
+    const { enabled: shipperEnabled = true, ...shipperOptions } = a.shipper;
+    const nodeNs = shipperEnabled
+      ? new PlatformNamespace(
+          `${name}-node-namespace`,
+          // hostPath volumes (the node's log files) are forbidden by the restricted and baseline levels.
+          { name: a.nodeNamespace, podSecurity: 'privileged' },
+          child,
+        )
+      : undefined;
 
     // Alphanumeric: safe in JSON bodies, shell and URLs without escaping. Passwords are 32 characters from 62
     // symbols (~190 bits), protected with the data: Elasticsearch only reads the `elastic` password when it
@@ -207,19 +214,21 @@ export class Logging extends pulumi.ComponentResource {
       deps,
     );
 
-    new LogShipper(
-      `${name}-shipper`,
-      {
-        namespace: nodeNs.name,
-        namespaceName: a.nodeNamespace,
-        ...a.shipper,
-        shippedNamespaces: a.appNamespaces,
-        logstashNamespace: a.namespace,
-        logstashHost: `logstash.${a.namespace}.svc:${PORTS.beats}`,
-        apiServer,
-      },
-      { parent: this, dependsOn: [nodeNs, logstash] },
-    );
+    if (nodeNs !== undefined) {
+      new LogShipper(
+        `${name}-shipper`,
+        {
+          namespace: nodeNs.name,
+          namespaceName: a.nodeNamespace,
+          ...shipperOptions,
+          shippedNamespaces: a.appNamespaces,
+          logstashNamespace: a.namespace,
+          logstashHost: `logstash.${a.namespace}.svc:${PORTS.beats}`,
+          apiServer,
+        },
+        { parent: this, dependsOn: [nodeNs, logstash] },
+      );
+    }
 
     const kibana = new Kibana(
       `${name}-kibana`,
@@ -253,7 +262,7 @@ export class Logging extends pulumi.ComponentResource {
     );
 
     this.namespace = ns.name;
-    this.nodeNamespace = nodeNs.name;
+    this.nodeNamespace = nodeNs?.name;
     this.elasticsearchUrl = es.url;
     this.kibanaUrl = kibana.url;
     this.elasticPassword = pulumi.secret(passwords.elastic);

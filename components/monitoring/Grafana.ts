@@ -53,6 +53,12 @@ export interface ElasticsearchDatasource {
 
 /** What a stack decides about Grafana (`pavemaster:monitoring.grafana`). */
 export interface GrafanaOptions {
+  /**
+   * Run the stack's own Grafana. Off, a cluster's own Grafana shows the dashboards: they are emitted as ConfigMaps
+   * for its sidecar (`dashboards.configMaps`, on by default then), and `grafanaUrl` / `grafanaAdminPassword` are
+   * not exported. @default true
+   */
+  readonly enabled?: boolean;
   /** Replicas (stateless: every piece of state is provisioned). @default 1 */
   readonly replicas?: number;
   /** Requests and limits. @default 50m/128Mi requested, 500m/256Mi limit */

@@ -24,6 +24,7 @@ import { BLACKBOX_DEFAULTS, BLACKBOX_PORT, BlackboxExporter, BlackboxOptions } f
 import { serviceLabels } from './common';
 import { allDashboards } from './dashboards';
 import { ElasticsearchDatasource, Grafana, GRAFANA_DEFAULTS, GrafanaOptions } from './Grafana';
+import { GrafanaSidecarObjects } from './GrafanaSidecarObjects';
 import {
   KSM_PORT,
   KUBE_STATE_METRICS_DEFAULTS,
@@ -35,6 +36,13 @@ import { Prometheus, PROMETHEUS_DEFAULTS, PrometheusOptions } from './Prometheus
 import { ProbeTarget, prometheusConfig } from './prometheusConfig';
 import { alertRuleGroups, AlertThresholds } from './rules';
 import { checkMonitoringOptions, resolveMonitoringOptions } from './options';
+import {
+  checkDashboardConfigMaps,
+  DashboardConfigMapsOptions,
+  GRAFANA_CHART_POD_LABELS,
+  resolveDashboardConfigMaps,
+  ResolvedDashboardConfigMaps,
+} from './sidecar';
 
 export {
   checkMonitoringOptions,
@@ -80,6 +88,8 @@ export interface MonitoringOptions {
   readonly kubeStateMetrics?: KubeStateMetricsOptions;
   readonly nodeExporter?: NodeExporterOptions;
   readonly blackbox?: BlackboxOptions;
+  /** The dashboards for a cluster's own Grafana (`grafana.enabled: false`): ConfigMaps for its sidecar. */
+  readonly dashboards?: { readonly configMaps?: DashboardConfigMapsOptions };
   /** The images. @default the pinned versions of components/versions.ts */
   readonly images?: Partial<MonitoringImages>;
   /** Alert thresholds. @default see ALERT_THRESHOLD_DEFAULTS (./rules.ts) */
@@ -113,8 +123,8 @@ export interface MonitoringArgs extends MonitoringOptions {
   readonly environment: string;
   /** The application watched. Required. */
   readonly app: WatchedApp;
-  /** The logging stack's namespaces, when it runs (its alerts and scraping). @default none */
-  readonly logging?: { readonly namespace: string; readonly shipperNamespace: string };
+  /** The logging stack's namespaces, when it runs (its alerts and scraping; the shipper's when it runs). @default none */
+  readonly logging?: { readonly namespace: string; readonly shipperNamespace?: string };
   /** The Elasticsearch datasource for Grafana, as the logging stack hands it over. @default none */
   readonly elasticsearch?: ElasticsearchDatasource;
   /** Protect stateful data (Prometheus and Alertmanager sets, their volume claims). @default false */
@@ -132,6 +142,7 @@ export interface ResolvedMonitoringOptions {
   kubeStateMetrics: typeof KUBE_STATE_METRICS_DEFAULTS;
   nodeExporter: typeof NODE_EXPORTER_DEFAULTS;
   blackbox: typeof BLACKBOX_DEFAULTS;
+  dashboards: { configMaps: DashboardConfigMapsOptions };
   images: MonitoringImages;
   thresholds: AlertThresholds;
   alerting: {
@@ -233,6 +244,33 @@ function alerting(
   return { config, secrets };
 }
 
+/** The sidecar ConfigMaps' settings of a stack that runs its own monitoring, every default applied. */
+export function monitoringSidecar(
+  o: ResolvedMonitoringOptions,
+  appNamespace: string,
+): ResolvedDashboardConfigMaps {
+  return resolveDashboardConfigMaps(o.dashboards.configMaps, {
+    grafanaEnabled: o.grafana.enabled,
+    ownPrometheus: true,
+    monitoringNamespace: o.namespace,
+    appNamespace,
+  });
+}
+
+/**
+ * Who may query Prometheus besides the stack's own Grafana: `prometheus.ingressFrom`, else, when the datasource
+ * is handed to another Grafana, that Grafana's pods (the grafana chart's labels in the ConfigMaps' namespace).
+ */
+export function prometheusQueriers(
+  o: ResolvedMonitoringOptions,
+  sidecar: ResolvedDashboardConfigMaps,
+): ResolvedMonitoringOptions['prometheus']['ingressFrom'] {
+  if (o.prometheus.ingressFrom.length > 0 || !(sidecar.enabled && sidecar.datasources)) {
+    return o.prometheus.ingressFrom;
+  }
+  return [{ namespace: sidecar.namespace, podLabels: GRAFANA_CHART_POD_LABELS }];
+}
+
 /** The options with every default applied, checked with the wiring; throws one error listing every bad argument. */
 export function validateMonitoringArgs(name: string, args: MonitoringArgs): ResolvedMonitoringOptions {
   const o = resolveMonitoringOptions(args.environment, args);
@@ -244,7 +282,12 @@ export function validateMonitoringArgs(name: string, args: MonitoringArgs): Reso
   ] as const) {
     c.check(what, ns, (v) => checkDnsLabel(v));
   }
-  throwIfInvalid(`Monitoring ${name}`, [...checkMonitoringOptions(o), ...c.problems]);
+  const sidecar = monitoringSidecar(o, args.app.namespace);
+  throwIfInvalid(`Monitoring ${name}`, [
+    ...checkMonitoringOptions(o),
+    ...checkDashboardConfigMaps(sidecar, { ownPrometheus: true }),
+    ...c.problems,
+  ]);
   return o;
 }
 
@@ -256,15 +299,19 @@ export class Monitoring extends pulumi.ComponentResource {
   /** In-cluster URLs. */
   readonly prometheusUrl: pulumi.Output<string>;
   readonly alertmanagerUrl: pulumi.Output<string>;
-  readonly grafanaUrl: pulumi.Output<string>;
-  /** Grafana's generated admin password (a secret). */
-  readonly grafanaAdminPassword: pulumi.Output<string>;
+  /** The stack's own Grafana's URL, when it runs one (`grafana.enabled`). */
+  readonly grafanaUrl?: pulumi.Output<string>;
+  /** Grafana's generated admin password (a secret), when it runs one. */
+  readonly grafanaAdminPassword?: pulumi.Output<string>;
+  /** The sidecar ConfigMaps for a cluster's own Grafana, when emitted (`dashboards.configMaps`). */
+  readonly sidecar?: GrafanaSidecarObjects;
   /** The receivers that alerts can reach ("email", "slack"). */
   readonly receivers: string[];
 
   constructor(name: string, args: MonitoringArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super('pavemaster:monitoring:Monitoring', name, {}, opts);
     const o = validateMonitoringArgs(name, args);
+    const sidecar = monitoringSidecar(o, args.app.namespace);
     const child = { parent: this };
     const protect = args.protect ?? false;
     const nsName = o.namespace;
@@ -380,37 +427,56 @@ export class Monitoring extends pulumi.ComponentResource {
           runbookBase: o.runbookBaseUrl,
         }),
         ...o.prometheus,
+        ingressFrom: prometheusQueriers(o, sidecar),
         scrapeNamespaces: [
           args.app.namespace,
           ...(args.logging !== undefined ? [args.logging.namespace] : []),
           ...(nodeNs !== undefined ? [nodeNs.name] : []),
         ],
         hostExporterPorts: [o.nodeExporter.port],
-        queriers: [serviceLabels('grafana', `${name}-grafana`).selector],
+        queriers: o.grafana.enabled ? [serviceLabels('grafana', `${name}-grafana`).selector] : [],
         protect,
       },
       child,
     );
-    const grafana = new Grafana(
-      `${name}-grafana`,
-      {
-        namespace,
-        image: o.images.grafana,
-        prometheusUrl: prometheus.url,
-        prometheusPodLabels: prometheus.podLabels,
-        dashboards: allDashboards({ appNamespace: args.app.namespace, appName: args.app.name }),
-        elasticsearch: args.elasticsearch,
-        ...o.grafana,
-      },
-      child,
-    );
+    const dashboards = allDashboards({ appNamespace: args.app.namespace, appName: args.app.name });
+    const { enabled: grafanaEnabled, ...grafanaOptions } = o.grafana;
+    const grafana = grafanaEnabled
+      ? new Grafana(
+          `${name}-grafana`,
+          {
+            namespace,
+            image: o.images.grafana,
+            prometheusUrl: prometheus.url,
+            prometheusPodLabels: prometheus.podLabels,
+            dashboards,
+            elasticsearch: args.elasticsearch,
+            ...grafanaOptions,
+          },
+          child,
+        )
+      : undefined;
+    if (sidecar.enabled) {
+      this.sidecar = new GrafanaSidecarObjects(
+        `${name}-grafana-sidecar`,
+        {
+          ...sidecar,
+          appNamespace: args.app.namespace,
+          dashboards,
+          prometheusUrl: prometheus.url,
+          scrapeInterval: o.scrapeInterval,
+        },
+        // The ConfigMaps may go to the monitoring namespace, which must exist first.
+        { parent: this, dependsOn: [ns] },
+      );
+    }
 
     this.namespace = namespace;
     this.nodeExporterNamespace = nodeNs?.name;
     this.prometheusUrl = prometheus.url;
     this.alertmanagerUrl = alertmanager.url;
-    this.grafanaUrl = grafana.url;
-    this.grafanaAdminPassword = grafana.adminPassword;
+    this.grafanaUrl = grafana?.url;
+    this.grafanaAdminPassword = grafana?.adminPassword;
     this.registerOutputs({
       prometheusUrl: this.prometheusUrl,
       alertmanagerUrl: this.alertmanagerUrl,

@@ -7,7 +7,7 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { Resolved, throwIfNoReplicas, withDefaults } from '../shared/args';
 import { imageTag } from '../shared/image';
-import { allowPolicy, namespacePeer, tcp } from '../shared/network';
+import { allowPolicy, namespacePeer, NetworkPeer, networkPeer, tcp } from '../shared/network';
 import * as workload from '../shared/workload';
 import { ANYWHERE, checksum, monitoringContainer, podSecurity, podsPeer, serviceLabels } from './common';
 import { PrometheusConfig, toYaml } from './prometheusConfig';
@@ -39,6 +39,14 @@ export const PROMETHEUS_CLUSTER_RULES: k8s.types.input.rbac.v1.PolicyRule[] = [
 export interface PrometheusOptions extends workload.StatefulOptions {
   /** How long samples are kept (a Prometheus duration). @default "7d" */
   readonly retention?: string;
+  /**
+   * Who else may query Prometheus besides the stack's own Grafana, as the app's `ingressFrom`: another Grafana
+   * that reads the stack's Prometheus datasource (`dashboards.configMaps`), e.g.
+   * `{ namespace: "monitoring", podLabels: { "app.kubernetes.io/name": "grafana" } }`.
+   * @default nobody; with the datasource handed to another Grafana, that Grafana's pods (the grafana chart's
+   * `app.kubernetes.io/name: grafana` in `dashboards.configMaps.namespace`)
+   */
+  readonly ingressFrom?: readonly NetworkPeer[];
 }
 
 export type ResolvedPrometheusOptions = Resolved<PrometheusOptions, 'storageClass'>;
@@ -215,7 +223,14 @@ export class Prometheus extends pulumi.ComponentResource {
         ...scope(OBJECT),
         podSelector: selector,
         ingress: [
-          { from: [podsPeer(selector), ...(args.queriers ?? []).map(podsPeer)], ports: tcp(PROMETHEUS_PORT) },
+          {
+            from: [
+              podsPeer(selector),
+              ...(args.queriers ?? []).map(podsPeer),
+              ...o.ingressFrom.map(networkPeer),
+            ],
+            ports: tcp(PROMETHEUS_PORT),
+          },
         ],
         egress: [
           // Scrape targets: every pod of this namespace and of the namespaces it monitors, on their own ports.

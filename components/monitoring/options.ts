@@ -32,6 +32,7 @@ export const BLACKBOX_DEFAULTS: Required<BlackboxOptions> = {
 };
 
 export const GRAFANA_DEFAULTS: Required<GrafanaOptions> = {
+  enabled: true,
   replicas: 1,
   resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
   ingressFrom: [],
@@ -75,6 +76,7 @@ export const PROMETHEUS_DEFAULTS: ResolvedPrometheusOptions = {
   retention: '7d',
   storage: '10Gi',
   resources: { requests: { cpu: '200m', memory: '512Mi' }, limits: { cpu: '1', memory: '1Gi' } },
+  ingressFrom: [],
 };
 
 export const PROMETHEUS_OPERATOR_DEFAULTS = { enabled: false, labels: {}, interval: '30s' } as const;
@@ -92,6 +94,7 @@ export const MONITORING_DEFAULTS: Omit<
   kubeStateMetrics: KUBE_STATE_METRICS_DEFAULTS,
   nodeExporter: NODE_EXPORTER_DEFAULTS,
   blackbox: BLACKBOX_DEFAULTS,
+  dashboards: { configMaps: {} },
   images: MONITORING_IMAGES,
   thresholds: ALERT_THRESHOLD_DEFAULTS,
   alerting: {
@@ -160,9 +163,11 @@ export function checkMonitoringOptions(o: ResolvedMonitoringOptions): ArgProblem
   // node-exporter's namespace is this name plus "-node": keep room for it.
   c.check('namespace', o.namespace, (v) => checkDnsLabel(v, 58));
   c.check('nodeExporter.port', o.nodeExporter.port, checkNodeExporterPort);
-  o.grafana.ingressFrom.forEach((peer, i) =>
-    checkNetworkPeer(c, `grafana.ingressFrom[${i}]`, peer, { podLabelsAlone: true }),
-  );
+  for (const service of ['grafana', 'prometheus'] as const) {
+    o[service].ingressFrom.forEach((peer, i) =>
+      checkNetworkPeer(c, `${service}.ingressFrom[${i}]`, peer, { podLabelsAlone: true }),
+    );
+  }
   for (const key of RATIO_THRESHOLDS) {
     c.check(`thresholds.${key}`, o.thresholds[key], (v) =>
       v > 0 && v <= 1 ? undefined : 'a ratio in (0, 1]',

@@ -88,8 +88,8 @@ export interface RuleArgs {
   logging?: {
     /** Where Elasticsearch and Logstash run. */
     namespace: string;
-    /** Where the log shipper (Filebeat) DaemonSet runs. */
-    shipperNamespace: string;
+    /** Where the log shipper (Filebeat) DaemonSet runs, when it runs (`logging.shipper.enabled`). */
+    shipperNamespace?: string;
   };
   /** Alerting thresholds. */
   thresholds: AlertThresholds;
@@ -292,7 +292,7 @@ export function alertRuleGroups(args: RuleArgs): RuleGroup[] {
   ];
   if (args.logging !== undefined) {
     const log = `namespace="${args.logging.namespace}"`;
-    const shipper = `namespace="${args.logging.shipperNamespace}"`;
+    const shipperNamespace = args.logging.shipperNamespace;
     groups.splice(2, 0, {
       name: 'logging',
       rules: [
@@ -321,14 +321,19 @@ export function alertRuleGroups(args: RuleArgs): RuleGroup[] {
           'Logstash is down',
           'Logstash ({{ $labels.workload }} in {{ $labels.namespace }}) has had no ready pod for 5 minutes: logs are not being indexed.',
         ),
-        alert(
-          'FilebeatDown',
-          'warning',
-          `kube_daemonset_status_number_unavailable{${shipper},daemonset=~".*filebeat.*"} > 0`,
-          '10m',
-          'Filebeat is not running on every node',
-          'DaemonSet {{ $labels.daemonset }} in {{ $labels.namespace }} has had unavailable pods for 10 minutes: logs of some nodes are not shipped.',
-        ),
+        // Without a shipper (logging.shipper.enabled false) there is no DaemonSet to watch.
+        ...(shipperNamespace !== undefined
+          ? [
+              alert(
+                'FilebeatDown',
+                'warning',
+                `kube_daemonset_status_number_unavailable{namespace="${shipperNamespace}",daemonset=~".*filebeat.*"} > 0`,
+                '10m',
+                'Filebeat is not running on every node',
+                'DaemonSet {{ $labels.daemonset }} in {{ $labels.namespace }} has had unavailable pods for 10 minutes: logs of some nodes are not shipped.',
+              ),
+            ]
+          : []),
       ],
     });
   }
