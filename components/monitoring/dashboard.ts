@@ -4,6 +4,18 @@
  * every query with `promtool`.
  */
 
+/**
+ * The dashboard schema version the pinned Grafana (13.1.0, components/versions.ts) writes: its schema package,
+ * @grafana/schema 13.1.0, declares `defaultDashboard.schemaVersion: 42`, and Grafana's backend migrations
+ * (apps/dashboard/pkg/migration/schemaversion) end at 42, the last version of the v1 dashboard API. From the 39
+ * these dashboards declared before, Grafana migrates on load: 40 makes `refresh` a string (ours is "30s"), 41
+ * drops `timepicker.time_options` (ours have no timepicker), 42 sets `hideFrom.tooltip` wherever a field override
+ * hides a field from the visualization (ours have no overrides). None changes these dashboards, so declaring 42
+ * saves Grafana the migration and keeps what it shows identical; test/unit/monitoring/dashboardSchema.test.ts
+ * type-checks every generated dashboard against @grafana/schema's Dashboard type.
+ */
+export const DASHBOARD_SCHEMA_VERSION = 42;
+
 /** The uid of the provisioned Prometheus datasource that every panel queries. */
 export const PROMETHEUS_DATASOURCE_UID = 'prometheus';
 
@@ -63,6 +75,8 @@ export interface Panel {
   gridPos: GridPos;
   description?: string;
   collapsed?: boolean;
+  /** A row's panels while it is collapsed; the schema requires the list on every row (ours are open: empty). */
+  panels?: Panel[];
   datasource?: { type: 'prometheus'; uid: string };
   targets?: Target[];
   fieldConfig?: {
@@ -180,6 +194,7 @@ export function dashboard(uid: string, title: string, tags: string[], rows: RowS
       type: 'row',
       title: row.title,
       collapsed: false,
+      panels: [],
       gridPos: { x: 0, y, w: 24, h: 1 },
     });
     y += 1;
@@ -207,7 +222,7 @@ export function dashboard(uid: string, title: string, tags: string[], rows: RowS
     tags: ['pavemaster', ...tags],
     annotations: { list: [BUILT_IN_ANNOTATIONS] },
     timezone: 'browser',
-    schemaVersion: 39,
+    schemaVersion: DASHBOARD_SCHEMA_VERSION,
     version: 1,
     editable: false,
     time: { from: 'now-6h', to: 'now' },
