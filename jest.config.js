@@ -62,4 +62,7 @@ module.exports = {
     },
   ],
   testTimeout: 40 * 60 * 1000,
+  // Every run ends with a table of each test file's time, slowest first (test/support/timingReporter.js): the CI
+  // log shows where its minutes go (issue 15).
+  reporters: ['default', '<rootDir>/test/support/timingReporter.js'],
 };
