@@ -101,7 +101,8 @@ class TimingReporter {
       lines.push(`  ${padLeft(seconds(t.ms), 7)}  ${path.basename(t.file)}: ${t.name}`);
     }
     lines.push('');
-    process.stdout.write(`${lines.join('\n')}\n`);
+    // stderr, beside jest's own report: `jest --json` without --outputFile prints its JSON on stdout.
+    process.stderr.write(`${lines.join('\n')}\n`);
   }
 }
 
