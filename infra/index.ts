@@ -10,6 +10,8 @@
  * and exports what operators and the release command read. The README's layout table says where every object
  * of the stack is declared: at most two components below this file.
  */
+// First: it limits the source-map formatting ts-node installed before the SDK takes its first stack (why there).
+import './stackTraces';
 import * as pulumi from '@pulumi/pulumi';
 import { BlueGreenApp, BlueGreenAppArgs } from '../components/BlueGreenApp';
 import { Logging } from '../components/logging/Logging';
