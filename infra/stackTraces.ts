@@ -19,9 +19,14 @@
 /** What V8 calls to format `error.stack` (the V8 stack trace API). */
 export type PrepareStackTrace = (error: Error, frames: NodeJS.CallSite[]) => unknown;
 
+/** A V8 CallSite prints itself as V8 writes the frame (@types/node's CallSite does not declare it). */
+interface PrintableFrame {
+  toString(): string;
+}
+
 /** One frame as V8 writes it when no `Error.prepareStackTrace` is installed. */
 function plainFrame(frame: NodeJS.CallSite): string {
-  return `\n    at ${frame.toString()}`;
+  return `\n    at ${(frame as unknown as PrintableFrame).toString()}`;
 }
 
 function headline(error: Error): string {
@@ -48,7 +53,8 @@ export function sdkStackFormatting(
   };
 }
 
-const formatting = sdkStackFormatting(Error.prepareStackTrace, process.env);
+// V8 calls the formatter as a method of Error.
+const formatting = sdkStackFormatting(Error.prepareStackTrace?.bind(Error), process.env);
 if (formatting !== undefined) {
   Error.prepareStackTrace = formatting;
 }

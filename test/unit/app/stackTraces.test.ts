@@ -24,7 +24,7 @@ const calls: number[] = [];
 const mapped: PrepareStackTrace = (error, frames) => {
   calls.push(frames.length);
   return `${error.message ? `${error.name}: ${error.message}` : error.name}${frames
-    .map((f) => `\n    at MAPPED ${f.toString()}`)
+    .map((f) => `\n    at MAPPED ${(f as unknown as { toString(): string }).toString()}`)
     .join('')}`;
 };
 
