@@ -60,6 +60,8 @@ function deployLogging(s: Settings, opts: pulumi.ComponentResourceOptions): Logg
       appNamespaces: [s.namespace],
       dropPaths: [s.app.healthPath, s.app.readyPath, s.app.metricsPath],
       monitoringNamespace: s.monitoring.enabled ? s.monitoring.namespace : undefined,
+      // Only the stack's own Grafana takes the logging CA (and grants its certificate Job the namespace).
+      grafanaCa: s.monitoring.grafana.enabled,
     },
     opts,
   );

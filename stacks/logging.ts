@@ -7,7 +7,7 @@
  * resource is registered.
  */
 import type { ResolvedLoggingOptions } from '../components/logging/Logging';
-import { checkLoggingOptions, resolveLoggingOptions } from '../components/logging/options';
+import { checkLoggingOptions, MAX_TLS_ROTATION, resolveLoggingOptions } from '../components/logging/options';
 import {
   checkDnsLabel,
   checkHeap,
@@ -170,6 +170,25 @@ export function parseLogging(root: Fields, ctx: ParseContext): LoggingSettings {
   const exporter = readService(ex, d.exporter, ctx, requireDigest);
   ex.finish();
 
+  // TLS is always on (docs/logging.md, "TLS"): the only choice is the certificates' generation.
+  const tf = f.object('tls');
+  if (tf.has('enabled') && !tf.bool('enabled', true)) {
+    tf.fail(
+      'enabled',
+      false,
+      'true (or no key): TLS on every hop of the logging stack cannot be turned off (a plaintext hop would carry the ' +
+        "stack's passwords and the app's logs); remove the key",
+    );
+  }
+  const tls = {
+    rotation: tf.int('rotation', d.tls.rotation, {
+      min: 1,
+      max: MAX_TLS_ROTATION,
+      why: "the certificates' generation: raise it by one to rotate every certificate of the logging stack",
+    }),
+  };
+  tf.finish();
+
   const settings: LoggingSettings = {
     enabled,
     namespace,
@@ -184,6 +203,7 @@ export function parseLogging(root: Fields, ctx: ParseContext): LoggingSettings {
     shipper,
     kibana,
     exporter,
+    tls,
   };
   reportArgProblems(f, checkLoggingOptions(settings));
   f.finish();

@@ -16,6 +16,7 @@ import { allowPolicy, tcp } from '../shared/network';
 import { ContainerResources } from '../shared/resources';
 import * as workload from '../shared/workload';
 import { certificateJob } from './certificates';
+import { CA_CONFIG_MAP, ES_CERT_SECRET } from './tls';
 import { ApiServerPeer, configCopyInit, contentHash, rolePeer, roleLabels, SecretCopy } from './common';
 import { elasticPodSecurityContext, PORTS } from './defaults';
 import { elasticsearchSetupRequests, LifecycleOptions, PLACEHOLDERS } from './elastic';
@@ -80,22 +81,32 @@ export interface ElasticsearchArgs extends ElasticsearchOptions {
   readonly httpClients?: readonly k8s.types.input.networking.v1.NetworkPolicyPeer[];
   /** The API server, for the certificate Job. @default any address on 443 and 6443 */
   readonly apiServer?: ApiServerPeer;
+  /** The certificates' generation (`logging.tls.rotation`): a new one rotates every certificate. @default 1 */
+  readonly tlsGeneration?: number;
+  /** Logstash's client Service, whose names its Beats certificate carries. @default "logstash" */
+  readonly logstashService?: string;
+  /** Namespaces this stack creates whose pods verify the certificates (the shipper's). @default none */
+  readonly caNamespaces?: readonly { name: string; resource: pulumi.Resource }[];
+  /** Namespaces whose owner grants the certificate Job the CA ConfigMap there (Grafana's). @default none */
+  readonly grantedCaNamespaces?: readonly string[];
 }
 
 /** The object names of the cluster (fixed: the certificates and every client name them). */
 const STS = 'elasticsearch';
 const HEADLESS = `${STS}-headless`;
-const CERT_SECRET = `${STS}-certs`;
+const CERT_SECRET = ES_CERT_SECRET;
 
-/** The in-cluster HTTP URL of the Elasticsearch of a namespace. */
+/** The in-cluster HTTPS URL of the Elasticsearch of a namespace (a name of its certificate). */
 export function elasticsearchUrl(namespace: string): string {
-  return `http://${STS}.${namespace}.svc:${PORTS.elasticsearchHttp}`;
+  return `https://${STS}.${namespace}.svc:${PORTS.elasticsearchHttp}`;
 }
 
 /** The Elasticsearch cluster of the logging stack. */
 export class Elasticsearch extends pulumi.ComponentResource {
-  /** The in-cluster HTTP URL. */
+  /** The in-cluster HTTPS URL. */
   readonly url: pulumi.Output<string>;
+  /** The certificate Job: clients that must start with its certificates depend on it. */
+  readonly certificates: k8s.batch.v1.Job;
   /** The client Service's name. */
   readonly serviceName: pulumi.Output<string>;
   /** The Secret holding the `elastic` password (key `password`). */
@@ -142,7 +153,10 @@ export class Elasticsearch extends pulumi.ComponentResource {
         namespace: ns,
         sts: STS,
         headless: HEADLESS,
-        secretName: CERT_SECRET,
+        logstashService: args.logstashService ?? 'logstash',
+        generation: args.tlsGeneration ?? 1,
+        ownedCaNamespaces: args.caNamespaces ?? [],
+        grantedCaNamespaces: args.grantedCaNamespaces ?? [],
         image: o.image,
         awaitCompletion: awaitJobs,
         apiServer,
@@ -209,8 +223,10 @@ export class Elasticsearch extends pulumi.ComponentResource {
         requests: elasticsearchSetupRequests({ ...args.lifecycle, replicas: o.replicas }),
         script: { waitPath: '/_cluster/health?wait_for_status=yellow&timeout=5s' },
         awaitCompletion: awaitJobs,
+        // HTTPS to the short name (one of the certificate's), verified with the trust bundle.
+        caConfigMap: CA_CONFIG_MAP,
         env: [
-          { name: 'TARGET_URL', value: `http://${STS}:${PORTS.elasticsearchHttp}` },
+          { name: 'TARGET_URL', value: `https://${STS}:${PORTS.elasticsearchHttp}` },
           { name: 'SETUP_USER', value: 'elastic' },
         ],
         // By the output name on purpose: a change of these Secrets' data replaces them, and the engine then
@@ -255,6 +271,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
     );
 
     this.url = pulumi.output(elasticsearchUrl(ns));
+    this.certificates = certs;
     this.serviceName = service.metadata.name;
     this.elasticSecretName = elasticSecret.metadata.name;
     this.registerOutputs({
@@ -277,6 +294,9 @@ const ELASTIC_SECRET: SecretCopy = {
   file: 'elastic-password',
 };
 
+/** The nodes' config directory (the writable copy; the certificates are mounted below it). */
+const ES_CONFIG_DIR = '/usr/share/elasticsearch/config';
+
 /** The StatefulSet's spec: the nodes, their config copy step, probes, volumes and claims. */
 export function elasticsearchStatefulSetSpec(
   o: ResolvedElasticsearchOptions & { protect: boolean },
@@ -287,8 +307,9 @@ export function elasticsearchStatefulSetSpec(
   const readiness = [
     'sh',
     '-c',
-    // The password goes to curl on stdin, not on its command line.
-    `printf 'user = "elastic:%s"\\n' "$(cat ${passwordFile})" | curl -s -K - -o /dev/null -w '%{http_code}' 'http://127.0.0.1:${PORTS.elasticsearchHttp}/_cluster/health?local=true' | grep -q '^200$'`,
+    // The password goes to curl on stdin, not on its command line. HTTPS to localhost (a name of the node's
+    // certificate), pinned to the loopback address, verified with the trust bundle.
+    `printf 'user = "elastic:%s"\\n' "$(cat ${passwordFile})" | curl -s -K - --cacert ${ES_CONFIG_DIR}/certs/ca.crt --resolve localhost:${PORTS.elasticsearchHttp}:127.0.0.1 -o /dev/null -w '%{http_code}' 'https://localhost:${PORTS.elasticsearchHttp}/_cluster/health?local=true' | grep -q '^200$'`,
   ];
   return {
     // Every master-eligible node must start for a new cluster to elect a master.
@@ -360,8 +381,8 @@ export function elasticsearchStatefulSetSpec(
 }
 
 /**
- * `elasticsearch.yml` (YAML; values JSON-quoted). Security on, transport TLS with the certificate Job's PEM
- * files, HTTP without TLS (see docs/logging.md), memory-mapped files off so that no privileged sysctl is needed,
+ * `elasticsearch.yml` (YAML; values JSON-quoted). Security on, transport and HTTP TLS with the certificate Job's
+ * PEM files (see docs/logging.md), memory-mapped files off so that no privileged sysctl is needed,
  * and the discovery settings of the topology: `single-node` for one node, else seed hosts from the headless
  * Service plus, only until the cluster has formed, the initial master nodes. Exported for tests.
  */
@@ -390,8 +411,12 @@ export function elasticsearchConfig(opts: {
     ['xpack.ml.enabled', false],
     ['xpack.security.enabled', true],
     ['xpack.security.enrollment.enabled', false],
-    // Port 9200 is reachable only through the NetworkPolicies, inside the cluster.
-    ['xpack.security.http.ssl.enabled', false],
+    // HTTPS on 9200 with the node certificate, whose names include the client Service's (certificates.ts). The
+    // node watches these files and reloads them when the certificate Job rotates them (no restart).
+    ['xpack.security.http.ssl.enabled', true],
+    ['xpack.security.http.ssl.key', 'certs/node.key'],
+    ['xpack.security.http.ssl.certificate', 'certs/node.crt'],
+    ['xpack.security.http.ssl.certificate_authorities', ['certs/ca.crt']],
     ['xpack.security.transport.ssl.enabled', true],
     // Peers must present a certificate signed by the stack's CA; host names are not checked, as nodes connect to
     // each other's pod IPs.

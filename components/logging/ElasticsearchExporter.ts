@@ -11,6 +11,7 @@ import * as workload from '../shared/workload';
 import { roleLabels, TO_ELASTICSEARCH } from './common';
 import { NAMES, PORTS } from './defaults';
 import { ELASTICSEARCH_EXPORTER_DEFAULTS } from './options';
+import { CA_FILE, caVolume, TLS_GENERATION_ANNOTATION } from './tls';
 
 export { ELASTICSEARCH_EXPORTER_DEFAULTS } from './options';
 
@@ -26,6 +27,10 @@ export interface ElasticsearchExporterArgs extends ElasticsearchExporterOptions 
   readonly password: pulumi.Input<string>;
   /** Who may scrape it (the monitoring namespace). @default nobody */
   readonly metricsClients?: readonly k8s.types.input.networking.v1.NetworkPolicyPeer[];
+  /** The certificates' generation: a new one rolls the pod, which reads the CA at start. @default 1 */
+  readonly tlsGeneration?: number;
+  /** Resources to create the Deployment after (the certificate Job). @default none */
+  readonly certificates?: readonly pulumi.Resource[];
 }
 
 /** The image's unprivileged user (`nobody`). */
@@ -36,8 +41,10 @@ const APP = 'elasticsearch-exporter';
 export function exporterDeploymentSpec(
   o: Required<ElasticsearchExporterOptions> & { elasticsearchUrl: pulumi.Input<string> },
   credentialsSecret: pulumi.Input<string>,
+  tlsGeneration = 1,
 ): k8s.types.input.apps.v1.DeploymentSpec {
   const { labels, selector } = roleLabels('exporter', APP);
+  const ca = caVolume();
   return workload.deploymentSpec({
     replicas: 1,
     labels,
@@ -46,6 +53,7 @@ export function exporterDeploymentSpec(
       'prometheus.io/scrape': 'true',
       'prometheus.io/port': String(PORTS.elasticsearchExporter),
       'prometheus.io/path': '/metrics',
+      [TLS_GENERATION_ANNOTATION]: String(tlsGeneration),
     },
     pod: {
       automountServiceAccountToken: false,
@@ -57,6 +65,8 @@ export function exporterDeploymentSpec(
           image: o.image,
           args: [
             pulumi.interpolate`--es.uri=${o.elasticsearchUrl}`,
+            // Verified with the stack's CA (chain and host name; --es.ssl-skip-verify stays off).
+            `--es.ca=${CA_FILE}`,
             '--es.all',
             '--es.timeout=10s',
             `--web.listen-address=:${PORTS.elasticsearchExporter}`,
@@ -70,8 +80,10 @@ export function exporterDeploymentSpec(
           resources: o.resources,
           readinessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, periodSeconds: 10 },
           livenessProbe: { tcpSocket: { port: 'metrics' }, periodSeconds: 20 },
+          volumeMounts: [ca.mount],
         }),
       ],
+      volumes: [ca.volume],
     },
   });
 }
@@ -96,7 +108,12 @@ export class ElasticsearchExporter extends pulumi.ComponentResource {
       },
       child,
     );
-    workload.deployment(name, scope(APP), exporterDeploymentSpec(o, credentials.metadata.name), child);
+    workload.deployment(
+      name,
+      scope(APP),
+      exporterDeploymentSpec(o, credentials.metadata.name, args.tlsGeneration ?? 1),
+      { parent: this, dependsOn: [...(args.certificates ?? [])] },
+    );
     workload.clusterService(
       `${name}-service`,
       {

@@ -14,6 +14,7 @@ import { elasticPodSecurityContext, NAMES, PORTS } from './defaults';
 import { kibanaSetupRequests } from './elastic';
 import { setupJob } from './setupJob';
 import { KIBANA_DEFAULTS } from './options';
+import { CA_FILE, caVolume, TLS_GENERATION_ANNOTATION } from './tls';
 
 export { KIBANA_DEFAULTS } from './options';
 
@@ -62,6 +63,10 @@ export interface KibanaArgs extends KibanaOptions {
   readonly elasticSecretName: pulumi.Input<string>;
   /** Wait for the setup Job to complete. @default false */
   readonly awaitSetupJob?: boolean;
+  /** The certificates' generation: a new one rolls the pod, which reads the CA at start. @default 1 */
+  readonly tlsGeneration?: number;
+  /** Resources to create the Deployment after (the certificate Job). @default none */
+  readonly certificates?: readonly pulumi.Resource[];
 }
 
 const APP = 'kibana';
@@ -77,12 +82,15 @@ export function kibanaUrl(namespace: string, o: Pick<KibanaOptions, 'host' | 'tl
 export function kibanaDeploymentSpec(
   o: ResolvedKibanaOptions & { elasticsearchUrl: pulumi.Input<string> },
   credentialsSecret: pulumi.Input<string>,
+  tlsGeneration = 1,
 ): k8s.types.input.apps.v1.DeploymentSpec {
   const { labels, selector } = roleLabels('kibana', APP);
+  const ca = caVolume();
   return workload.deploymentSpec({
     replicas: 1,
     labels,
     selector,
+    annotations: { [TLS_GENERATION_ANNOTATION]: String(tlsGeneration) },
     pod: {
       automountServiceAccountToken: false,
       enableServiceLinks: false,
@@ -99,6 +107,9 @@ export function kibanaDeploymentSpec(
               name: 'ELASTICSEARCH_HOSTS',
               value: pulumi.output(o.elasticsearchUrl).apply((u) => `["${u}"]`),
             },
+            // elasticsearch.ssl.*: Elasticsearch's certificate must chain to the stack's CA and name the host.
+            { name: 'ELASTICSEARCH_SSL_CERTIFICATEAUTHORITIES', value: CA_FILE },
+            { name: 'ELASTICSEARCH_SSL_VERIFICATIONMODE', value: 'full' },
             ...workload.envFromSecret(credentialsSecret, {
               ELASTICSEARCH_USERNAME: 'username',
               ELASTICSEARCH_PASSWORD: 'password',
@@ -120,10 +131,11 @@ export function kibanaDeploymentSpec(
           volumeMounts: [
             { name: 'data', mountPath: '/usr/share/kibana/data' },
             { name: 'tmp', mountPath: '/tmp' },
+            ca.mount,
           ],
         }),
       ],
-      volumes: [workload.scratchVolume('data', '1Gi'), workload.scratchVolume('tmp', '1Gi')],
+      volumes: [workload.scratchVolume('data', '1Gi'), workload.scratchVolume('tmp', '1Gi'), ca.volume],
     },
   });
 }
@@ -154,7 +166,12 @@ export class Kibana extends pulumi.ComponentResource {
       },
       child,
     );
-    workload.deployment(name, scope(APP), kibanaDeploymentSpec(o, credentials.metadata.name), child);
+    workload.deployment(
+      name,
+      scope(APP),
+      kibanaDeploymentSpec(o, credentials.metadata.name, args.tlsGeneration ?? 1),
+      { parent: this, dependsOn: [...(args.certificates ?? [])] },
+    );
     const service = workload.clusterService(
       `${name}-service`,
       {

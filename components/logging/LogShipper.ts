@@ -21,6 +21,7 @@ import { ApiServerPeer, contentHash, rolePeer, roleLabels } from './common';
 import { PORTS } from './defaults';
 import { FILEBEAT_HTTP_PORT, filebeatConfig } from './pipeline';
 import { LOG_SHIPPER_DEFAULTS } from './options';
+import { CA_FILE, caVolume, TLS_GENERATION_ANNOTATION } from './tls';
 
 export { LOG_SHIPPER_DEFAULTS } from './options';
 
@@ -39,6 +40,10 @@ export interface LogShipperArgs extends LogShipperOptions {
   readonly logstashHost: string;
   /** The API server, for pod metadata. Required. */
   readonly apiServer: ApiServerPeer;
+  /** The certificates' generation: a new one rolls the pods, which read the CA at start. @default 1 */
+  readonly tlsGeneration?: number;
+  /** Resources to create the DaemonSet after (the certificate Job). @default none */
+  readonly certificates?: readonly pulumi.Resource[];
 }
 
 const APP = 'filebeat';
@@ -56,9 +61,11 @@ export function logShipperDaemonSetSpec(
     configMapName: pulumi.Input<string>;
     configHash: string;
     registryDir: string;
+    tlsGeneration?: number;
   },
 ): k8s.types.input.apps.v1.DaemonSetSpec {
   const { labels, selector } = roleLabels('shipper', APP);
+  const ca = caVolume();
   const hostDir = (volume: string, path: string): k8s.types.input.core.v1.Volume => ({
     name: volume,
     hostPath: { path, type: 'Directory' },
@@ -66,7 +73,10 @@ export function logShipperDaemonSetSpec(
   return workload.daemonSetSpec({
     labels,
     selector,
-    annotations: { 'pavemaster.io/config-hash': refs.configHash },
+    annotations: {
+      'pavemaster.io/config-hash': refs.configHash,
+      [TLS_GENERATION_ANNOTATION]: String(refs.tlsGeneration ?? 1),
+    },
     pod: {
       serviceAccountName: refs.serviceAccountName,
       automountServiceAccountToken: true,
@@ -96,6 +106,7 @@ export function logShipperDaemonSetSpec(
             { name: 'pods', mountPath: '/var/log/pods', readOnly: true },
             { name: 'registry', mountPath: '/usr/share/filebeat/data' },
             { name: 'tmp', mountPath: '/tmp' },
+            ca.mount,
           ],
         }),
       ],
@@ -106,6 +117,8 @@ export function logShipperDaemonSetSpec(
         hostDir('pods', '/var/log/pods'),
         { name: 'registry', hostPath: { path: refs.registryDir, type: 'DirectoryOrCreate' } },
         workload.scratchVolume('tmp', '64Mi'),
+        // The trust bundle the certificate Job publishes into this namespace.
+        ca.volume,
       ],
     },
   });
@@ -138,6 +151,7 @@ export class LogShipper extends pulumi.ComponentResource {
     const configText = filebeatConfig({
       namespaces: [...args.shippedNamespaces],
       logstashHosts: [args.logstashHost],
+      caFile: CA_FILE,
     });
     const config = workload.configFiles(
       `${name}-config`,
@@ -152,8 +166,9 @@ export class LogShipper extends pulumi.ComponentResource {
         configMapName: config.objectName,
         configHash: contentHash(configText),
         registryDir: `/var/lib/${clusterName}`,
+        tlsGeneration: args.tlsGeneration,
       }),
-      workload.dependingOn(child, config),
+      workload.dependingOn(child, config, ...(args.certificates ?? [])),
     );
 
     allowPolicy(

@@ -23,6 +23,7 @@ import { Kibana, KIBANA_DEFAULTS, KibanaOptions } from './Kibana';
 import { LOG_SHIPPER_DEFAULTS, LogShipper, LogShipperOptions } from './LogShipper';
 import { Logstash, LOGSTASH_DEFAULTS, LogstashOptions } from './Logstash';
 import { checkLoggingOptions, resolveLoggingOptions } from './options';
+import { CA_CONFIG_MAP, CA_KEY, CaBundle, CERT_WRITER, TlsOptions } from './tls';
 
 export { checkLoggingOptions, LOGGING_DEFAULTS, resolveLoggingOptions } from './options';
 
@@ -56,6 +57,8 @@ export interface LoggingOptions {
   readonly kibana?: KibanaOptions;
   /** The Elasticsearch exporter. */
   readonly exporter?: ElasticsearchExporterOptions;
+  /** TLS on every hop (always on): the certificates' generation. @default generation 1 */
+  readonly tls?: TlsOptions;
 }
 
 /** The arguments: the stack's options, plus what the program wires in. */
@@ -70,6 +73,12 @@ export interface LoggingArgs extends LoggingOptions {
   readonly monitoringNamespace?: string;
   /** The API server's address range and ports. @default any address on 443 and 6443 */
   readonly apiServer?: ApiServerPeer;
+  /**
+   * The monitoring namespace runs the stack's own Grafana, which grants the certificate Job its CA ConfigMap there
+   * (a cluster's own Grafana gets no Elasticsearch datasource, so no CA either).
+   * @default true when monitoringNamespace is set
+   */
+  readonly grafanaCa?: boolean;
 }
 
 /** Every option with its default applied. */
@@ -86,6 +95,7 @@ export interface ResolvedLoggingOptions {
   shipper: typeof LOG_SHIPPER_DEFAULTS & { enabled?: boolean };
   kibana: typeof KIBANA_DEFAULTS;
   exporter: typeof ELASTICSEARCH_EXPORTER_DEFAULTS;
+  tls: Required<TlsOptions>;
 }
 
 /** The arguments with every default applied, checked; throws one error listing every bad argument. */
@@ -130,8 +140,8 @@ export class Logging extends pulumi.ComponentResource {
   readonly elasticPassword: pulumi.Output<string>;
   /** The Grafana datasource's read-only user. */
   readonly grafanaCredentials: ReaderCredentials;
-  /** Grafana's Elasticsearch datasource, ready to hand to the monitoring stack. */
-  readonly grafanaDatasource: ElasticsearchDatasource;
+  /** Grafana's Elasticsearch datasource, ready to hand to the monitoring stack (HTTPS, verified with `ca`). */
+  readonly grafanaDatasource: ElasticsearchDatasource & { ca: CaBundle };
 
   constructor(name: string, args: LoggingArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super('pavemaster:logging:Logging', name, {}, opts);
@@ -171,6 +181,7 @@ export class Logging extends pulumi.ComponentResource {
     const deps = { parent: this, dependsOn: [ns] };
 
     const monitoringPeers = a.monitoringNamespace !== undefined ? [namespacePeer(a.monitoringNamespace)] : [];
+    const tlsGeneration = a.tls.rotation;
     const es = new Elasticsearch(
       `${name}-elasticsearch`,
       {
@@ -193,9 +204,16 @@ export class Logging extends pulumi.ComponentResource {
             : []),
         ],
         apiServer,
+        tlsGeneration,
+        logstashService: 'logstash',
+        // The trust bundle goes to the shipper's namespace (granted here) and Grafana's (granted by Grafana).
+        caNamespaces: nodeNs !== undefined ? [{ name: a.nodeNamespace, resource: nodeNs }] : [],
+        grantedCaNamespaces:
+          a.monitoringNamespace !== undefined && (a.grafanaCa ?? true) ? [a.monitoringNamespace] : [],
       },
       deps,
     );
+    const certificates = [es.certificates];
 
     const logstash = new Logstash(
       `${name}-logstash`,
@@ -210,6 +228,8 @@ export class Logging extends pulumi.ComponentResource {
         beatsClients: [rolePeer('shipper', 'filebeat', a.nodeNamespace)],
         metricsClients: monitoringPeers,
         protect: a.protect,
+        tlsGeneration,
+        certificates,
       },
       deps,
     );
@@ -225,6 +245,8 @@ export class Logging extends pulumi.ComponentResource {
           logstashNamespace: a.namespace,
           logstashHost: `logstash.${a.namespace}.svc:${PORTS.beats}`,
           apiServer,
+          tlsGeneration,
+          certificates,
         },
         { parent: this, dependsOn: [nodeNs, logstash] },
       );
@@ -245,6 +267,8 @@ export class Logging extends pulumi.ComponentResource {
         },
         elasticSecretName: es.elasticSecretName,
         awaitSetupJob: a.awaitSetupJobs,
+        tlsGeneration,
+        certificates,
       },
       deps,
     );
@@ -257,6 +281,8 @@ export class Logging extends pulumi.ComponentResource {
         elasticsearchUrl: es.url,
         password: passwords.exporter,
         metricsClients: monitoringPeers,
+        tlsGeneration,
+        certificates,
       },
       deps,
     );
@@ -275,6 +301,12 @@ export class Logging extends pulumi.ComponentResource {
       password: this.grafanaCredentials.password,
       index: LOG_INDEX_PATTERN,
       timeField: '@timestamp',
+      ca: {
+        configMapName: CA_CONFIG_MAP,
+        key: CA_KEY,
+        generation: tlsGeneration,
+        writer: { serviceAccountName: CERT_WRITER, namespace: a.namespace },
+      },
     };
     this.registerOutputs({
       namespace: this.namespace,

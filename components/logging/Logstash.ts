@@ -19,6 +19,7 @@ import { configCopyInit, contentHash, roleLabels, TO_ELASTICSEARCH } from './com
 import { elasticPodSecurityContext, NAMES, PORTS } from './defaults';
 import { logstashPipeline, logstashSettings } from './pipeline';
 import { LOGSTASH_DEFAULTS } from './options';
+import { CA_FILE, caVolume, LOGSTASH_CERT_SECRET, TLS_GENERATION_ANNOTATION } from './tls';
 
 export { LOGSTASH_DEFAULTS, MIN_QUEUE_BYTES } from './options';
 
@@ -62,7 +63,14 @@ export interface LogstashArgs extends LogstashOptions {
   readonly metricsClients?: readonly k8s.types.input.networking.v1.NetworkPolicyPeer[];
   /** Keep the queue volumes when the StatefulSet is deleted or scaled down; protect the StatefulSet. @default false */
   readonly protect?: boolean;
+  /** The certificates' generation: a new one rolls the pods, which read their certificate at start. @default 1 */
+  readonly tlsGeneration?: number;
+  /** Resources to create the pods after (the certificate Job). @default none */
+  readonly certificates?: readonly pulumi.Resource[];
 }
+
+/** Where Logstash mounts its Beats certificate (the Secret `logstash-certs`). */
+const CERTS_DIR = '/usr/share/logstash/certs';
 
 const APP = 'logstash';
 
@@ -103,6 +111,9 @@ export class Logstash extends pulumi.ComponentResource {
         dropPaths: args.dropPaths ?? [],
         userEnv: 'ES_USER',
         passwordEnv: 'ES_PASSWORD',
+        caFile: CA_FILE,
+        beatsCertificate: `${CERTS_DIR}/logstash.crt`,
+        beatsKey: `${CERTS_DIR}/logstash.key`,
       }),
     );
     const settings = logstashSettings({
@@ -142,8 +153,14 @@ export class Logstash extends pulumi.ComponentResource {
         configMapName: config.objectName,
         credentialsSecret: credentials.objectName,
         configHash: pipeline.apply((p) => contentHash(p, settings)),
+        tlsGeneration: args.tlsGeneration ?? 1,
       }),
-      workload.dependingOn({ parent: this, protect: o.protect }, config, credentials),
+      workload.dependingOn(
+        { parent: this, protect: o.protect },
+        config,
+        credentials,
+        ...(args.certificates ?? []),
+      ),
     );
     workload.podDisruptionBudget(`${name}-pdb`, { ...scope(APP), selector }, child);
 
@@ -178,9 +195,11 @@ export function logstashStatefulSetSpec(
     configMapName: pulumi.Input<string>;
     credentialsSecret: pulumi.Input<string>;
     configHash: pulumi.Input<string>;
+    tlsGeneration: number;
   },
 ): k8s.types.input.apps.v1.StatefulSetSpec {
   const { labels, selector } = roleLabels('logstash', APP);
+  const ca = caVolume();
   const configItem = (key: string) => ({ name: refs.configMapName, items: [{ key, path: key }] });
   return {
     ...workload.parallelStatefulSet({ ...o, serviceName: refs.serviceName, selector }),
@@ -193,6 +212,8 @@ export function logstashStatefulSetSpec(
           'prometheus.io/path': '/metrics',
           // Restart on a changed pipeline or settings: Logstash does not reload them (reload is off).
           'pavemaster.io/config-hash': refs.configHash,
+          // Restart on rotated certificates: the Beats input and the output read theirs at start.
+          [TLS_GENERATION_ANNOTATION]: String(refs.tlsGeneration),
         },
       },
       spec: {
@@ -234,6 +255,8 @@ export function logstashStatefulSetSpec(
               { name: 'pipeline', mountPath: '/usr/share/logstash/pipeline', readOnly: true },
               { name: 'logs', mountPath: '/usr/share/logstash/logs' },
               { name: 'tmp', mountPath: '/tmp' },
+              { name: 'certs', mountPath: CERTS_DIR, readOnly: true },
+              ca.mount,
             ],
           }),
           workload.restrictedContainer({
@@ -255,6 +278,9 @@ export function logstashStatefulSetSpec(
           workload.scratchVolume('config', '64Mi'),
           workload.scratchVolume('logs', '512Mi'),
           workload.scratchVolume('tmp', '512Mi'),
+          // By its known name: the certificate Job creates it (tls.ts).
+          { name: 'certs', secret: { secretName: LOGSTASH_CERT_SECRET, defaultMode: 0o440 } },
+          ca.volume,
         ],
       },
     },

@@ -332,6 +332,12 @@ for name in SETUP_PASSWORD ${names.join(' ')}; do
   case "$v" in *[!A-Za-z0-9]*) echo "$name holds characters other than letters and digits" >&2; exit 1 ;; esac
 done
 printf 'user = "%s:%s"\\n' "$SETUP_USER" "$SETUP_PASSWORD" > "$SCRATCH/curlrc"
+# An https target is verified with the trust bundle CA_FILE names (the certificate Job's); curl refuses a server
+# whose certificate it does not sign or whose names do not include the target's host.
+if [ -n "\${CA_FILE:-}" ]; then printf 'cacert = "%s"\\n' "$CA_FILE" >> "$SCRATCH/curlrc"; fi
+case "$TARGET_URL" in
+  https://*) [ -n "\${CA_FILE:-}" ] || { echo "TARGET_URL is https: CA_FILE must name the CA" >&2; exit 1; } ;;
+esac
 waited=0
 until [ "$(curl -s -o /dev/null -w '%{http_code}' -K "$SCRATCH/curlrc"${headers} "$TARGET_URL${opts.waitPath}" || true)" = 200 ]; do
   if [ "$waited" -ge ${waitSeconds} ]; then echo "$TARGET_URL did not become ready in ${waitSeconds}s" >&2; exit 1; fi

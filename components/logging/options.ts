@@ -55,6 +55,9 @@ export const LOGSTASH_DEFAULTS: ResolvedLogstashOptions = {
   exporterResources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '100m', memory: '64Mi' } },
 };
 
+/** The highest certificate generation (`tls.rotation`); far above any real count of rotations. */
+export const MAX_TLS_ROTATION = 1_000_000;
+
 /** The smallest queue volume Logstash is given. */
 export const MIN_QUEUE_BYTES = 256 * 2 ** 20;
 
@@ -71,6 +74,7 @@ export const LOGGING_DEFAULTS: Omit<ResolvedLoggingOptions, 'nodeNamespace'> = {
   shipper: LOG_SHIPPER_DEFAULTS,
   kibana: KIBANA_DEFAULTS,
   exporter: ELASTICSEARCH_EXPORTER_DEFAULTS,
+  tls: { rotation: 1 },
 };
 
 /** Applies the defaults, once; `grafanaPodLabels` replaces its default as a whole. */
@@ -112,6 +116,11 @@ export function checkLoggingOptions(o: ResolvedLoggingOptions): ArgProblem[] {
     );
   }
   c.check('retentionDays', o.retentionDays, (v) => checkWholeNumber(v, 1));
+  c.check('tls.rotation', o.tls.rotation, (v) =>
+    Number.isInteger(v) && v >= 1 && v <= MAX_TLS_ROTATION
+      ? undefined
+      : `the certificates' generation, a whole number from 1 to ${MAX_TLS_ROTATION}: raise it by one to rotate them`,
+  );
   const n = o.elasticsearch.replicas;
   if (!Number.isInteger(n) || n < 1 || (n > 1 && n % 2 === 0)) {
     c.fail(

@@ -8,8 +8,13 @@ import { NAMES, PORTS } from './defaults';
 
 /** Options of the Logstash pipeline. */
 export interface PipelineOptions {
-  /** The Elasticsearch URL, e.g. `http://elasticsearch.pavemaster-staging-logging.svc:9200`. */
+  /** The Elasticsearch URL, e.g. `https://elasticsearch.pavemaster-staging-logging.svc:9200` (https only). */
   elasticsearchUrl: string;
+  /** The CA bundle file Elasticsearch's certificate is verified with (full verification: chain and host name). */
+  caFile: string;
+  /** The Beats input's certificate and PKCS#8 key files (the shipper connects with TLS only). */
+  beatsCertificate: string;
+  beatsKey: string;
   /** The data stream namespace: logs go to `logs-pavemaster-<namespace>` (lowercase, no "-"). */
   dataStreamNamespace: string;
   /** Paths whose access lines are health-check noise and are dropped. */
@@ -55,6 +60,14 @@ export const METADATA_FIELDS: Record<string, string> = {
  * setup Job's, Logstash's writer role may not manage templates.
  */
 export function logstashPipeline(opts: PipelineOptions): string {
+  if (!/^https:\/\/[^\s"]+$/.test(opts.elasticsearchUrl)) {
+    throw new Error(`Elasticsearch URL "${opts.elasticsearchUrl}" must be https: every hop is TLS`);
+  }
+  for (const file of [opts.caFile, opts.beatsCertificate, opts.beatsKey]) {
+    if (!/^\/[\x21-\x7e]+$/.test(file) || file.includes('"')) {
+      throw new Error(`"${file}" is not an absolute file path`);
+    }
+  }
   if (!/^[a-z0-9_]+$/.test(opts.dataStreamNamespace)) {
     throw new Error(
       `data stream namespace "${opts.dataStreamNamespace}" must be lowercase letters, digits or "_"`,
@@ -79,6 +92,10 @@ input {
   beats {
     id => "beats"
     port => ${opts.beatsPort ?? PORTS.beats}
+    # TLS only: the shipper verifies this certificate against the stack's CA (the key is PKCS#8, as required).
+    ssl_enabled => true
+    ssl_certificate => ${lsString(opts.beatsCertificate)}
+    ssl_key => ${lsString(opts.beatsKey)}
   }
 }
 
@@ -133,6 +150,10 @@ output {
     hosts => [${lsString(opts.elasticsearchUrl)}]
     user => "\${${opts.userEnv}}"
     password => "\${${opts.passwordEnv}}"
+    # The chain must lead to the stack's CA and the certificate must name the host.
+    ssl_enabled => true
+    ssl_verification_mode => "full"
+    ssl_certificate_authorities => [${lsString(opts.caFile)}]
     data_stream => "true"
     data_stream_type => ${lsString(NAMES.dataStreamType)}
     data_stream_dataset => ${lsString(NAMES.dataStreamDataset)}
@@ -181,8 +202,10 @@ export const FILEBEAT_HTTP_PORT = 5066;
 export interface FilebeatOptions {
   /** Namespaces whose container logs are shipped (the app's). */
   namespaces: readonly string[];
-  /** Logstash hosts, `host:port`. */
+  /** Logstash hosts, `host:port` (names of Logstash's certificate). */
   logstashHosts: readonly string[];
+  /** The CA bundle Logstash's certificate is verified with. */
+  caFile: string;
 }
 
 /**
@@ -216,7 +239,12 @@ export function filebeatConfig(opts: FilebeatOptions): string {
       },
     ],
     'filebeat.registry.path': '/usr/share/filebeat/data/registry',
-    'output.logstash': { hosts: [...opts.logstashHosts], loadbalance: true },
+    'output.logstash': {
+      hosts: [...opts.logstashHosts],
+      loadbalance: true,
+      // TLS only, fully verified: the chain leads to the stack's CA and the certificate names the host.
+      ssl: { enabled: true, certificate_authorities: [opts.caFile], verification_mode: 'full' },
+    },
     // The stats endpoint, bound on the pod's address so that the kubelet's probes reach it.
     'http.enabled': true,
     'http.host': '0.0.0.0',

@@ -11,6 +11,7 @@ import { restrictedPodSecurityContext } from '../shared/security';
 import * as workload from '../shared/workload';
 import { contentHash, jobAnnotations, roleLabels, SMALL_JOB_RESOURCES } from './common';
 import { setupFiles, setupScript, SetupRequest } from './elastic';
+import { CA_FILE, caVolume } from './tls';
 
 /** One key of a Secret, mounted as the file `/secrets/<file>` of a Job's pod. */
 export interface SecretFile {
@@ -77,11 +78,14 @@ export function scriptJob(
     awaitCompletion: boolean;
     /** A ServiceAccount whose token the pod mounts (only for a Job that talks to the API server). */
     serviceAccountName?: pulumi.Input<string>;
+    /** Mount the logging stack's trust bundle (tls.ts CA_FILE) and name it in CA_FILE. @default false */
+    ca?: boolean;
   },
   opts: pulumi.CustomResourceOptions,
 ): k8s.batch.v1.Job {
   const { labels } = args;
   const secretFiles = args.secretFiles ?? [];
+  const ca = args.ca === true ? caVolume() : undefined;
   return new k8s.batch.v1.Job(
     name,
     {
@@ -107,7 +111,7 @@ export function scriptJob(
                 name: args.container,
                 image: args.image,
                 command: ['sh', `/${args.dir}/${args.file}`],
-                env: args.env,
+                env: [...args.env, ...(ca !== undefined ? [{ name: 'CA_FILE', value: CA_FILE }] : [])],
                 resources: args.resources,
                 volumeMounts: [
                   { name: args.dir, mountPath: `/${args.dir}`, readOnly: true },
@@ -115,6 +119,7 @@ export function scriptJob(
                   ...(secretFiles.length > 0
                     ? [{ name: 'secrets', mountPath: JOB_SECRETS_DIR, readOnly: true }]
                     : []),
+                  ...(ca !== undefined ? [ca.mount] : []),
                 ],
               }),
             ],
@@ -122,6 +127,7 @@ export function scriptJob(
               { name: args.dir, configMap: { name: args.configMapName, defaultMode: args.mode } },
               workload.scratchVolume('scratch', args.scratchSize, 'Memory'),
               ...(secretFiles.length > 0 ? [secretFilesVolume('secrets', secretFiles)] : []),
+              ...(ca !== undefined ? [ca.volume] : []),
             ],
           },
         },
@@ -151,6 +157,8 @@ export function setupJob(
     env: k8s.types.input.core.v1.EnvVar[];
     /** SETUP_PASSWORD and whatever the requests' placeholders need, as files the script reads. */
     secretFiles: readonly SecretFile[];
+    /** The target speaks HTTPS with the logging stack's certificates: mount the trust bundle. @default none */
+    caConfigMap?: string;
   },
   opts: pulumi.CustomResourceOptions,
 ): k8s.batch.v1.Job {
@@ -192,6 +200,7 @@ export function setupJob(
       scratchSize: '16Mi',
       backoffLimit: 10,
       awaitCompletion: args.awaitCompletion,
+      ca: args.caConfigMap !== undefined,
     },
     workload.dependingOn(opts, config),
   );

@@ -13,6 +13,7 @@ import { allowPolicy, namespacePeer, NetworkPeer, networkPeer, tcp } from '../sh
 import { ContainerResources } from '../shared/resources';
 import { DEFAULT_UID } from '../shared/security';
 import * as workload from '../shared/workload';
+import { CA_FILE, CaBundle, caVolume, grantCaWriter } from '../logging/tls';
 import { checksum, monitoringContainer, podSecurity, podsPeer, serviceLabels } from './common';
 import { Dashboard, PROMETHEUS_DATASOURCE_UID } from './dashboard';
 import { PROMETHEUS_PORT } from './Prometheus';
@@ -49,6 +50,8 @@ export interface ElasticsearchDatasource {
   readonly index?: string;
   /** The time field. @default "@timestamp" */
   readonly timeField?: string;
+  /** The logging stack's trust bundle an https URL is verified with (Grafana grants its writer). @default none */
+  readonly ca?: CaBundle;
 }
 
 /** What a stack decides about Grafana (`pavemaster:monitoring.grafana`). */
@@ -122,11 +125,21 @@ export function datasourcesFile(
               url: es.url,
               editable: false,
               ...(es.username !== undefined ? { basicAuth: true, basicAuthUser: es.username } : {}),
-              jsonData: { index: es.index ?? 'logs-*', timeField: es.timeField ?? '@timestamp' },
-              ...(es.password !== undefined
+              jsonData: {
+                index: es.index ?? 'logs-*',
+                timeField: es.timeField ?? '@timestamp',
+                // Full verification against the logging stack's CA (chain and host name).
+                ...(es.ca !== undefined ? { tlsAuthWithCACert: true, tlsSkipVerify: false } : {}),
+              },
+              ...(es.password !== undefined || es.ca !== undefined
                 ? {
                     secureJsonData: {
-                      basicAuthPassword: `$__file{${GRAFANA_SECRETS_DIR}/${ELASTICSEARCH_PASSWORD_KEY}}`,
+                      ...(es.password !== undefined
+                        ? {
+                            basicAuthPassword: `$__file{${GRAFANA_SECRETS_DIR}/${ELASTICSEARCH_PASSWORD_KEY}}`,
+                          }
+                        : {}),
+                      ...(es.ca !== undefined ? { tlsCACert: `$__file{${CA_FILE}}` } : {}),
                     },
                   }
                 : {}),
@@ -168,8 +181,11 @@ export function grafanaDeploymentSpec(
     provisioningMapName: pulumi.Input<string>;
     dashboardsMapName: pulumi.Input<string>;
     configChecksum: pulumi.Input<string>;
+    /** Mount the logging stack's trust bundle (the Elasticsearch datasource's CA). */
+    loggingCa?: boolean;
   },
 ): k8s.types.input.apps.v1.DeploymentSpec {
+  const ca = refs.loggingCa === true ? caVolume() : undefined;
   const provisioned = (file: string, dir: string) => ({
     name: 'provisioning',
     mountPath: `/etc/grafana/provisioning/${dir}/${file}`,
@@ -219,6 +235,7 @@ export function grafanaDeploymentSpec(
             provisioned('datasources.yml', 'datasources'),
             provisioned('dashboards.yml', 'dashboards'),
             { name: 'dashboards', mountPath: '/var/lib/grafana-dashboards', readOnly: true },
+            ...(ca !== undefined ? [ca.mount] : []),
           ],
         }),
       ],
@@ -228,6 +245,7 @@ export function grafanaDeploymentSpec(
         { name: 'secrets', secret: { secretName: refs.secretName, defaultMode: 0o440 } },
         { name: 'provisioning', configMap: { name: refs.provisioningMapName } },
         { name: 'dashboards', configMap: { name: refs.dashboardsMapName } },
+        ...(ca !== undefined ? [ca.volume] : []),
       ],
     },
   });
@@ -301,11 +319,33 @@ export class Grafana extends pulumi.ComponentResource {
         secretName: secret.objectName,
         provisioningMapName: provisioning.objectName,
         dashboardsMapName: dashboards.objectName,
-        configChecksum: pulumi
-          .output(datasources)
-          .apply((ds) => checksum(ds, DASHBOARD_PROVIDERS, ...Object.values(dashboardFiles))),
+        configChecksum: pulumi.output(datasources).apply((ds) =>
+          checksum(
+            ds,
+            DASHBOARD_PROVIDERS,
+            ...Object.values(dashboardFiles),
+            // A rotation rolls Grafana: it reads the CA when it provisions the datasource.
+            ...(es?.ca !== undefined ? [`tls-generation ${es.ca.generation}`] : []),
+          ),
+        ),
+        loggingCa: es?.ca !== undefined,
       }),
-      workload.dependingOn(child, secret, provisioning, dashboards),
+      workload.dependingOn(
+        child,
+        secret,
+        provisioning,
+        dashboards,
+        // The logging stack's certificate Job publishes the CA into this namespace.
+        ...(es?.ca !== undefined
+          ? [
+              grantCaWriter(
+                `${name}-logging-ca`,
+                { namespace: args.namespace, labels, writer: es.ca.writer },
+                child,
+              ),
+            ]
+          : []),
+      ),
     );
     const service = workload.serviceWithPdb(
       name,

@@ -30,15 +30,22 @@ import {
 } from '../../../components/logging/elastic';
 import { certificateScript } from '../../../components/logging/certificates';
 import { filebeatConfig, logstashPipeline, logstashSettings } from '../../../components/logging/pipeline';
+import { CA_FILE } from '../../../components/logging/tls';
 
 const run = promisify(execFile);
 
+const TLS_FILES = {
+  caFile: CA_FILE,
+  beatsCertificate: '/usr/share/logstash/certs/logstash.crt',
+  beatsKey: '/usr/share/logstash/certs/logstash.key',
+};
 const PIPELINE = logstashPipeline({
-  elasticsearchUrl: 'http://elasticsearch.pavemaster-staging-logging.svc:9200',
+  elasticsearchUrl: 'https://elasticsearch.pavemaster-staging-logging.svc:9200',
   dataStreamNamespace: 'staging',
   dropPaths: ['/healthz', '/readyz', '/metrics'],
   userEnv: 'ES_USER',
   passwordEnv: 'ES_PASSWORD',
+  ...TLS_FILES,
 });
 
 /** The virtualenv `scripts/setup/logging-tools.sh` installs the pipeline parser into. */
@@ -93,7 +100,11 @@ describe('Logstash pipeline', () => {
     expect(Array.isArray(ast)).toBe(true);
     expect((ast as [string][]).map((section) => section[0])).toEqual(['input', 'filter', 'output']);
     const text = JSON.stringify(ast);
-    expect(text).toContain('["beats",[["id",["beats"]],["port",[5044]]]]');
+    expect(text).toContain(
+      '["beats",[["id",["beats"]],["port",[5044]],["ssl_enabled",[true]],' +
+        '["ssl_certificate",["/usr/share/logstash/certs/logstash.crt"]],' +
+        '["ssl_key",["/usr/share/logstash/certs/logstash.key"]]]]',
+    );
     expect(text).toContain('["data_stream_namespace",["staging"]]');
     expect(text).toContain('["password",["${ES_PASSWORD}"]]');
   });
@@ -105,11 +116,38 @@ describe('Logstash pipeline', () => {
     const [, outputs] = (ast as [string, [string, [string, unknown][]][]][])[2];
     const [plugin, params] = outputs[0];
     expect(plugin).toBe('elasticsearch');
-    const connection = ['hosts', 'user', 'password'];
+    // The ssl_* options are connection settings (the plugin's shared API configs), allowed in data-stream mode.
+    const connection = [
+      'hosts',
+      'user',
+      'password',
+      'ssl_enabled',
+      'ssl_verification_mode',
+      'ssl_certificate_authorities',
+    ];
     for (const [name] of params) {
       expect(name === 'id' || connection.includes(name) || name.startsWith('data_stream')).toBe(true);
     }
     expect(params).toContainEqual(['data_stream', ['true']]);
+  });
+
+  it('writes to Elasticsearch over HTTPS only, fully verified with the trust bundle', () => {
+    const [, outputs] = (ast as [string, [string, [string, unknown][]][]][])[2];
+    const params = Object.fromEntries(outputs[0][1]);
+    expect(params.hosts).toEqual([['https://elasticsearch.pavemaster-staging-logging.svc:9200']]);
+    expect(params.ssl_enabled).toEqual([true]);
+    expect(params.ssl_verification_mode).toEqual(['full']);
+    expect(params.ssl_certificate_authorities).toEqual([[CA_FILE]]);
+    expect(() =>
+      logstashPipeline({
+        elasticsearchUrl: 'http://elasticsearch:9200',
+        dataStreamNamespace: 'x',
+        dropPaths: ['/healthz'],
+        userEnv: 'U',
+        passwordEnv: 'P',
+        ...TLS_FILES,
+      }),
+    ).toThrow(/must be https/);
   });
 
   it('the parser really rejects a broken pipeline (so the check above can fail)', async () => {
@@ -159,10 +197,11 @@ describe('Logstash pipeline', () => {
 
   it('refuses options that would produce a broken pipeline', () => {
     const base = {
-      elasticsearchUrl: 'http://es:9200',
+      elasticsearchUrl: 'https://es:9200',
       userEnv: 'U',
       passwordEnv: 'P',
       dropPaths: ['/healthz'],
+      ...TLS_FILES,
     };
     expect(() => logstashPipeline({ ...base, dataStreamNamespace: 'pave-master' })).toThrow(/data stream/);
     expect(() => logstashPipeline({ ...base, dataStreamNamespace: 'x', passwordEnv: 'p w' })).toThrow();
@@ -526,8 +565,10 @@ describe('generated shell scripts', () => {
         'es-setup.sh': setupScript({ waitPath: '/_cluster/health?wait_for_status=yellow&timeout=5s' }),
         'kibana-setup.sh': setupScript({ waitPath: '/api/status', headers: ['kbn-xsrf: true'] }),
         'certs.sh': certificateScript({
-          secretName: 'elasticsearch-certs',
-          dnsNames: ['*.elasticsearch-headless', 'elasticsearch', 'localhost'],
+          generation: 1,
+          elasticsearchDnsNames: ['*.elasticsearch-headless', 'elasticsearch', 'localhost'],
+          logstashDnsNames: ['logstash'],
+          caNamespaces: ['logs', 'logs-node'],
           labels: { 'app.kubernetes.io/name': 'elasticsearch-certs' },
         }),
       };
@@ -554,6 +595,7 @@ describe('Filebeat configuration', () => {
     const text = filebeatConfig({
       namespaces: ['pavemaster-staging'],
       logstashHosts: ['logstash.pavemaster-staging-logging.svc:5044'],
+      caFile: CA_FILE,
     });
     const config = parseYaml(text) as Record<string, unknown>;
     const [input] = config['filebeat.inputs'] as Record<string, unknown>[];
@@ -565,7 +607,8 @@ describe('Filebeat configuration', () => {
     expect(config['output.logstash']).toEqual({
       hosts: ['logstash.pavemaster-staging-logging.svc:5044'],
       loadbalance: true,
+      ssl: { enabled: true, certificate_authorities: [CA_FILE], verification_mode: 'full' },
     });
-    expect(() => filebeatConfig({ namespaces: [], logstashHosts: ['x:1'] })).toThrow();
+    expect(() => filebeatConfig({ namespaces: [], logstashHosts: ['x:1'], caFile: CA_FILE })).toThrow();
   });
 });

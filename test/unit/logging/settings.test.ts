@@ -221,3 +221,38 @@ describe('logging settings validation', () => {
     ]);
   });
 });
+
+describe('logging.tls', () => {
+  it('defaults to generation 1 and takes a new generation', () => {
+    expect(loadSettings('staging', stackConfig('staging')).logging.tls).toEqual({ rotation: 1 });
+    const l = loadSettings(
+      'production',
+      stackConfig('production', { logging: { tls: { rotation: 4 } } }),
+    ).logging;
+    expect(l.tls.rotation).toBe(4);
+  });
+
+  it('refuses a generation that is not a whole number from 1, with the full key', () => {
+    for (const rotation of [0, -2, 1.5, 'next', 2_000_000]) {
+      const problems = problemsOf('staging', { tls: { rotation } });
+      expect(problems.map((p) => p.key)).toEqual(['pavemaster:logging.tls.rotation']);
+      expect(problems[0].allowed).toMatch(/whole number|integer|at (least|most)/);
+    }
+  });
+
+  it('refuses to turn TLS off, in every profile, and unknown keys', () => {
+    for (const stack of ['staging', 'production']) {
+      const problems = problemsOf(stack, { tls: { enabled: false } });
+      expect(problems).toEqual([
+        {
+          key: 'pavemaster:logging.tls.enabled',
+          allowed: expect.stringContaining('cannot be turned off') as string,
+        },
+      ]);
+    }
+    expect(problemsOf('staging', { tls: { enabled: true } })).toEqual([]);
+    expect(problemsOf('staging', { tls: { rotate: 2 } }).map((p) => p.key)).toEqual([
+      'pavemaster:logging.tls.rotate',
+    ]);
+  });
+});

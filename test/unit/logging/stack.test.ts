@@ -278,6 +278,180 @@ describe('Elasticsearch topology', () => {
   });
 });
 
+describe('TLS on every hop', () => {
+  /** Every input of every resource, as text (Pulumi secrets unwrapped). */
+  const text = (resources: readonly Registered[]) => JSON.stringify(resources.map((r) => r.inputs));
+
+  it.each(['staging', 'production'] as const)(
+    '%s: no plaintext http:// URL to Elasticsearch or Logstash anywhere in the rendered objects',
+    async (stack) => {
+      const { resources } = await stacks[stack];
+      const all = text(resources);
+      // By Service name, short or qualified, and the loopback address the readiness probe used.
+      expect(all).not.toMatch(/http:\/\/(elasticsearch|logstash)([.:/"]|\\")/);
+      expect(all).not.toMatch(/http:\/\/(127\.0\.0\.1|localhost):9200/);
+      expect(all).toContain(`https://elasticsearch.pavemaster-${stack}-logging.svc:9200`);
+    },
+  );
+
+  it('Elasticsearch serves HTTPS with the node certificate; every client verifies it with the mounted bundle', async () => {
+    const { resources } = await stacks.production;
+    const config = esConfig(resources);
+    expect(config['xpack.security.http.ssl.enabled']).toBe(true);
+    expect(config['xpack.security.http.ssl.certificate']).toBe('certs/node.crt');
+    expect(config['xpack.security.http.ssl.key']).toBe('certs/node.key');
+    expect(config['xpack.security.http.ssl.certificate_authorities']).toEqual(['certs/ca.crt']);
+    const es = find(resources, STS, 'logging-elasticsearch-statefulset');
+    const probe = JSON.stringify(at(es.inputs, 'spec.template.spec.containers.0.readinessProbe'));
+    expect(probe).toContain('--cacert /usr/share/elasticsearch/config/certs/ca.crt');
+    expect(probe).toContain("'https://localhost:9200/_cluster/health?local=true'");
+
+    const mountsBundle = (r: Registered, container = 0) => {
+      const spec = at(r.inputs, 'spec.template.spec') as {
+        containers: { volumeMounts?: { name: string; mountPath: string }[] }[];
+        volumes: { name: string; configMap?: { name: string } }[];
+      };
+      const volume = spec.volumes.find((v) => v.configMap?.name === 'logging-ca');
+      return (
+        volume !== undefined &&
+        (spec.containers[container].volumeMounts ?? []).some(
+          (m) => m.name === volume.name && m.mountPath === '/etc/pavemaster/logging-ca',
+        )
+      );
+    };
+    const kibana = find(resources, 'kubernetes:apps/v1:Deployment', 'logging-kibana-deployment');
+    expect(envOf(kibana).ELASTICSEARCH_SSL_CERTIFICATEAUTHORITIES).toBe('/etc/pavemaster/logging-ca/ca.crt');
+    expect(envOf(kibana).ELASTICSEARCH_SSL_VERIFICATIONMODE).toBe('full');
+    expect(envOf(kibana).ELASTICSEARCH_HOSTS).toBe(
+      '["https://elasticsearch.pavemaster-production-logging.svc:9200"]',
+    );
+    const exporter = find(resources, 'kubernetes:apps/v1:Deployment', 'logging-exporter-deployment');
+    const args = at(exporter.inputs, 'spec.template.spec.containers.0.args') as string[];
+    expect(args).toContain('--es.ca=/etc/pavemaster/logging-ca/ca.crt');
+    expect(args.some((a) => a.includes('skip-verify'))).toBe(false);
+    const setup = find(resources, 'kubernetes:batch/v1:Job', 'logging-elasticsearch-setup-job');
+    expect(envOf(setup).TARGET_URL).toBe('https://elasticsearch:9200');
+    expect(envOf(setup).CA_FILE).toBe('/etc/pavemaster/logging-ca/ca.crt');
+    const logstash = find(resources, STS, 'logging-logstash-statefulset');
+    const shipper = find(resources, 'kubernetes:apps/v1:DaemonSet', 'logging-shipper-daemonset');
+    const grafana = find(resources, 'kubernetes:apps/v1:Deployment', 'monitoring-grafana-deployment');
+    for (const r of [kibana, exporter, setup, logstash, shipper, grafana]) {
+      expect([r.name, mountsBundle(r)]).toEqual([r.name, true]);
+    }
+    const logstashVolumes = at(logstash.inputs, 'spec.template.spec.volumes') as {
+      secret?: { secretName: string };
+    }[];
+    expect(logstashVolumes.map((v) => v.secret?.secretName).filter(Boolean)).toEqual(['logstash-certs']);
+
+    const datasources = parseYaml(
+      (
+        find(resources, 'kubernetes:core/v1:ConfigMap', 'monitoring-grafana-provisioning').inputs
+          .data as Record<string, string>
+      )['datasources.yml'],
+    ) as {
+      datasources: {
+        type: string;
+        url: string;
+        jsonData: Record<string, unknown>;
+        secureJsonData: Record<string, string>;
+      }[];
+    };
+    const ds = datasources.datasources.find((d) => d.type === 'elasticsearch');
+    expect(ds?.url).toBe('https://elasticsearch.pavemaster-production-logging.svc:9200');
+    expect(ds?.jsonData.tlsAuthWithCACert).toBe(true);
+    expect(ds?.secureJsonData.tlsCACert).toBe('$__file{/etc/pavemaster/logging-ca/ca.crt}');
+    const filebeat = parseYaml(
+      (
+        find(resources, 'kubernetes:core/v1:ConfigMap', 'logging-shipper-config').inputs.data as Record<
+          string,
+          string
+        >
+      )['filebeat.yml'],
+    ) as Record<string, { ssl: Record<string, unknown> }>;
+    expect(filebeat['output.logstash'].ssl).toEqual({
+      enabled: true,
+      certificate_authorities: ['/etc/pavemaster/logging-ca/ca.crt'],
+      verification_mode: 'full',
+    });
+  });
+
+  it('the certificate Job publishes the CA to the logging, shipper and monitoring namespaces it is granted', async () => {
+    const { resources } = await stacks.staging;
+    const script = (
+      find(resources, 'kubernetes:core/v1:ConfigMap', 'logging-elasticsearch-certs-script').inputs
+        .data as Record<string, string>
+    )['certs.sh'];
+    expect(script).toContain(
+      'publish_ca pavemaster-staging-logging pavemaster-staging-logging-node pavemaster-staging-monitoring',
+    );
+    const bindings = ofType(resources, 'kubernetes:rbac.authorization.k8s.io/v1:RoleBinding').filter(
+      (b) => at(b.inputs, 'metadata.name') === 'logging-ca-writer',
+    );
+    expect(bindings.map((b) => at(b.inputs, 'metadata.namespace')).sort()).toEqual([
+      'pavemaster-staging-logging-node',
+      'pavemaster-staging-monitoring',
+    ]);
+    for (const b of bindings) {
+      expect(at(b.inputs, 'subjects')).toEqual([
+        { kind: 'ServiceAccount', name: 'elasticsearch-certs', namespace: 'pavemaster-staging-logging' },
+      ]);
+    }
+    const role = ofType(resources, 'kubernetes:rbac.authorization.k8s.io/v1:Role').find(
+      (r) => at(r.inputs, 'metadata.name') === 'logging-ca-writer',
+    );
+    // Create, and read or replace only the bundle: no other ConfigMap, no Secret of those namespaces.
+    expect(at(role?.inputs, 'rules')).toEqual([
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['logging-ca'], verbs: ['get', 'update'] },
+    ]);
+  });
+
+  it('a new logging.tls.rotation re-runs the certificate Job and rolls every client, never replacing a workload', async () => {
+    const before = (await stacks.production).resources;
+    const { resources } = await recordStack(
+      'production',
+      stackConfig('production', { logging: { tls: { rotation: 2 } } }),
+    );
+    const hashOf = (rs: readonly Registered[], type: string, name: string) =>
+      at(find(rs, type, name).inputs, 'spec.template.metadata.annotations');
+    const job = (rs: readonly Registered[]) =>
+      at(find(rs, 'kubernetes:batch/v1:Job', 'logging-elasticsearch-certs-job').inputs, 'spec.template');
+    expect(job(resources)).not.toEqual(job(before));
+    for (const [type, name] of [
+      [STS, 'logging-logstash-statefulset'],
+      ['kubernetes:apps/v1:Deployment', 'logging-kibana-deployment'],
+      ['kubernetes:apps/v1:Deployment', 'logging-exporter-deployment'],
+      ['kubernetes:apps/v1:DaemonSet', 'logging-shipper-daemonset'],
+      ['kubernetes:apps/v1:Deployment', 'monitoring-grafana-deployment'],
+    ]) {
+      expect([name, hashOf(resources, type, name)]).not.toEqual([name, hashOf(before, type, name)]);
+    }
+    // Elasticsearch reloads its certificate files itself: its nodes do not restart.
+    expect(hashOf(resources, STS, 'logging-elasticsearch-statefulset')).toEqual(
+      hashOf(before, STS, 'logging-elasticsearch-statefulset'),
+    );
+    // Everything refers to the certificate objects by their known names: the only object replaced is the Job
+    // (and its script's ConfigMap).
+    // By type and name: a component and its Kubernetes object may share a name (the namespaces do).
+    const inputsOf = (rs: readonly Registered[], r: Registered) =>
+      JSON.stringify(rs.find((o) => o.type === r.type && o.name === r.name)?.inputs);
+    const changed = resources
+      .filter((r) => inputsOf(before, r) !== JSON.stringify(r.inputs))
+      .map((r) => r.name);
+    expect(changed.sort()).toEqual(
+      [
+        'logging-elasticsearch-certs-job',
+        'logging-elasticsearch-certs-script',
+        'logging-exporter-deployment',
+        'logging-kibana-deployment',
+        'logging-logstash-statefulset',
+        'logging-shipper-daemonset',
+        'monitoring-grafana-deployment',
+      ].sort(),
+    );
+  });
+});
+
 describe('switched off', () => {
   it('registers nothing of the logging stack and gives monitoring no logging outputs', async () => {
     const { resources } = await recordStack(

@@ -188,6 +188,61 @@ const INTENDED: readonly Intended[] = [
       'pod template: a changed secret value rolls both slots in place (maxUnavailable 0) where it replaced ' +
       'both Deployments (deleted, then created: an outage); the first update rolls them once',
   },
+  {
+    urn: /::(logging-elasticsearch-certs-ca-\d+|monitoring-grafana-logging-ca)-(role|binding)$/,
+    field: /^new$/,
+    why:
+      'issue 17, TLS on every hop: the certificate Job publishes the public CA (ConfigMap logging-ca) into the ' +
+      "shipper's and Grafana's namespaces, through a Role there that allows creating it and reading or replacing " +
+      'only it, granted by the component that creates the namespace',
+  },
+  {
+    urn: /::(logging-elasticsearch-certs-job|logging-(exporter|kibana)-deployment|logging-logstash-statefulset|logging-shipper-daemonset|monitoring-grafana-deployment)$/,
+    field: /^dependencies$/,
+    why:
+      'issue 17: the clients of the certificates start after the certificate Job (and the Job after its grants), ' +
+      'so they find the CA ConfigMap; an ordering only, by dependsOn (no property dependency, no cascade)',
+  },
+  {
+    urn: /::(logging-elasticsearch-(certs-script|config|setup)|logging-logstash-config|logging-shipper-config|monitoring-grafana-provisioning)$/,
+    field: /^inputs\.data\.[a-z.]+$/,
+    why:
+      'issue 17, TLS on every hop: HTTPS on Elasticsearch (xpack.security.http.ssl), the Beats input with TLS ' +
+      "and the Elasticsearch output verifying with the CA (Logstash), Filebeat's output.logstash.ssl, Grafana's " +
+      'datasource over https with tlsCACert, the setup script verifying with CA_FILE, and the certificate script ' +
+      'that makes the CA, the node/HTTP and the Logstash certificates. A ConfigMap data change replaces the ' +
+      'ConfigMap (CONFIG_MAP_DATA_REPLACES) under its fixed name; the workloads refer to it by that name and roll',
+    replaces: true,
+  },
+  {
+    urn: /::logging-elasticsearch-(certs|setup)-job$/,
+    field: /^inputs\.spec\.template\./,
+    why:
+      'issue 17: the certificate Job runs the new script (its hash), the setup Job mounts the CA bundle and ' +
+      'names it in CA_FILE; a Job whose template changes is replaced (re-run): both are idempotent',
+    replaces: true,
+  },
+  {
+    urn: /::(logging-elasticsearch-statefulset|logging-(exporter|kibana)-deployment|logging-logstash-statefulset|logging-shipper-daemonset|monitoring-grafana-deployment)$/,
+    field: /^inputs\.spec\.template\.(metadata\.annotations|spec\.)/,
+    why:
+      'issue 17: the clients mount the CA bundle (ConfigMap logging-ca, by its known name) and carry the ' +
+      "certificates' generation (pavemaster.io/tls-generation) so a rotation rolls them; Kibana, the exporter " +
+      "and Logstash verify Elasticsearch's certificate, Logstash serves its Beats certificate; Elasticsearch's " +
+      'readiness probe speaks HTTPS. A pod template change rolls the pods (an update, no replacement)',
+  },
+  {
+    urn: /^\*$/,
+    field: /^outputs\.logging\.elasticsearchUrl$/,
+    why: "issue 17: the stack's Elasticsearch URL is https (its HTTP layer is TLS now)",
+  },
+  {
+    urn: /::logging-elasticsearch-certs-role$/,
+    field: /^inputs\.rules/,
+    why:
+      'issue 17: the certificate Job may also read and replace (rotation) its two Secrets and create, read and ' +
+      'replace the CA ConfigMap; a Role change is an update in place',
+  },
 ];
 
 const baseline = JSON.parse(
@@ -300,10 +355,17 @@ function replacedWith(direct: ReadonlySet<string>, render: Render): Set<string> 
  */
 const EXPECTED_REPLACED = [
   'logging-elasticsearch-certs-job',
+  // Issue 17's TLS: the certificate script, elasticsearch.yml, the Logstash pipeline and filebeat.yml. Their
+  // workloads (Elasticsearch's and Logstash's protected StatefulSets among them) refer to them by their known
+  // names and roll.
+  'logging-elasticsearch-certs-script',
+  'logging-elasticsearch-config',
   'logging-elasticsearch-setup',
   'logging-elasticsearch-setup-job',
   'logging-kibana-setup',
   'logging-kibana-setup-job',
+  'logging-logstash-config',
+  'logging-shipper-config',
   'monitoring-grafana-dashboards',
   'monitoring-grafana-provisioning',
 ];
