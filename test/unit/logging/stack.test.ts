@@ -406,6 +406,26 @@ describe('TLS on every hop', () => {
     ]);
   });
 
+  it('publishes the CA only where a client of it runs: no own Grafana, no shipper, no grant there', async () => {
+    const { resources } = await recordStack(
+      'staging',
+      stackConfig('staging', {
+        monitoring: { grafana: { enabled: false } },
+        logging: { shipper: { enabled: false } },
+      }),
+    );
+    const script = (
+      find(resources, 'kubernetes:core/v1:ConfigMap', 'logging-elasticsearch-certs-script').inputs
+        .data as Record<string, string>
+    )['certs.sh'];
+    expect(script).toMatch(/^publish_ca pavemaster-staging-logging$/m);
+    expect(
+      ofType(resources, 'kubernetes:rbac.authorization.k8s.io/v1:RoleBinding').filter(
+        (b) => at(b.inputs, 'metadata.name') === 'logging-ca-writer',
+      ),
+    ).toEqual([]);
+  });
+
   it('a new logging.tls.rotation re-runs the certificate Job and rolls every client, never replacing a workload', async () => {
     const before = (await stacks.production).resources;
     const { resources } = await recordStack(
