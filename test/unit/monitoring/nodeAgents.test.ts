@@ -79,7 +79,8 @@ describe.each(['staging', 'production'] as const)('%s without node agents', (sta
     const gone = [...before].filter((n) => !after.has(n));
     for (const name of gone) {
       expect(name).toMatch(
-        /::(monitoring-node-exporter|monitoring-node-namespace|logging-shipper|logging-node-namespace)/,
+        // logging-elasticsearch-certs-ca-*: the certificate Job's grant to publish its CA into the shipper's namespace.
+        /::(monitoring-node-exporter|monitoring-node-namespace|logging-shipper|logging-node-namespace|logging-elasticsearch-certs-ca-\d+-(role|binding))/,
       );
     }
   });
