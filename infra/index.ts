@@ -34,6 +34,7 @@ function deployApp(s: Settings, opts: pulumi.ComponentResourceOptions): BlueGree
   const args: BlueGreenAppArgs = {
     ...s.app,
     namespace: s.namespace,
+    createNamespace: s.createNamespace,
     slots: perSlot((slot) => ({
       image: images[slot],
       version: s.app.slots[slot].version,

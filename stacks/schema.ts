@@ -66,6 +66,12 @@ export const CONFIG_SCHEMA: Readonly<Record<string, ConfigDeclaration>> = {
   namespace: str(
     'The app namespace; the monitoring and logging namespaces derive from it. "" (the default): "pavemaster-<stack>".',
   ),
+  createNamespace: {
+    type: 'boolean',
+    description:
+      'Create the app namespace (a cluster-scoped object). false: it exists already, made by the cluster\'s admins, and the stack deploys with namespaced rights only (docs/security.md, "Least privilege"); then pavemaster:monitoring.enabled and pavemaster:logging.enabled must be false, as their namespaces, ClusterRoles and node agents are cluster-scoped.',
+    default: true,
+  },
   appName: str('The app name (a DNS label of at most 50 characters).', 'pavemaster'),
   activeSlot: str(
     'The slot that takes traffic, "blue" or "green". Changed by `release promote` and `release rollback`.',

@@ -20,7 +20,7 @@ import { checkDnsLabel, checkEnvName } from '../components/shared/checks';
 export const NAMESPACE = 'pavemaster';
 
 /** Keys read at the top level, outside the sections. */
-const ROOT_KEYS = ['environment', 'namespace', 'appSecrets'] as const;
+const ROOT_KEYS = ['environment', 'namespace', 'createNamespace', 'appSecrets'] as const;
 /** Top-level keys whose values must stay secret (never shown, wrapped as Pulumi secrets). */
 export const SECRET_KEYS: readonly string[] = [
   'appSecrets',
@@ -47,6 +47,8 @@ export interface Settings {
   production: boolean;
   /** The application namespace. */
   namespace: string;
+  /** The stack creates the app namespace (false: it exists, and the stack needs namespaced rights only). */
+  createNamespace: boolean;
   /** The blue/green application. */
   app: AppSettings;
   /** Secret environment values the program stores in a Kubernetes Secret for the app (Pulumi secrets). */
@@ -104,6 +106,7 @@ export function loadSettings(
   });
   const production = environment === 'production';
   const namespace = root.string('namespace', `${NAMESPACE}-${stack}`, { check: (v) => checkDnsLabel(v) });
+  const createNamespace = root.bool('createNamespace', true);
   const ctx: ParseContext = { stack, environment, production, namespace };
 
   const app = parseApp(root, ctx);
@@ -119,6 +122,19 @@ export function loadSettings(
   }
   const monitoring = parseMonitoring(root, ctx);
   const logging = parseLogging(root, ctx);
+  // The namespaced profile: monitoring and logging create namespaces, ClusterRoles and node agents.
+  for (const [section, on] of [
+    ['monitoring', monitoring.enabled],
+    ['logging', logging.enabled],
+  ] as const) {
+    if (!createNamespace && on) {
+      problems.add(
+        `${NAMESPACE}:${section}.enabled`,
+        true,
+        `false when ${NAMESPACE}:createNamespace is false: the ${section} stack creates namespaces and ClusterRoles, which a namespaced identity cannot (docs/security.md, "Least privilege")`,
+      );
+    }
+  }
   const release = parseRelease(root, ctx);
   const kubernetes = parseKubernetes(root, ctx);
   root.finish();
@@ -130,6 +146,7 @@ export function loadSettings(
     environment,
     production,
     namespace,
+    createNamespace,
     app,
     appSecrets:
       Object.keys(secretValues).length > 0
