@@ -123,17 +123,16 @@ export function loadSettings(
   const monitoring = parseMonitoring(root, ctx);
   const logging = parseLogging(root, ctx);
   // The namespaced profile: monitoring and logging create namespaces, ClusterRoles and node agents.
-  for (const [section, on] of [
-    ['monitoring', monitoring.enabled],
-    ['logging', logging.enabled],
-  ] as const) {
-    if (!createNamespace && on) {
-      problems.add(
-        `${NAMESPACE}:${section}.enabled`,
-        true,
-        `false when ${NAMESPACE}:createNamespace is false: the ${section} stack creates namespaces and ClusterRoles, which a namespaced identity cannot (docs/security.md, "Least privilege")`,
-      );
-    }
+  const clusterScoped = [
+    ...(monitoring.enabled ? [`${NAMESPACE}:monitoring.enabled`] : []),
+    ...(logging.enabled ? [`${NAMESPACE}:logging.enabled`] : []),
+  ];
+  if (!createNamespace && clusterScoped.length > 0) {
+    problems.add(
+      `${NAMESPACE}:createNamespace`,
+      false,
+      `true while ${clusterScoped.join(' and ')} ${clusterScoped.length > 1 ? 'are' : 'is'} true: the monitoring and logging stacks create namespaces and ClusterRoles, which a namespaced identity cannot; set ${clusterScoped.map((k) => `${k} false`).join(' and ')} for the namespaced profile (docs/security.md, "Least privilege")`,
+    );
   }
   const release = parseRelease(root, ctx);
   const kubernetes = parseKubernetes(root, ctx);
