@@ -58,9 +58,18 @@ const COPIED = [
   'stacks',
 ];
 
+/** A config value that is, or holds (a `--path` value: `{KEY: {secure: ...}}`), an encrypted value. */
+function holdsSecure(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) {
+    return false;
+  }
+  return 'secure' in value || Object.values(value).some(holdsSecure);
+}
+
 /**
- * Creates a project copy with stack `stackName` whose config is the committed `fromStack` file's, with
- * `overrides` (keys without the `pavemaster:` prefix; `undefined` removes a key), and a file backend of its own.
+ * Creates a project copy with stack `stackName` whose config is the `fromStack` file's (without its encrypted
+ * values), with `overrides` (keys without the `pavemaster:` prefix; `undefined` removes a key), and a file backend
+ * of its own.
  */
 export async function createSandbox(opts: {
   stackName: string;
@@ -81,7 +90,18 @@ export async function createSandbox(opts: {
 
   const doc = parse(fs.readFileSync(path.join(REPO, `Pulumi.${opts.fromStack}.yaml`), 'utf8')) as {
     config: Record<string, unknown>;
-  };
+  } & Record<string, unknown>;
+  // The working stack file may hold what a local `pulumi config set --secret` wrote: values encrypted under the
+  // source stack's key and that key's salt. The copy has a stack (and key) of its own, so it could decrypt
+  // neither: every command of it would fail ("failed to decrypt configuration key"). Such values are left out.
+  for (const key of ['encryptionsalt', 'encryptedkey', 'secretsprovider']) {
+    delete doc[key];
+  }
+  for (const [k, v] of Object.entries(doc.config)) {
+    if (holdsSecure(v)) {
+      delete doc.config[k];
+    }
+  }
   for (const [k, v] of Object.entries(opts.overrides)) {
     if (v === undefined) {
       delete doc.config[`pavemaster:${k}`];
