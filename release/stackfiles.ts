@@ -62,7 +62,7 @@ function hasSecret(value: unknown): boolean {
 }
 
 /** Whether a stack-file value is (or holds, set with `--path`) an encrypted `{secure: ...}` value. */
-function hasSecure(value: unknown): boolean {
+export function hasSecure(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) {
     return false;
   }

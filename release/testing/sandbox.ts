@@ -11,6 +11,7 @@ import * as path from 'path';
 import { LocalWorkspace, Stack } from '@pulumi/pulumi/automation';
 import { parse, stringify } from 'yaml';
 import { run } from '../kube';
+import { hasSecure } from '../stackfiles';
 
 /** The repository root (this file lives in release/testing/). */
 export const REPO = path.resolve(__dirname, '..', '..');
@@ -58,14 +59,6 @@ const COPIED = [
   'stacks',
 ];
 
-/** A config value that is, or holds (a `--path` value: `{KEY: {secure: ...}}`), an encrypted value. */
-function holdsSecure(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null) {
-    return false;
-  }
-  return 'secure' in value || Object.values(value).some(holdsSecure);
-}
-
 /**
  * Creates a project copy with stack `stackName` whose config is the `fromStack` file's (without its encrypted
  * values), with `overrides` (keys without the `pavemaster:` prefix; `undefined` removes a key), and a file backend
@@ -98,7 +91,7 @@ export async function createSandbox(opts: {
     delete doc[key];
   }
   for (const [k, v] of Object.entries(doc.config)) {
-    if (holdsSecure(v)) {
+    if (hasSecure(v)) {
       delete doc.config[k];
     }
   }
