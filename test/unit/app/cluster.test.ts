@@ -13,6 +13,7 @@ import { stackConfig } from '../../support/stackConfig';
 import { ConfigError, Problems } from '../../../stacks/problems';
 import { KubernetesSettings } from '../../../stacks/kubernetes';
 import { loadSettings } from '../../../stacks/settings';
+import { selfSigned } from '../../support/selfSigned';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pavemaster-kubeconfig-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -121,29 +122,9 @@ describe('the cluster check', () => {
 
 /** A self-signed CA made by openssl, and its SHA-256 fingerprint as `openssl x509 -fingerprint` prints it. */
 function ca(name: string): { pem: string; fingerprint: string } {
-  const key = path.join(dir, `${name}.key`);
-  const crt = path.join(dir, `${name}.crt`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      crt,
-      '-days',
-      '1',
-      '-subj',
-      `/CN=${name}`,
-    ],
-    { stdio: 'ignore' },
-  );
+  const { certFile: crt, pem } = selfSigned(dir, name, { cn: name });
   const out = execFileSync('openssl', ['x509', '-in', crt, '-noout', '-fingerprint', '-sha256']).toString();
-  return { pem: fs.readFileSync(crt, 'utf8'), fingerprint: out.trim().replace(/^.*=/, '') };
+  return { pem, fingerprint: out.trim().replace(/^.*=/, '') };
 }
 
 /** A kubeconfig with one context `prod` on cluster `eks-prod`, whose entry names `server` and a CA. */

@@ -46,6 +46,7 @@ import {
   LOGSTASH_CERT_SECRET,
 } from '../../../components/logging/tls';
 import { datasourcesFile } from '../../../components/monitoring/Grafana';
+import { selfSigned } from '../../support/selfSigned';
 
 const run = promisify(execFile);
 
@@ -251,24 +252,8 @@ function certificates(bundle: string): crypto.X509Certificate[] {
 }
 
 /** A CA of its own (openssl), to show that a certificate of another CA is refused. */
-async function otherCa(): Promise<string> {
-  const dir = fs.mkdtempSync(path.join(work, 'other-'));
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    path.join(dir, 'ca.key'),
-    '-out',
-    path.join(dir, 'ca.crt'),
-    '-days',
-    '30',
-    '-subj',
-    '/CN=Someone else',
-  ]);
-  return fs.readFileSync(path.join(dir, 'ca.crt'), 'utf8');
+function otherCa(): string {
+  return selfSigned(fs.mkdtempSync(path.join(work, 'other-')), 'ca', { cn: 'Someone else', days: 30 }).pem;
 }
 
 /** An HTTPS server on 127.0.0.1 that answers like Elasticsearch's health and setup endpoints. */
@@ -454,7 +439,7 @@ describe('clients verify the servers with the rendered settings', () => {
       await runCertificateJob(url, 1);
     }, objects);
     s = stored(objects);
-    wrongCa = await otherCa();
+    wrongCa = otherCa();
   }, 120_000);
 
   it("curl, with the setup Job's script and CA_FILE, reaches HTTPS Elasticsearch; a wrong CA or host is refused", async () => {
@@ -633,7 +618,7 @@ describe('rotation by config (logging.tls.rotation)', () => {
       await runCertificateJob(url, 1);
       const es = objects.get(`${NS}/secrets/${ES_CERT_SECRET}`) as KubeObject;
       // As step 1 of generation 2 leaves it when the Job dies during the wait: two CAs, the old certificate.
-      const twoCas = `${stored(objects).bundle}${await otherCa()}`;
+      const twoCas = `${stored(objects).bundle}${otherCa()}`;
       objects.set(`${NS}/secrets/${ES_CERT_SECRET}`, {
         ...es,
         metadata: { ...es.metadata, annotations: { 'pavemaster.io/tls-spec': 'rotating' } },

@@ -4,7 +4,6 @@
  * RBAC, restricted security and resources on every container, the node-exporter exception, the settings'
  * validation, and the runbooks document covering every alert.
  */
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -26,6 +25,7 @@ import { ConfigError } from '../../../stacks/problems';
 import { loadSettings } from '../../../stacks/settings';
 import { at, find, isSecret, ofType, record, recordStack, Registered, unsecret } from '../../support/harness';
 import { REPO, stackConfig } from '../../support/stackConfig';
+import { selfSigned } from '../../support/selfSigned';
 
 const STATEFULSET = 'kubernetes:apps/v1:StatefulSet';
 const DEPLOYMENT = 'kubernetes:apps/v1:Deployment';
@@ -414,21 +414,7 @@ describe('receivers without their secrets', () => {
 function makeCaPem(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'monitoring-ca-'));
   try {
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1'].concat(
-        [
-          '-keyout',
-          path.join(dir, 'ca.key'),
-          '-out',
-          path.join(dir, 'ca.pem'),
-          '-subj',
-          '/CN=unit test receivers CA',
-        ],
-      ),
-      { stdio: 'ignore' },
-    );
-    return fs.readFileSync(path.join(dir, 'ca.pem'), 'utf8');
+    return selfSigned(dir, 'ca', { cn: 'unit test receivers CA', ec: true }).pem;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

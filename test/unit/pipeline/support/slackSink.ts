@@ -3,11 +3,10 @@
  * the stack config accepts only an https:// webhook, as Slack's are, so the release scripts post to it exactly as
  * to Slack, trusting its certificate through NODE_EXTRA_CA_CERTS. It records every message and answers "ok".
  */
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as https from 'https';
 import { AddressInfo } from 'net';
-import * as path from 'path';
+import { selfSigned } from '../../../support/selfSigned';
 
 export interface SlackSink {
   /** The webhook URL to configure (`https://127.0.0.1:<port>/services/...`). */
@@ -19,29 +18,7 @@ export interface SlackSink {
 }
 
 export function startSlackSink(dir: string): Promise<SlackSink> {
-  const key = path.join(dir, 'slack-key.pem');
-  const cert = path.join(dir, 'slack-cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
+  const { keyFile: key, certFile: cert } = selfSigned(dir, 'slack', { cn: '127.0.0.1', san: 'IP:127.0.0.1' });
   const messages: SlackSink['messages'] = [];
   const server = https.createServer(
     { key: fs.readFileSync(key), cert: fs.readFileSync(cert) },
