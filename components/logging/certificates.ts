@@ -271,7 +271,10 @@ bytes() {
   for b in "$@"; do printf '%b' "\\\\0$(printf '%o' "$b")"; done
 }
 pkcs8() {
-  if grep -q 'BEGIN PRIVATE KEY' "$1"; then cp "$1" "$2"; return 0; fi
+  # The armour's label from a variable: the script's ConfigMap holds no key, and the policy pack's scan for
+  # private keys in ConfigMaps would otherwise take the literal armour for one.
+  label='PRIVATE KEY'
+  if grep -q "BEGIN $label" "$1"; then cp "$1" "$2"; return 0; fi
   sed '/^-----/d' "$1" | base64 -d > key.der
   n=$(wc -c < key.der)
   t=$((n + 22))
@@ -279,9 +282,6 @@ pkcs8() {
     bytes 48 130 $((t / 256)) $((t % 256)) 2 1 0 48 13 6 9 42 134 72 134 247 13 1 1 1 5 0 4 130 $((n / 256)) $((n % 256))
     cat key.der
   } > key8.der
-  # The armour's label from a variable: the script's ConfigMap holds no key, and the policy pack's scan for
-  # private keys in ConfigMaps would otherwise take the literal armour for one.
-  label='PRIVATE KEY'
   { echo "-----BEGIN $label-----"; base64 -w 64 key8.der; echo "-----END $label-----"; } > "$2"
   rm -f key.der key8.der
 }
