@@ -8,7 +8,12 @@ import { withDefaults } from '../shared/args';
 import { allowPolicy, tcp } from '../shared/network';
 import { restrictedPodSecurityContext } from '../shared/security';
 import * as workload from '../shared/workload';
-import { roleLabels, TO_ELASTICSEARCH } from './common';
+import {
+  CREDENTIALS_CHECKSUM_ANNOTATION,
+  generatedSecretsChecksum,
+  roleLabels,
+  TO_ELASTICSEARCH,
+} from './common';
 import { NAMES, PORTS } from './defaults';
 import { ELASTICSEARCH_EXPORTER_DEFAULTS } from './options';
 import { CA_FILE, caVolume, TLS_GENERATION_ANNOTATION } from './tls';
@@ -42,6 +47,8 @@ export function exporterDeploymentSpec(
   o: Required<ElasticsearchExporterOptions> & { elasticsearchUrl: pulumi.Input<string> },
   credentialsSecret: pulumi.Input<string>,
   tlsGeneration = 1,
+  /** {@link generatedSecretsChecksum} of the Secret's values: their change rolls the pods. */
+  credentialsChecksum?: pulumi.Input<string>,
 ): k8s.types.input.apps.v1.DeploymentSpec {
   const { labels, selector } = roleLabels('exporter', APP);
   const ca = caVolume();
@@ -54,6 +61,9 @@ export function exporterDeploymentSpec(
       'prometheus.io/port': String(PORTS.elasticsearchExporter),
       'prometheus.io/path': '/metrics',
       [TLS_GENERATION_ANNOTATION]: String(tlsGeneration),
+      ...(credentialsChecksum !== undefined
+        ? { [CREDENTIALS_CHECKSUM_ANNOTATION]: credentialsChecksum }
+        : {}),
     },
     pod: {
       automountServiceAccountToken: false,
@@ -111,8 +121,14 @@ export class ElasticsearchExporter extends pulumi.ComponentResource {
     workload.deployment(
       name,
       scope(APP),
-      exporterDeploymentSpec(o, credentials.metadata.name, args.tlsGeneration ?? 1),
-      { parent: this, dependsOn: [...(args.certificates ?? [])] },
+      exporterDeploymentSpec(
+        o,
+        credentials.objectName,
+        args.tlsGeneration ?? 1,
+        generatedSecretsChecksum(args.password),
+      ),
+      // By its known name and dependsOn: a replaced Secret must not replace the Deployment (workload.Referable).
+      { parent: this, dependsOn: [credentials, ...(args.certificates ?? [])] },
     );
     workload.clusterService(
       `${name}-service`,

@@ -9,7 +9,13 @@ import { Resolved, withDefaults } from '../shared/args';
 import { allowPolicy, NetworkPeer, networkPeer, tcp } from '../shared/network';
 import { ContainerResources } from '../shared/resources';
 import * as workload from '../shared/workload';
-import { rolePeer, roleLabels, TO_ELASTICSEARCH } from './common';
+import {
+  CREDENTIALS_CHECKSUM_ANNOTATION,
+  generatedSecretsChecksum,
+  rolePeer,
+  roleLabels,
+  TO_ELASTICSEARCH,
+} from './common';
 import { elasticPodSecurityContext, NAMES, PORTS } from './defaults';
 import { kibanaSetupRequests } from './elastic';
 import { setupJob } from './setupJob';
@@ -83,6 +89,8 @@ export function kibanaDeploymentSpec(
   o: ResolvedKibanaOptions & { elasticsearchUrl: pulumi.Input<string> },
   credentialsSecret: pulumi.Input<string>,
   tlsGeneration = 1,
+  /** {@link generatedSecretsChecksum} of the Secret's values: their change rolls the pods. */
+  credentialsChecksum?: pulumi.Input<string>,
 ): k8s.types.input.apps.v1.DeploymentSpec {
   const { labels, selector } = roleLabels('kibana', APP);
   const ca = caVolume();
@@ -90,7 +98,12 @@ export function kibanaDeploymentSpec(
     replicas: 1,
     labels,
     selector,
-    annotations: { [TLS_GENERATION_ANNOTATION]: String(tlsGeneration) },
+    annotations: {
+      [TLS_GENERATION_ANNOTATION]: String(tlsGeneration),
+      ...(credentialsChecksum !== undefined
+        ? { [CREDENTIALS_CHECKSUM_ANNOTATION]: credentialsChecksum }
+        : {}),
+    },
     pod: {
       automountServiceAccountToken: false,
       enableServiceLinks: false,
@@ -169,8 +182,19 @@ export class Kibana extends pulumi.ComponentResource {
     workload.deployment(
       name,
       scope(APP),
-      kibanaDeploymentSpec(o, credentials.metadata.name, args.tlsGeneration ?? 1),
-      { parent: this, dependsOn: [...(args.certificates ?? [])] },
+      kibanaDeploymentSpec(
+        o,
+        credentials.objectName,
+        args.tlsGeneration ?? 1,
+        generatedSecretsChecksum(
+          args.kibanaSystemPassword,
+          args.encryptionKeys.security,
+          args.encryptionKeys.savedObjects,
+          args.encryptionKeys.reporting,
+        ),
+      ),
+      // By its known name and dependsOn: a replaced Secret must not replace the Deployment (workload.Referable).
+      { parent: this, dependsOn: [credentials, ...(args.certificates ?? [])] },
     );
     const service = workload.clusterService(
       `${name}-service`,

@@ -1,5 +1,6 @@
 /** Small helpers shared by the logging components: labels, selectors, NetworkPolicy peers and Job options. */
 import { createHash } from 'crypto';
+import * as pulumi from '@pulumi/pulumi';
 import * as k8s from '@pulumi/kubernetes';
 import { labelsWithSelector } from '../shared/labels';
 import { namespacePeer, tcp } from '../shared/network';
@@ -64,6 +65,20 @@ export interface ApiServerPeer {
  */
 export function jobAnnotations(awaitCompletion: boolean): Record<string, string> {
   return awaitCompletion ? {} : { 'pulumi.com/waitFor': 'jsonpath={.metadata.uid}' };
+}
+
+/** The pod annotation carrying {@link generatedSecretsChecksum}. */
+export const CREDENTIALS_CHECKSUM_ANNOTATION = 'pavemaster.io/credentials-checksum';
+
+/**
+ * A checksum of the generated secret values a pod takes from its Secret as environment variables, for the pod
+ * template: the pod spec names the Secret by its known name (workload.Referable), so a changed value reaches the
+ * pods by a rolling update instead of replacing the Deployment. A plain hash is enough because the values are
+ * random (RandomPassword); an operator-chosen value needs a keyed one (BlueGreenApp's envSecretChecksum). Not a
+ * Pulumi secret, so the Deployment's spec stays readable in previews.
+ */
+export function generatedSecretsChecksum(...values: pulumi.Input<string>[]): pulumi.Output<string> {
+  return pulumi.unsecret(pulumi.all(values).apply((v) => contentHash(...v)));
 }
 
 /** A short, stable hash of a Job's content: in its pod template, a change replaces the (immutable) Job. */

@@ -377,16 +377,14 @@ const EXPECTED_REPLACED = [
  * What remains, all of it unprotected:
  * - the Elasticsearch and Kibana setup Jobs, which read their passwords from Secrets by the output name on
  *   purpose (a password change re-runs the idempotent setup; a Job keeps nothing);
- * - the Deployments that take a Secret as environment variables by its output name (Kibana, the Elasticsearch
- *   exporter): open; a Deployment replaced is deleted and its pods created again, with no data lost. The app's
- *   slots no longer: they name `<app>-env` by its known name and roll on its checksum.
+ *
+ * No Deployment takes a Secret as environment variables by its output name any more: the app's slots, Kibana and
+ * the Elasticsearch exporter name theirs by its known name and roll on a checksum of its values.
  */
 function configKnockOn(): Record<string, string[]> {
   const logging: Record<string, string[]> = {
     'logging-elasticsearch-elastic': ['logging-elasticsearch-setup-job', 'logging-kibana-setup-job'],
     'logging-elasticsearch-users': ['logging-elasticsearch-setup-job'],
-    'logging-exporter-credentials': ['logging-exporter-deployment'],
-    'logging-kibana-credentials': ['logging-kibana-deployment'],
   };
   // The app's slots (the fully-optioned cases give it an environment Secret) name it by its known name: none.
   return logging;
