@@ -67,10 +67,45 @@ function build() {
   // What the modules find next to themselves at run time: the guard wrappers (release/interrupt.ts, GUARD_DIR)
   // and the JSON schema of --json.
   fs.symlinkSync(path.join(ROOT, 'release', 'bin'), path.join(OUT, 'release', 'bin'), 'dir');
-  fs.writeFileSync(path.join(OUT, 'manifest.json'), JSON.stringify(manifest));
+  const bundled = bundle();
+  fs.writeFileSync(path.join(OUT, 'manifest.json'), JSON.stringify({ ...manifest, bundle: bundled }));
   process.stdout.write(
-    `build-cli: ${files.length} modules -> ${path.relative(ROOT, OUT)} in ${Date.now() - started} ms\n`,
+    `build-cli: ${files.length} modules -> ${path.relative(ROOT, OUT)}` +
+      `${bundled === undefined ? '' : ` and ${bundled}`} in ${Date.now() - started} ms\n`,
   );
+}
+
+/**
+ * One file for the command's start (issue 15: `pavemaster promote` as a process is Node.js start plus loading about
+ * 140 modules, 72 of them `yaml`'s): esbuild bundles the compiled modules and `yaml` into dist/cli/pavemaster.js,
+ * so a start reads and compiles one file instead of resolving and reading each. What only some commands use stays
+ * outside and loads on first use as before: the Pulumi SDKs (the Automation API for the recording update), undici
+ * (the API server client, release/undici.ts loads it lazily), ts-node and SWC. The bundle sits in dist/cli, so
+ * `__dirname` there is dist/cli: a `bin` link beside it keeps release/interrupt.ts's GUARD_DIR
+ * (`<dir of the module>/bin/guard`) pointing at release/bin/guard. Without esbuild (an install without dev
+ * dependencies) the separate modules are used, as before. Returns the bundle's name, or undefined.
+ */
+function bundle() {
+  let esbuild;
+  try {
+    esbuild = require('esbuild');
+  } catch {
+    return undefined;
+  }
+  const name = 'pavemaster.js';
+  esbuild.buildSync({
+    entryPoints: [path.join(OUT, 'release', 'cli.js')],
+    outfile: path.join(OUT, name),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node24',
+    keepNames: true,
+    logLevel: 'error',
+    external: ['@pulumi/*', '@kubernetes/*', '@swc/*', 'ts-node', 'undici', 'esbuild'],
+  });
+  fs.symlinkSync(path.join(ROOT, 'release', 'bin'), path.join(OUT, 'bin'), 'dir');
+  return name;
 }
 
 try {

@@ -32,8 +32,15 @@ function compiledEntry() {
       return undefined;
     }
   }
-  return path.join(dir, 'release', 'cli.js');
+  // The one-file bundle when the build made one (scripts/build-cli.js, bundle()): the same modules, one read.
+  return path.join(dir, typeof manifest.bundle === 'string' ? manifest.bundle : path.join('release', 'cli.js'));
 }
+
+// V8's code cache for the modules loaded from here on (Node.js 22.1+; in os.tmpdir()/node-compile-cache unless
+// NODE_COMPILE_CACHE names another folder): a start then skips compiling the bundle. Node checks each entry against
+// the source's hash, so an edit is never run from a stale cache. Measured with the bundle, `--help` 15 interleaved
+// runs each under load: median 507 ms (separate modules) -> 389 ms (bundle) -> 314 ms (bundle and this cache).
+require('module').enableCompileCache?.();
 
 const entry = compiledEntry();
 if (entry !== undefined) {

@@ -56,8 +56,17 @@ describe('pavemaster start', () => {
     const built = run(['--help'], { PAVEMASTER_CLI_BUILD: BUILD });
     const source = run(['--help'], { PAVEMASTER_CLI_FROM_SOURCE: '1' });
     expect([built.status, source.status]).toEqual([0, 0]);
-    expect(built.modules).toContain(path.relative(REPO, path.join(BUILD, 'release', 'cli.js')));
+    // One file: the bundle (scripts/build-cli.js bundle()), with `yaml` inside it, none of the separate modules.
+    const fromBuild = built.modules.filter((m) => m.startsWith(path.relative(REPO, BUILD) + path.sep));
+    expect(fromBuild).toEqual([path.relative(REPO, path.join(BUILD, 'pavemaster.js'))]);
+    expect(built.modules.filter((m) => m.includes('node_modules/yaml/'))).toEqual([]);
+    expect(source.modules.some((m) => m.includes('node_modules/yaml/'))).toBe(true);
     expect(built.modules.filter((m) => m.startsWith('release/') && m.endsWith('.ts'))).toEqual([]);
+    // release/interrupt.ts finds the guarded pulumi and kubectl at <the module's folder>/bin/guard: in the bundle
+    // that folder is the build's own.
+    for (const tool of ['pulumi', 'kubectl']) {
+      expect(fs.statSync(path.join(BUILD, 'bin', 'guard', tool)).mode & 0o111).not.toBe(0);
+    }
     expect(source.modules).toContain('release/cli.ts');
     expect(built.stdout).toBe(source.stdout);
     expect(built.stdout).toContain('promote');
