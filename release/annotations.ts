@@ -170,11 +170,41 @@ function basic(user: string, password: string): SecretText {
   return new SecretText(`Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`);
 }
 
+/** Whether the stack's config gives it a Grafana of its own (`pavemaster:monitoring.enabled`, `.grafana.enabled`). */
+export interface StackGrafana {
+  monitoringEnabled: boolean;
+  grafanaEnabled: boolean;
+}
+
+/** The stack's own Grafana as its settings say (a session's settings, read before anything is posted). */
+export function stackGrafana(monitoring: { enabled: boolean; grafana: { enabled: boolean } }): StackGrafana {
+  return { monitoringEnabled: monitoring.enabled, grafanaEnabled: monitoring.grafana.enabled };
+}
+
+/** What to configure for an annotation on another Grafana: the same words wherever none is written. */
+const EXTERNAL_GRAFANA =
+  'no external Grafana is configured (pavemaster:release.annotations.grafanaUrl, with the secret pavemaster:grafanaToken)';
+
+/** Why the stack has no Grafana of its own to annotate, by its config; undefined when it has one. */
+function noOwnGrafana(stack: StackGrafana): string | undefined {
+  if (!stack.monitoringEnabled) {
+    return 'pavemaster:monitoring.enabled is false';
+  }
+  return stack.grafanaEnabled ? undefined : 'pavemaster:monitoring.grafana.enabled is false';
+}
+
 /**
  * Decides where the annotations go: the configured Grafana (token) or the stack's own (its `monitoring`
- * output: in-cluster URL and generated admin password), and the Slack webhook.
+ * output: in-cluster URL and generated admin password), and the Slack webhook. `stack` is what the stack's config
+ * says about its own Grafana: without one (monitoring or Grafana turned off) and without a configured
+ * `grafanaUrl` the Grafana outcome says plainly that no annotation was written and why, whatever an output left
+ * from an older update still names.
  */
-export function planAnnotations(a: AnnotationSettings, monitoringOutput: unknown): AnnotationPlan {
+export function planAnnotations(
+  a: AnnotationSettings,
+  monitoringOutput: unknown,
+  stack: StackGrafana = { monitoringEnabled: true, grafanaEnabled: true },
+): AnnotationPlan {
   const skipped: PostOutcome[] = [];
   const skip = (target: AnnotationTarget, detail: string): void => {
     skipped.push({ target, outcome: 'skipped', detail });
@@ -184,8 +214,14 @@ export function planAnnotations(a: AnnotationSettings, monitoringOutput: unknown
     typeof monitoringOutput === 'object' && monitoringOutput !== null
       ? (monitoringOutput as { grafanaUrl?: unknown; grafanaAdminPassword?: unknown })
       : {};
+  const noOwn = noOwnGrafana(stack);
   if (!a.grafana) {
     skip('grafana', 'Grafana: pavemaster:release.annotations.grafana is false');
+  } else if (a.grafanaUrl === undefined && noOwn !== undefined) {
+    skip(
+      'grafana',
+      `Grafana: no annotation written: the stack has no Grafana (${noOwn}) and ${EXTERNAL_GRAFANA}`,
+    );
   } else {
     const url = a.grafanaUrl ?? (typeof own.grafanaUrl === 'string' ? own.grafanaUrl : undefined);
     const source =
@@ -197,9 +233,10 @@ export function planAnnotations(a: AnnotationSettings, monitoringOutput: unknown
           ? basic('admin', own.grafanaAdminPassword)
           : undefined;
     if (url === undefined) {
+      // The config has a Grafana of the stack's own, but the outputs name none: the stack was not deployed with it.
       skip(
         'grafana',
-        'Grafana: the stack runs no Grafana of its own (pavemaster:monitoring.enabled) and sets no pavemaster:release.annotations.grafanaUrl',
+        `Grafana: no annotation written: the stack's outputs name no Grafana of its own (not deployed with it yet: run \`pulumi up\`) and ${EXTERNAL_GRAFANA}`,
       );
     } else if (authorization === undefined) {
       skip(
@@ -339,7 +376,9 @@ export async function annotateRelease(
   const a = s.release.annotations;
   let monitoring: unknown;
   let unreadable: string | undefined;
-  if (a.grafana && a.grafanaUrl === undefined) {
+  const stack = stackGrafana(s.settings.monitoring);
+  // The outputs are read only for a Grafana of the stack's own: without one, there is nothing to find in them.
+  if (a.grafana && a.grafanaUrl === undefined && noOwnGrafana(stack) === undefined) {
     try {
       monitoring = (await s.outputs()).monitoring?.value;
     } catch (e) {
@@ -347,7 +386,7 @@ export async function annotateRelease(
       unreadable = `Grafana: the stack's outputs could not be read: ${e instanceof Error ? e.message : String(e)}`;
     }
   }
-  const planned = planAnnotations(a, monitoring);
+  const planned = planAnnotations(a, monitoring, stack);
   const plan: AnnotationPlan =
     unreadable === undefined
       ? planned

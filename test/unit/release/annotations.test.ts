@@ -140,8 +140,10 @@ describe('release annotations: where they go', () => {
     }).a;
     expect(planAnnotations(withToken, own).grafana).toMatchObject({ kind: 'direct' });
     expect(planAnnotations(withToken, own).grafana?.authorization.reveal()).toBe(`Bearer ${token}`);
-    expect(planAnnotations(annotationSettings({}).a, undefined).skipped[0].detail).toMatch(
-      /^Grafana: the stack runs no Grafana of its own/,
+    expect(planAnnotations(annotationSettings({}).a, undefined).skipped[0].detail).toBe(
+      "Grafana: no annotation written: the stack's outputs name no Grafana of its own (not deployed with it yet: " +
+        'run `pulumi up`) and no external Grafana is configured (pavemaster:release.annotations.grafanaUrl, with ' +
+        'the secret pavemaster:grafanaToken)',
     );
     const off = annotationSettings({ release: { annotations: { grafana: false, slack: false } } }).a;
     expect(planAnnotations(off, own)).toEqual({
@@ -351,13 +353,14 @@ describe('release annotations: what a traffic move reports (--json)', () => {
   function session(
     config: Record<string, unknown>,
     outputs: () => Promise<Record<string, { value: unknown }>>,
+    monitoring = { enabled: true, grafana: { enabled: true } },
   ): { s: Session; out: string[]; log: { step: string; outcome: string; detail?: string }[] } {
     const out: string[] = [];
     const log: { step: string; outcome: string; detail?: string }[] = [];
     const partial = {
       name: 'staging',
       app: 'pavemaster',
-      settings: { namespace: 'pavemaster-staging' },
+      settings: { namespace: 'pavemaster-staging', monitoring },
       release: parseReleaseFor(config),
       outputs,
       version: () => '2.0.0',
@@ -462,5 +465,75 @@ describe('release annotations: what a traffic move reports (--json)', () => {
     ]);
     expect(off.log.map((r) => r.outcome)).toEqual(['skipped']);
     expect(off.out).toEqual([]);
+  });
+
+  it('without a Grafana of the stack (monitoring.grafana or monitoring off) says plainly that nothing was written', async () => {
+    const own = {
+      grafanaUrl: 'http://grafana.pavemaster-staging-monitoring.svc:3000',
+      grafanaAdminPassword: fake(12),
+    };
+    grafana.requests.length = 0;
+    let reads = 0;
+    const outputs = () => {
+      reads++;
+      // An output left from an update before Grafana was turned off: not to be taken for a Grafana.
+      return Promise.resolve({ monitoring: { value: own } });
+    };
+    for (const [monitoring, why] of [
+      [{ enabled: true, grafana: { enabled: false } }, 'pavemaster:monitoring.grafana.enabled is false'],
+      [{ enabled: false, grafana: { enabled: true } }, 'pavemaster:monitoring.enabled is false'],
+    ] as const) {
+      const { s, out, log } = session({}, outputs, monitoring);
+      const outcomes = await annotateRelease(s, {
+        kind: 'promote',
+        from: 'blue',
+        to: 'green',
+        releaseId: 'r2',
+      });
+      expect(promoteDocument(outcomes).annotations).toEqual([
+        {
+          event: 'promote',
+          target: 'grafana',
+          outcome: 'skipped',
+          detail: `Grafana: no annotation written: the stack has no Grafana (${why}) and no external Grafana is configured (pavemaster:release.annotations.grafanaUrl, with the secret pavemaster:grafanaToken)`,
+        },
+        {
+          event: 'promote',
+          target: 'slack',
+          outcome: 'skipped',
+          detail: 'Slack: no webhook (pavemaster:releaseSlackWebhookUrl)',
+        },
+      ]);
+      expect(out).toEqual([]);
+      expect(log.map((r) => r.outcome)).toEqual(['skipped']);
+    }
+    expect(reads).toBe(0);
+    expect(grafana.requests).toHaveLength(0);
+  });
+
+  it('without a Grafana of the stack, annotates the external Grafana the stack configures', async () => {
+    grafana.requests.length = 0;
+    grafana.status = 200;
+    const token = fake(13);
+    const { s } = session(
+      { release: { annotations: { grafanaUrl: grafana.url } }, grafanaToken: token },
+      () => Promise.reject(new Error('not read: the Grafana URL is configured')),
+      { enabled: true, grafana: { enabled: false } },
+    );
+    const outcomes = await annotateRelease(s, {
+      kind: 'promote',
+      from: 'blue',
+      to: 'green',
+      releaseId: 'r3',
+    });
+    expect(outcomes[0]).toEqual({
+      event: 'promote',
+      target: 'grafana',
+      outcome: 'posted',
+      detail: `annotated on Grafana: pavemaster:release.annotations.grafanaUrl (${grafana.url})`,
+    });
+    expect(grafana.requests.map((r) => [r.path, r.headers.authorization])).toEqual([
+      ['/api/annotations', `Bearer ${token}`],
+    ]);
   });
 });
