@@ -115,6 +115,15 @@ export interface BlueGreenAppOptions {
   readonly antiAffinity?: AntiAffinity;
   /** PodDisruptionBudget maxUnavailable per slot (at least 1: zero would block every node drain). @default 1 */
   readonly pdbMaxUnavailable?: number;
+  /**
+   * Seconds a slot's rollout may go without progress before Kubernetes marks it failed (the Deployments'
+   * `progressDeadlineSeconds`, condition `Progressing=False`, reason `ProgressDeadlineExceeded`), from 30 to 3600.
+   * The Deployment await of `pulumi up` is given this plus a minute (and never less than the provider's own ten
+   * minutes), so it reports Kubernetes' verdict instead of timing out first; the release command's readiness wait
+   * defaults to the same (`pavemaster:release.readyTimeoutSeconds`). Raise it for images that pull or start slowly.
+   * @default 600
+   */
+  readonly progressDeadlineSeconds?: number;
   /** The Services' type; anything but ClusterIP must be allowed by the stack. @default "ClusterIP" */
   readonly serviceType?: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
   /**
@@ -228,6 +237,19 @@ export function envSecretChecksum(
   );
 }
 
+/** The Kubernetes provider's own Deployment await timeout when none is given: ten minutes. */
+const PROVIDER_DEPLOYMENT_AWAIT_SECONDS = 600;
+
+/**
+ * How long `pulumi up` awaits a slot's Deployment: the progress deadline plus a minute for the controller to
+ * report it, so a stuck rollout fails with Kubernetes' `ProgressDeadlineExceeded` rather than a bare timeout, and
+ * never less than the provider's default (a rollout that keeps progressing may take longer than the deadline).
+ */
+export function deploymentAwaitTimeouts(progressDeadlineSeconds: number): pulumi.CustomTimeouts {
+  const seconds = Math.max(PROVIDER_DEPLOYMENT_AWAIT_SECONDS, progressDeadlineSeconds + 60);
+  return { create: `${seconds}s`, update: `${seconds}s` };
+}
+
 /** One slot's Deployment spec: the slot's image and version behind the slot's selector. */
 export function slotDeploymentSpec(
   a: AppArgs,
@@ -247,7 +269,7 @@ export function slotDeploymentSpec(
     replicas: slot === a.activeSlot ? a.replicas : a.idleReplicas,
     revisionHistoryLimit: 5,
     minReadySeconds: 0,
-    progressDeadlineSeconds: 600,
+    progressDeadlineSeconds: a.progressDeadlineSeconds,
     // With required anti-affinity every node may already hold a pod of the slot: a surge pod could never
     // schedule, so roll by replacing one pod at a time instead.
     strategy: {
@@ -497,7 +519,10 @@ export class BlueGreenApp extends pulumi.ComponentResource {
             envChecksum,
           }),
         },
-        envSecret ? dependingOn(stateful, envSecret) : stateful,
+        {
+          ...(envSecret ? dependingOn(stateful, envSecret) : stateful),
+          customTimeouts: deploymentAwaitTimeouts(a.progressDeadlineSeconds),
+        },
       );
       podDisruptionBudget(
         `${name}-${slot}-pdb`,

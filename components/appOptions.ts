@@ -9,6 +9,13 @@ import { checkDnsLabel, checkUnprivilegedPort, checkWholeNumber } from './shared
 import { checkNetworkPeer } from './shared/peers';
 import { DEFAULT_SLOT, isSlot, SLOTS } from './shared/slots';
 
+/**
+ * The range of `progressDeadlineSeconds`: below half a minute an image pull alone fails a healthy rollout; above
+ * an hour a stuck one holds the release (whose readiness wait stops at an hour too) for nothing.
+ */
+export const MIN_PROGRESS_DEADLINE_SECONDS = 30;
+export const MAX_PROGRESS_DEADLINE_SECONDS = 3600;
+
 /** The defaults of every option that has a fixed one (appName and idleReplicas follow from other values). */
 export const BLUE_GREEN_APP_DEFAULTS: Omit<ResolvedBlueGreenAppOptions, 'appName' | 'idleReplicas'> = {
   activeSlot: DEFAULT_SLOT,
@@ -23,6 +30,7 @@ export const BLUE_GREEN_APP_DEFAULTS: Omit<ResolvedBlueGreenAppOptions, 'appName
   awaitIngress: false,
   antiAffinity: 'preferred',
   pdbMaxUnavailable: 1,
+  progressDeadlineSeconds: 600,
   serviceType: 'ClusterIP',
   ingressFrom: [],
   egress: [],
@@ -59,6 +67,11 @@ export function checkBlueGreenAppOptions(a: ResolvedBlueGreenAppOptions): ArgPro
     checkWholeNumber(v, 1) === undefined
       ? undefined
       : 'a whole number of at least 1 (zero blocks every node drain)',
+  );
+  c.check('progressDeadlineSeconds', a.progressDeadlineSeconds, (v) =>
+    checkWholeNumber(v, MIN_PROGRESS_DEADLINE_SECONDS, MAX_PROGRESS_DEADLINE_SECONDS) === undefined
+      ? undefined
+      : `a whole number from ${MIN_PROGRESS_DEADLINE_SECONDS} to ${MAX_PROGRESS_DEADLINE_SECONDS} (seconds a rollout may go without progress before Kubernetes marks it failed)`,
   );
   a.ingressFrom.forEach((peer, i) =>
     checkNetworkPeer(c, `ingressFrom[${i}]`, peer, { podLabelsAlone: false }),

@@ -338,5 +338,15 @@ export function slotReadiness(input: {
   if (missing.length > 0) {
     reasons.push(`EndpointSlices do not list yet: ${missing.join(', ')}`);
   }
+  // Kubernetes gave up on the rollout (`progressDeadlineSeconds` without progress): said first, as the cause
+  // of the other reasons (never a reason alone: a condition left from before says nothing about a ready slot).
+  const stuck = (s.conditions ?? []).find(
+    (c) => c.type === 'Progressing' && c.status === 'False' && c.reason === 'ProgressDeadlineExceeded',
+  );
+  if (stuck !== undefined && reasons.length > 0) {
+    reasons.unshift(
+      `${d.metadata.name}: rollout stuck: ProgressDeadlineExceeded (no progress within the Deployment's progressDeadlineSeconds, pavemaster:progressDeadlineSeconds)${stuck.message ? `: ${stuck.message}` : ''}`,
+    );
+  }
   return { ready: reasons.length === 0, reasons, readyPods: readyNames, endpointPods };
 }

@@ -31,6 +31,7 @@ export interface DeploymentObject {
     updatedReplicas?: number;
     readyReplicas?: number;
     availableReplicas?: number;
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
   };
 }
 

@@ -4,7 +4,12 @@
  * defaults, plus what only the stack knows (each slot's image and version, the smoke paths, an image build).
  */
 import type { ResolvedBlueGreenAppOptions, SecretRef } from '../components/BlueGreenApp';
-import { BLUE_GREEN_APP_DEFAULTS, checkBlueGreenAppOptions } from '../components/appOptions';
+import {
+  BLUE_GREEN_APP_DEFAULTS,
+  checkBlueGreenAppOptions,
+  MAX_PROGRESS_DEADLINE_SECONDS,
+  MIN_PROGRESS_DEADLINE_SECONDS,
+} from '../components/appOptions';
 import { withDefaults } from '../components/shared/args';
 import {
   checkDnsLabel,
@@ -83,6 +88,7 @@ export const APP_KEYS = [
   'smokePaths',
   'antiAffinity',
   'pdbMaxUnavailable',
+  'progressDeadlineSeconds',
   'serviceType',
   'ingressFrom',
   'egress',
@@ -218,6 +224,11 @@ export function parseApp(root: Fields, ctx: ParseContext): AppSettings {
       min: 1,
       max: Math.max(1, replicas),
       why: 'zero would block every node drain',
+    }),
+    progressDeadlineSeconds: root.int('progressDeadlineSeconds', d.progressDeadlineSeconds, {
+      min: MIN_PROGRESS_DEADLINE_SECONDS,
+      max: MAX_PROGRESS_DEADLINE_SECONDS,
+      why: 'seconds a rollout may go without progress before Kubernetes marks it failed',
     }),
     allowExternalServices,
     serviceType: root.string('serviceType', d.serviceType, {

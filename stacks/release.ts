@@ -14,6 +14,7 @@
  *   `pavemaster:greenReleasedAt`: written by `release deploy` (never by hand); the program turns them into the
  *   slot Deployment's `pavemaster.io/release-id` and `pavemaster.io/released-at` annotations.
  */
+import { BLUE_GREEN_APP_DEFAULTS } from '../components/appOptions';
 import { checkDnsLabel, checkHttpPath } from '../components/shared/checks';
 import { SlotRelease } from '../components/shared/release';
 import { ContainerResources } from '../components/shared/resources';
@@ -183,7 +184,10 @@ export interface ReleaseSettings {
   prometheusClient: PrometheusClientSettings;
   /** Release annotations on Grafana and Slack (`pavemaster:release.annotations`). */
   annotations: AnnotationSettings;
-  /** Seconds to wait for a slot to become Ready (Deployment and EndpointSlices). */
+  /**
+   * Seconds to wait for a slot to become Ready (Deployment and EndpointSlices).
+   * @default the app's `pavemaster:progressDeadlineSeconds` (600)
+   */
   readyTimeoutSeconds: number;
   /**
    * Seconds the slot that lost traffic keeps its replicas after a switch, before the release command scales it
@@ -490,12 +494,22 @@ function normalizeReleasedAtOrUndefined(text: string | undefined): string | unde
 }
 
 /** Reads the release section. */
-export function parseRelease(root: Fields, ctx: ParseContext): ReleaseSettings {
+export function parseRelease(
+  root: Fields,
+  ctx: ParseContext,
+  app: { progressDeadlineSeconds: number } = {
+    progressDeadlineSeconds: BLUE_GREEN_APP_DEFAULTS.progressDeadlineSeconds,
+  },
+): ReleaseSettings {
   const f = root.object('release');
   const prometheusUrl = f.optionalString('prometheusUrl', { check: checkUrl });
   const prometheusClient = readPrometheusClient(root, f, prometheusUrl);
   const annotations = readAnnotations(root, f);
-  const readyTimeoutSeconds = f.int('readyTimeoutSeconds', 600, { min: 5, max: 3600 });
+  // As long as Kubernetes gives the slot's rollout by default: the wait ends when the controller would call it stuck.
+  const readyTimeoutSeconds = f.int('readyTimeoutSeconds', app.progressDeadlineSeconds, {
+    min: 5,
+    max: 3600,
+  });
   const scaleDownDelaySeconds = f.int('scaleDownDelaySeconds', DEFAULT_SCALE_DOWN_DELAY_SECONDS, {
     min: ctx.production ? DEFAULT_SCALE_DOWN_DELAY_SECONDS : 0,
     max: 3600,

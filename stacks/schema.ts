@@ -133,6 +133,12 @@ export const CONFIG_SCHEMA: Readonly<Record<string, ConfigDeclaration>> = {
     default: -1,
     ...unset,
   },
+  progressDeadlineSeconds: {
+    type: 'integer',
+    description:
+      "Seconds a slot's rollout may go without progress before Kubernetes marks it failed (30-3600); also the default of release.readyTimeoutSeconds.",
+    default: 600,
+  },
   serviceType: str(
     'The Services\' type: "ClusterIP"; "NodePort" or "LoadBalancer" only with allowExternalServices.',
     'ClusterIP',

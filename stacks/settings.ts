@@ -134,7 +134,7 @@ export function loadSettings(
       `true while ${clusterScoped.join(' and ')} ${clusterScoped.length > 1 ? 'are' : 'is'} true: the monitoring and logging stacks create namespaces and ClusterRoles, which a namespaced identity cannot; set ${clusterScoped.map((k) => `${k} false`).join(' and ')} for the namespaced profile (docs/security.md, "Least privilege")`,
     );
   }
-  const release = parseRelease(root, ctx);
+  const release = parseRelease(root, ctx, app);
   const kubernetes = parseKubernetes(root, ctx);
   root.finish();
   options.check?.({ stack, production, kubernetes }, problems);

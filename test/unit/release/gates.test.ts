@@ -209,4 +209,45 @@ describe('slot readiness', () => {
         .reasons,
     ).toEqual(['EndpointSlices do not list yet: g2']);
   });
+
+  it('names a rollout Kubernetes gave up on (ProgressDeadlineExceeded) first, never as the only reason', () => {
+    const stuck = (ready: number) => {
+      const d = deployment(ready);
+      return {
+        ...d,
+        status: {
+          ...d.status,
+          conditions: [
+            {
+              type: 'Progressing',
+              status: 'False',
+              reason: 'ProgressDeadlineExceeded',
+              message: 'ReplicaSet "pavemaster-green-6b7" has timed out progressing.',
+            },
+          ],
+        },
+      };
+    };
+    const r = slotReadiness({
+      deployment: stuck(1),
+      pods: [pod('g1')],
+      slices: slices('g1'),
+      version: '2.0.0',
+    });
+    expect(r.ready).toBe(false);
+    expect(r.reasons[0]).toBe(
+      "pavemaster-green: rollout stuck: ProgressDeadlineExceeded (no progress within the Deployment's " +
+        'progressDeadlineSeconds, pavemaster:progressDeadlineSeconds): ReplicaSet "pavemaster-green-6b7" has ' +
+        'timed out progressing.',
+    );
+    expect(r.reasons.slice(1)).toEqual([
+      'pavemaster-green: 1/2 replicas ready',
+      'pavemaster-green: 1/2 replicas available',
+      '1/2 pods Ready',
+    ]);
+    // A condition left from before, on a slot that is ready now: ready.
+    expect(
+      slotReadiness({ deployment: stuck(2), pods: [pod('g1'), pod('g2')], slices: slices('g1', 'g2') }),
+    ).toMatchObject({ ready: true, reasons: [] });
+  });
 });
