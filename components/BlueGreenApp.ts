@@ -13,10 +13,8 @@
  * The constructor only registers objects; what each object says is built by the exported `*Spec` functions,
  * which the tests call directly.
  */
-import { createHmac } from 'crypto';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import * as random from '@pulumi/random';
 import { PlatformNamespace } from './PlatformNamespace';
 import { checkBlueGreenAppOptions, resolveBlueGreenAppOptions } from './appOptions';
 import { ArgChecks, Resolved, throwIfInvalid } from './shared/args';
@@ -24,6 +22,7 @@ import { checkLabelValue } from './shared/checks';
 import { recommendedLabels } from './shared/labels';
 import { namespacePeer, NetworkPeer, networkPeer, tcp } from './shared/network';
 import { ContainerResources } from './shared/resources';
+import { checksumKey, keyedSecretChecksum } from './shared/secretChecksum';
 import { restrictedPodSecurityContext } from './shared/security';
 import { appSelector, otherSlot, perSlot, Slot, SLOTS, slotObjectNames, slotSelector } from './shared/slots';
 import {
@@ -213,29 +212,11 @@ export function appEnv(a: AppArgs, envSecretName?: pulumi.Input<string>): k8s.ty
 export const ENV_CHECKSUM_ANNOTATION = 'pavemaster.io/env-secret-checksum';
 
 /**
- * A checksum of the app's secret environment values, for the pod template: HMAC-SHA256 under a per-stack random
- * key rather than a plain hash, because the annotation is readable by anyone who may read Deployments, and a
- * plain hash of a short secret can be searched offline. Stable for the same values in any order.
- *
- * Deliberately not a Pulumi secret: it tells nothing of the values without the key, and a secret anywhere in the
- * pod template makes the SDK mark the Deployment's whole `spec` secret, so every preview (and every pull
- * request's preview diff) would show the slot's image and replicas as `[secret]`.
+ * A checksum of the app's secret environment values, for the pod template (components/shared/secretChecksum.ts:
+ * keyed under a per-stack random key, so the annotation is no searchable hash of a short secret, and not a
+ * Pulumi secret, so previews show the slots' specs). Stable for the same values in any order.
  */
-export function envSecretChecksum(
-  key: pulumi.Input<string>,
-  values: pulumi.Input<Record<string, string>>,
-): pulumi.Output<string> {
-  return pulumi.unsecret(
-    pulumi.all([key, values]).apply(([k, v]) => {
-      const canonical = JSON.stringify(
-        Object.keys(v)
-          .sort()
-          .map((name) => [name, v[name]]),
-      );
-      return createHmac('sha256', k).update(canonical).digest('hex');
-    }),
-  );
-}
+export const envSecretChecksum = keyedSecretChecksum;
 
 /** The Kubernetes provider's own Deployment await timeout when none is given: ten minutes. */
 const PROVIDER_DEPLOYMENT_AWAIT_SECONDS = 600;
@@ -494,11 +475,7 @@ export class BlueGreenApp extends pulumi.ComponentResource {
         child,
       );
     const envChecksum =
-      secretValues &&
-      envSecretChecksum(
-        new random.RandomPassword(`${name}-env-checksum-key`, { length: 32, special: false }, child).result,
-        secretValues.values,
-      );
+      secretValues && envSecretChecksum(checksumKey(`${name}-env-checksum-key`, child), secretValues.values);
     const env = appEnv(a, envSecret?.objectName);
 
     this.deployments = perSlot((slot) => {

@@ -3,10 +3,15 @@
  * a headless Service), so that silences and notification state are shared and each alert is sent once. A single
  * replica runs with clustering off. The configuration is a ConfigMap with no credential in it; the SMTP password
  * and the Slack webhook URL live in a Secret mounted as files.
+ *
+ * Both are named by their known names (workload.Referable), so the StatefulSet rolls only when its pod template
+ * changes: the template carries a checksum of the configuration and a keyed checksum of the Secret's values
+ * (components/shared/secretChecksum.ts, as the app's env Secret), so a rotated credential rolls Alertmanager too.
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { Resolved, throwIfNoReplicas, withDefaults } from '../shared/args';
+import { checksumKey, keyedSecretChecksum } from '../shared/secretChecksum';
 import { imageTag } from '../shared/image';
 import { allowPolicy, tcp } from '../shared/network';
 import * as workload from '../shared/workload';
@@ -26,6 +31,8 @@ export const SMTP_PASSWORD_KEY = 'smtp-password';
 export const SLACK_WEBHOOK_KEY = 'slack-webhook-url';
 /** The Secret key (file name) of the CA certificates the receivers verify their servers against. */
 export const RECEIVERS_CA_KEY = 'receivers-ca.pem';
+/** The pod annotation that carries the keyed checksum of the Secret's values (the receivers' credentials). */
+export const SECRETS_CHECKSUM_ANNOTATION = 'pavemaster.io/secrets-checksum';
 
 /**
  * What a stack decides about Alertmanager (`pavemaster:monitoring.alertmanager`). More than one replica forms a
@@ -78,6 +85,8 @@ export function alertmanagerStatefulSetSpec(
     configMapName: pulumi.Input<string>;
     secretName: pulumi.Input<string>;
     configChecksum: string;
+    /** The keyed checksum of the Secret's values, when it has any. */
+    secretsChecksum?: pulumi.Input<string>;
   },
 ): k8s.types.input.apps.v1.StatefulSetSpec {
   const clusterArgs =
@@ -93,7 +102,18 @@ export function alertmanagerStatefulSetSpec(
   return {
     ...workload.parallelStatefulSet({ ...o, serviceName: refs.serviceName, selector }),
     template: {
-      metadata: { labels, annotations: { 'pavemaster.io/config-checksum': refs.configChecksum } },
+      metadata: {
+        labels,
+        annotations: {
+          // The configuration's checksum covers the Secret's key names only; its values roll the pods through
+          // their own: a Secret volume's files follow a changed Secret only eventually (and the provider replaces
+          // a Secret whose data changes), so a rotated credential is certain to be in use only after a restart.
+          'pavemaster.io/config-checksum': refs.configChecksum,
+          ...(refs.secretsChecksum !== undefined
+            ? { [SECRETS_CHECKSUM_ANNOTATION]: refs.secretsChecksum }
+            : {}),
+        },
+      },
       spec: {
         serviceAccountName: 'default',
         automountServiceAccountToken: false,
@@ -216,6 +236,13 @@ export class Alertmanager extends pulumi.ComponentResource {
         configMapName: config.objectName,
         secretName: secret.objectName,
         configChecksum: checksum(configText, ...secretKeys),
+        secretsChecksum:
+          secretKeys.length > 0
+            ? keyedSecretChecksum(
+                checksumKey(`${name}-secrets-checksum-key`, child),
+                pulumi.all(args.secrets ?? {}),
+              )
+            : undefined,
       }),
       workload.dependingOn({ parent: this, protect: o.protect }, config, secret),
     );

@@ -189,6 +189,22 @@ const INTENDED: readonly Intended[] = [
       'both Deployments (deleted, then created: an outage); the first update rolls them once',
   },
   {
+    urn: /Alertmanager\$random:index\/randomPassword:RandomPassword::monitoring-alertmanager-secrets-checksum-key$/,
+    field: /^new$/,
+    why:
+      "the key of Alertmanager's secrets checksum (HMAC-SHA256 of the receivers' credentials, as the app's " +
+      'env-secret checksum): a new random value, nothing running changes for it',
+  },
+  {
+    urn: /Alertmanager\$kubernetes:apps\/v1:StatefulSet::monitoring-alertmanager-statefulset$/,
+    field: /^(inputs\.spec\.template\.metadata\.annotations\.pavemaster\.io\/secrets-checksum|dependencies)$/,
+    why:
+      "Alertmanager's pod template carries a keyed checksum of its Secret's values (the config checksum covered " +
+      'only their key names), so a rotated Slack webhook or SMTP password rolls it, and so it depends on the ' +
+      "checksum's key; the first update rolls Alertmanager once (a StatefulSet template change is an update, " +
+      'its volumes stay; the key is created, never replaced, so it cascades nothing)',
+  },
+  {
     urn: /::(logging-elasticsearch-certs-ca-\d+|monitoring-grafana-logging-ca)-(role|binding)$/,
     field: /^new$/,
     why:
