@@ -15,7 +15,7 @@
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { PlatformNamespace } from './PlatformNamespace';
+import { namespaceBaselinePolicies, PlatformNamespace } from './PlatformNamespace';
 import { checkBlueGreenAppOptions, resolveBlueGreenAppOptions } from './appOptions';
 import { ArgChecks, Resolved, throwIfInvalid } from './shared/args';
 import { checkLabelValue } from './shared/checks';
@@ -145,10 +145,20 @@ export interface BlueGreenAppArgs extends BlueGreenAppOptions {
   readonly namespace: pulumi.Input<string>;
   /**
    * Create the namespace (restricted Pod Security, default-deny NetworkPolicies) as `<name>-namespace`; it must
-   * then be a plain name. False when several apps share one namespace that another of them created.
+   * then be a plain name. False when the namespace exists already: a platform team's
+   * (`pavemaster:createNamespace false`), or one another app of the program created.
    * @default true
    */
   readonly createNamespace?: boolean;
+  /**
+   * In a namespace the component does not create (`createNamespace` false), create the namespace's default-deny
+   * NetworkPolicy and DNS allowance anyway, as `<app>-default-deny` and `<app>-allow-dns`: the app's pods must
+   * not depend on whoever made the namespace for being closed by default. False only for an app whose namespace
+   * another app of the same program made or closed already (the bench's extra apps). Ignored when the component
+   * creates the namespace (its {@link PlatformNamespace} has them).
+   * @default true
+   */
+  readonly namespacePolicies?: boolean;
   /** What each slot runs. Required. */
   readonly slots: Readonly<Record<Slot, SlotArgs>>;
   /**
@@ -452,6 +462,19 @@ export class BlueGreenApp extends pulumi.ComponentResource {
     const app = a.appName;
     const idle = otherSlot(a.activeSlot);
     const labels = appLabels(app);
+    if (!(given.createNamespace ?? true) && (given.namespacePolicies ?? true)) {
+      // A namespace made by someone else: closed by default all the same (its Pod Security labels are the
+      // Namespace's, cluster-scoped, and stay its creator's).
+      namespaceBaselinePolicies(
+        `${name}-namespace`,
+        {
+          namespace: a.namespace,
+          names: { defaultDeny: `${app}-default-deny`, allowDns: `${app}-allow-dns` },
+          labels,
+        },
+        child,
+      );
+    }
 
     const serviceAccount = new k8s.core.v1.ServiceAccount(
       `${name}-sa`,

@@ -30,6 +30,69 @@ export interface PlatformNamespaceArgs {
   readonly protect?: boolean;
 }
 
+/** The object names of {@link namespaceBaselinePolicies}. */
+export interface BaselinePolicyNames {
+  /** The NetworkPolicy that denies all ingress and egress of every pod. @default "default-deny" */
+  readonly defaultDeny?: string;
+  /** The NetworkPolicy that lets every pod resolve DNS. @default "allow-dns" */
+  readonly allowDns?: string;
+}
+
+/**
+ * The namespaced half of a namespace as the project wants it: a default-deny NetworkPolicy for ingress and egress
+ * of every pod, and one that lets every pod reach the cluster DNS. A {@link PlatformNamespace} creates them with its
+ * Namespace; a component deployed into a namespace it did not create (`pavemaster:createNamespace false`: the
+ * platform team's) creates them itself, under names of its own so they never collide with the namespace's own
+ * policies (NetworkPolicies add up: a second default-deny changes nothing, it only makes sure one exists). The
+ * Namespace's Pod Security labels are not namespaced: those stay with whoever creates the Namespace.
+ * Registered as `<name>-default-deny` and `<name>-allow-dns`.
+ */
+export function namespaceBaselinePolicies(
+  name: string,
+  args: { namespace: pulumi.Input<string>; names?: BaselinePolicyNames; labels?: Record<string, string> },
+  opts: pulumi.CustomResourceOptions,
+): { defaultDeny: k8s.networking.v1.NetworkPolicy; allowDns: k8s.networking.v1.NetworkPolicy } {
+  const metadata = (objectName: string) => ({
+    name: objectName,
+    namespace: args.namespace,
+    ...(args.labels !== undefined ? { labels: args.labels } : {}),
+  });
+  const defaultDeny = new k8s.networking.v1.NetworkPolicy(
+    `${name}-default-deny`,
+    {
+      metadata: metadata(args.names?.defaultDeny ?? 'default-deny'),
+      spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+    },
+    opts,
+  );
+  const allowDns = new k8s.networking.v1.NetworkPolicy(
+    `${name}-allow-dns`,
+    {
+      metadata: metadata(args.names?.allowDns ?? 'allow-dns'),
+      spec: {
+        podSelector: {},
+        policyTypes: ['Egress'],
+        egress: [
+          {
+            to: [
+              {
+                namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+                podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+              },
+            ],
+            ports: [
+              { protocol: 'UDP', port: 53 },
+              { protocol: 'TCP', port: 53 },
+            ],
+          },
+        ],
+      },
+    },
+    opts,
+  );
+  return { defaultDeny, allowDns };
+}
+
 export class PlatformNamespace extends pulumi.ComponentResource {
   /** The namespace's name, known once the Namespace exists. */
   readonly name: pulumi.Output<string>;
@@ -65,39 +128,7 @@ export class PlatformNamespace extends pulumi.ComponentResource {
     this.name = this.namespace.metadata.name;
 
     if (args.defaultDeny ?? true) {
-      new k8s.networking.v1.NetworkPolicy(
-        `${name}-default-deny`,
-        {
-          metadata: { name: 'default-deny', namespace: this.name },
-          spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
-        },
-        { parent: this },
-      );
-      new k8s.networking.v1.NetworkPolicy(
-        `${name}-allow-dns`,
-        {
-          metadata: { name: 'allow-dns', namespace: this.name },
-          spec: {
-            podSelector: {},
-            policyTypes: ['Egress'],
-            egress: [
-              {
-                to: [
-                  {
-                    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
-                    podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
-                  },
-                ],
-                ports: [
-                  { protocol: 'UDP', port: 53 },
-                  { protocol: 'TCP', port: 53 },
-                ],
-              },
-            ],
-          },
-        },
-        { parent: this },
-      );
+      namespaceBaselinePolicies(name, { namespace: this.name }, { parent: this });
     }
 
     this.registerOutputs({ name: this.name });

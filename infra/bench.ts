@@ -25,6 +25,8 @@ export function deployBenchApps(
           appName,
           namespace: main.namespace,
           createNamespace: false,
+          // The main app made the namespace, or closed one made by someone else: its policies cover these apps.
+          namespacePolicies: false,
           host: undefined,
         },
         opts,
