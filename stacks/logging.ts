@@ -6,6 +6,7 @@
  * here, the component's invariants through its own check, so a bad value is reported with its full key before any
  * resource is registered.
  */
+import { ExternalElasticsearchOptions, resolveExternalElasticsearch } from '../components/logging/external';
 import type { ResolvedLoggingOptions } from '../components/logging/Logging';
 import { checkLoggingOptions, MAX_TLS_ROTATION, resolveLoggingOptions } from '../components/logging/options';
 import {
@@ -19,7 +20,7 @@ import { ContainerResources } from '../components/shared/resources';
 import { readResources, reportArgProblems } from './common';
 import { ParseContext } from './context';
 import { Fields } from './fields';
-import { readIngressFrom } from './network';
+import { readEgress, readIngressFrom } from './network';
 import { PROFILES } from './profiles';
 import { checkImage } from './validators';
 
@@ -72,6 +73,82 @@ function readImage(f: Fields, name: string, def: string, ctx: ParseContext, requ
   return image;
 }
 
+/**
+ * `logging.elasticsearch.external`: an existing cluster, read as given (types and unknown keys here); the
+ * component's own check (checkExternalElasticsearch) judges the values, reported under these keys.
+ */
+function readExternal(f: Fields): ExternalElasticsearchOptions {
+  const optional = (g: Fields, name: string) => (g.has(name) ? { [name]: g.string(name, '') } : {});
+  const ca = f.object('ca');
+  const caOptions = {
+    ...optional(ca, 'configMap'),
+    ...optional(ca, 'secret'),
+    ...optional(ca, 'key'),
+    ...(ca.has('systemTrustStore') ? { systemTrustStore: ca.bool('systemTrustStore', false) } : {}),
+  };
+  ca.finish();
+  const cr = f.object('credentials');
+  const credentials = {
+    ...optional(cr, 'secret'),
+    ...(cr.has('type')
+      ? { type: cr.string<'apiKey' | 'basic'>('type', 'apiKey', { oneOf: ['apiKey', 'basic'] }) }
+      : {}),
+    ...optional(cr, 'apiKeyKey'),
+    ...optional(cr, 'usernameKey'),
+    ...optional(cr, 'passwordKey'),
+  };
+  cr.finish();
+  const ds = f.object('dataStream');
+  const dataStream = { ...optional(ds, 'dataset'), ...optional(ds, 'namespace') };
+  ds.finish();
+  const external: ExternalElasticsearchOptions = {
+    hosts: f.stringList('hosts', []),
+    ca: caOptions,
+    credentials,
+    egress: readEgress(f, []),
+    dataStream,
+  };
+  f.finish();
+  return external;
+}
+
+/**
+ * With an external Elasticsearch, the keys that only serve the stack's own (its sizing and index lifecycle, Kibana,
+ * the exporter, Grafana's datasource) would be ignored silently: each one given is refused, with why.
+ */
+function refuseOwnElasticsearchKeys(f: Fields, es: Fields, externalKey: string): void {
+  const why = (what: string) => `nothing with ${externalKey}: ${what}; remove the key`;
+  for (const name of ['replicas', 'heap', 'resources', 'storageSize', 'bootstrapped', 'antiAffinity']) {
+    if (es.has(name)) {
+      es.fail(
+        name,
+        '(set)',
+        why("the stack runs no Elasticsearch of its own, the external cluster's owners size it"),
+      );
+    }
+  }
+  for (const name of ['retentionDays', 'rollover']) {
+    if (f.has(name)) {
+      f.fail(
+        name,
+        '(set)',
+        why(
+          'the external cluster\'s index lifecycle keeps the logs (docs/logging.md, "An existing Elasticsearch")',
+        ),
+      );
+    }
+  }
+  for (const [name, what] of [
+    ['kibana', "the stack runs no Kibana for an external cluster (use that cluster's own)"],
+    ['exporter', 'the stack runs no Elasticsearch exporter for an external cluster (its owners monitor it)'],
+    ['grafanaPodLabels', "the stack's Grafana gets no datasource of an external cluster"],
+  ] as const) {
+    if (f.has(name)) {
+      f.fail(name, '(set)', why(what));
+    }
+  }
+}
+
 /** Reads the logging section. */
 export function parseLogging(root: Fields, ctx: ParseContext): LoggingSettings {
   const { rules } = PROFILES[ctx.environment];
@@ -108,6 +185,7 @@ export function parseLogging(root: Fields, ctx: ParseContext): LoggingSettings {
   const grafanaPodLabels = f.stringMap('grafanaPodLabels', { checkValue: checkLabelValue });
 
   const es = f.object('elasticsearch');
+  const external = es.has('external') ? readExternal(es.object('external')) : undefined;
   const elasticsearch = {
     replicas: es.int('replicas', d.elasticsearch.replicas, {
       min: rules.minElasticsearchReplicas,
@@ -124,8 +202,14 @@ export function parseLogging(root: Fields, ctx: ParseContext): LoggingSettings {
       oneOf: ['none', 'preferred', 'required'] as const,
     }),
     ...readService(es, d.elasticsearch, ctx, requireDigest),
+    ...(external !== undefined ? { external: resolveExternalElasticsearch(external) } : {}),
   };
+  if (external !== undefined) {
+    refuseOwnElasticsearchKeys(f, es, es.key('external'));
+  }
   es.finish();
+  // Kibana's and the exporter's images are not deployed with an external cluster: no digest is asked of them.
+  const ownRequireDigest = requireDigest && external === undefined;
 
   const ls = f.object('logstash');
   const logstash = {
@@ -147,7 +231,7 @@ export function parseLogging(root: Fields, ctx: ParseContext): LoggingSettings {
 
   const kb = f.object('kibana');
   const kibana = {
-    ...readService(kb, d.kibana, ctx, requireDigest),
+    ...readService(kb, d.kibana, ctx, ownRequireDigest),
     host: kb.optionalString('host', { check: checkHostName }),
     ingressClassName: kb.optionalString('ingressClassName', { check: label }),
     tlsSecretName: kb.optionalString('tlsSecretName', { check: label }),
@@ -167,7 +251,7 @@ export function parseLogging(root: Fields, ctx: ParseContext): LoggingSettings {
   }
 
   const ex = f.object('exporter');
-  const exporter = readService(ex, d.exporter, ctx, requireDigest);
+  const exporter = readService(ex, d.exporter, ctx, ownRequireDigest);
   ex.finish();
 
   // TLS is always on (docs/logging.md, "TLS"): the only choice is the certificates' generation.
@@ -201,7 +285,8 @@ export function parseLogging(root: Fields, ctx: ParseContext): LoggingSettings {
     elasticsearch,
     logstash,
     shipper,
-    kibana,
+    // Refused above when given with an external cluster, which gets no Kibana: the defaults stand in.
+    kibana: external !== undefined ? d.kibana : kibana,
     exporter,
     tls,
   };

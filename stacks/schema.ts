@@ -180,7 +180,7 @@ export const CONFIG_SCHEMA: Readonly<Record<string, ConfigDeclaration>> = {
     'Secret: the SMTP password of the email receiver. Set with `pulumi config set --secret`. "" (the default): none.',
   ),
   logging: obj(
-    "Elasticsearch, Logstash, Kibana and Filebeat (docs/logging.md), TLS on every hop. tls.rotation (a whole number from 1, default 1): the certificates' generation, raise it to rotate every certificate (docs/logging.md, TLS); tls.enabled: false is refused. {} (the default): the profile's.",
+    "Elasticsearch, Logstash, Kibana and Filebeat (docs/logging.md), TLS on every hop. tls.rotation (a whole number from 1, default 1): the certificates' generation, raise it to rotate every certificate (docs/logging.md, TLS); tls.enabled: false is refused. elasticsearch.external ({hosts, ca: {configMap | secret, key} or {systemTrustStore: true}, credentials: {secret, type: apiKey | basic}, egress, dataStream}): ship to an existing Elasticsearch instead of deploying one, with its CA and an existing Secret of the logging namespace (docs/logging.md, An existing Elasticsearch). {} (the default): the profile's.",
   ),
   release: obj(
     'How the release command gates, checks and scales down a release (release/README.md: gates, post-promotion check, scaleDownDelaySeconds). {} (the default): its defaults.',

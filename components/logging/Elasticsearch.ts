@@ -151,8 +151,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
       name,
       {
         namespace: ns,
-        sts: STS,
-        headless: HEADLESS,
+        elasticsearch: { sts: STS, headless: HEADLESS },
         logstashService: args.logstashService ?? 'logstash',
         generation: args.tlsGeneration ?? 1,
         ownedCaNamespaces: args.caNamespaces ?? [],

@@ -4,6 +4,11 @@
  * Elasticsearch exporter. It creates its two namespaces, generates every password (`@pulumi/random`), stores them
  * in Kubernetes Secrets and keeps them secret in Pulumi; every pod is default-denied and gets narrow NetworkPolicy
  * allowances. It hands the monitoring stack a ready Grafana datasource.
+ *
+ * With `elasticsearch.external` (a team's own cluster: ECK, Elastic Cloud) it deploys no Elasticsearch and nothing
+ * that only serves it (the setup Job, the node certificate, the exporter, Kibana, the Grafana datasource, the
+ * passwords): Filebeat → Logstash → the external cluster, Logstash verifying it with the given CA and
+ * authenticating with the given Secret, by reference.
  */
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
@@ -21,7 +26,9 @@ import {
 } from './ElasticsearchExporter';
 import { Kibana, KIBANA_DEFAULTS, KibanaOptions } from './Kibana';
 import { LOG_SHIPPER_DEFAULTS, LogShipper, LogShipperOptions } from './LogShipper';
-import { Logstash, LOGSTASH_DEFAULTS, LogstashOptions } from './Logstash';
+import { Logstash, LogstashArgs, LOGSTASH_DEFAULTS, LogstashOptions } from './Logstash';
+import { certificateJob } from './certificates';
+import type { ExternalElasticsearchOptions, ResolvedExternalElasticsearch } from './external';
 import { checkLoggingOptions, resolveLoggingOptions } from './options';
 import { CA_CONFIG_MAP, CA_KEY, CaBundle, CERT_WRITER, TlsOptions } from './tls';
 
@@ -43,8 +50,12 @@ export interface LoggingOptions {
   readonly awaitSetupJobs?: boolean;
   /** Labels of the Grafana pods in the monitoring namespace that may query Elasticsearch. @default app.kubernetes.io/name: grafana */
   readonly grafanaPodLabels?: Record<string, string>;
-  /** Elasticsearch. @default one node, 512m heap in a 1Gi limit, 10Gi volume */
-  readonly elasticsearch?: ElasticsearchOptions;
+  /**
+   * Elasticsearch, and `external`: write to an existing cluster instead of deploying one (then the sizing keys do
+   * not apply; `image` still runs the certificate Job, `storageClass` still holds Logstash's queues).
+   * @default one node of the stack's own, 512m heap in a 1Gi limit, 10Gi volume
+   */
+  readonly elasticsearch?: ElasticsearchOptions & { readonly external?: ExternalElasticsearchOptions };
   /** Logstash. @default one replica, 256m heap in 768Mi, 2Gi queue volume */
   readonly logstash?: LogstashOptions;
   /**
@@ -90,7 +101,7 @@ export interface ResolvedLoggingOptions {
   protect: boolean;
   awaitSetupJobs: boolean;
   grafanaPodLabels: Record<string, string>;
-  elasticsearch: typeof ELASTICSEARCH_DEFAULTS;
+  elasticsearch: typeof ELASTICSEARCH_DEFAULTS & { external?: ResolvedExternalElasticsearch };
   logstash: typeof LOGSTASH_DEFAULTS;
   shipper: typeof LOG_SHIPPER_DEFAULTS & { enabled?: boolean };
   kibana: typeof KIBANA_DEFAULTS;
@@ -132,16 +143,19 @@ export class Logging extends pulumi.ComponentResource {
   readonly namespace: pulumi.Output<string>;
   /** The shipper's namespace, when the shipper runs. */
   readonly nodeNamespace?: pulumi.Output<string>;
-  /** Elasticsearch's in-cluster URL. */
+  /** Elasticsearch's URL: the stack's own in-cluster one, or the external cluster's first host. */
   readonly elasticsearchUrl: pulumi.Output<string>;
-  /** Kibana's URL (public when a host is set). */
-  readonly kibanaUrl: pulumi.Output<string>;
-  /** The `elastic` superuser's password (secret). */
-  readonly elasticPassword: pulumi.Output<string>;
-  /** The Grafana datasource's read-only user. */
-  readonly grafanaCredentials: ReaderCredentials;
-  /** Grafana's Elasticsearch datasource, ready to hand to the monitoring stack (HTTPS, verified with `ca`). */
-  readonly grafanaDatasource: ElasticsearchDatasource & { ca: CaBundle };
+  /** Kibana's URL (public when a host is set); none with an external Elasticsearch. */
+  readonly kibanaUrl?: pulumi.Output<string>;
+  /** The `elastic` superuser's password (secret); none with an external Elasticsearch. */
+  readonly elasticPassword?: pulumi.Output<string>;
+  /** The Grafana datasource's read-only user; none with an external Elasticsearch. */
+  readonly grafanaCredentials?: ReaderCredentials;
+  /**
+   * Grafana's Elasticsearch datasource, ready to hand to the monitoring stack (HTTPS, verified with `ca`); none with
+   * an external Elasticsearch (the stack has no reader of that cluster: its own Grafana or Kibana searches it).
+   */
+  readonly grafanaDatasource?: ElasticsearchDatasource & { ca: CaBundle };
 
   constructor(name: string, args: LoggingArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super('pavemaster:logging:Logging', name, {}, opts);
@@ -159,6 +173,82 @@ export class Logging extends pulumi.ComponentResource {
           child,
         )
       : undefined;
+
+    const { external, ...elasticsearch } = a.elasticsearch;
+    const deps = { parent: this, dependsOn: [ns] };
+    const monitoringPeers = a.monitoringNamespace !== undefined ? [namespacePeer(a.monitoringNamespace)] : [];
+    const tlsGeneration = a.tls.rotation;
+    const caNamespaces = nodeNs !== undefined ? [{ name: a.nodeNamespace, resource: nodeNs }] : [];
+
+    /** Logstash and the shipper, writing to `output` (the stack's own Elasticsearch or the external one). */
+    const pipeline = (
+      output: Pick<LogstashArgs, 'elasticsearchUrl' | 'password' | 'external' | 'dataStreamNamespace'>,
+      certificates: pulumi.Resource[],
+    ) => {
+      const logstash = new Logstash(
+        `${name}-logstash`,
+        {
+          namespace: a.namespace,
+          ...a.logstash,
+          storageClass: elasticsearch.storageClass,
+          ...output,
+          dropPaths,
+          beatsClients: [rolePeer('shipper', 'filebeat', a.nodeNamespace)],
+          metricsClients: monitoringPeers,
+          protect: a.protect,
+          tlsGeneration,
+          certificates,
+        },
+        deps,
+      );
+      if (nodeNs !== undefined) {
+        new LogShipper(
+          `${name}-shipper`,
+          {
+            namespace: nodeNs.name,
+            namespaceName: a.nodeNamespace,
+            ...shipperOptions,
+            shippedNamespaces: a.appNamespaces,
+            logstashNamespace: a.namespace,
+            logstashHost: `logstash.${a.namespace}.svc:${PORTS.beats}`,
+            apiServer,
+            tlsGeneration,
+            certificates,
+          },
+          { parent: this, dependsOn: [nodeNs, logstash] },
+        );
+      }
+    };
+
+    if (external !== undefined) {
+      // Only Logstash's Beats certificate and the trust bundle the shipper verifies it with: the external cluster
+      // has its own certificates, and no Grafana of this stack queries it (so no CA goes to monitoring).
+      const certs = certificateJob(
+        name,
+        {
+          namespace: a.namespace,
+          logstashService: 'logstash',
+          generation: tlsGeneration,
+          ownedCaNamespaces: caNamespaces,
+          grantedCaNamespaces: [],
+          image: elasticsearch.image,
+          awaitCompletion: a.awaitSetupJobs,
+          apiServer,
+        },
+        this,
+        [ns],
+      );
+      pipeline({ external, dataStreamNamespace: external.dataStream.namespace ?? a.environment }, [certs]);
+      this.namespace = ns.name;
+      this.nodeNamespace = nodeNs?.name;
+      this.elasticsearchUrl = pulumi.output(external.hosts[0]);
+      this.registerOutputs({
+        namespace: this.namespace,
+        nodeNamespace: this.nodeNamespace,
+        elasticsearchUrl: this.elasticsearchUrl,
+      });
+      return;
+    }
 
     // Alphanumeric: safe in JSON bodies, shell and URLs without escaping. Passwords are 32 characters from 62
     // symbols (~190 bits), protected with the data: Elasticsearch only reads the `elastic` password when it
@@ -178,15 +268,11 @@ export class Logging extends pulumi.ComponentResource {
       exporter: password('exporter'),
       kibanaSystem: password('kibana-system'),
     };
-    const deps = { parent: this, dependsOn: [ns] };
-
-    const monitoringPeers = a.monitoringNamespace !== undefined ? [namespacePeer(a.monitoringNamespace)] : [];
-    const tlsGeneration = a.tls.rotation;
     const es = new Elasticsearch(
       `${name}-elasticsearch`,
       {
         namespace: a.namespace,
-        ...a.elasticsearch,
+        ...elasticsearch,
         protect: a.protect,
         lifecycle: {
           retentionDays: a.retentionDays,
@@ -207,7 +293,7 @@ export class Logging extends pulumi.ComponentResource {
         tlsGeneration,
         logstashService: 'logstash',
         // The trust bundle goes to the shipper's namespace (granted here) and Grafana's (granted by Grafana).
-        caNamespaces: nodeNs !== undefined ? [{ name: a.nodeNamespace, resource: nodeNs }] : [],
+        caNamespaces,
         grantedCaNamespaces:
           a.monitoringNamespace !== undefined && (a.grafanaCa ?? true) ? [a.monitoringNamespace] : [],
       },
@@ -215,42 +301,10 @@ export class Logging extends pulumi.ComponentResource {
     );
     const certificates = [es.certificates];
 
-    const logstash = new Logstash(
-      `${name}-logstash`,
-      {
-        namespace: a.namespace,
-        ...a.logstash,
-        storageClass: a.elasticsearch.storageClass,
-        elasticsearchUrl: es.url,
-        password: passwords.writer,
-        dataStreamNamespace: a.environment,
-        dropPaths,
-        beatsClients: [rolePeer('shipper', 'filebeat', a.nodeNamespace)],
-        metricsClients: monitoringPeers,
-        protect: a.protect,
-        tlsGeneration,
-        certificates,
-      },
-      deps,
+    pipeline(
+      { elasticsearchUrl: es.url, password: passwords.writer, dataStreamNamespace: a.environment },
+      certificates,
     );
-
-    if (nodeNs !== undefined) {
-      new LogShipper(
-        `${name}-shipper`,
-        {
-          namespace: nodeNs.name,
-          namespaceName: a.nodeNamespace,
-          ...shipperOptions,
-          shippedNamespaces: a.appNamespaces,
-          logstashNamespace: a.namespace,
-          logstashHost: `logstash.${a.namespace}.svc:${PORTS.beats}`,
-          apiServer,
-          tlsGeneration,
-          certificates,
-        },
-        { parent: this, dependsOn: [nodeNs, logstash] },
-      );
-    }
 
     const kibana = new Kibana(
       `${name}-kibana`,

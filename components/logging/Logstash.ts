@@ -12,14 +12,15 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { withDefaults } from '../shared/args';
 import { parseQuantity } from '../shared/checks';
-import { allowPolicy, tcp } from '../shared/network';
+import { allowPolicy, networkPeer, tcp } from '../shared/network';
 import { ContainerResources } from '../shared/resources';
 import * as workload from '../shared/workload';
 import { configCopyInit, contentHash, roleLabels, TO_ELASTICSEARCH } from './common';
 import { elasticPodSecurityContext, NAMES, PORTS } from './defaults';
-import { logstashPipeline, logstashSettings } from './pipeline';
+import { logstashPipeline, logstashSettings, PipelineOptions } from './pipeline';
 import { LOGSTASH_DEFAULTS } from './options';
-import { CA_FILE, caVolume, LOGSTASH_CERT_SECRET, TLS_GENERATION_ANNOTATION } from './tls';
+import type { ResolvedExternalElasticsearch } from './external';
+import { CA_FILE, CA_KEY, caVolume, LOGSTASH_CERT_SECRET, TLS_GENERATION_ANNOTATION } from './tls';
 
 export { LOGSTASH_DEFAULTS, MIN_QUEUE_BYTES } from './options';
 
@@ -49,11 +50,18 @@ export interface LogstashArgs extends LogstashOptions {
   readonly namespace: string;
   /** The queue volumes' StorageClass. @default the cluster's default class */
   readonly storageClass?: string;
-  /** Elasticsearch's in-cluster URL. Required. */
-  readonly elasticsearchUrl: pulumi.Input<string>;
-  /** Logstash's Elasticsearch password (user `pavemaster_logstash`). Required. */
-  readonly password: pulumi.Input<string>;
-  /** The data stream namespace (the environment). Required. */
+  /** Elasticsearch's in-cluster URL (the stack's own). Required unless `external`. */
+  readonly elasticsearchUrl?: pulumi.Input<string>;
+  /** Logstash's Elasticsearch password (user `pavemaster_logstash`, the stack's own). Required unless `external`. */
+  readonly password?: pulumi.Input<string>;
+  /**
+   * An existing Elasticsearch to write to instead (`logging.elasticsearch.external`): its hosts, its CA (a key of
+   * an existing ConfigMap or Secret, or the system trust store) and Logstash's credentials by reference to an
+   * existing Secret; its egress peers are the only destinations Logstash may reach.
+   * @default the stack's own Elasticsearch
+   */
+  readonly external?: ResolvedExternalElasticsearch;
+  /** The data stream namespace (the environment, or the external cluster's `dataStream.namespace`). Required. */
   readonly dataStreamNamespace: string;
   /** Access-log paths dropped as noise. @default none */
   readonly dropPaths?: readonly string[];
@@ -71,6 +79,66 @@ export interface LogstashArgs extends LogstashOptions {
 
 /** Where Logstash mounts its Beats certificate (the Secret `logstash-certs`). */
 const CERTS_DIR = '/usr/share/logstash/certs';
+
+/** Where Logstash mounts an external cluster's CA, and the file it verifies the cluster with. */
+export const EXTERNAL_CA_DIR = '/etc/pavemaster/elasticsearch-ca';
+export const EXTERNAL_CA_FILE = `${EXTERNAL_CA_DIR}/${CA_KEY}`;
+
+/** The credentials' environment variables, by the Secret key each comes from. */
+const OWN_CREDENTIALS_ENV = { ES_USER: 'username', ES_PASSWORD: 'password' };
+
+/** The environment variables of an external cluster's credentials: the API key, or the user and password. */
+export function externalCredentialsEnv(e: ResolvedExternalElasticsearch): Record<string, string> {
+  return e.credentials.type === 'apiKey'
+    ? { ES_API_KEY: e.credentials.apiKeyKey }
+    : { ES_USER: e.credentials.usernameKey, ES_PASSWORD: e.credentials.passwordKey };
+}
+
+/**
+ * The volume and mount of an external cluster's CA: the given key of the existing ConfigMap or Secret as
+ * EXTERNAL_CA_FILE; none with the system trust store. Not optional: Logstash must not start without its CA.
+ */
+export function externalCaVolume(
+  e: ResolvedExternalElasticsearch,
+): { volume: k8s.types.input.core.v1.Volume; mount: k8s.types.input.core.v1.VolumeMount } | undefined {
+  const { ca } = e;
+  if (ca.systemTrustStore) {
+    return undefined;
+  }
+  const name = 'elasticsearch-ca';
+  const items = [{ key: ca.key, path: CA_KEY }];
+  return {
+    volume:
+      ca.configMap !== undefined
+        ? { name, configMap: { name: ca.configMap, items, defaultMode: 0o444 } }
+        : { name, secret: { secretName: ca.secret, items, defaultMode: 0o440 } },
+    mount: { name, mountPath: EXTERNAL_CA_DIR, readOnly: true },
+  };
+}
+
+/** The pipeline's output settings: the stack's own Elasticsearch, or the external one. */
+export function outputOptions(
+  external: ResolvedExternalElasticsearch | undefined,
+  ownUrl: string,
+): Pick<
+  PipelineOptions,
+  'elasticsearchUrl' | 'caFile' | 'caName' | 'userEnv' | 'passwordEnv' | 'apiKeyEnv' | 'dataStreamDataset'
+> {
+  if (external === undefined) {
+    return { elasticsearchUrl: ownUrl, caFile: CA_FILE, userEnv: 'ES_USER', passwordEnv: 'ES_PASSWORD' };
+  }
+  const env = externalCredentialsEnv(external);
+  return {
+    elasticsearchUrl: external.hosts,
+    ...(external.ca.systemTrustStore
+      ? { caFile: undefined }
+      : { caFile: EXTERNAL_CA_FILE, caName: "the external cluster's CA" }),
+    ...('ES_API_KEY' in env
+      ? { apiKeyEnv: 'ES_API_KEY' }
+      : { userEnv: 'ES_USER', passwordEnv: 'ES_PASSWORD' }),
+    dataStreamDataset: external.dataStream.dataset,
+  };
+}
 
 const APP = 'logstash';
 
@@ -96,22 +164,27 @@ export class Logstash extends pulumi.ComponentResource {
       throw new Error(`Logstash ${name}: queueSize "${o.queueSize}" is not a storage quantity`);
     }
 
-    const credentials = workload.opaqueSecret(
-      `${name}-credentials`,
-      {
-        ...scope(`${APP}-elasticsearch`),
-        data: { username: NAMES.writerUser, password: pulumi.secret(args.password) },
-      },
-      child,
-    );
-    const pipeline = pulumi.output(args.elasticsearchUrl).apply((url) =>
+    const external = args.external;
+    if (external === undefined && (args.elasticsearchUrl === undefined || args.password === undefined)) {
+      throw new Error(`Logstash ${name}: elasticsearchUrl and password are required without external`);
+    }
+    // An external cluster's credentials stay in the user's Secret, referred to by name: none passes through here.
+    const credentials =
+      external === undefined
+        ? workload.opaqueSecret(
+            `${name}-credentials`,
+            {
+              ...scope(`${APP}-elasticsearch`),
+              data: { username: NAMES.writerUser, password: pulumi.secret(args.password ?? '') },
+            },
+            child,
+          )
+        : undefined;
+    const pipeline = pulumi.output(args.elasticsearchUrl ?? '').apply((url) =>
       logstashPipeline({
-        elasticsearchUrl: url,
+        ...outputOptions(external, url),
         dataStreamNamespace: args.dataStreamNamespace,
         dropPaths: args.dropPaths ?? [],
-        userEnv: 'ES_USER',
-        passwordEnv: 'ES_PASSWORD',
-        caFile: CA_FILE,
         beatsCertificate: `${CERTS_DIR}/logstash.crt`,
         beatsKey: `${CERTS_DIR}/logstash.key`,
       }),
@@ -151,14 +224,16 @@ export class Logstash extends pulumi.ComponentResource {
       logstashStatefulSetSpec(o, {
         serviceName: headless.metadata.name,
         configMapName: config.objectName,
-        credentialsSecret: credentials.objectName,
+        credentialsSecret: credentials?.objectName ?? external?.credentials.secret ?? '',
+        credentialsEnv: external !== undefined ? externalCredentialsEnv(external) : OWN_CREDENTIALS_ENV,
+        ca: external !== undefined ? (externalCaVolume(external) ?? null) : undefined,
         configHash: pipeline.apply((p) => contentHash(p, settings)),
         tlsGeneration: args.tlsGeneration ?? 1,
       }),
       workload.dependingOn(
         { parent: this, protect: o.protect },
         config,
-        credentials,
+        ...(credentials !== undefined ? [credentials] : []),
         ...(args.certificates ?? []),
       ),
     );
@@ -176,7 +251,11 @@ export class Logstash extends pulumi.ComponentResource {
             ? [{ from: [...metricsClients], ports: tcp(PORTS.logstashMetrics) }]
             : []),
         ],
-        egress: [TO_ELASTICSEARCH],
+        // The external cluster's destinations replace the stack's Elasticsearch: nothing else is opened.
+        egress:
+          external === undefined
+            ? [TO_ELASTICSEARCH]
+            : external.egress.map((peer) => ({ to: [networkPeer(peer)], ports: tcp(...peer.ports) })),
       },
       child,
     );
@@ -194,12 +273,16 @@ export function logstashStatefulSetSpec(
     serviceName: pulumi.Input<string>;
     configMapName: pulumi.Input<string>;
     credentialsSecret: pulumi.Input<string>;
+    /** The credentials' environment variables by Secret key. @default ES_USER and ES_PASSWORD from username and password */
+    credentialsEnv?: Record<string, string>;
+    /** The CA Logstash verifies Elasticsearch with: null for the system trust store. @default the stack's bundle */
+    ca?: { volume: k8s.types.input.core.v1.Volume; mount: k8s.types.input.core.v1.VolumeMount } | null;
     configHash: pulumi.Input<string>;
     tlsGeneration: number;
   },
 ): k8s.types.input.apps.v1.StatefulSetSpec {
   const { labels, selector } = roleLabels('logstash', APP);
-  const ca = caVolume();
+  const ca = refs.ca === undefined ? caVolume() : refs.ca;
   const configItem = (key: string) => ({ name: refs.configMapName, items: [{ key, path: key }] });
   return {
     ...workload.parallelStatefulSet({ ...o, serviceName: refs.serviceName, selector }),
@@ -233,10 +316,7 @@ export function logstashStatefulSetSpec(
             image: o.image,
             env: [
               { name: 'LS_JAVA_OPTS', value: `-Xms${o.heap} -Xmx${o.heap} -Djava.io.tmpdir=/tmp` },
-              ...workload.envFromSecret(refs.credentialsSecret, {
-                ES_USER: 'username',
-                ES_PASSWORD: 'password',
-              }),
+              ...workload.envFromSecret(refs.credentialsSecret, refs.credentialsEnv ?? OWN_CREDENTIALS_ENV),
             ],
             // The monitoring API (9600) is not declared: only the sidecar (localhost) and the kubelet use it.
             ports: [{ name: 'beats', containerPort: PORTS.beats }],
@@ -256,7 +336,7 @@ export function logstashStatefulSetSpec(
               { name: 'logs', mountPath: '/usr/share/logstash/logs' },
               { name: 'tmp', mountPath: '/tmp' },
               { name: 'certs', mountPath: CERTS_DIR, readOnly: true },
-              ca.mount,
+              ...(ca !== null ? [ca.mount] : []),
             ],
           }),
           workload.restrictedContainer({
@@ -280,7 +360,7 @@ export function logstashStatefulSetSpec(
           workload.scratchVolume('tmp', '512Mi'),
           // By its known name: the certificate Job creates it (tls.ts).
           { name: 'certs', secret: { secretName: LOGSTASH_CERT_SECRET, defaultMode: 0o440 } },
-          ca.volume,
+          ...(ca !== null ? [ca.volume] : []),
         ],
       },
     },

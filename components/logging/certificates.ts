@@ -63,9 +63,11 @@ export function certificateJob(
   name: string,
   args: {
     namespace: string;
-    /** The StatefulSet's name and its headless Service's. */
-    sts: string;
-    headless: string;
+    /**
+     * The Elasticsearch StatefulSet's name and its headless Service's, whose node certificate the Job makes;
+     * undefined with an external Elasticsearch: then only Logstash's certificate and the trust bundle.
+     */
+    elasticsearch?: { sts: string; headless: string };
     /** Logstash's client Service. */
     logstashService: string;
     /** The certificates' generation (`logging.tls.rotation`). */
@@ -79,15 +81,20 @@ export function certificateJob(
     apiServer: ApiServerPeer;
   },
   parent: pulumi.Resource,
+  /** What the Job's objects wait for besides their parent (the logging namespace, without the Elasticsearch component). */
+  dependsOn: readonly pulumi.Resource[] = [],
 ): k8s.batch.v1.Job {
-  const child = { parent };
-  const { namespace: ns, sts, headless } = args;
+  const child = dependsOn.length > 0 ? { parent, dependsOn: [...dependsOn] } : { parent };
+  const { namespace: ns, elasticsearch: es } = args;
+  // The same names with an external Elasticsearch, where the Job makes Logstash's certificate only: the scanners'
+  // accepted findings (policy/scanners/accepted.yaml) and the Grafana grant name the Job by them.
   const objectName = CERT_WRITER;
-  const { labels, selector } = roleLabels('elasticsearch-certs', sts);
+  const { labels, selector } = roleLabels('elasticsearch-certs', es?.sts ?? 'elasticsearch');
   const scope = { objectName, namespace: ns, labels };
   const script = certificateScript({
     generation: args.generation,
-    elasticsearchDnsNames: elasticsearchDnsNames({ namespace: ns, sts, headless }),
+    elasticsearchDnsNames:
+      es !== undefined ? elasticsearchDnsNames({ namespace: ns, sts: es.sts, headless: es.headless }) : [],
     logstashDnsNames: logstashDnsNames({ namespace: ns, service: args.logstashService }),
     caNamespaces: [ns, ...args.ownedCaNamespaces.map((n) => n.name), ...args.grantedCaNamespaces],
     labels,
@@ -103,7 +110,7 @@ export function certificateJob(
         {
           apiGroups: [''],
           resources: ['secrets'],
-          resourceNames: [ES_CERT_SECRET, LOGSTASH_CERT_SECRET],
+          resourceNames: es !== undefined ? [ES_CERT_SECRET, LOGSTASH_CERT_SECRET] : [LOGSTASH_CERT_SECRET],
           verbs: ['get', 'update'],
         },
         ...CA_WRITER_RULES,
@@ -160,7 +167,7 @@ export function certificateJob(
       scratchSize: '64Mi',
       backoffLimit: 6,
       awaitCompletion: args.awaitCompletion,
-      // The only pod of the Elasticsearch namespace that talks to the API server.
+      // The only pod of the logging namespace that talks to the API server.
       serviceAccountName: account.metadata.name,
     },
     { parent, dependsOn: [binding, config, ...grants], deleteBeforeReplace: true },
@@ -171,6 +178,7 @@ export function certificateJob(
 export interface CertificatePlan {
   /** The generation (`logging.tls.rotation`), a whole number from 1. */
   generation: number;
+  /** The node certificate's names; none (an external Elasticsearch): no node certificate. */
   elasticsearchDnsNames: readonly string[];
   logstashDnsNames: readonly string[];
   /** Namespaces that get the trust bundle ConfigMap. */
@@ -212,9 +220,60 @@ export function certificateScript(plan: CertificatePlan): string {
   const meta = (objectName: string) =>
     `"metadata":{"name":"${objectName}","labels":${labels},"annotations":{"pavemaster.io/tls-spec":"$SPEC_NOW"}}`;
   const esSecret = `{"apiVersion":"v1","kind":"Secret",${meta(ES_CERT_SECRET)},"type":"Opaque","data":{"${CA_KEY}":"$CA","node.crt":"$CRT","node.key":"$KEY"}}`;
-  const lsSecret = `{"apiVersion":"v1","kind":"Secret",${meta(LOGSTASH_CERT_SECRET)},"type":"Opaque","data":{"logstash.crt":"$CRT","logstash.key":"$KEY"}}`;
+  // Without Elasticsearch (an external one), Logstash's Secret is the one that says which generation is done,
+  // so it carries the bundle too: a rotation reads the CA in use back from it.
+  const es = plan.elasticsearchDnsNames.length > 0;
+  const lsBundle = es ? '' : `"${CA_KEY}":"$CA",`;
+  const lsSecret = `{"apiVersion":"v1","kind":"Secret",${meta(LOGSTASH_CERT_SECRET)},"type":"Opaque","data":{${lsBundle}"logstash.crt":"$CRT","logstash.key":"$KEY"}}`;
+  const marker = es ? ES_CERT_SECRET : LOGSTASH_CERT_SECRET;
+  const markerCert = es ? 'node' : 'logstash';
   // binaryData: the PEM text as base64, so no JSON escaping; the kubelet writes the decoded bytes to the file.
   const caMap = `{"apiVersion":"v1","kind":"ConfigMap",${meta(CA_CONFIG_MAP)},"binaryData":{"${CA_KEY}":"$CA"}}`;
+  const nodeCert = es
+    ? `elasticsearch-certutil cert --silent --pem --days 1825 --ca-cert ca/ca.crt --ca-key ca/ca.key --name node \\
+  --dns ${JSON.stringify(plan.elasticsearchDnsNames.join(','))} --out node.zip
+`
+    : '';
+  const lsFunction = `ls_secret() {
+  cat > logstash.json <<EOF
+${lsSecret}
+EOF
+}`;
+  const markerFunction = es
+    ? `es_secret() {
+  cat > es.json <<EOF
+${esSecret}
+EOF
+}`
+    : lsFunction;
+  const markerStep1 = es
+    ? `  es_secret
+  put "$NS" secrets ${ES_CERT_SECRET} es.json`
+    : `  ls_secret
+  put "$NS" secrets ${LOGSTASH_CERT_SECRET} logstash.json`;
+  const lsStep2 = `CRT=$(base64 -w0 logstash/logstash.crt)
+KEY=$(base64 -w0 logstash/logstash.pkcs8.key)`;
+  const step2 = es
+    ? `# Step 2 (the only one of a first run): the new certificates; Elasticsearch's Secret last, its annotation says done.
+SPEC_NOW=$SPEC
+ca_map
+publish_ca ${plan.caNamespaces.join(' ')}
+${lsStep2}
+cat > logstash.json <<EOF
+${lsSecret}
+EOF
+put "$NS" secrets ${LOGSTASH_CERT_SECRET} logstash.json
+CRT=$(base64 -w0 node/node.crt)
+KEY=$(base64 -w0 node/node.key)
+es_secret
+put "$NS" secrets ${ES_CERT_SECRET} es.json`
+    : `# Step 2 (the only one of a first run): the new certificate; its Secret's annotation says done.
+SPEC_NOW=$SPEC
+ca_map
+publish_ca ${plan.caNamespaces.join(' ')}
+${lsStep2}
+ls_secret
+put "$NS" secrets ${LOGSTASH_CERT_SECRET} logstash.json`;
   return `#!/bin/sh
 # Generated by the PaveMaster logging component: the logging stack's certificates, generation ${plan.generation}
 # (docs/logging.md, "TLS").
@@ -286,7 +345,7 @@ pkcs8() {
   rm -f key.der key8.der
 }
 
-code=$(api GET "/api/v1/namespaces/$NS/secrets/${ES_CERT_SECRET}")
+code=$(api GET "/api/v1/namespaces/$NS/secrets/${marker}")
 ROTATING=
 case "$code" in
   200)
@@ -295,8 +354,8 @@ case "$code" in
       exit 0
     fi
     ROTATING=yes
-    OLD_CRT=$(field 'node\\.crt')
-    OLD_KEY=$(field 'node\\.key')
+    OLD_CRT=$(field '${markerCert}\\.crt')
+    OLD_KEY=$(field '${markerCert}\\.key')
     # The CA in use stays trusted: the first of the old bundle, or all of it when a rotation was cut short (its
     # servers may still hold certificates of either).
     if grep -q '"pavemaster.io/tls-spec":"rotating"' answer; then
@@ -306,18 +365,15 @@ case "$code" in
     fi
     ;;
   404) ;;
-  *) echo "reading Secret ${ES_CERT_SECRET} answered $code:" >&2; cat answer >&2; exit 1 ;;
+  *) echo "reading Secret ${marker} answered $code:" >&2; cat answer >&2; exit 1 ;;
 esac
 
 rm -rf ca node logstash ca.zip node.zip logstash.zip
 elasticsearch-certutil ca --silent --pem --days 3650 --out ca.zip
 unzip -q -o ca.zip
-elasticsearch-certutil cert --silent --pem --days 1825 --ca-cert ca/ca.crt --ca-key ca/ca.key --name node \\
-  --dns ${JSON.stringify(plan.elasticsearchDnsNames.join(','))} --out node.zip
-elasticsearch-certutil cert --silent --pem --days 1825 --ca-cert ca/ca.crt --ca-key ca/ca.key --name logstash \\
+${nodeCert}elasticsearch-certutil cert --silent --pem --days 1825 --ca-cert ca/ca.crt --ca-key ca/ca.key --name logstash \\
   --dns ${JSON.stringify(plan.logstashDnsNames.join(','))} --out logstash.zip
-unzip -q -o node.zip
-unzip -q -o logstash.zip
+${es ? 'unzip -q -o node.zip\n' : ''}unzip -q -o logstash.zip
 rm -f ca/ca.key ca.zip node.zip logstash.zip
 pkcs8 logstash/logstash.key logstash/logstash.pkcs8.key
 cp ca/ca.crt bundle.crt
@@ -333,39 +389,21 @@ EOF
 publish_ca() {
   for ns in "$@"; do put "$ns" configmaps ${CA_CONFIG_MAP} ca.json; done
 }
-es_secret() {
-  cat > es.json <<EOF
-${esSecret}
-EOF
-}
+${markerFunction}
 
 if [ -n "$ROTATING" ]; then
   # Step 1: every pod learns the new CA while every server keeps its old certificate.
   SPEC_NOW=rotating
   CRT=$OLD_CRT
   KEY=$OLD_KEY
-  es_secret
-  put "$NS" secrets ${ES_CERT_SECRET} es.json
+${markerStep1}
   ca_map
   publish_ca ${plan.caNamespaces.join(' ')}
   echo "waiting \${SYNC_SECONDS}s for the pods' mounted files to hold the new CA"
   sleep "$SYNC_SECONDS"
 fi
 
-# Step 2 (the only one of a first run): the new certificates; Elasticsearch's Secret last, its annotation says done.
-SPEC_NOW=$SPEC
-ca_map
-publish_ca ${plan.caNamespaces.join(' ')}
-CRT=$(base64 -w0 logstash/logstash.crt)
-KEY=$(base64 -w0 logstash/logstash.pkcs8.key)
-cat > logstash.json <<EOF
-${lsSecret}
-EOF
-put "$NS" secrets ${LOGSTASH_CERT_SECRET} logstash.json
-CRT=$(base64 -w0 node/node.crt)
-KEY=$(base64 -w0 node/node.key)
-es_secret
-put "$NS" secrets ${ES_CERT_SECRET} es.json
+${step2}
 rm -rf ca node logstash bundle.crt es.json logstash.json ca.json old-ca.crt answer
 echo "certificates of generation ${plan.generation} written"
 `;

@@ -15,6 +15,7 @@ import { checkDnsLabel, checkWholeNumber, parseJvmSize, parseQuantity } from '..
 import { checkNetworkPeer } from '../shared/peers';
 import { ContainerResources } from '../shared/resources';
 import { LOGGING_IMAGES } from '../versions';
+import { checkExternalElasticsearch, resolveExternalElasticsearch } from './external';
 
 export const ELASTICSEARCH_DEFAULTS: ResolvedElasticsearchOptions = {
   replicas: 1,
@@ -82,7 +83,19 @@ export function resolveLoggingOptions(o: DeepPartial<LoggingOptions>): ResolvedL
   const base = withDefaults(LOGGING_DEFAULTS, o as DeepPartial<typeof LOGGING_DEFAULTS>, [
     'grafanaPodLabels',
   ]);
-  return { ...base, nodeNamespace: o.nodeNamespace ?? `${base.namespace}-node` };
+  // An external Elasticsearch is not in the defaults: it is resolved on its own, and only when given.
+  const external = o.elasticsearch?.external;
+  return {
+    ...base,
+    elasticsearch:
+      external !== undefined
+        ? {
+            ...base.elasticsearch,
+            external: resolveExternalElasticsearch(external),
+          }
+        : base.elasticsearch,
+    nodeNamespace: o.nodeNamespace ?? `${base.namespace}-node`,
+  };
 }
 
 /**
@@ -135,10 +148,21 @@ export function checkLoggingOptions(o: ResolvedLoggingOptions): ArgProblem[] {
   if ((parseQuantity(o.logstash.queueSize) ?? 0) < MIN_QUEUE_BYTES) {
     c.fail('logstash.queueSize', o.logstash.queueSize, 'a queue volume of at least "256Mi"');
   }
+  const external = o.elasticsearch.external;
+  if (external !== undefined) {
+    checkExternalElasticsearch(c, 'elasticsearch.external', external);
+    if (o.kibana.host !== undefined) {
+      c.fail(
+        'kibana.host',
+        o.kibana.host,
+        "no host with elasticsearch.external: the stack runs no Kibana for an external cluster (use that cluster's own Kibana)",
+      );
+    }
+  }
   o.kibana.ingressFrom.forEach((peer, i) =>
     checkNetworkPeer(c, `kibana.ingressFrom[${i}]`, peer, { podLabelsAlone: true }),
   );
-  if (o.kibana.host !== undefined && o.kibana.ingressFrom.length === 0) {
+  if (o.kibana.host !== undefined && o.kibana.ingressFrom.length === 0 && external === undefined) {
     c.fail(
       'kibana.ingressFrom',
       o.kibana.ingressFrom,

@@ -8,20 +8,34 @@ import { NAMES, PORTS } from './defaults';
 
 /** Options of the Logstash pipeline. */
 export interface PipelineOptions {
-  /** The Elasticsearch URL, e.g. `https://elasticsearch.pavemaster-staging-logging.svc:9200` (https only). */
-  elasticsearchUrl: string;
-  /** The CA bundle file Elasticsearch's certificate is verified with (full verification: chain and host name). */
-  caFile: string;
+  /**
+   * The Elasticsearch URL, e.g. `https://elasticsearch.pavemaster-staging-logging.svc:9200`, or several (an
+   * external cluster's endpoints, over which the output balances); https only.
+   */
+  elasticsearchUrl: string | readonly string[];
+  /**
+   * The CA bundle file Elasticsearch's certificate is verified with (full verification: chain and host name);
+   * `undefined` only for an external cluster whose certificate the JVM's own trust store verifies (still full).
+   */
+  caFile: string | undefined;
   /** The Beats input's certificate and PKCS#8 key files (the shipper connects with TLS only). */
   beatsCertificate: string;
   beatsKey: string;
-  /** The data stream namespace: logs go to `logs-pavemaster-<namespace>` (lowercase, no "-"). */
+  /** The data stream namespace: logs go to `logs-<dataset>-<namespace>` (lowercase, no "-"). */
   dataStreamNamespace: string;
+  /** The data stream dataset (lowercase, ".", no "-"). @default "pavemaster" */
+  dataStreamDataset?: string;
   /** Paths whose access lines are health-check noise and are dropped. */
   dropPaths: readonly string[];
-  /** The environment variables holding Logstash's Elasticsearch user and password. */
-  userEnv: string;
-  passwordEnv: string;
+  /**
+   * The environment variables holding Logstash's Elasticsearch credentials: a user and a password, or an API key
+   * (`<id>:<api_key>`, Logstash's `api_key` format). Exactly one of the two.
+   */
+  userEnv?: string;
+  passwordEnv?: string;
+  apiKeyEnv?: string;
+  /** Whose CA `caFile` holds, for the generated comment. @default "the stack's CA" */
+  caName?: string;
   /** The Beats port. @default 5044 */
   beatsPort?: number;
 }
@@ -60,21 +74,43 @@ export const METADATA_FIELDS: Record<string, string> = {
  * setup Job's, Logstash's writer role may not manage templates.
  */
 export function logstashPipeline(opts: PipelineOptions): string {
-  if (!/^https:\/\/[^\s"]+$/.test(opts.elasticsearchUrl)) {
-    throw new Error(`Elasticsearch URL "${opts.elasticsearchUrl}" must be https: every hop is TLS`);
+  const urls =
+    typeof opts.elasticsearchUrl === 'string' ? [opts.elasticsearchUrl] : [...opts.elasticsearchUrl];
+  if (urls.length === 0) {
+    throw new Error('the Elasticsearch output needs at least one URL');
   }
-  for (const file of [opts.caFile, opts.beatsCertificate, opts.beatsKey]) {
+  for (const url of urls) {
+    if (!/^https:\/\/[^\s"\\]+$/.test(url)) {
+      throw new Error(`Elasticsearch URL "${url}" must be https: every hop is TLS`);
+    }
+  }
+  for (const file of [
+    ...(opts.caFile !== undefined ? [opts.caFile] : []),
+    opts.beatsCertificate,
+    opts.beatsKey,
+  ]) {
     if (!/^\/[\x21-\x7e]+$/.test(file) || file.includes('"')) {
       throw new Error(`"${file}" is not an absolute file path`);
     }
+  }
+  const dataset = opts.dataStreamDataset ?? NAMES.dataStreamDataset;
+  if (!/^[a-z0-9][a-z0-9_.]*$/.test(dataset)) {
+    throw new Error(`data stream dataset "${dataset}" must be lowercase letters, digits, "_" or "."`);
   }
   if (!/^[a-z0-9_]+$/.test(opts.dataStreamNamespace)) {
     throw new Error(
       `data stream namespace "${opts.dataStreamNamespace}" must be lowercase letters, digits or "_"`,
     );
   }
-  for (const env of [opts.userEnv, opts.passwordEnv]) {
-    if (!/^[A-Z_][A-Z0-9_]*$/.test(env)) {
+  const basic = opts.userEnv !== undefined || opts.passwordEnv !== undefined;
+  if (
+    basic === (opts.apiKeyEnv !== undefined) ||
+    (basic && (opts.userEnv === undefined || opts.passwordEnv === undefined))
+  ) {
+    throw new Error('the Elasticsearch output needs either userEnv and passwordEnv, or apiKeyEnv');
+  }
+  for (const env of [opts.userEnv, opts.passwordEnv, opts.apiKeyEnv]) {
+    if (env !== undefined && !/^[A-Z_][A-Z0-9_]*$/.test(env)) {
       throw new Error(`"${env}" is not an environment variable name`);
     }
   }
@@ -87,6 +123,17 @@ export function logstashPipeline(opts: PipelineOptions): string {
   const copies = Object.entries(METADATA_FIELDS)
     .map(([to, from]) => `      ${lsString(from)} => ${lsString(to)}`)
     .join('\n');
+  // `${VAR}`: Logstash substitutes the environment variable, which comes from a Secret; none is in the text.
+  const credentials =
+    opts.apiKeyEnv !== undefined
+      ? `    api_key => "\${${opts.apiKeyEnv}}"`
+      : `    user => "\${${opts.userEnv}}"\n    password => "\${${opts.passwordEnv}}"`;
+  const caComment =
+    opts.caFile !== undefined
+      ? `# The chain must lead to ${opts.caName ?? "the stack's CA"} and the certificate must name the host.`
+      : "# The chain must lead to a CA of the JVM's trust store and the certificate must name the host.";
+  const caLine =
+    opts.caFile !== undefined ? `    ssl_certificate_authorities => [${lsString(opts.caFile)}]\n` : '';
   return `# Generated by the PaveMaster logging component.
 input {
   beats {
@@ -147,16 +194,14 @@ ${copies}
 output {
   elasticsearch {
     id => "elasticsearch"
-    hosts => [${lsString(opts.elasticsearchUrl)}]
-    user => "\${${opts.userEnv}}"
-    password => "\${${opts.passwordEnv}}"
-    # The chain must lead to the stack's CA and the certificate must name the host.
+    hosts => [${urls.map(lsString).join(', ')}]
+${credentials}
+    ${caComment}
     ssl_enabled => true
     ssl_verification_mode => "full"
-    ssl_certificate_authorities => [${lsString(opts.caFile)}]
-    data_stream => "true"
+${caLine}    data_stream => "true"
     data_stream_type => ${lsString(NAMES.dataStreamType)}
-    data_stream_dataset => ${lsString(NAMES.dataStreamDataset)}
+    data_stream_dataset => ${lsString(dataset)}
     data_stream_namespace => ${lsString(opts.dataStreamNamespace)}
     data_stream_sync_fields => false
     data_stream_auto_routing => false

@@ -256,3 +256,213 @@ describe('logging.tls', () => {
     ]);
   });
 });
+
+describe('logging.elasticsearch.external (an existing cluster)', () => {
+  /** A complete, valid setting: Elastic Cloud-like endpoint, its CA in a ConfigMap, an API key in a Secret. */
+  const EXTERNAL = {
+    hosts: ['https://logs.example.com:9243'],
+    ca: { configMap: 'logs-ca' },
+    credentials: { secret: 'logs-writer', type: 'apiKey' },
+    egress: [{ cidr: '203.0.113.0/24', ports: [9243] }],
+  };
+
+  it('is off by default: the stack runs its own Elasticsearch', () => {
+    for (const stack of ['staging', 'production']) {
+      expect(loadSettings(stack, stackConfig(stack)).logging.elasticsearch.external).toBeUndefined();
+    }
+  });
+
+  it('reads hosts, CA, credentials by reference and egress, with the documented defaults', () => {
+    const l = loadSettings(
+      'production',
+      stackConfig('production', { logging: { elasticsearch: { external: EXTERNAL } } }),
+    ).logging;
+    expect(l.elasticsearch.external).toEqual({
+      hosts: ['https://logs.example.com:9243'],
+      ca: { configMap: 'logs-ca', key: 'ca.crt', systemTrustStore: false },
+      credentials: {
+        secret: 'logs-writer',
+        type: 'apiKey',
+        apiKeyKey: 'api_key',
+        usernameKey: 'username',
+        passwordKey: 'password',
+      },
+      egress: [{ cidr: '203.0.113.0/24', ports: [9243], protocol: 'TCP' }],
+      dataStream: { dataset: 'pavemaster' },
+    });
+  });
+
+  it('takes basic auth from a basic-auth Secret, an ECK CA Secret, an in-cluster peer and a data stream name', () => {
+    const external = {
+      hosts: ['https://logs-es-http.elastic-system.svc:9200', 'https://10.20.0.7:9200'],
+      ca: { secret: 'logs-es-http-certs-public', key: 'tls.crt' },
+      credentials: { secret: 'logs-writer', type: 'basic', usernameKey: 'user', passwordKey: 'pass' },
+      egress: [
+        {
+          namespace: 'elastic-system',
+          podLabels: { 'elasticsearch.k8s.elastic.co/cluster-name': 'logs' },
+          ports: [9200],
+        },
+      ],
+      dataStream: { dataset: 'pavemaster.app', namespace: 'team_a' },
+    };
+    expect(problemsOf('staging', { elasticsearch: { external } })).toEqual([]);
+    const e = loadSettings('staging', stackConfig('staging', { logging: { elasticsearch: { external } } }))
+      .logging.elasticsearch.external;
+    expect(e?.ca).toEqual({ secret: 'logs-es-http-certs-public', key: 'tls.crt', systemTrustStore: false });
+    expect(e?.credentials).toMatchObject({ type: 'basic', usernameKey: 'user', passwordKey: 'pass' });
+    expect(e?.dataStream).toEqual({ dataset: 'pavemaster.app', namespace: 'team_a' });
+  });
+
+  it('trusts the system CAs only when told so explicitly', () => {
+    const withoutCa = { ...EXTERNAL, ca: undefined };
+    const missing = problemsOf('staging', { elasticsearch: { external: withoutCa } });
+    expect(missing).toEqual([
+      {
+        key: 'pavemaster:logging.elasticsearch.external.ca',
+        allowed: expect.stringContaining('"systemTrustStore: true"') as string,
+      },
+    ]);
+    expect(
+      problemsOf('staging', {
+        elasticsearch: { external: { ...EXTERNAL, ca: { systemTrustStore: false } } },
+      }).map((p) => p.key),
+    ).toEqual(['pavemaster:logging.elasticsearch.external.ca']);
+    expect(
+      problemsOf('staging', {
+        elasticsearch: { external: { ...EXTERNAL, ca: { systemTrustStore: true } } },
+      }),
+    ).toEqual([]);
+  });
+
+  it('reports every bad field of the setting in one error, each with what is allowed', () => {
+    const problems = problemsOf('staging', {
+      elasticsearch: {
+        external: {
+          hosts: [
+            'http://logs.example.com:9200',
+            'https://writer:hunter2@logs.example.com',
+            'https://logs.example.com:99999',
+            'https://logs.example.com:9243',
+          ],
+          ca: { configMap: 'logs-ca', secret: 'logs-ca', key: 'ca crt' },
+          credentials: { type: 'token', apiKeyKey: 'api key' },
+          egress: [
+            { cidr: '10.0.0.0/33', ports: [] },
+            { namespace: 'elastic-system', ports: [9200, 70000], protocol: 'UDP' },
+            { podLabels: { app: 'es' }, ports: [9200] },
+          ],
+          dataStream: { dataset: 'my-app', namespace: 'Prod' },
+          colour: 'blue',
+        },
+      },
+    });
+    const byKey = Object.fromEntries(problems.map((p) => [p.key, p.allowed]));
+    const k = (s: string) => `pavemaster:logging.elasticsearch.external.${s}`;
+    expect(Object.keys(byKey).sort()).toEqual(
+      [
+        k('hosts[0]'),
+        k('hosts[1]'),
+        k('hosts[2]'),
+        k('ca'),
+        k('ca.key'),
+        k('credentials.secret'),
+        k('credentials.type'),
+        k('credentials.apiKeyKey'),
+        k('egress[0].cidr'),
+        k('egress[0].ports'),
+        k('egress[1].ports[1]'),
+        k('egress[1].protocol'),
+        k('egress[2]'),
+        k('dataStream.dataset'),
+        k('dataStream.namespace'),
+        k('colour'),
+      ].sort(),
+    );
+    expect(byKey[k('hosts[0]')]).toContain('TLS on every hop');
+    expect(byKey[k('hosts[1]')]).toContain('without user, password');
+    expect(byKey[k('credentials.secret')]).toContain('existing Secret in the logging namespace');
+    expect(byKey[k('credentials.type')]).toContain('one of "apiKey", "basic"');
+    expect(byKey[k('egress[1].protocol')]).toContain('"TCP"');
+    expect(byKey[k('dataStream.dataset')]).toContain('no "-"');
+    expect(byKey[k('colour')]).toContain('no such key');
+    // A password written into a URL is not repeated in the error.
+    let message = '';
+    try {
+      loadSettings(
+        'staging',
+        stackConfig('staging', {
+          logging: {
+            elasticsearch: { external: { ...EXTERNAL, hosts: ['https://writer:hunter2@logs.example.com'] } },
+          },
+        }),
+      );
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain('external.hosts[0] = "https://writer:[secret]@logs.example.com"');
+    expect(message).not.toContain('hunter2');
+  });
+
+  it('requires hosts, a CA, credentials and egress: an empty setting names each', () => {
+    expect(
+      problemsOf('staging', { elasticsearch: { external: {} } })
+        .map((p) => p.key)
+        .sort(),
+    ).toEqual(
+      [
+        'pavemaster:logging.elasticsearch.external.hosts',
+        'pavemaster:logging.elasticsearch.external.ca',
+        'pavemaster:logging.elasticsearch.external.credentials.secret',
+        'pavemaster:logging.elasticsearch.external.credentials.type',
+        'pavemaster:logging.elasticsearch.external.egress',
+      ].sort(),
+    );
+  });
+
+  it("refuses the keys that only serve the stack's own Elasticsearch, instead of ignoring them", () => {
+    const problems = problemsOf('production', {
+      retentionDays: 30,
+      rollover: { maxAge: '1d' },
+      grafanaPodLabels: { app: 'grafana' },
+      elasticsearch: { replicas: 3, heap: '2g', bootstrapped: true, external: EXTERNAL },
+      kibana: { host: 'kibana.example.com', ingressFrom: [{ namespace: 'ingress-nginx' }] },
+      exporter: { image: 'prometheuscommunity/elasticsearch-exporter:v1.9.0' },
+    });
+    expect(problems.map((p) => p.key).sort()).toEqual(
+      [
+        'pavemaster:logging.retentionDays',
+        'pavemaster:logging.rollover',
+        'pavemaster:logging.grafanaPodLabels',
+        'pavemaster:logging.elasticsearch.replicas',
+        'pavemaster:logging.elasticsearch.heap',
+        'pavemaster:logging.elasticsearch.bootstrapped',
+        'pavemaster:logging.kibana',
+        'pavemaster:logging.exporter',
+      ].sort(),
+    );
+    for (const p of problems) {
+      expect(p.allowed).toMatch(
+        /^nothing with pavemaster:logging\.elasticsearch\.external: .*; remove the key$/,
+      );
+    }
+    // What the external mode still uses stays allowed: the certificate Job's image, the queues' StorageClass.
+    expect(
+      problemsOf('staging', {
+        elasticsearch: { image: 'elasticsearch:8.19.22', storageClass: 'fast', external: EXTERNAL },
+        logstash: { replicas: 2 },
+      }),
+    ).toEqual([]);
+  });
+
+  it('asks no digest of the images it does not deploy (Kibana, the exporter)', () => {
+    const keys = problemsOf('production', {
+      requireDigest: true,
+      elasticsearch: { external: EXTERNAL },
+    }).map((p) => p.key);
+    expect(keys.sort()).toEqual([
+      'pavemaster:logging.logstash.exporterImage',
+      'pavemaster:logging.shipper.image',
+    ]);
+  });
+});
