@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the logging tests check the generated configuration with (see docs/logging.md):
 # - logstash-pipeline-parser (PyPI), a parser of Logstash's pipeline grammar, in a virtualenv under the cache;
-# - shellcheck, curl and awk (Debian), which lint and run the setup Jobs' scripts against a local server.
+# - shellcheck, curl and awk (Debian), which lint and run the setup Jobs' scripts against a local server;
+# - a JDK (Debian), whose TLS stack (JSSE, what Logstash runs on) checks Logstash's output settings for an external
+#   Elasticsearch against a local HTTPS endpoint (test/support/java/EsOutputClient.java).
 # Idempotent: quick when everything is there already.
 set -euo pipefail
 
@@ -16,6 +18,7 @@ missing=()
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v awk >/dev/null 2>&1 || missing+=(mawk)
+command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
@@ -34,4 +37,4 @@ if [ "$(installed_version)" != "$PARSER_VERSION" ]; then
     "logstash-pipeline-parser==$PARSER_VERSION" "pyparsing==$PYPARSING_VERSION"
 fi
 
-echo "logstash-pipeline-parser $(installed_version) in $VENV; $(shellcheck --version | sed -n 2p)"
+echo "logstash-pipeline-parser $(installed_version) in $VENV; $(shellcheck --version | sed -n 2p); $(javac -version 2>&1)"

@@ -30,6 +30,8 @@ import {
 } from '../../../components/logging/elastic';
 import { certificateScript } from '../../../components/logging/certificates';
 import { filebeatConfig, logstashPipeline, logstashSettings } from '../../../components/logging/pipeline';
+import { resolveExternalElasticsearch } from '../../../components/logging/external';
+import { EXTERNAL_CA_FILE, outputOptions } from '../../../components/logging/Logstash';
 import { CA_FILE } from '../../../components/logging/tls';
 
 const run = promisify(execFile);
@@ -206,6 +208,18 @@ describe('Logstash pipeline', () => {
     expect(() => logstashPipeline({ ...base, dataStreamNamespace: 'pave-master' })).toThrow(/data stream/);
     expect(() => logstashPipeline({ ...base, dataStreamNamespace: 'x', passwordEnv: 'p w' })).toThrow();
     expect(() => logstashPipeline({ ...base, dataStreamNamespace: 'x', dropPaths: [] })).toThrow();
+    expect(() =>
+      logstashPipeline({
+        ...base,
+        dataStreamNamespace: 'x',
+        elasticsearchUrl: ['https://a:9200', 'http://b:9200'],
+      }),
+    ).toThrow(/must be https/);
+    expect(() => logstashPipeline({ ...base, dataStreamNamespace: 'x', elasticsearchUrl: [] })).toThrow();
+    expect(() => logstashPipeline({ ...base, dataStreamNamespace: 'x', apiKeyEnv: 'K' })).toThrow(/either/);
+    expect(() =>
+      logstashPipeline({ ...base, dataStreamNamespace: 'x', dataStreamDataset: 'my-app' }),
+    ).toThrow(/dataset/);
   });
 
   it('logstash.yml enables the persisted queue below the volume size', () => {
@@ -611,4 +625,78 @@ describe('Filebeat configuration', () => {
     });
     expect(() => filebeatConfig({ namespaces: [], logstashHosts: ['x:1'], caFile: CA_FILE })).toThrow();
   });
+});
+
+describe('Logstash pipeline to an external Elasticsearch (logging.elasticsearch.external)', () => {
+  const external = (o: Parameters<typeof resolveExternalElasticsearch>[0]) =>
+    logstashPipeline({
+      ...outputOptions(resolveExternalElasticsearch(o), ''),
+      dataStreamNamespace: 'staging',
+      dropPaths: ['/healthz'],
+      ...TLS_FILES,
+    });
+  const egress = [{ cidr: '203.0.113.0/24', ports: [9243] }];
+  const API_KEY = external({
+    hosts: ['https://logs.example.com:9243', 'https://logs-2.example.com:9243'],
+    ca: { configMap: 'logs-ca' },
+    credentials: { secret: 'logs-writer', type: 'apiKey' },
+    egress,
+    dataStream: { dataset: 'pavemaster.app' },
+  });
+  const BASIC_SYSTEM = external({
+    hosts: ['https://abc123.es.example.cloud:443'],
+    ca: { systemTrustStore: true },
+    credentials: { secret: 'logs-writer', type: 'basic' },
+    egress,
+  });
+
+  /** The elasticsearch output's options, as the grammar parses them. */
+  async function outputParams(text: string): Promise<Record<string, unknown>> {
+    const ast = (await parsePipeline(text)) as [string, [string, [string, unknown][]][]][];
+    const [, outputs] = ast[2];
+    expect(outputs[0][0]).toBe('elasticsearch');
+    return Object.fromEntries(outputs[0][1]);
+  }
+
+  it("parses with Logstash's grammar and uses only options the output accepts in data-stream mode", async () => {
+    // api_key is a connection setting too (the plugin's shared API configs), allowed with data_stream => true.
+    const connection = [
+      'hosts',
+      'user',
+      'password',
+      'api_key',
+      'ssl_enabled',
+      'ssl_verification_mode',
+      'ssl_certificate_authorities',
+    ];
+    for (const text of [API_KEY, BASIC_SYSTEM]) {
+      const params = await outputParams(text);
+      for (const name of Object.keys(params)) {
+        expect(name === 'id' || connection.includes(name) || name.startsWith('data_stream')).toBe(true);
+      }
+      expect(params.data_stream).toEqual(['true']);
+      expect(params.ssl_enabled).toEqual([true]);
+      expect(params.ssl_verification_mode).toEqual(['full']);
+    }
+  }, 60_000);
+
+  it('an API key and the mounted CA; every host; the configured dataset', async () => {
+    const params = await outputParams(API_KEY);
+    expect(params.hosts).toEqual([['https://logs.example.com:9243', 'https://logs-2.example.com:9243']]);
+    expect(params.api_key).toEqual(['${ES_API_KEY}']);
+    expect(params.user).toBeUndefined();
+    expect(params.password).toBeUndefined();
+    expect(params.ssl_certificate_authorities).toEqual([[EXTERNAL_CA_FILE]]);
+    expect(params.data_stream_dataset).toEqual(['pavemaster.app']);
+    expect(params.data_stream_namespace).toEqual(['staging']);
+  }, 60_000);
+
+  it('a user and password with the system trust store: no CA file, still full verification', async () => {
+    const params = await outputParams(BASIC_SYSTEM);
+    expect(params.user).toEqual(['${ES_USER}']);
+    expect(params.password).toEqual(['${ES_PASSWORD}']);
+    expect(params.api_key).toBeUndefined();
+    expect(params.ssl_certificate_authorities).toBeUndefined();
+    expect(params.data_stream_dataset).toEqual(['pavemaster']);
+  }, 60_000);
 });

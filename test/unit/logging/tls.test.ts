@@ -27,11 +27,21 @@ import * as tls from 'tls';
 import { promisify } from 'util';
 import { parse as parseYaml } from 'yaml';
 import {
+  CertificatePlan,
   certificateScript,
   certificateSpec,
   elasticsearchDnsNames,
   logstashDnsNames,
 } from '../../../components/logging/certificates';
+import { resolveExternalElasticsearch } from '../../../components/logging/external';
+import {
+  externalCaVolume,
+  externalCredentialsEnv,
+  LOGSTASH_DEFAULTS,
+  logstashStatefulSetSpec,
+  outputOptions,
+} from '../../../components/logging/Logstash';
+import { logstashPipeline } from '../../../components/logging/pipeline';
 import { setupFiles, setupScript } from '../../../components/logging/elastic';
 import { elasticsearchUrl } from '../../../components/logging/Elasticsearch';
 import { kibanaDeploymentSpec, KIBANA_DEFAULTS } from '../../../components/logging/Kibana';
@@ -49,6 +59,17 @@ import { datasourcesFile } from '../../../components/monitoring/Grafana';
 import { selfSigned } from '../../support/selfSigned';
 
 const run = promisify(execFile);
+
+/** The parts of a rendered pod spec the external-output checks read. */
+type Container = {
+  env?: { name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
+  volumeMounts?: { name: string; mountPath: string }[];
+};
+type Volume = {
+  name: string;
+  configMap?: { items?: { key: string; path: string }[] };
+  secret?: { items?: { key: string; path: string }[] };
+};
 
 const NS = 'pavemaster-staging-logging';
 const NODE_NS = `${NS}-node`;
@@ -204,6 +225,7 @@ function plan(generation: number) {
 async function runCertificateJob(
   api: string,
   generation: number,
+  what: CertificatePlan = plan(generation),
 ): Promise<{ stdout: string; left: string[] }> {
   const dir = fs.mkdtempSync(path.join(work, 'job-'));
   const sa = path.join(dir, 'sa');
@@ -213,7 +235,7 @@ async function runCertificateJob(
   fs.writeFileSync(path.join(sa, 'namespace'), NS);
   fs.writeFileSync(path.join(sa, 'token'), TOKEN);
   fs.writeFileSync(path.join(sa, 'ca.crt'), '');
-  fs.writeFileSync(path.join(dir, 'certs.sh'), certificateScript(plan(generation)));
+  fs.writeFileSync(path.join(dir, 'certs.sh'), certificateScript(what));
   const { stdout } = await run('sh', [path.join(dir, 'certs.sh')], {
     env: {
       PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
@@ -628,4 +650,283 @@ describe('rotation by config (logging.tls.rotation)', () => {
       expect(certificates(stored(objects).bundle)).toHaveLength(3);
     }, objects);
   }, 180_000);
+});
+
+/** The external-cluster plan: no Elasticsearch, so only Logstash's certificate and the bundle. */
+function externalPlan(generation: number): CertificatePlan {
+  return { ...plan(generation), elasticsearchDnsNames: [], caNamespaces: [NS, NODE_NS] };
+}
+
+describe('the certificate Job with an external Elasticsearch, run for real', () => {
+  it("makes Logstash's certificate and the bundle only, records the generation on Logstash's Secret, rotates", async () => {
+    const objects = new Map<string, KubeObject>();
+    await withApiServer(async (url, _o, log) => {
+      const first = await runCertificateJob(url, 1, externalPlan(1));
+      expect(first.stdout).toContain('certificates of generation 1 written');
+      expect(log[0]).toBe(`GET /api/v1/namespaces/${NS}/secrets/${LOGSTASH_CERT_SECRET}`);
+      expect(objects.has(`${NS}/secrets/${ES_CERT_SECRET}`)).toBe(false);
+      const ls = objects.get(`${NS}/secrets/${LOGSTASH_CERT_SECRET}`);
+      expect(Object.keys(ls?.data ?? {}).sort()).toEqual(['ca.crt', 'logstash.crt', 'logstash.key']);
+      expect(ls?.metadata.annotations?.['pavemaster.io/tls-spec']).toBe(certificateSpec(externalPlan(1)));
+      const bundle = decode(ls?.data?.[CA_KEY]);
+      expect([...objects.keys()].filter((k) => k.includes('/configmaps/')).sort()).toEqual(
+        [`${NODE_NS}/configmaps/${CA_CONFIG_MAP}`, `${NS}/configmaps/${CA_CONFIG_MAP}`].sort(),
+      );
+      const cert = new crypto.X509Certificate(decode(ls?.data?.['logstash.crt']));
+      expect(cert.verify(certificates(bundle)[0].publicKey)).toBe(true);
+      expect(decode(ls?.data?.['logstash.key']).split('\n')[0]).toBe('-----BEGIN PRIVATE KEY-----');
+      // Filebeat's settings verify the Beats certificate with the bundle the Job published to its namespace.
+      const nodeBundle = decode(objects.get(`${NODE_NS}/configmaps/${CA_CONFIG_MAP}`)?.binaryData?.[CA_KEY]);
+      await withTlsServer(decode(ls?.data?.['logstash.crt']), decode(ls?.data?.['logstash.key']), (port) =>
+        connect(port, `logstash.${NS}.svc`, nodeBundle),
+      );
+
+      log.length = 0;
+      const again = await runCertificateJob(url, 1, externalPlan(1));
+      expect(again.stdout).toContain('nothing to do');
+      expect(log).toEqual([`GET /api/v1/namespaces/${NS}/secrets/${LOGSTASH_CERT_SECRET}`]);
+
+      // Rotation: step 1 keeps the old certificate with the new bundle, step 2 the new certificate.
+      log.length = 0;
+      const second = await runCertificateJob(url, 2, externalPlan(2));
+      expect(second.stdout).toContain('certificates of generation 2 written');
+      const writes = log.filter((l) => l.startsWith('PUT') && l.endsWith(`/secrets/${LOGSTASH_CERT_SECRET}`));
+      expect(writes).toHaveLength(2);
+      const now = objects.get(`${NS}/secrets/${LOGSTASH_CERT_SECRET}`);
+      const [newCa, oldCa] = certificates(decode(now?.data?.[CA_KEY]));
+      expect(oldCa.fingerprint256).toBe(certificates(bundle)[0].fingerprint256);
+      expect(newCa.fingerprint256).not.toBe(oldCa.fingerprint256);
+      expect(new crypto.X509Certificate(decode(now?.data?.['logstash.crt'])).verify(newCa.publicKey)).toBe(
+        true,
+      );
+    }, objects);
+  }, 180_000);
+
+  it('passes shellcheck (POSIX sh)', async () => {
+    const file = path.join(work, 'certs-external-check.sh');
+    fs.writeFileSync(file, certificateScript(externalPlan(2)));
+    const { stdout } = await run('shellcheck', ['-s', 'sh', '-e', 'SC2016', file]);
+    expect(stdout).toBe('');
+  });
+});
+
+/**
+ * Logstash's output to an external cluster, against a real HTTPS endpoint on 127.0.0.1 with a certificate of a CA
+ * of the test's own for `logs.example.test`. Logstash itself cannot run here; its output's TLS and authentication
+ * run on the JVM (JSSE, Apache HttpClient's default host name check), so a small Java client
+ * (test/support/java/EsOutputClient.java) does what the output's rendered settings say: trust exactly the file of
+ * `ssl_certificate_authorities` (none: the JVM's own trust store), check chain and host name ("full"), and send
+ * the credentials of the pod's environment. The file is where the pod spec mounts the user's ConfigMap key, and the
+ * environment is what the pod spec takes from the user's Secret: both are read from the rendered objects.
+ */
+describe("Logstash's output verifies an external Elasticsearch with the rendered settings (JVM TLS)", () => {
+  const HOST = 'logs.example.test';
+  let dir: string;
+  let classes: string;
+  let hostsFile: string;
+  let ca: string;
+  let leaf: { cert: string; key: string };
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(work, 'external-'));
+    classes = path.join(dir, 'classes');
+    await run('javac', [
+      '-d',
+      classes,
+      path.join(__dirname, '..', '..', 'support', 'java', 'EsOutputClient.java'),
+    ]);
+    // The endpoint's name and another one the certificate does not carry, both on the loopback address.
+    hostsFile = path.join(dir, 'hosts');
+    fs.writeFileSync(hostsFile, `127.0.0.1 ${HOST}\n127.0.0.1 elsewhere.example.test\n`);
+    const root = selfSigned(dir, 'root', { cn: 'Example Logs CA', days: 1 });
+    ca = root.pem;
+    const keyFile = path.join(dir, 'leaf.key');
+    const certFile = path.join(dir, 'leaf.crt');
+    await run('openssl', [
+      ...[
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+        '-days',
+        '1',
+      ],
+      ...['-CA', root.certFile, '-CAkey', root.keyFile, '-subj', `/CN=${HOST}`],
+      ...['-addext', `subjectAltName=DNS:${HOST}`, '-addext', 'basicConstraints=CA:FALSE'],
+    ]);
+    leaf = { cert: fs.readFileSync(certFile, 'utf8'), key: fs.readFileSync(keyFile, 'utf8') };
+  }, 120_000);
+
+  /** An HTTPS server like Elasticsearch's bulk endpoint that records the requests and their Authorization. */
+  async function withElasticsearch(
+    fn: (port: number, seen: { path: string; auth: string; body: string }[]) => Promise<void>,
+  ): Promise<void> {
+    const seen: { path: string; auth: string; body: string }[] = [];
+    const server = https.createServer({ cert: leaf.cert, key: leaf.key }, (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        seen.push({
+          path: `${req.method} ${req.url}`,
+          auth: req.headers.authorization ?? '',
+          body: Buffer.concat(chunks).toString('utf8'),
+        });
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"errors":false,"items":[]}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      await fn((server.address() as AddressInfo).port, seen);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  /** The output's settings as rendered, and where the pod finds the CA and its credentials. */
+  function rendered(
+    external: Parameters<typeof resolveExternalElasticsearch>[0],
+    secret: Record<string, string>,
+  ) {
+    const e = resolveExternalElasticsearch(external);
+    const conf = logstashPipeline({
+      ...outputOptions(e, ''),
+      dataStreamNamespace: 'staging',
+      dropPaths: ['/healthz'],
+      beatsCertificate: '/usr/share/logstash/certs/logstash.crt',
+      beatsKey: '/usr/share/logstash/certs/logstash.key',
+    });
+    const output = conf.slice(conf.indexOf('output {'));
+    const hosts = [...(/hosts => \[([^\]]*)\]/.exec(output)?.[1] ?? '').matchAll(/"([^"]+)"/g)].map(
+      (m) => m[1],
+    );
+    const caFile = /ssl_certificate_authorities => \["([^"]+)"\]/.exec(output)?.[1];
+    const spec = logstashStatefulSetSpec(
+      { ...LOGSTASH_DEFAULTS, protect: false },
+      {
+        serviceName: 'logstash-headless',
+        configMapName: 'logstash-config',
+        credentialsSecret: e.credentials.secret,
+        credentialsEnv: externalCredentialsEnv(e),
+        ca: externalCaVolume(e) ?? null,
+        configHash: 'x',
+        tlsGeneration: 1,
+      },
+    );
+    const pod = (spec.template as { spec: { containers: Container[]; volumes: Volume[] } }).spec;
+    const [logstash] = pod.containers;
+    // The kubelet's part: the user's ConfigMap key as the file the mount and the item name, the Secret's keys as
+    // the environment.
+    const root = fs.mkdtempSync(path.join(dir, 'pod-'));
+    for (const m of logstash.volumeMounts ?? []) {
+      const v = pod.volumes.find((x) => x.name === m.name);
+      for (const item of v?.configMap?.items ?? v?.secret?.items ?? []) {
+        const file = path.join(root, m.mountPath, item.path);
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, item.key === (external.ca?.key ?? 'ca.crt') ? ca : 'not the CA');
+      }
+    }
+    const env: Record<string, string> = {};
+    for (const ev of logstash.env ?? []) {
+      const ref = ev.valueFrom?.secretKeyRef;
+      if (ref !== undefined) {
+        expect(ref.name).toBe(e.credentials.secret);
+        env[ev.name] = secret[ref.key];
+      }
+    }
+    return { conf, output, hosts, caFile: caFile && path.join(root, caFile), env };
+  }
+
+  /** Runs the JVM client as the output would connect; resolves to its output or rejects with its error. */
+  async function send(url: string, caFile: string | undefined, env: Record<string, string>): Promise<string> {
+    const { stdout } = await run(
+      'java',
+      [
+        '-Djdk.net.hosts.file=' + hostsFile,
+        '-cp',
+        classes,
+        'EsOutputClient',
+        url,
+        caFile ?? '-',
+        'logs-pavemaster-staging',
+      ],
+      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env } },
+    );
+    return stdout.trim();
+  }
+
+  it('an API key from the Secret, the CA from the ConfigMap key: verified and authenticated; a wrong CA or host is refused', async () => {
+    await withElasticsearch(async (port, seen) => {
+      const r = rendered(
+        {
+          hosts: [`https://${HOST}:${port}`],
+          ca: { configMap: 'logs-ca', key: 'root.pem' },
+          credentials: { secret: 'logs-writer', type: 'apiKey', apiKeyKey: 'key' },
+          egress: [{ cidr: '127.0.0.1/32', ports: [port] }],
+        },
+        { key: 'VuaCfGcBCdbkQm-e5aOx:ui2lp2axTNmsyakw9tvNnw' },
+      );
+      expect(r.output).toContain('ssl_verification_mode => "full"');
+      expect(r.output).toContain('api_key => "${ES_API_KEY}"');
+      expect(r.caFile).toBeDefined();
+      expect(await send(r.hosts[0], r.caFile, r.env)).toBe('200');
+      expect(seen).toEqual([
+        {
+          path: 'POST /_bulk',
+          auth: `ApiKey ${Buffer.from('VuaCfGcBCdbkQm-e5aOx:ui2lp2axTNmsyakw9tvNnw').toString('base64')}`,
+          body: '{"create":{"_index":"logs-pavemaster-staging"}}\n{"message":"hello"}\n',
+        },
+      ]);
+      seen.length = 0;
+      // Another CA than the endpoint's.
+      const other = path.join(dir, 'other-ca.crt');
+      fs.writeFileSync(other, otherCa());
+      await expect(send(r.hosts[0], other, r.env)).rejects.toThrow(/PKIX|certification path/);
+      // A name the certificate does not carry, at the same address.
+      await expect(send(`https://elsewhere.example.test:${port}`, r.caFile, r.env)).rejects.toThrow(
+        /No subject alternative DNS name matching elsewhere\.example\.test/,
+      );
+      expect(seen).toEqual([]);
+    });
+  }, 120_000);
+
+  it("a user and password from a basic-auth Secret and an ECK-like CA Secret's key", async () => {
+    await withElasticsearch(async (port, seen) => {
+      const r = rendered(
+        {
+          hosts: [`https://${HOST}:${port}`],
+          ca: { secret: 'logs-es-http-certs-public', key: 'ca.crt' },
+          credentials: { secret: 'logs-writer', type: 'basic' },
+          egress: [{ cidr: '127.0.0.1/32', ports: [port] }],
+        },
+        { username: 'pavemaster_logstash', password: 'Writer1Password' },
+      );
+      expect(r.output).toContain('user => "${ES_USER}"');
+      expect(await send(r.hosts[0], r.caFile, r.env)).toBe('200');
+      expect(seen.map((x) => x.auth)).toEqual([
+        `Basic ${Buffer.from('pavemaster_logstash:Writer1Password').toString('base64')}`,
+      ]);
+    });
+  }, 120_000);
+
+  it('with systemTrustStore the JVM trust store decides: a private CA is refused, nothing is skipped', async () => {
+    await withElasticsearch(async (port, seen) => {
+      const r = rendered(
+        {
+          hosts: [`https://${HOST}:${port}`],
+          ca: { systemTrustStore: true },
+          credentials: { secret: 'logs-writer', type: 'apiKey' },
+          egress: [{ cidr: '127.0.0.1/32', ports: [port] }],
+        },
+        { api_key: 'id:key' },
+      );
+      expect(r.caFile).toBeUndefined();
+      expect(r.output).toContain('ssl_verification_mode => "full"');
+      await expect(send(r.hosts[0], r.caFile, r.env)).rejects.toThrow(/PKIX|certification path/);
+      expect(seen).toEqual([]);
+    });
+  }, 120_000);
 });
