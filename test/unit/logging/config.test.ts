@@ -633,7 +633,8 @@ describe('Logstash pipeline to an external Elasticsearch (logging.elasticsearch.
       ...outputOptions(resolveExternalElasticsearch(o), ''),
       dataStreamNamespace: 'staging',
       dropPaths: ['/healthz'],
-      ...TLS_FILES,
+      beatsCertificate: TLS_FILES.beatsCertificate,
+      beatsKey: TLS_FILES.beatsKey,
     });
   const egress = [{ cidr: '203.0.113.0/24', ports: [9243] }];
   const API_KEY = external({
