@@ -1,8 +1,9 @@
 /**
  * Logstash: receives the shipper's Beats connections, parses and enriches the app's log lines (see
- * `pipeline.ts`) and writes them to Elasticsearch with its own credentials. Its persistent queue lives on a
- * PersistentVolumeClaim, so events already accepted from the shipper survive a slow or restarting Elasticsearch
- * and a Logstash restart. A Prometheus exporter sidecar turns the monitoring API into metrics.
+ * `pipeline.ts`) and writes them to Elasticsearch with its own credentials: the stack's own, or an external cluster
+ * (`external`) with the credentials of the user's Secret, by reference, verified with the user's CA. Its persistent
+ * queue lives on a PersistentVolumeClaim, so events already accepted from the shipper survive a slow or restarting
+ * Elasticsearch and a Logstash restart. A Prometheus exporter sidecar turns the monitoring API into metrics.
  *
  * It is a StatefulSet rather than a Deployment: each replica needs its own queue volume (a ReadWriteOnce claim
  * cannot be shared by several replicas, and two Logstash processes must never share a queue directory), and

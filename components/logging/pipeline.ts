@@ -69,9 +69,10 @@ export const METADATA_FIELDS: Record<string, string> = {
  * The Logstash pipeline: Beats in; JSON lines parsed into `[json]` (their `level`, `msg`/`message` and time
  * lifted to the top), other lines kept as `message`; health-check access lines dropped; the pod's slot, version,
  * pod, namespace and container copied from the shipper's Kubernetes metadata; out to the environment's data
- * stream with Logstash's own credentials. In data-stream mode the output refuses every option but the
- * connection settings, `id` and `data_stream_*` (for instance `index` and `manage_template`): the template is the
- * setup Job's, Logstash's writer role may not manage templates.
+ * stream with Logstash's own credentials (a user and password, or an external cluster's API key). In data-stream
+ * mode the output refuses every option but the connection settings, `id` and `data_stream_*` (for instance `index`
+ * and `manage_template`): the template is the setup Job's (or an external cluster's owners'), Logstash's writer
+ * role may not manage templates.
  */
 export function logstashPipeline(opts: PipelineOptions): string {
   const urls =

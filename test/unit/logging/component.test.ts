@@ -48,4 +48,46 @@ describe('Logging arguments', () => {
       expect(message).toContain(part);
     }
   });
+
+  it('refuses every bad field of an external Elasticsearch at once, and applies its defaults', () => {
+    const external = {
+      hosts: ['https://logs.example.com:9243'],
+      ca: { secret: 'logs-ca' },
+      credentials: { secret: 'logs-writer', type: 'apiKey' as const },
+      egress: [{ cidr: '203.0.113.0/24', ports: [9243] }],
+    };
+    const a = resolveLoggingArgs('logging', { ...base, elasticsearch: { external } });
+    expect(a.elasticsearch.external).toMatchObject({
+      ca: { secret: 'logs-ca', key: 'ca.crt', systemTrustStore: false },
+      credentials: { apiKeyKey: 'api_key' },
+      dataStream: { dataset: 'pavemaster' },
+    });
+    let message = '';
+    try {
+      resolveLoggingArgs('logging', {
+        ...base,
+        kibana: { host: 'kibana.example.com', ingressFrom: [{ namespace: 'ingress-nginx' }] },
+        elasticsearch: {
+          external: {
+            hosts: ['http://logs.example.com'],
+            ca: {},
+            credentials: {},
+            egress: [],
+          },
+        },
+      });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    for (const part of [
+      'elasticsearch.external.hosts[0] = "http://logs.example.com": an https URL',
+      'elasticsearch.external.ca = {"key":"ca.crt","systemTrustStore":false}: exactly one of "configMap" or "secret"',
+      'elasticsearch.external.credentials.secret = (unset): the name of an existing Secret',
+      'elasticsearch.external.credentials.type = (unset): one of "apiKey"',
+      'elasticsearch.external.egress = []: at least one destination',
+      'kibana.host = "kibana.example.com": no host with elasticsearch.external',
+    ]) {
+      expect(message).toContain(part);
+    }
+  });
 });

@@ -100,6 +100,23 @@ describe('policy pack over the logging stack', () => {
     );
   }, 120_000);
 
+  it('both stacks with an external Elasticsearch: no mandatory violation either', async () => {
+    const external = {
+      hosts: ['https://logs-es-http.elastic-system.svc:9200'],
+      ca: { secret: 'logs-es-http-certs-public' },
+      credentials: { secret: 'logs-writer', type: 'basic' },
+      egress: [
+        {
+          namespace: 'elastic-system',
+          podLabels: { 'elasticsearch.k8s.elastic.co/cluster-name': 'logs' },
+          ports: [9200],
+        },
+      ],
+    };
+    expect(await violations('staging', { logging: { elasticsearch: { external } } })).toEqual([]);
+    expect(await violations('production', { logging: { elasticsearch: { external } } })).toEqual([]);
+  }, 120_000);
+
   it('production: none at all once those images are pinned in the stack config', async () => {
     const digest = `@sha256:${'0'.repeat(64)}`;
     const pinned = await violations('production', {
