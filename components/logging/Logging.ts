@@ -223,8 +223,12 @@ export class Logging extends pulumi.ComponentResource {
     if (external !== undefined) {
       // Only Logstash's Beats certificate and the trust bundle the shipper verifies it with: the external cluster
       // has its own certificates, and no Grafana of this stack queries it (so no CA goes to monitoring).
+      // The same objects as the stack's own Elasticsearch's certificate Job, by name and (through the aliases) by
+      // identity: a stack that switches to an external cluster updates them instead of creating objects of the
+      // same Kubernetes names next to them.
+      const ownElasticsearch = `${name}-elasticsearch`;
       const certs = certificateJob(
-        name,
+        ownElasticsearch,
         {
           namespace: a.namespace,
           logstashService: 'logstash',
@@ -237,6 +241,7 @@ export class Logging extends pulumi.ComponentResource {
         },
         this,
         [ns],
+        [{ parent: pulumi.createUrn(ownElasticsearch, 'pavemaster:logging:Elasticsearch', this) }],
       );
       pipeline({ external, dataStreamNamespace: external.dataStream.namespace ?? a.environment }, [certs]);
       this.namespace = ns.name;

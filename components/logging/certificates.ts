@@ -83,8 +83,11 @@ export function certificateJob(
   parent: pulumi.Resource,
   /** What the Job's objects wait for besides their parent (the logging namespace, without the Elasticsearch component). */
   dependsOn: readonly pulumi.Resource[] = [],
+  /** Earlier identities of the Job's objects (the same objects under the stack's own Elasticsearch). @default none */
+  aliases: readonly pulumi.Input<pulumi.Alias>[] = [],
 ): k8s.batch.v1.Job {
-  const child = dependsOn.length > 0 ? { parent, dependsOn: [...dependsOn] } : { parent };
+  const known = aliases.length > 0 ? { aliases: [...aliases] } : {};
+  const child = dependsOn.length > 0 ? { parent, dependsOn: [...dependsOn], ...known } : { parent, ...known };
   const { namespace: ns, elasticsearch: es } = args;
   // The same names with an external Elasticsearch, where the Job makes Logstash's certificate only: the scanners'
   // accepted findings (policy/scanners/accepted.yaml) and the Grafana grant name the Job by them.
@@ -131,7 +134,7 @@ export function certificateJob(
     grantCaWriter(
       `${name}-certs-ca-${i}`,
       { namespace: n.name, labels, writer: { serviceAccountName: objectName, namespace: ns } },
-      { parent, dependsOn: [n.resource] },
+      { parent, dependsOn: [n.resource], ...known },
     ),
   );
   const config = workload.configFiles(
@@ -170,7 +173,7 @@ export function certificateJob(
       // The only pod of the logging namespace that talks to the API server.
       serviceAccountName: account.metadata.name,
     },
-    { parent, dependsOn: [binding, config, ...grants], deleteBeforeReplace: true },
+    { parent, dependsOn: [binding, config, ...grants], deleteBeforeReplace: true, ...known },
   );
 }
 
@@ -229,6 +232,14 @@ export function certificateScript(plan: CertificatePlan): string {
   const markerCert = es ? 'node' : 'logstash';
   // binaryData: the PEM text as base64, so no JSON escaping; the kubelet writes the decoded bytes to the file.
   const caMap = `{"apiVersion":"v1","kind":"ConfigMap",${meta(CA_CONFIG_MAP)},"binaryData":{"${CA_KEY}":"$CA"}}`;
+  // A stack that ran its own Elasticsearch before: its Logstash Secret holds no bundle, the CA ConfigMap does. The
+  // CA in use stays trusted through the switch, as through a rotation.
+  const oldCaFallback = es
+    ? ''
+    : `    if [ ! -s old-ca.crt ] && [ "$(api GET "/api/v1/namespaces/$NS/configmaps/${CA_CONFIG_MAP}")" = 200 ]; then
+      field 'ca\\.crt' | base64 -d | sed -n '1,/-----END CERTIFICATE-----/p' > old-ca.crt
+    fi
+`;
   const nodeCert = es
     ? `elasticsearch-certutil cert --silent --pem --days 1825 --ca-cert ca/ca.crt --ca-key ca/ca.key --name node \\
   --dns ${JSON.stringify(plan.elasticsearchDnsNames.join(','))} --out node.zip
@@ -363,7 +374,7 @@ case "$code" in
     else
       field 'ca\\.crt' | base64 -d | sed -n '1,/-----END CERTIFICATE-----/p' > old-ca.crt
     fi
-    ;;
+${oldCaFallback}    ;;
   404) ;;
   *) echo "reading Secret ${marker} answered $code:" >&2; cat answer >&2; exit 1 ;;
 esac

@@ -4,10 +4,12 @@
  * Logstash that writes to the external endpoints with the given CA and the credentials of the given Secret, by
  * reference, allowed out only to the given destinations.
  */
+import * as pulumi from '@pulumi/pulumi';
 import { parse as parseYaml } from 'yaml';
+import { Logging } from '../../../components/logging/Logging';
 import { EXTERNAL_CA_FILE } from '../../../components/logging/Logstash';
 import { CA_CONFIG_MAP, ES_CERT_SECRET, LOGSTASH_CERT_SECRET } from '../../../components/logging/tls';
-import { at, find, isSecret, ofType, recordStack, Registered } from '../../support/harness';
+import { at, find, isSecret, ofType, record, recordStack, Registered } from '../../support/harness';
 import { stackConfig } from '../../support/stackConfig';
 
 const STS = 'kubernetes:apps/v1:StatefulSet';
@@ -80,7 +82,9 @@ describe('with an external Elasticsearch', () => {
         expect(ofType(rs, `pavemaster:logging:${type}`)).toEqual([]);
       }
       expect(ofType(rs, 'random:index/randomPassword:RandomPassword')).toEqual([]);
-      expect(ofType(rs, 'kubernetes:batch/v1:Job').map((j) => j.name)).toEqual(['logging-certs-job']);
+      expect(ofType(rs, 'kubernetes:batch/v1:Job').map((j) => j.name)).toEqual([
+        'logging-elasticsearch-certs-job',
+      ]);
       expect(ofType(rs, STS).map((s) => s.name)).toEqual(['logging-logstash-statefulset']);
       expect(ofType(rs, 'kubernetes:apps/v1:Deployment')).toEqual([]);
       expect(ofType(rs, 'kubernetes:networking.k8s.io/v1:Ingress')).toEqual([]);
@@ -103,15 +107,15 @@ describe('with an external Elasticsearch', () => {
 
   it("makes only Logstash's certificate, for the logging and shipper namespaces (not monitoring's)", () => {
     const rs = recorded.apiKey.resources;
-    const script = (find(rs, CONFIG_MAP, 'logging-certs-script').inputs.data as Record<string, string>)[
-      'certs.sh'
-    ];
+    const script = (
+      find(rs, CONFIG_MAP, 'logging-elasticsearch-certs-script').inputs.data as Record<string, string>
+    )['certs.sh'];
     expect(script).toContain(`/secrets/${LOGSTASH_CERT_SECRET}"`);
     expect(script).not.toContain(`secrets ${ES_CERT_SECRET}`);
     expect(script).not.toContain(`"name":"${ES_CERT_SECRET}"`);
     expect(script).not.toContain('--name node');
     expect(script).toContain(`publish_ca pavemaster-staging-logging pavemaster-staging-logging-node\n`);
-    const role = find(rs, 'kubernetes:rbac.authorization.k8s.io/v1:Role', 'logging-certs-role');
+    const role = find(rs, 'kubernetes:rbac.authorization.k8s.io/v1:Role', 'logging-elasticsearch-certs-role');
     expect(JSON.stringify(role.inputs.rules)).toContain(`"resourceNames":["${LOGSTASH_CERT_SECRET}"]`);
     // The monitoring namespace grants the Job nothing and gets no bundle: its Grafana has no logging datasource.
     const writers = ofType(rs, 'kubernetes:rbac.authorization.k8s.io/v1:RoleBinding').filter(
@@ -212,7 +216,7 @@ describe('with an external Elasticsearch', () => {
       .sort();
     expect(egressPolicies).toEqual(
       [
-        'logging-certs-netpol',
+        'logging-elasticsearch-certs-netpol',
         'logging-logstash-netpol',
         'logging-namespace-allow-dns',
         'logging-node-namespace-allow-dns',
@@ -233,5 +237,62 @@ describe('with an external Elasticsearch', () => {
     expect(rules).toBeDefined();
     const groups = (parseYaml(rules ?? '') as { groups?: { name: string }[] } | null)?.groups;
     expect(groups?.map((g) => g.name)).toContain('logging');
+  });
+
+  it('a stack switching over keeps its certificate objects: same names, aliased to their place under Elasticsearch', async () => {
+    const seen = new Map<string, string[]>();
+    const pending: Promise<void>[] = [];
+    await record(
+      () => {
+        pulumi.runtime.registerStackTransformation((args) => {
+          if (args.name.startsWith('logging-elasticsearch-certs')) {
+            // Ours: those with a parent (the Kubernetes SDK adds its own, of earlier API versions, as URNs).
+            const parents = (args.opts.aliases ?? [])
+              .map((alias) =>
+                typeof alias === 'object' ? (alias as { parent?: pulumi.Input<string> }).parent : undefined,
+              )
+              .filter((p) => p !== undefined);
+            pending.push(
+              new Promise((resolve) =>
+                pulumi.all(parents.map((p) => pulumi.output(p ?? ''))).apply((urns) => {
+                  seen.set(`${args.type}::${args.name}`, urns);
+                  resolve();
+                }),
+              ),
+            );
+          }
+          return undefined;
+        });
+        new Logging('logging', {
+          namespace: 'logs',
+          environment: 'staging',
+          appNamespaces: ['app'],
+          elasticsearch: { external: { ...API_KEY_EXTERNAL, credentials: { secret: 'w', type: 'apiKey' } } },
+        });
+      },
+      { stack: 'staging' },
+    );
+    await Promise.all(pending);
+    // The names the stack's own Elasticsearch gives them (stack.test.ts), and its component as the earlier parent.
+    expect([...seen.keys()].sort()).toEqual(
+      [
+        'kubernetes:batch/v1:Job::logging-elasticsearch-certs-job',
+        'kubernetes:core/v1:ConfigMap::logging-elasticsearch-certs-script',
+        'kubernetes:core/v1:ServiceAccount::logging-elasticsearch-certs-sa',
+        'kubernetes:networking.k8s.io/v1:NetworkPolicy::logging-elasticsearch-certs-netpol',
+        'kubernetes:rbac.authorization.k8s.io/v1:Role::logging-elasticsearch-certs-ca-0-role',
+        'kubernetes:rbac.authorization.k8s.io/v1:Role::logging-elasticsearch-certs-role',
+        'kubernetes:rbac.authorization.k8s.io/v1:RoleBinding::logging-elasticsearch-certs-binding',
+        'kubernetes:rbac.authorization.k8s.io/v1:RoleBinding::logging-elasticsearch-certs-ca-0-binding',
+      ].sort(),
+    );
+    // The Logging component's URN with the Elasticsearch component below it (the mocks' URNs carry the root stack's
+    // type before it, the engine's do not: the alias is derived from the Logging component's URN either way).
+    for (const urns of seen.values()) {
+      expect(urns).toHaveLength(1);
+      expect(urns[0]).toMatch(
+        /^urn:pulumi:staging::pavemaster::(pulumi:pulumi:Stack\$)?pavemaster:logging:Logging\$pavemaster:logging:Elasticsearch::logging-elasticsearch$/,
+      );
+    }
   });
 });

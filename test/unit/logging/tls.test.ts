@@ -702,6 +702,30 @@ describe('the certificate Job with an external Elasticsearch, run for real', () 
     }, objects);
   }, 180_000);
 
+  it('a stack switching from its own Elasticsearch keeps trusting the CA in use until Logstash restarts', async () => {
+    const objects = new Map<string, KubeObject>();
+    await withApiServer(async (url) => {
+      await runCertificateJob(url, 1);
+      const before = stored(objects);
+      const out = await runCertificateJob(url, 1, externalPlan(1));
+      expect(out.stdout).toContain('certificates of generation 1 written');
+      const ls = objects.get(`${NS}/secrets/${LOGSTASH_CERT_SECRET}`);
+      const bundle = decode(ls?.data?.[CA_KEY]);
+      const [newCa, oldCa] = certificates(bundle);
+      expect(certificates(bundle)).toHaveLength(2);
+      expect(oldCa.fingerprint256).toBe(certificates(before.bundle)[0].fingerprint256);
+      expect(new crypto.X509Certificate(decode(ls?.data?.['logstash.crt'])).verify(newCa.publicKey)).toBe(
+        true,
+      );
+      // Filebeat restarted with the new bundle still reaches a Logstash that has not restarted yet.
+      const nodeBundle = decode(objects.get(`${NODE_NS}/configmaps/${CA_CONFIG_MAP}`)?.binaryData?.[CA_KEY]);
+      expect(nodeBundle).toBe(bundle);
+      await withTlsServer(before.lsCrt, before.lsKey, (port) =>
+        connect(port, `logstash.${NS}.svc`, nodeBundle),
+      );
+    }, objects);
+  }, 180_000);
+
   it('passes shellcheck (POSIX sh)', async () => {
     const file = path.join(work, 'certs-external-check.sh');
     fs.writeFileSync(file, certificateScript(externalPlan(2)));
