@@ -244,7 +244,7 @@ export async function programCopy(
 }
 
 /**
- * The engine's floor: a project with the same runtime settings (Node.js through SWC, the same package.json and
+ * The engine's floor: a project with the same runtime settings (a JavaScript entry, the same package.json and
  * node_modules, the same passphrase secrets) whose program registers nothing.
  */
 export function emptyProgram(stackName: string): BenchProject {
@@ -255,9 +255,11 @@ export function emptyProgram(stackName: string): BenchProject {
   }
   linkNodeModules(dir);
   fs.mkdirSync(path.join(dir, 'infra'));
+  // Pulumi.yaml's entry, infra/main.js, as JavaScript (runtime.options.typescript: false), as the program's is when
+  // its build is current: the floor loads what the language host loads, and no program.
   fs.writeFileSync(
-    path.join(dir, 'infra', 'index.ts'),
-    '// The empty program: the floor of every preview.\nexport {};\n',
+    path.join(dir, 'infra', 'main.js'),
+    "// The empty program: the floor of every preview.\n'use strict';\n",
   );
   const project = withPreload(fs.readFileSync(path.join(REPO, 'Pulumi.yaml'), 'utf8'))
     .replace(/^name: .*$/m, 'name: pavemaster-floor')

@@ -7,6 +7,7 @@
 // release/bin/pavemaster.js uses the build only while every listed source is unchanged, and otherwise runs the
 // TypeScript through ts-node as before, so an edited checkout never runs stale JavaScript.
 // Never fails the install: without @swc/core's binary it says so and leaves the command on its fallback.
+// It also precompiles the Pulumi program into dist/program (buildProgram below; `--program-only` builds just that).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -108,11 +109,76 @@ function bundle() {
   return name;
 }
 
+/** The folder of the program's build (infra/main.js reads it; `--program-out DIR` builds elsewhere). */
+const programAt = process.argv.indexOf('--program-out');
+const PROGRAM_OUT =
+  programAt > 0 ? path.resolve(process.argv[programAt + 1]) : path.join(ROOT, 'dist', 'program');
+
+/**
+ * The Pulumi program precompiled (issue 15): infra/, stacks/ and components/ into dist/program with the same SWC
+ * settings as above, each file with an inline source map whose source is the TypeScript file relative to the
+ * JavaScript (so a copy of the project with its dist/program maps to its own files), for infra/main.js. That entry
+ * runs this build while every source's content hash matches dist/program/manifest.json, so the language host no
+ * longer loads ts-node and SWC and transpiles the program's modules on every preview and up; otherwise it
+ * transpiles the TypeScript as before. Content hashes, not times: a project copy (the release command's sandboxes, the
+ * bench's copies) keeps its build valid.
+ */
+function buildProgram() {
+  const swc = require('@swc/core');
+  const crypto = require('crypto');
+  const started = Date.now();
+  fs.rmSync(PROGRAM_OUT, { recursive: true, force: true });
+  const manifest = { swc: swc.version, sources: {} };
+  const files = ['infra', 'stacks', 'components'].flatMap(sources).sort();
+  for (const file of files) {
+    const src = path.join(ROOT, file);
+    const text = fs.readFileSync(src, 'utf8');
+    const dst = path.join(PROGRAM_OUT, file.replace(/\.ts$/, '.js'));
+    const { code } = swc.transformSync(text, {
+      filename: src,
+      swcrc: false,
+      configFile: false,
+      sourceMaps: 'inline',
+      inlineSourcesContent: false,
+      sourceFileName: path.relative(path.dirname(dst), src),
+      module: { type: 'commonjs', strictMode: true, noInterop: false },
+      jsc: {
+        parser: { syntax: 'typescript', tsx: false },
+        target: 'es2022',
+        transform: { useDefineForClassFields: true },
+        keepClassNames: true,
+      },
+    });
+    fs.mkdirSync(path.dirname(dst), { recursive: true });
+    fs.writeFileSync(dst, code);
+    manifest.sources[file] = crypto.createHash('sha256').update(text).digest('hex');
+  }
+  fs.writeFileSync(path.join(PROGRAM_OUT, 'manifest.json'), JSON.stringify(manifest));
+  process.stdout.write(
+    `build-cli: the program's ${files.length} modules -> ${path.relative(ROOT, PROGRAM_OUT)} in ${Date.now() - started} ms\n`,
+  );
+}
+
+const only = process.argv.includes('--program-only') ? ['program'] : ['cli', 'program'];
+if (only.includes('cli')) {
+  try {
+    build();
+  } catch (e) {
+    fs.rmSync(OUT, { recursive: true, force: true });
+    process.stderr.write(
+      `build-cli: not built (${e instanceof Error ? e.message : String(e)}); pavemaster compiles its TypeScript on start instead\n`,
+    );
+  }
+}
+// A test's `--out` build of the command alone never rebuilds the repository's program under a running stack.
+if (outAt > 0 && programAt < 0) {
+  process.exit(0);
+}
 try {
-  build();
+  buildProgram();
 } catch (e) {
-  fs.rmSync(OUT, { recursive: true, force: true });
+  fs.rmSync(PROGRAM_OUT, { recursive: true, force: true });
   process.stderr.write(
-    `build-cli: not built (${e instanceof Error ? e.message : String(e)}); pavemaster compiles its TypeScript on start instead\n`,
+    `build-cli: the program not built (${e instanceof Error ? e.message : String(e)}); pulumi transpiles its TypeScript instead\n`,
   );
 }

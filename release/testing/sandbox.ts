@@ -57,6 +57,8 @@ const COPIED = [
   'infra',
   'components',
   'stacks',
+  // The precompiled program infra/main.js runs while it is current (content hashes, so a copy keeps it valid).
+  'dist/program',
 ];
 
 /**

@@ -88,7 +88,7 @@ test('the layout is what users expect', () => {
   };
   expect(tsconfig.compilerOptions.strict).toBe(true);
   expect(fs.readFileSync(path.join(REPO, 'Pulumi.yaml'), 'utf8')).toMatch(
-    /^name: pavemaster$[\s\S]*^main: infra\/$/m,
+    /^name: pavemaster$[\s\S]*^main: infra\/main\.js$/m,
   );
 });
 
