@@ -24,7 +24,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { dig, eventually, items, kubectlJson, run } from './helpers';
+import { dig, eventually, items, kubectlJson, parseObject, run } from './helpers';
 import { LocalCluster } from './faults/cluster';
 import { Backend, Checkout, EngineEvent, readEvents, Running, stepOps, Timed } from './faults/project';
 
@@ -94,6 +94,55 @@ function kubeKind(type: string): string | undefined {
   return group === 'core' ? kind : `${kind}.${group.replace(/^rbac$/, 'rbac.authorization.k8s.io')}`;
 }
 
+/** A string field of an API object, or "" (cluster-scoped objects have no namespace). */
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
+
+/** The `<Kind>.<group>` (core: `<Kind>`) of an object as the API server lists it, the form {@link kubeKind} gives. */
+function listedKind(obj: unknown): string {
+  const apiVersion = text(dig(obj, 'apiVersion'));
+  const kind = text(dig(obj, 'kind'));
+  const slash = apiVersion.indexOf('/');
+  return slash < 0 ? kind : `${kind}.${apiVersion.slice(0, slash)}`;
+}
+
+/**
+ * Every object of the given kinds in the cluster (all namespaces), keyed `<kind>|<namespace>|<name>` with its uid;
+ * the kinds that could not be listed, with kubectl's error. One `kubectl get` of every kind at once (a few
+ * seconds), not one per object (over a hundred kubectl processes, minutes here under load); when that fails
+ * (a kind the API server no longer serves fails the whole call), each kind is listed on its own, so a kind that
+ * cannot be listed makes exactly its objects missing, with the reason.
+ */
+async function listKinds(
+  kinds: readonly string[],
+): Promise<{ uids: Map<string, string>; failed: Map<string, string> }> {
+  const uids = new Map<string, string>();
+  const failed = new Map<string, string>();
+  const add = (stdout: string) => {
+    for (const obj of items(parseObject(stdout))) {
+      const key = `${listedKind(obj)}|${text(dig(obj, 'metadata', 'namespace'))}|${text(dig(obj, 'metadata', 'name'))}`;
+      uids.set(key, text(dig(obj, 'metadata', 'uid')));
+    }
+  };
+  const all = await run('kubectl', ['get', kinds.join(','), '--all-namespaces', '-o', 'json'], {
+    timeoutMs: 120_000,
+  });
+  if (all.code === 0) {
+    add(all.stdout);
+    return { uids, failed };
+  }
+  for (const kind of kinds) {
+    const one = await run('kubectl', ['get', kind, '--all-namespaces', '-o', 'json'], { timeoutMs: 60_000 });
+    if (one.code === 0) {
+      add(one.stdout);
+    } else {
+      failed.set(kind, one.stderr.trim());
+    }
+  }
+  return { uids, failed };
+}
+
 /**
  * Every Kubernetes object of the state, read back from the cluster: the ones missing, and the ones whose uid
  * differs from the state's (deleted and created again: data of a claim would be gone).
@@ -103,27 +152,23 @@ async function compareWithCluster(resources: readonly StateResource[]): Promise<
   missing: string[];
   recreated: string[];
 }> {
+  const objects = resources.flatMap((r) => {
+    const kind = kubeKind(r.type);
+    return kind === undefined || r.name === undefined ? [] : [{ r, kind, name: r.name }];
+  });
+  const { uids, failed } = await listKinds([...new Set(objects.map((o) => o.kind))]);
   const missing: string[] = [];
   const recreated: string[] = [];
-  let checked = 0;
-  for (const r of resources) {
-    const kind = kubeKind(r.type);
-    if (kind === undefined || r.name === undefined) {
-      continue;
-    }
-    const args = ['get', kind, r.name, '-o', 'jsonpath={.metadata.uid}'];
-    if (r.namespace !== undefined) {
-      args.push('-n', r.namespace);
-    }
-    const got = await run('kubectl', args, { timeoutMs: 60_000 });
-    checked += 1;
-    if (got.code !== 0) {
-      missing.push(`${r.type} ${r.namespace ?? ''}/${r.name}: ${got.stderr.trim()}`);
-    } else if (r.uid !== undefined && got.stdout.trim() !== r.uid) {
-      recreated.push(`${r.type} ${r.namespace ?? ''}/${r.name}`);
+  for (const { r, kind, name } of objects) {
+    const uid = uids.get(`${kind}|${r.namespace ?? ''}|${name}`);
+    if (uid === undefined) {
+      const why = failed.get(kind) ?? `not found in the cluster (listed ${kind} in every namespace)`;
+      missing.push(`${r.type} ${r.namespace ?? ''}/${name}: ${why}`);
+    } else if (r.uid !== undefined && uid !== r.uid) {
+      recreated.push(`${r.type} ${r.namespace ?? ''}/${name}`);
     }
   }
-  return { checked, missing, recreated };
+  return { checked: objects.length, missing, recreated };
 }
 
 /** The claims of the stack's namespaces: name -> uid, volume, phase. */
