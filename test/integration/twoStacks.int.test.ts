@@ -72,17 +72,21 @@ describe('two stacks in one cluster', () => {
   });
 
   afterAll(async () => {
-    for (const s of stacks) {
-      await s.dispose();
-    }
+    await Promise.all(stacks.map((s) => s.dispose()));
   });
 
   it('deploys both; every node agent of each stack runs on every node', async () => {
+    // Both updates at once, as two teams' deploys may run (and less wall time than one after the other, issue 15);
+    // each is waited for to its end before any verdict, so a failed one never leaves the other running.
     // Bounded well below the provider's 10-minute await: a node-exporter that cannot be scheduled fails the test
     // instead of hanging it.
-    for (const s of stacks) {
-      await s.pulumi(['up', '--yes', '--skip-preview'], 12 * 60 * 1000);
-    }
+    const ups = await Promise.allSettled(
+      stacks.map((s) => s.pulumi(['up', '--yes', '--skip-preview'], 12 * 60 * 1000)),
+    );
+    const failed = ups.flatMap((u, i) =>
+      u.status === 'rejected' ? [`${stacks[i].name}: ${String(u.reason)}`] : [],
+    );
+    expect(failed).toEqual([]);
     const seen: Record<string, number[]> = {};
     for (const [key, app] of Object.entries(ns)) {
       const exporter = await rollout(`${app}-monitoring-node`, 'node-exporter');
