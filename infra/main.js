@@ -45,32 +45,9 @@ function currentBuild() {
       return undefined;
     }
   }
-  // A TypeScript file added since the build (a new module the build has not seen) makes it stale as well.
-  for (const top of ['infra', 'stacks', 'components']) {
-    if (addedSince(path.join(ROOT, top), top, manifest.sources)) {
-      return undefined;
-    }
-  }
+  // No walk for files added since the build: a new module runs only if a listed one imports it, and that edit
+  // changes the listed module's hash.
   return dir;
-}
-
-function addedSince(abs, rel, known) {
-  for (const entry of fs.readdirSync(abs, { withFileTypes: true })) {
-    const r = path.join(rel, entry.name);
-    if (entry.isDirectory()) {
-      if (entry.name !== 'node_modules' && addedSince(path.join(abs, entry.name), r, known)) {
-        return true;
-      }
-    } else if (
-      entry.name.endsWith('.ts') &&
-      !entry.name.endsWith('.d.ts') &&
-      !entry.name.endsWith('.test.ts') &&
-      !(r in known)
-    ) {
-      return true;
-    }
-  }
-  return false;
 }
 
 const build = currentBuild();

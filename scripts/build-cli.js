@@ -38,6 +38,31 @@ function sources(dir) {
   return out;
 }
 
+/**
+ * Compiles one TypeScript source (relative to the repository) into `out` with the settings both builds share: the
+ * same transpiler and settings as the runtime fallbacks (tsconfig.json's target, CommonJS, class fields defined),
+ * plus `extra` (source maps).
+ */
+function compile(swc, file, out, text, extra) {
+  const src = path.join(ROOT, file);
+  const dst = path.join(out, file.replace(/\.ts$/, '.js'));
+  const { code } = swc.transformSync(text, {
+    filename: src,
+    swcrc: false,
+    configFile: false,
+    module: { type: 'commonjs', strictMode: true, noInterop: false },
+    jsc: {
+      parser: { syntax: 'typescript', tsx: false },
+      target: 'es2022',
+      transform: { useDefineForClassFields: true },
+      keepClassNames: true,
+    },
+    ...(typeof extra === 'function' ? extra(src, dst) : extra),
+  });
+  fs.mkdirSync(path.dirname(dst), { recursive: true });
+  fs.writeFileSync(dst, code);
+}
+
 function build() {
   const swc = require('@swc/core');
   const started = Date.now();
@@ -45,24 +70,8 @@ function build() {
   const manifest = { swc: swc.version, sources: {} };
   const files = DIRS.flatMap(sources).sort();
   for (const file of files) {
-    const src = path.join(ROOT, file);
-    const stat = fs.statSync(src);
-    const { code } = swc.transformSync(fs.readFileSync(src, 'utf8'), {
-      filename: src,
-      swcrc: false,
-      configFile: false,
-      sourceMaps: false,
-      module: { type: 'commonjs', strictMode: true, noInterop: false },
-      jsc: {
-        parser: { syntax: 'typescript', tsx: false },
-        target: 'es2022',
-        transform: { useDefineForClassFields: true },
-        keepClassNames: true,
-      },
-    });
-    const dst = path.join(OUT, file.replace(/\.ts$/, '.js'));
-    fs.mkdirSync(path.dirname(dst), { recursive: true });
-    fs.writeFileSync(dst, code);
+    const stat = fs.statSync(path.join(ROOT, file));
+    compile(swc, file, OUT, fs.readFileSync(path.join(ROOT, file), 'utf8'), { sourceMaps: false });
     manifest.sources[file] = [stat.mtimeMs, stat.size];
   }
   // What the modules find next to themselves at run time: the guard wrappers (release/interrupt.ts, GUARD_DIR)
@@ -131,26 +140,12 @@ function buildProgram() {
   const manifest = { swc: swc.version, sources: {} };
   const files = ['infra', 'stacks', 'components'].flatMap(sources).sort();
   for (const file of files) {
-    const src = path.join(ROOT, file);
-    const text = fs.readFileSync(src, 'utf8');
-    const dst = path.join(PROGRAM_OUT, file.replace(/\.ts$/, '.js'));
-    const { code } = swc.transformSync(text, {
-      filename: src,
-      swcrc: false,
-      configFile: false,
+    const text = fs.readFileSync(path.join(ROOT, file), 'utf8');
+    compile(swc, file, PROGRAM_OUT, text, (src, dst) => ({
       sourceMaps: 'inline',
       inlineSourcesContent: false,
       sourceFileName: path.relative(path.dirname(dst), src),
-      module: { type: 'commonjs', strictMode: true, noInterop: false },
-      jsc: {
-        parser: { syntax: 'typescript', tsx: false },
-        target: 'es2022',
-        transform: { useDefineForClassFields: true },
-        keepClassNames: true,
-      },
-    });
-    fs.mkdirSync(path.dirname(dst), { recursive: true });
-    fs.writeFileSync(dst, code);
+    }));
     manifest.sources[file] = crypto.createHash('sha256').update(text).digest('hex');
   }
   fs.writeFileSync(path.join(PROGRAM_OUT, 'manifest.json'), JSON.stringify(manifest));
@@ -159,8 +154,11 @@ function buildProgram() {
   );
 }
 
-const only = process.argv.includes('--program-only') ? ['program'] : ['cli', 'program'];
-if (only.includes('cli')) {
+// `--program-only` builds only the program; a test's `--out` build of the command alone never rebuilds the
+// repository's program under a running stack.
+const buildCommand = !process.argv.includes('--program-only');
+const buildTheProgram = !(outAt > 0 && programAt < 0);
+if (buildCommand) {
   try {
     build();
   } catch (e) {
@@ -170,15 +168,13 @@ if (only.includes('cli')) {
     );
   }
 }
-// A test's `--out` build of the command alone never rebuilds the repository's program under a running stack.
-if (outAt > 0 && programAt < 0) {
-  process.exit(0);
-}
-try {
-  buildProgram();
-} catch (e) {
-  fs.rmSync(PROGRAM_OUT, { recursive: true, force: true });
-  process.stderr.write(
-    `build-cli: the program not built (${e instanceof Error ? e.message : String(e)}); pulumi transpiles its TypeScript instead\n`,
-  );
+if (buildTheProgram) {
+  try {
+    buildProgram();
+  } catch (e) {
+    fs.rmSync(PROGRAM_OUT, { recursive: true, force: true });
+    process.stderr.write(
+      `build-cli: the program not built (${e instanceof Error ? e.message : String(e)}); pulumi transpiles its TypeScript instead\n`,
+    );
+  }
 }

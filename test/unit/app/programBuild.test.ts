@@ -93,7 +93,7 @@ describe('the program entry', () => {
     expect(frames).toEqual(programFrames(source.stderr));
   });
 
-  it('runs the TypeScript when a compiled source changed since the build, or without a build', () => {
+  it('runs the TypeScript when a compiled source changed or is gone since the build, or without a build', () => {
     const manifestFile = path.join(BUILD, 'manifest.json');
     const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as { sources: Record<string, string> };
     expect(Object.keys(manifest.sources)).toEqual(
@@ -111,10 +111,11 @@ describe('the program entry', () => {
     } finally {
       fs.writeFileSync(manifestFile, JSON.stringify(manifest));
     }
-    // A module the build never saw (a file added since): the build lists every source it compiled.
-    const fewer = { ...manifest, sources: { ...manifest.sources } };
-    delete fewer.sources['components/versions.ts'];
-    fs.writeFileSync(manifestFile, JSON.stringify(fewer));
+    // A source the build compiled that is gone (deleted or renamed since).
+    fs.writeFileSync(
+      manifestFile,
+      JSON.stringify({ ...manifest, sources: { ...manifest.sources, 'components/gone.ts': '0'.repeat(64) } }),
+    );
     try {
       expect(run({ PAVEMASTER_PROGRAM_BUILD: BUILD }).modules).toContain('infra/stackTraces.ts');
     } finally {
