@@ -15,6 +15,7 @@ import * as path from 'path';
 import * as pulumi from '@pulumi/pulumi';
 import { parse } from 'yaml';
 import { withMockKubeconfig } from './kubeconfig';
+import { EMAIL_RECEIVER } from './receivers';
 
 /** One registered resource, as the engine receives it. */
 export interface RenderedResource {
@@ -357,13 +358,7 @@ export const RENDER_CASES: readonly RenderCase[] = (['staging', 'production'] as
           ],
         },
         alerting: {
-          email: {
-            enabled: true,
-            to: ['oncall@pavemaster.example'],
-            from: 'alerts@pavemaster.example',
-            smarthost: 'smtp.pavemaster.example:587',
-            username: 'alerts',
-          },
+          email: EMAIL_RECEIVER,
         },
       },
       logging: {

@@ -7,6 +7,7 @@
 import { SECRETS_CHECKSUM_ANNOTATION } from '../../../components/monitoring/Alertmanager';
 import { at, isSecret, Registered, recordStack } from '../../support/harness';
 import { stackConfig } from '../../support/stackConfig';
+import { EMAIL_RECEIVER } from '../../support/receivers';
 
 const STATEFULSET = 'kubernetes:apps/v1:StatefulSet';
 const SLACK = 'https://hooks.slack.example/services/T000/B000/unit-test-rotation-';
@@ -17,13 +18,7 @@ function receivers(slack: string, smtpPassword: string): Record<string, unknown>
     smtpPassword,
     monitoring: {
       alerting: {
-        email: {
-          enabled: true,
-          to: ['oncall@pavemaster.example'],
-          from: 'alerts@pavemaster.example',
-          smarthost: 'smtp.pavemaster.example:587',
-          username: 'alerts',
-        },
+        email: EMAIL_RECEIVER,
       },
     },
   };

@@ -26,6 +26,7 @@ import { loadSettings } from '../../../stacks/settings';
 import { at, find, isSecret, ofType, record, recordStack, Registered, unsecret } from '../../support/harness';
 import { REPO, stackConfig } from '../../support/stackConfig';
 import { selfSigned } from '../../support/selfSigned';
+import { EMAIL_RECEIVER } from '../../support/receivers';
 
 const STATEFULSET = 'kubernetes:apps/v1:StatefulSet';
 const DEPLOYMENT = 'kubernetes:apps/v1:Deployment';
@@ -37,13 +38,7 @@ const WITH_RECEIVERS = {
   smtpPassword: SMTP_PASSWORD,
   monitoring: {
     alerting: {
-      email: {
-        enabled: true,
-        to: ['oncall@pavemaster.example'],
-        from: 'alerts@pavemaster.example',
-        smarthost: 'smtp.pavemaster.example:587',
-        username: 'alerts',
-      },
+      email: EMAIL_RECEIVER,
     },
   },
 };

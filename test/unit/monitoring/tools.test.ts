@@ -17,6 +17,7 @@ import { smtpSink, SmtpSink } from '../../support/smtpSink';
 import { stackConfig } from '../../support/stackConfig';
 import { alertCases, LoadedRule, promtoolTests } from './fixtures/ruleTests';
 import { configMapData, run, tempDir, tool } from './tools';
+import { EMAIL_RECEIVER } from '../../support/receivers';
 
 jest.setTimeout(120_000);
 
@@ -51,13 +52,7 @@ async function recordOnce(stack: 'staging' | 'production'): Promise<Recorded> {
       smtpPassword: SMTP_PASSWORD,
       monitoring: {
         alerting: {
-          email: {
-            enabled: true,
-            to: ['oncall@pavemaster.example'],
-            from: 'alerts@pavemaster.example',
-            smarthost: 'smtp.pavemaster.example:587',
-            username: 'alerts',
-          },
+          email: EMAIL_RECEIVER,
         },
       },
     }),
